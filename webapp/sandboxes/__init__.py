@@ -1,0 +1,1 @@
+"""Sandboxes: one private Docker engine per learner, on bungeo's dedicated sandbox engine."""

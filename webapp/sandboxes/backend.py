@@ -1,0 +1,140 @@
+"""The sandbox abstraction that labs and grading use (never docker-py directly).
+
+A backend gives each learner (and each grading run) a *sandbox*: an isolated machine with its own
+Docker engine. :class:`SandboxBackend` lists what every backend implements; the Docker
+implementation is :class:`webapp.sandboxes.docker_backend.DockerSandboxBackend`. A backend is
+chosen by dotted path in ``BUNGEO_SANDBOX_BACKEND``, in the way Django chooses session backends.
+
+Every operation is idempotent, as in JupyterHub's spawners: removing a sandbox that is already gone
+is not an error, ensuring a running sandbox returns it unchanged.
+"""
+from __future__ import annotations
+
+import functools
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.utils.module_loading import import_string
+
+KIND_LEARNER = "learner"
+KIND_GRADING = "grading"
+
+
+class SandboxError(Exception):
+    """A sandbox could not be started or reached. ``str(exc)`` is safe to show to a learner."""
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    """A sandbox as the backend sees it now.
+
+    ``id`` is stable for the sandbox's life (the container name for Docker); ``address`` is its
+    IPv4 address on the sandbox network, reachable from the host only, or None when stopped.
+    """
+
+    id: str
+    owner: str
+    kind: str
+    state: str
+    address: str | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.state == "running"
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    """Result of a command run in a sandbox: exit code (124 on timeout) and combined output."""
+
+    exit_code: int
+    output: str
+    timed_out: bool = False
+
+
+@dataclass
+class Terminal:
+    """An interactive tty in a sandbox: a connected socket carrying the tty's bytes both ways.
+
+    ``resize(cols, rows)`` changes the tty size; ``close()`` closes the socket (the shell inside
+    keeps running in tmux, so the next terminal reattaches to it).
+    """
+
+    sock: socket.socket
+    resize: Callable[[int, int], None]
+    close: Callable[[], None]
+
+
+class SandboxBackend:
+    """What every sandbox backend implements. Methods block: call them from a thread in async code."""
+
+    def ensure(self, *, owner: str, kind: str = KIND_LEARNER) -> Sandbox:
+        """Return the owner's running sandbox, creating or starting it as needed.
+
+        Raises :class:`SandboxError` when it cannot be started or its engine does not answer.
+        """
+        raise NotImplementedError("subclasses of SandboxBackend must provide an ensure() method")
+
+    def create_fresh(self, *, owner: str, kind: str = KIND_GRADING) -> Sandbox:
+        """Create and start a new sandbox with nothing in it (for grading runs)."""
+        raise NotImplementedError("subclasses of SandboxBackend must provide a create_fresh() method")
+
+    def get(self, sandbox_id: str) -> Sandbox | None:
+        """The sandbox with this id, or None when there is none."""
+        raise NotImplementedError("subclasses of SandboxBackend must provide a get() method")
+
+    def find(self, *, owner: str, kind: str = KIND_LEARNER) -> Sandbox | None:
+        """The owner's sandbox of this kind if it exists (running or not), without starting it."""
+        raise NotImplementedError("subclasses of SandboxBackend must provide a find() method")
+
+    def list(self, *, kind: str | None = None) -> list[Sandbox]:
+        """Every sandbox this backend manages, optionally only of one kind."""
+        raise NotImplementedError("subclasses of SandboxBackend must provide a list() method")
+
+    def stop(self, sandbox_id: str) -> None:
+        """Stop the sandbox; its images and workspace are kept. No error when already stopped."""
+        raise NotImplementedError("subclasses of SandboxBackend must provide a stop() method")
+
+    def remove(self, sandbox_id: str, *, keep_workspace: bool = True) -> None:
+        """Remove the sandbox and its engine storage; the workspace only if ``keep_workspace`` is
+        False. No error when already gone."""
+        raise NotImplementedError("subclasses of SandboxBackend must provide a remove() method")
+
+    def engine_url(self, sandbox_id: str) -> str:
+        """A docker-py ``base_url`` for the sandbox's inner engine, reachable from this host.
+
+        The learner controls that engine: treat its answers as untrusted input.
+        """
+        raise NotImplementedError("subclasses of SandboxBackend must provide an engine_url() method")
+
+    def exec(self, sandbox_id: str, cmd: list[str], *, timeout: float = 30.0,
+             workdir: str | None = None, max_output: int = 1_000_000) -> ExecResult:
+        """Run ``cmd`` in the sandbox (as its root) and wait at most ``timeout`` seconds.
+
+        Output beyond ``max_output`` bytes is dropped. Raises :class:`SandboxError` when the
+        sandbox is not running.
+        """
+        raise NotImplementedError("subclasses of SandboxBackend must provide an exec() method")
+
+    def put_archive(self, sandbox_id: str, path: str, data: bytes) -> None:
+        """Extract the tar archive ``data`` into directory ``path`` of the sandbox (created)."""
+        raise NotImplementedError("subclasses of SandboxBackend must provide a put_archive() method")
+
+    def open_terminal(self, sandbox_id: str, *, cols: int = 80, rows: int = 24) -> Terminal:
+        """Attach an interactive tty running the learner's persistent shell (tmux session)."""
+        raise NotImplementedError(
+            "subclasses of SandboxBackend must provide an open_terminal() method"
+        )
+
+
+@functools.cache
+def get_backend() -> SandboxBackend:
+    """The configured backend (``BUNGEO_SANDBOX_BACKEND``), one instance per process."""
+    return import_string(settings.BUNGEO_SANDBOX_BACKEND)()
+
+
+def learner_owner(user) -> str:
+    """The owner string of a user's sandbox: ``u<pk>`` (never the username: it may change)."""
+    return f"u{user.pk}"

@@ -1,0 +1,463 @@
+"""Sandboxes as containers on bungeo's dedicated sandbox engine (isolation mode ``userns``).
+
+Each sandbox runs its own rootful Docker engine inside a user namespace (DESIGN.md, "Sandboxes"):
+
+* never ``--privileged``; capabilities SYS_ADMIN and NET_ADMIN, which are namespaced and mean
+  nothing on the host; a seccomp profile that is Docker's default plus keyctl, add_key,
+  request_key and pivot_root (what the inner engine needs);
+* ``cgroupns=private`` under the root-owned parent cgroup ``/bungeo/<sandbox>``, which carries the
+  memory, CPU and pids limits; after start, bungeo hands the sandbox's *own* cgroup directories (the
+  directories only, not the limit files in them) to the remapped root, so the inner engine can
+  create child cgroups (pause, stats, per-container limits) but never raise its own limits;
+* the inner engine also listens on a socket in a host directory bind-mounted into the sandbox,
+  which bungeo's step checks use (``engine_url``);
+* the learner's home folder (/root) lives in a named volume that outlives the sandbox.
+"""
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import shutil
+import socket
+import tarfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import docker
+from django.conf import settings
+from docker.errors import APIError, NotFound
+
+from . import engine, images
+from .backend import (
+    KIND_GRADING,
+    KIND_LEARNER,
+    ExecResult,
+    Sandbox,
+    SandboxBackend,
+    SandboxError,
+    Terminal,
+)
+
+log = logging.getLogger(__name__)
+
+LABEL_KIND = "org.bungeo.kind"
+LABEL_OWNER = "org.bungeo.owner"
+LABEL_PREFIX = "org.bungeo.prefix"
+LABEL_CREATED = "org.bungeo.created"
+# The uid/gid that root in a sandbox maps to on the host (dockerd --userns-remap=default).
+REMAP_ROOT = 100000
+# The API version every client speaks: understood by Debian 12's engine (20.10) and Docker 26.
+API_VERSION = "1.41"
+SECCOMP_EXTRA = ["keyctl", "add_key", "request_key", "pivot_root"]
+
+MSG_ENGINE_DOWN = "The sandbox service is not running. Please tell your instructor."
+MSG_NOT_READY = "Your sandbox did not become ready in time. Please try again in a moment."
+MSG_NOT_RUNNING = "The sandbox is not running."
+
+
+def _seccomp_default_path() -> Path:
+    return Path(settings.BUNGEO_DATA_DIR) / "seccomp" / "docker-default.json"
+
+
+def seccomp_profile() -> str:
+    """Docker's default seccomp profile plus the syscalls the inner engine needs, as JSON.
+
+    Docker's profile is taken from Debian's ``golang-github-docker-docker-dev`` package (the file
+    ``profiles/seccomp/default.json`` of the moby source), fetched once with ``apt-get download``.
+    Raises :class:`SandboxError` when it cannot be obtained.
+    """
+    path = _seccomp_default_path()
+    if not path.exists():
+        fetch_docker_seccomp_profile(path)
+    profile = json.loads(path.read_text())
+    profile["syscalls"].append({"names": SECCOMP_EXTRA, "action": "SCMP_ACT_ALLOW"})
+    return json.dumps(profile)
+
+
+def fetch_docker_seccomp_profile(dest: Path) -> None:
+    """Extract moby's ``profiles/seccomp/default.json`` from Debian's package into ``dest``."""
+    import subprocess
+    import tempfile
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        res = subprocess.run(["apt-get", "download", "golang-github-docker-docker-dev"],
+                             cwd=tmp, capture_output=True, text=True)
+        debs = list(Path(tmp).glob("*.deb"))
+        if res.returncode != 0 or not debs:
+            raise SandboxError(f"cannot download Docker's seccomp profile: {res.stderr[-500:]}")
+        member = "./usr/share/gocode/src/github.com/docker/docker/profiles/seccomp/default.json"
+        fsys = subprocess.run(["dpkg-deb", "--fsys-tarfile", str(debs[0])], capture_output=True,
+                              check=True).stdout
+        with tarfile.open(fileobj=io.BytesIO(fsys)) as tar:
+            data = tar.extractfile(member).read()
+    json.loads(data)  # refuse to keep anything that is not JSON
+    dest.write_bytes(data)
+
+
+def _host_cgroup_dirs(pid: int) -> list[Path]:
+    """The cgroup directories of process ``pid`` on the host, one per mounted hierarchy."""
+    root = Path("/sys/fs/cgroup")
+    dirs: list[Path] = []
+    for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
+        _, ctrls, path = line.split(":", 2)
+        rel = path.lstrip("/")
+        if ctrls == "":  # cgroup v2 (pure, or the "unified" hierarchy of a hybrid host)
+            base = root / "unified" if (root / "unified").is_dir() else root
+            candidates = [base]
+        else:
+            names = ctrls.split(",")
+            candidates = [root / ctrls, root / ctrls.removeprefix("name=")]
+            candidates += [root / n.removeprefix("name=") for n in names]
+        for base in candidates:
+            if (base / rel).is_dir():
+                dirs.append(base / rel)
+                break
+    return dirs
+
+
+def delegate_cgroups(pid: int) -> list[Path]:
+    """Hand the sandbox's own cgroup directories to its remapped root (DESIGN.md).
+
+    Only the directories change owner, not the limit files in them (``memory.limit_in_bytes``
+    stays root-owned, so the learner cannot raise it). On cgroup v2 the files that delegation needs
+    (``cgroup.procs``, ``cgroup.subtree_control``, ``cgroup.threads``) change owner too, as the
+    kernel's cgroup-v2 documentation ("Delegation") prescribes. Returns the directories changed.
+    """
+    dirs = _host_cgroup_dirs(pid)
+    for d in dirs:
+        os.chown(d, REMAP_ROOT, REMAP_ROOT)
+        if (d / "cgroup.subtree_control").exists() and (d / "cgroup.events").exists():
+            for f in ("cgroup.procs", "cgroup.subtree_control", "cgroup.threads"):
+                if (d / f).exists():
+                    os.chown(d / f, REMAP_ROOT, REMAP_ROOT)
+    return dirs
+
+
+class DockerSandboxBackend(SandboxBackend):
+    """Sandboxes as containers on the dedicated engine (``BUNGEO_SANDBOX_ENGINE_URL``)."""
+
+    def __init__(self, prefix: str | None = None):
+        self.prefix = prefix or settings.BUNGEO_SANDBOX_PREFIX
+        self._client: docker.DockerClient | None = None
+        self._lock = threading.Lock()
+        self._start_locks: dict[str, threading.Lock] = {}
+
+    # -- plumbing ---------------------------------------------------------------------------
+    @property
+    def client(self) -> docker.DockerClient:
+        if self._client is None:
+            try:
+                self._client = docker.DockerClient(
+                    base_url=settings.BUNGEO_SANDBOX_ENGINE_URL, version=API_VERSION, timeout=60
+                )
+            except docker.errors.DockerException as exc:
+                raise SandboxError(MSG_ENGINE_DOWN) from exc
+        return self._client
+
+    def _name(self, owner: str, kind: str) -> str:
+        return f"{self.prefix}-{kind}-{owner}"
+
+    def host_dir(self, sandbox_id: str) -> Path:
+        """The host directory shared with the sandbox (its inner engine's socket lives there)."""
+        return Path(settings.BUNGEO_RUN_DIR) / "sandboxes" / sandbox_id
+
+    def _as_sandbox(self, c) -> Sandbox:
+        nets = c.attrs.get("NetworkSettings", {}).get("Networks", {}) or {}
+        addr = next((n.get("IPAddress") for n in nets.values() if n.get("IPAddress")), None)
+        return Sandbox(
+            id=c.name, owner=c.labels.get(LABEL_OWNER, ""), kind=c.labels.get(LABEL_KIND, ""),
+            state=c.status, address=addr,
+        )
+
+    def _container(self, sandbox_id: str):
+        try:
+            c = self.client.containers.get(sandbox_id)
+        except NotFound:
+            return None
+        except docker.errors.DockerException as exc:
+            raise SandboxError(MSG_ENGINE_DOWN) from exc
+        if c.labels.get(LABEL_PREFIX) != self.prefix:
+            return None  # not ours: never touch containers bungeo did not create
+        return c
+
+    def _start_lock(self, name: str) -> threading.Lock:
+        with self._lock:
+            return self._start_locks.setdefault(name, threading.Lock())
+
+    # -- lifecycle --------------------------------------------------------------------------
+    def get(self, sandbox_id: str) -> Sandbox | None:
+        c = self._container(sandbox_id)
+        return self._as_sandbox(c) if c else None
+
+    def find(self, *, owner: str, kind: str = KIND_LEARNER) -> Sandbox | None:
+        return self.get(self._name(owner, kind))
+
+    def list(self, *, kind: str | None = None) -> list[Sandbox]:
+        filters = {"label": [f"{LABEL_PREFIX}={self.prefix}"]}
+        if kind:
+            filters["label"].append(f"{LABEL_KIND}={kind}")
+        return [self._as_sandbox(c) for c in self.client.containers.list(all=True, filters=filters)]
+
+    def ensure(self, *, owner: str, kind: str = KIND_LEARNER) -> Sandbox:
+        name = self._name(owner, kind)
+        with self._start_lock(name):
+            c = self._container(name)
+            if c is None:
+                c = self._create(name, owner=owner, kind=kind)
+            if c.status != "running":
+                if c.status == "paused":
+                    c.unpause()
+                else:
+                    self._start(c)
+                c.reload()
+            elif not self._inner_answers(name):
+                self._wait_ready(c)
+            return self._as_sandbox(c)
+
+    def create_fresh(self, *, owner: str, kind: str = KIND_GRADING) -> Sandbox:
+        name = f"{self.prefix}-{kind}-{owner}-{uuid.uuid4().hex[:8]}"
+        c = self._create(name, owner=owner, kind=kind, workspace=False)
+        self._start(c)
+        c.reload()
+        return self._as_sandbox(c)
+
+    def _create(self, name: str, *, owner: str, kind: str, workspace: bool = True):
+        api = self.client.api
+        image = images.sandbox_image()
+        hostdir = self.host_dir(name)
+        hostdir.mkdir(parents=True, exist_ok=True)
+        binds = {
+            f"{name}-docker": {"bind": "/var/lib/docker", "mode": "rw"},
+            str(hostdir): {"bind": "/run/bungeo-host", "mode": "rw"},
+        }
+        if workspace:
+            binds[f"{self.prefix}-workspace-{owner}"] = {"bind": "/root", "mode": "rw"}
+        labels = {LABEL_KIND: kind, LABEL_OWNER: owner, LABEL_PREFIX: self.prefix,
+                  LABEL_CREATED: str(int(time.time()))}
+        for vol in binds:
+            if not vol.startswith("/"):
+                try:
+                    self.client.volumes.get(vol)
+                except NotFound:
+                    self.client.volumes.create(vol, labels=labels)
+        memory = settings.BUNGEO_SANDBOX_MEMORY
+        hc = api.create_host_config(
+            binds=binds,
+            cgroupns="private",
+            cgroup_parent=f"/bungeo/{name}",
+            cap_add=["SYS_ADMIN", "NET_ADMIN"],
+            security_opt=[f"seccomp={seccomp_profile()}", "apparmor=unconfined"],
+            devices=["/dev/net/tun", "/dev/fuse"],
+            tmpfs={"/run": "rw,nosuid,nodev,mode=755", "/tmp": "rw,nosuid,nodev,mode=1777"},
+            mem_limit=memory,
+            memswap_limit=memory,
+            nano_cpus=int(settings.BUNGEO_SANDBOX_CPUS * 1e9),
+            pids_limit=settings.BUNGEO_SANDBOX_PIDS,
+            init=True,
+            # Nothing answers DNS inside: lookups fail at once instead of stalling pulls.
+            dns=["127.0.0.1"],
+            log_config={"type": "json-file", "config": {"max-size": "1m", "max-file": "1"}},
+            restart_policy={"Name": "no"},
+        )
+        # Docker masks and write-protects parts of /proc and /sys; the inner engine needs them
+        # (it sets sysctls for its own networks). The user namespace keeps them harmless.
+        hc["MaskedPaths"] = []
+        hc["ReadonlyPaths"] = []
+        try:
+            res = api.create_container(
+                image, name=name, hostname=kind if kind == KIND_GRADING else "bungeo",
+                labels=labels, host_config=hc,
+                environment={"BUNGEO_MIRROR": engine.mirror_address()},
+            )
+        except docker.errors.ImageNotFound as exc:
+            raise SandboxError(
+                "The sandbox image is missing: run 'manage.py images build'."
+            ) from exc
+        except APIError as exc:
+            if exc.status_code == 409:  # created concurrently: use that one
+                return self.client.containers.get(name)
+            raise SandboxError(f"cannot create sandbox: {exc.explanation}") from exc
+        log.info("sandbox %s created (%s)", name, res["Id"][:12])
+        return self.client.containers.get(res["Id"])
+
+    def _start(self, c) -> None:
+        hostdir = self.host_dir(c.name)
+        hostdir.mkdir(parents=True, exist_ok=True)
+        (hostdir / "ready").unlink(missing_ok=True)
+        (hostdir / "docker.sock").unlink(missing_ok=True)
+        os.chown(hostdir, REMAP_ROOT, REMAP_ROOT)
+        try:
+            c.start()
+        except APIError as exc:
+            raise SandboxError(f"cannot start sandbox: {exc.explanation}") from exc
+        c.reload()
+        pid = c.attrs["State"]["Pid"]
+        try:
+            delegate_cgroups(pid)
+        except OSError as exc:
+            log.error("sandbox %s: cgroup delegation failed: %s", c.name, exc)
+        (hostdir / "ready").touch()
+        self._wait_ready(c)
+
+    def _inner_answers(self, sandbox_id: str) -> bool:
+        sock = self.host_dir(sandbox_id) / "docker.sock"
+        if not sock.exists():
+            return False
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+                s.settimeout(1)
+                s.connect(str(sock))
+                s.sendall(b"GET /_ping HTTP/1.0\r\n\r\n")
+                return b"200 OK" in s.recv(256)
+        except OSError:
+            return False
+
+    def _wait_ready(self, c) -> None:
+        deadline = time.monotonic() + settings.BUNGEO_SANDBOX_READY_TIMEOUT
+        while not self._inner_answers(c.name):
+            if time.monotonic() > deadline:
+                raise SandboxError(MSG_NOT_READY)
+            c.reload()
+            if c.status not in ("running", "created"):
+                raise SandboxError(f"the sandbox stopped while starting ({c.status})")
+            time.sleep(0.02)
+        log.info("sandbox %s ready", c.name)
+
+    def stop(self, sandbox_id: str) -> None:
+        c = self._container(sandbox_id)
+        if c is None:
+            return
+        try:
+            c.stop(timeout=5)
+        except NotFound:
+            pass
+
+    def remove(self, sandbox_id: str, *, keep_workspace: bool = True) -> None:
+        c = self._container(sandbox_id)
+        owner = None
+        if c is not None:
+            owner = c.labels.get(LABEL_OWNER)
+            try:
+                c.remove(force=True)
+            except NotFound:
+                pass
+            except APIError as exc:
+                if exc.status_code != 409:  # 409: removal already in progress
+                    raise
+        vols = [f"{sandbox_id}-docker"]
+        if not keep_workspace and owner:
+            vols.append(f"{self.prefix}-workspace-{owner}")
+        for v in vols:
+            try:
+                self.client.volumes.get(v).remove(force=True)
+            except NotFound:
+                pass
+        shutil.rmtree(self.host_dir(sandbox_id), ignore_errors=True)
+        log.info("sandbox %s removed", sandbox_id)
+
+    def purge(self) -> int:
+        """Remove every sandbox and volume with this backend's prefix. Returns how many
+        containers were removed. Meant for tests and for an operator's clean slate."""
+        n = 0
+        for sb in self.list():
+            self.remove(sb.id, keep_workspace=False)
+            n += 1
+        for v in self.client.volumes.list(filters={"label": f"{LABEL_PREFIX}={self.prefix}"}):
+            try:
+                v.remove(force=True)
+            except (NotFound, APIError):
+                pass
+        return n
+
+    # -- talking to a sandbox ---------------------------------------------------------------
+    def engine_url(self, sandbox_id: str) -> str:
+        return f"unix://{self.host_dir(sandbox_id) / 'docker.sock'}"
+
+    def exec(self, sandbox_id: str, cmd: list[str], *, timeout: float = 30.0,
+             workdir: str | None = None, max_output: int = 1_000_000) -> ExecResult:
+        c = self._container(sandbox_id)
+        if c is None or c.status != "running":
+            raise SandboxError(MSG_NOT_RUNNING)
+        api = self.client.api
+        # coreutils' timeout ends the command inside; the deadline below guards the reading.
+        wrapped = ["timeout", "-k", "2", str(max(1, int(timeout))), *cmd]
+        ex = api.exec_create(c.id, wrapped, workdir=workdir, stdout=True, stderr=True)
+        sock = api.exec_start(ex["Id"], socket=True, demux=False)
+        raw = getattr(sock, "_sock", sock)
+        raw.settimeout(1.0)
+        buf = bytearray()
+        deadline = time.monotonic() + timeout + 5
+        timed_out = False
+        try:
+            while True:
+                if time.monotonic() > deadline:
+                    timed_out = True
+                    break
+                try:
+                    chunk = raw.recv(65536)
+                except TimeoutError:
+                    continue
+                if not chunk:
+                    break
+                if len(buf) < max_output + 8 * 1024:
+                    buf += chunk
+        finally:
+            raw.close()
+        out = _demux(bytes(buf))[:max_output]
+        info = api.exec_inspect(ex["Id"])
+        code = info.get("ExitCode")
+        if code is None or timed_out:
+            return ExecResult(124, out.decode(errors="replace"), timed_out=True)
+        return ExecResult(code, out.decode(errors="replace"), timed_out=(code == 124))
+
+    def put_archive(self, sandbox_id: str, path: str, data: bytes) -> None:
+        c = self._container(sandbox_id)
+        if c is None:
+            raise SandboxError(MSG_NOT_RUNNING)
+        self.exec(sandbox_id, ["mkdir", "-p", path], timeout=10)
+        c.put_archive(path, data)
+
+    def open_terminal(self, sandbox_id: str, *, cols: int = 80, rows: int = 24) -> Terminal:
+        c = self._container(sandbox_id)
+        if c is None or c.status != "running":
+            raise SandboxError(MSG_NOT_RUNNING)
+        api = self.client.api
+        ex = api.exec_create(
+            c.id, ["tmux", "-u", "new-session", "-A", "-s", "main"], tty=True, stdin=True,
+            environment={"TERM": "xterm-256color", "LANG": "C.UTF-8"}, workdir="/root",
+        )
+        exec_id = ex["Id"]
+        sock = api.exec_start(exec_id, socket=True, tty=True)
+        raw: socket.socket = getattr(sock, "_sock", sock)
+
+        def resize(cols: int, rows: int) -> None:
+            try:
+                api.exec_resize(exec_id, height=max(2, rows), width=max(2, cols))
+            except APIError as exc:
+                log.debug("resize %s: %s", exec_id[:12], exc)
+
+        def close() -> None:
+            try:
+                raw.close()
+            except OSError:
+                pass
+
+        resize(cols, rows)
+        return Terminal(sock=raw, resize=resize, close=close)
+
+
+def _demux(data: bytes) -> bytes:
+    """Strip Docker's 8-byte stream headers from a non-tty attach stream (Engine API docs,
+    "Stream format"); returns stdout and stderr interleaved as they came."""
+    out = bytearray()
+    i = 0
+    while i + 8 <= len(data):
+        size = int.from_bytes(data[i + 4 : i + 8], "big")
+        out += data[i + 8 : i + 8 + size]
+        i += 8 + size
+    return bytes(out)

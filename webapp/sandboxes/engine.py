@@ -1,0 +1,295 @@
+"""bungeo's dedicated sandbox engine: a second dockerd beside the host's, plus the registry mirror.
+
+The engine runs with ``--userns-remap=default`` (root in a sandbox is uid 100000+ on the host), its
+own data root, exec root, socket, pid file and bridge, and ``--iptables=false``: a second engine
+with iptables enabled rewrites the host engine's shared chains (DESIGN.md, "Hazards seen"), so
+bungeo installs its own firewall chains instead (:func:`firewall_apply`).
+
+The classroom registry mirror (Debian's ``docker-registry`` package) listens on the bridge's
+gateway address; every inner engine uses it as ``registry-mirror``.
+
+All functions here need root on the host. They are idempotent: starting a running engine or
+applying rules twice changes nothing.
+"""
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import docker
+from django.conf import settings
+
+log = logging.getLogger(__name__)
+
+# Chains bungeo owns in the filter table; they are flushed and refilled on every apply.
+INPUT_CHAIN = "BUNGEO-INPUT"
+FORWARD_CHAIN = "BUNGEO-FORWARD"
+
+
+@dataclass(frozen=True)
+class EnginePaths:
+    """Filesystem locations of the dedicated engine (all absolute paths on the host)."""
+
+    data_root: Path
+    exec_root: Path
+    socket: Path
+    pidfile: Path
+    log: Path
+    registry_root: Path
+    registry_config: Path
+    registry_pidfile: Path
+    registry_log: Path
+
+
+def paths() -> EnginePaths:
+    """Return the engine's paths derived from ``BUNGEO_DATA_DIR`` and ``BUNGEO_RUN_DIR``."""
+    data, run = Path(settings.BUNGEO_DATA_DIR), Path(settings.BUNGEO_RUN_DIR)
+    return EnginePaths(
+        data_root=data / "engine",
+        exec_root=run / "engine-exec",
+        socket=run / "engine.sock",
+        pidfile=run / "engine.pid",
+        log=data / "log" / "engine.log",
+        registry_root=data / "registry",
+        registry_config=data / "registry.yml",
+        registry_pidfile=run / "registry.pid",
+        registry_log=data / "log" / "registry.log",
+    )
+
+
+def network() -> tuple[ipaddress.IPv4Network, ipaddress.IPv4Address]:
+    """Return the sandbox subnet and its gateway (first host address), from settings."""
+    net = ipaddress.ip_network(settings.BUNGEO_SANDBOX_SUBNET)
+    return net, next(net.hosts())
+
+
+def mirror_address() -> str:
+    """``host:port`` of the classroom registry mirror as the sandboxes reach it (an IP address,
+    never a name: a name an inner engine cannot resolve stalls pulls for seconds)."""
+    _, gw = network()
+    return f"{gw}:{settings.BUNGEO_MIRROR_PORT}"
+
+
+def _pid_alive(pidfile: Path) -> int | None:
+    try:
+        pid = int(pidfile.read_text().strip())
+        os.kill(pid, 0)
+        return pid
+    except (FileNotFoundError, ValueError, ProcessLookupError, PermissionError):
+        return None
+
+
+def client(timeout: float = 30.0) -> docker.DockerClient:
+    """A docker-py client for the dedicated sandbox engine.
+
+    Raises ``docker.errors.DockerException`` when the engine does not answer.
+    """
+    return docker.DockerClient(base_url=settings.BUNGEO_SANDBOX_ENGINE_URL, timeout=timeout)
+
+
+def engine_answers() -> bool:
+    """True when the dedicated engine answers a ping within 2 seconds."""
+    try:
+        c = docker.DockerClient(base_url=settings.BUNGEO_SANDBOX_ENGINE_URL, timeout=2)
+        c.ping()
+        c.close()
+        return True
+    except Exception:  # noqa: BLE001 - any failure means "not answering"
+        return False
+
+
+def _run(cmd: list[str], check: bool = True) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, capture_output=True, text=True, check=check)
+
+
+def bridge_ensure() -> None:
+    """Create the sandbox bridge with the gateway address, if missing (``ip link``)."""
+    name = settings.BUNGEO_SANDBOX_BRIDGE
+    net, gw = network()
+    if _run(["ip", "link", "show", name], check=False).returncode != 0:
+        _run(["ip", "link", "add", name, "type", "bridge"])
+    addrs = _run(["ip", "-4", "-o", "addr", "show", "dev", name]).stdout
+    if f"{gw}/" not in addrs:
+        _run(["ip", "addr", "add", f"{gw}/{net.prefixlen}", "dev", name])
+    _run(["ip", "link", "set", name, "up"])
+
+
+def firewall_apply() -> None:
+    """Install bungeo's own chains for the sandbox bridge (iptables, IPv4 and IPv6).
+
+    Sandboxes may reach the registry mirror on the gateway and answer connections the host opened
+    (published-port previews, checks); they may not reach any other host service (Redis,
+    PostgreSQL, the web app), each other, or anything beyond the host. Rules are rebuilt from
+    scratch on every call.
+    """
+    bridge = settings.BUNGEO_SANDBOX_BRIDGE
+    port = str(settings.BUNGEO_MIRROR_PORT)
+    for tool in ("iptables", "ip6tables"):
+        if shutil.which(tool) is None:
+            log.warning("%s not found: sandbox firewall not installed", tool)
+            continue
+        for chain, parent in ((INPUT_CHAIN, "INPUT"), (FORWARD_CHAIN, "FORWARD")):
+            if _run([tool, "-N", chain], check=False).returncode != 0:
+                _run([tool, "-F", chain])
+            jump = [tool, "-C", parent, "-i", bridge, "-j", chain]
+            if _run(jump, check=False).returncode != 0:
+                _run([tool, "-I", parent, "1", "-i", bridge, "-j", chain])
+        _run([tool, "-A", INPUT_CHAIN, "-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED",
+              "-j", "ACCEPT"])
+        if tool == "iptables":
+            _run([tool, "-A", INPUT_CHAIN, "-p", "tcp", "--dport", port, "-j", "ACCEPT"])
+        _run([tool, "-A", INPUT_CHAIN, "-j", "REJECT"])
+        # Replies to connections the host opened are routed back; nothing else leaves the bridge,
+        # and sandboxes on the same bridge cannot talk to each other (br_netfilter sees bridged
+        # frames in FORWARD).
+        _run([tool, "-A", FORWARD_CHAIN, "-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED",
+              "-j", "ACCEPT"])
+        _run([tool, "-A", FORWARD_CHAIN, "-j", "DROP"])
+    bridge_nf = Path("/proc/sys/net/bridge/bridge-nf-call-iptables")
+    if bridge_nf.exists() and bridge_nf.read_text().strip() != "1":
+        bridge_nf.write_text("1\n")
+
+
+def firewall_rules() -> dict[str, list[str]]:
+    """The installed rules of bungeo's chains, as ``iptables -S`` prints them, per tool."""
+    out: dict[str, list[str]] = {}
+    for tool in ("iptables", "ip6tables"):
+        rules: list[str] = []
+        for chain in (INPUT_CHAIN, FORWARD_CHAIN):
+            res = _run([tool, "-S", chain], check=False)
+            rules += res.stdout.splitlines() if res.returncode == 0 else []
+        out[tool] = rules
+    return out
+
+
+def _registry_start(p: EnginePaths) -> None:
+    if _pid_alive(p.registry_pidfile):
+        return
+    exe = shutil.which("docker-registry")
+    if exe is None:
+        raise RuntimeError("docker-registry is not installed (Debian package docker-registry)")
+    p.registry_root.mkdir(parents=True, exist_ok=True)
+    p.registry_config.write_text(
+        "version: 0.1\n"
+        "log:\n  level: warn\n"
+        f"storage:\n  filesystem:\n    rootdirectory: {p.registry_root}\n  delete:\n    enabled: true\n"
+        f"http:\n  addr: {mirror_address()}\n"
+    )
+    with open(p.registry_log, "ab") as logf:
+        proc = subprocess.Popen(
+            [exe, "serve", str(p.registry_config)],
+            stdout=logf, stderr=logf, stdin=subprocess.DEVNULL, start_new_session=True,
+        )
+    p.registry_pidfile.write_text(str(proc.pid))
+
+
+def start(timeout: float = 60.0) -> None:
+    """Start the dedicated sandbox engine and the registry mirror, unless already running.
+
+    Raises ``RuntimeError`` (with the engine log's tail) when the engine does not answer within
+    ``timeout`` seconds.
+    """
+    p = paths()
+    for d in (p.data_root, p.exec_root, p.log.parent, Path(settings.BUNGEO_RUN_DIR) / "sandboxes"):
+        d.mkdir(parents=True, exist_ok=True)
+    bridge_ensure()
+    firewall_apply()
+    _ensure_cgroup_parent()
+    if not engine_answers():
+        if shutil.which("dockerd") is None:
+            raise RuntimeError("dockerd is not installed (Debian package docker.io)")
+        if (pid := _pid_alive(p.pidfile)) is not None:
+            log.warning("sandbox engine pid %s does not answer; stopping it", pid)
+            os.kill(pid, signal.SIGTERM)
+            _wait_gone(pid, 20)
+        p.pidfile.unlink(missing_ok=True)
+        cmd = [
+            "dockerd",
+            "--data-root", str(p.data_root),
+            "--exec-root", str(p.exec_root),
+            "--host", f"unix://{p.socket}",
+            "--pidfile", str(p.pidfile),
+            "--bridge", settings.BUNGEO_SANDBOX_BRIDGE,
+            "--iptables=false",
+            "--ip-masq=false",
+            "--userns-remap=default",
+            "--cgroup-parent=/bungeo",
+            "--insecure-registry", mirror_address(),
+            "--log-opt", "max-size=10m",
+            "--log-opt", "max-file=2",
+        ]
+        with open(p.log, "ab") as logf:
+            subprocess.Popen(cmd, stdout=logf, stderr=logf, stdin=subprocess.DEVNULL,
+                             start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while not engine_answers():
+            if time.monotonic() > deadline:
+                tail = p.log.read_text(errors="replace")[-2000:] if p.log.exists() else ""
+                raise RuntimeError(f"sandbox engine did not start in {timeout:.0f} s:\n{tail}")
+            time.sleep(0.2)
+        log.info("sandbox engine started on %s", p.socket)
+    _registry_start(p)
+
+
+def _ensure_cgroup_parent() -> None:
+    """Create the root-owned ``/bungeo`` parent cgroup in every v1 hierarchy (or v2 root)."""
+    base = Path("/sys/fs/cgroup")
+    if (base / "cgroup.controllers").exists():  # cgroup v2, unified
+        (base / "bungeo").mkdir(exist_ok=True)
+        return
+    for h in base.iterdir():
+        if h.is_dir() and not h.is_symlink() and h.name != "unified":
+            try:
+                (h / "bungeo").mkdir(exist_ok=True)
+            except OSError as exc:
+                log.debug("cgroup %s: %s", h, exc)
+
+
+def _wait_gone(pid: int, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+
+
+def stop() -> None:
+    """Stop the registry mirror and the dedicated engine (its sandboxes stop with it)."""
+    p = paths()
+    for pidfile in (p.registry_pidfile, p.pidfile):
+        if (pid := _pid_alive(pidfile)) is not None:
+            os.kill(pid, signal.SIGTERM)
+            _wait_gone(pid, 30)
+        pidfile.unlink(missing_ok=True)
+
+
+def status() -> dict[str, object]:
+    """A small report for operators: engine and mirror up or down, versions, counts."""
+    p = paths()
+    report: dict[str, object] = {
+        "engine_socket": str(p.socket),
+        "engine": "down",
+        "mirror": mirror_address() if _pid_alive(p.registry_pidfile) else "down",
+        "isolation": settings.BUNGEO_ISOLATION,
+    }
+    if engine_answers():
+        c = client(timeout=5)
+        info = c.info()
+        report.update(
+            engine="up",
+            engine_version=info.get("ServerVersion"),
+            cgroup_version=info.get("CgroupVersion"),
+            userns="name=userns" in " ".join(info.get("SecurityOptions", [])),
+            sandboxes=len(c.containers.list(all=True, filters={"label": "org.bungeo.kind"})),
+        )
+        c.close()
+    return report

@@ -1,0 +1,325 @@
+"""Build the sandbox image and the offline stand-in lab images from Debian packages.
+
+No container registry is reachable in an offline classroom, so every image is made locally:
+``mmdebstrap`` (or Debian's ``busybox-static``) makes a root filesystem, ``docker import`` turns it
+into a base image, and a small Dockerfile in ``images/`` finishes it. The Debian mirror is read
+from the host's own apt sources; no mirror name is written in this repository.
+
+Every image is cached by a hash of its recipe (its entry in ``images/images.yaml`` plus all files
+of its recipe folder): an unchanged recipe is never rebuilt, a changed one gets a new tag.
+Stand-ins are then pushed to the classroom registry mirror under each of their tags.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import shutil
+import subprocess
+import tarfile
+import tempfile
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import docker
+import yaml
+from django.conf import settings
+
+from . import engine
+
+log = logging.getLogger(__name__)
+
+IMAGES_DIR = Path(settings.BASE_DIR) / "images"
+LABEL_RECIPE = "org.bungeo.recipe-hash"
+LABEL_STANDIN = "org.bungeo.standin"
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """One image to build. ``tags`` are the public names of a stand-in (empty for the sandbox)."""
+
+    name: str
+    recipe: str
+    rootfs: str
+    suite: str = "host"
+    packages: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    standin: bool = True
+
+    @property
+    def folder(self) -> Path:
+        return IMAGES_DIR / self.recipe
+
+    def digest(self) -> str:
+        """12 hex digits of SHA-256 over the recipe entry and every file in its folder."""
+        h = hashlib.sha256()
+        h.update(json.dumps([self.name, self.rootfs, self.suite, list(self.packages)]).encode())
+        for f in sorted(p for p in self.folder.rglob("*") if p.is_file()):
+            h.update(str(f.relative_to(self.folder)).encode())
+            h.update(f.read_bytes())
+        return h.hexdigest()[:12]
+
+    @property
+    def image_ref(self) -> str:
+        """The local tag of the built image, e.g. ``bungeo/sandbox:3f2a9c0d1e4b``."""
+        return f"bungeo/{self.name}:{self.digest()}"
+
+
+@dataclass
+class BuildReport:
+    """What :func:`build_all` did: images built, reused from cache, and pushed to the mirror."""
+
+    built: list[str] = field(default_factory=list)
+    cached: list[str] = field(default_factory=list)
+    pushed: list[str] = field(default_factory=list)
+
+
+def recipes() -> tuple[Recipe, list[Recipe]]:
+    """Parse ``images/images.yaml``: the sandbox recipe and the stand-in recipes."""
+    data = yaml.safe_load((IMAGES_DIR / "images.yaml").read_text())
+    sb = data["sandbox"]
+    sandbox = Recipe(
+        name="sandbox", recipe=sb["recipe"], rootfs=sb["rootfs"], suite=sb.get("suite", "host"),
+        packages=tuple(sb.get("packages", [])), standin=False,
+    )
+    standins = [
+        Recipe(
+            name=s["name"], recipe=s["recipe"], rootfs=s["rootfs"], suite=s.get("suite", "host"),
+            packages=tuple(s.get("packages", [])), tags=tuple(s.get("tags", [])),
+        )
+        for s in data.get("standins", [])
+    ]
+    return sandbox, standins
+
+
+def sandbox_image() -> str:
+    """The tag of the sandbox image that the current recipe produces."""
+    return recipes()[0].image_ref
+
+
+# ------------------------------------------------------------------------------
+# Debian sources, read from the host
+# ------------------------------------------------------------------------------
+def host_apt_sources() -> list[tuple[str, str, list[str]]]:
+    """The host's apt sources as ``(uri, suite, components)`` for ``deb`` entries.
+
+    Reads ``/etc/apt/sources.list``, ``*.list`` and deb822 ``*.sources`` files.
+    """
+    out: list[tuple[str, str, list[str]]] = []
+    root = Path("/etc/apt")
+    files = [root / "sources.list", *sorted((root / "sources.list.d").glob("*.list"))]
+    for f in files:
+        if not f.exists():
+            continue
+        for line in f.read_text().splitlines():
+            line = re.sub(r"\[[^]]*\]", "", line.split("#", 1)[0]).split()
+            if len(line) >= 3 and line[0] == "deb":
+                out.append((line[1], line[2], line[3:]))
+    for f in sorted((root / "sources.list.d").glob("*.sources")):
+        for stanza in re.split(r"\n\s*\n", f.read_text()):
+            fields: dict[str, str] = {}
+            for line in stanza.splitlines():
+                if line.startswith("#") or ":" not in line:
+                    continue
+                k, v = line.split(":", 1)
+                fields[k.strip().lower()] = v.strip()
+            if "deb" not in fields.get("types", "").split() or fields.get("enabled") == "no":
+                continue
+            for uri in fields.get("uris", "").split():
+                for suite in fields.get("suites", "").split():
+                    out.append((uri, suite, fields.get("components", "main").split()))
+    return out
+
+
+def host_codename() -> str:
+    """The host's Debian codename (``VERSION_CODENAME`` in /etc/os-release)."""
+    for line in Path("/etc/os-release").read_text().splitlines():
+        if line.startswith("VERSION_CODENAME="):
+            return line.split("=", 1)[1].strip().strip('"')
+    raise RuntimeError("cannot read VERSION_CODENAME from /etc/os-release")
+
+
+def debian_sources_for(suite: str) -> list[str]:
+    """One-line ``deb`` sources for ``suite`` on the host's own Debian mirrors.
+
+    The host's main archive entry (its codename) gives ``suite``; its security entry, if any,
+    gives ``suite-security``. Raises ``RuntimeError`` when the host has no Debian source.
+    """
+    host = host_codename()
+    target = host if suite == "host" else suite
+    lines: list[str] = []
+    for uri, s, _ in host_apt_sources():
+        if s == host and not lines:
+            lines.append(f"deb {uri} {target} main")
+        elif s == f"{host}-security":
+            lines.append(f"deb {uri} {target}-security main")
+    if not lines:
+        raise RuntimeError("no Debian archive found in the host's apt sources")
+    return lines
+
+
+# ------------------------------------------------------------------------------
+# Root filesystems
+# ------------------------------------------------------------------------------
+def _debian_rootfs(r: Recipe, out: Path) -> None:
+    if shutil.which("mmdebstrap") is None:
+        raise RuntimeError("mmdebstrap is not installed (Debian package mmdebstrap)")
+    suite = host_codename() if r.suite == "host" else r.suite
+    cmd = ["mmdebstrap", "--variant=minbase", "--quiet",
+           "--dpkgopt=path-exclude=/usr/share/man/*", "--dpkgopt=path-exclude=/usr/share/doc/*",
+           "--dpkgopt=path-include=/usr/share/doc/*/copyright",
+           "--dpkgopt=path-exclude=/usr/share/locale/*"]
+    if r.packages:
+        cmd.append("--include=" + ",".join(r.packages))
+    cmd += [suite, str(out), *debian_sources_for(r.suite)]
+    log.info("mmdebstrap %s (%s)", r.name, suite)
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    if res.returncode != 0:
+        raise RuntimeError(f"mmdebstrap failed for {r.name}:\n{res.stderr[-3000:]}")
+
+
+def _busybox_rootfs(out: Path, work: Path) -> None:
+    res = subprocess.run(["apt-get", "download", "busybox-static"], cwd=work,
+                         capture_output=True, text=True)
+    debs = list(work.glob("busybox-static_*.deb"))
+    if res.returncode != 0 or not debs:
+        raise RuntimeError(f"apt-get download busybox-static failed:\n{res.stderr[-2000:]}")
+    extract = work / "x"
+    subprocess.run(["dpkg-deb", "-x", str(debs[0]), str(extract)], check=True)
+    busybox = extract / "bin" / "busybox"
+    applets = subprocess.run([str(busybox), "--list"], capture_output=True, text=True,
+                             check=True).stdout.split()
+    with tarfile.open(out, "w") as tar:
+        def add_dir(name: str, mode: int = 0o755) -> None:
+            info = tarfile.TarInfo(name)
+            info.type, info.mode = tarfile.DIRTYPE, mode
+            tar.addfile(info)
+
+        def add_file(name: str, data: bytes, mode: int = 0o644) -> None:
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), mode
+            import io
+
+            tar.addfile(info, io.BytesIO(data))
+
+        for d in ("bin", "etc", "root", "var", "var/log", "usr", "usr/bin", "usr/sbin", "sbin"):
+            add_dir(d)
+        add_dir("tmp", 0o1777)
+        tar.add(busybox, arcname="bin/busybox")
+        for a in applets:
+            if a != "busybox":
+                link = tarfile.TarInfo(f"bin/{a}")
+                link.type, link.linkname = tarfile.SYMTYPE, "busybox"
+                tar.addfile(link)
+        add_file("etc/passwd", b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n")
+        add_file("etc/group", b"root:x:0:\nnogroup:x:65534:\n")
+        copyright_file = extract / "usr/share/doc/busybox-static/copyright"
+        if copyright_file.exists():
+            add_file("usr/share/doc/busybox-static/copyright", copyright_file.read_bytes())
+
+
+def _import(c: docker.DockerClient, tar: Path, ref: str) -> None:
+    repo, tag = ref.rsplit(":", 1)
+    c.api.import_image(src=str(tar), repository=repo, tag=tag,
+                       changes=['CMD ["/bin/sh"]', "ENV PATH=/usr/local/sbin:/usr/local/bin:"
+                                "/usr/sbin:/usr/bin:/sbin:/bin"])
+
+
+def _exists(c: docker.DockerClient, ref: str) -> bool:
+    try:
+        c.images.get(ref)
+        return True
+    except docker.errors.ImageNotFound:
+        return False
+
+
+def build(r: Recipe, c: docker.DockerClient) -> bool:
+    """Build ``r`` on the sandbox engine unless its recipe hash is already there.
+
+    Returns True when it built, False when the cache held it. Raises ``RuntimeError`` or
+    ``docker.errors.BuildError`` with the failing step's output.
+    """
+    ref = r.image_ref
+    if _exists(c, ref):
+        return False
+    digest = r.digest()
+    base = f"bungeo/rootfs-{r.name}:{digest}"
+    data_dir = Path(settings.BUNGEO_DATA_DIR) / "build"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    if not _exists(c, base):
+        with tempfile.TemporaryDirectory(dir=data_dir) as tmp:
+            tar = Path(tmp) / "rootfs.tar"
+            if r.rootfs == "debian":
+                _debian_rootfs(r, tar)
+            elif r.rootfs == "busybox":
+                _busybox_rootfs(tar, Path(tmp))
+            else:
+                raise RuntimeError(f"unknown rootfs kind {r.rootfs!r} for {r.name}")
+            _import(c, tar, base)
+    labels = {LABEL_RECIPE: digest, "org.bungeo.image": r.name}
+    if r.standin:
+        labels[LABEL_STANDIN] = "true"
+    c.images.build(path=str(r.folder), tag=ref, buildargs={"BASE": base}, labels=labels,
+                   rm=True, forcerm=True, pull=False)
+    log.info("built %s", ref)
+    return True
+
+
+def _mirror_has(repo: str, tag: str, digest: str) -> bool:
+    """True when the mirror serves ``library/repo:tag`` built from recipe ``digest``."""
+    url = f"http://{engine.mirror_address()}/v2/library/{repo}/manifests/{tag}"
+    req = urllib.request.Request(
+        url, headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"}
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            manifest = json.load(resp)
+        cfg = manifest["config"]["digest"]
+        with urllib.request.urlopen(
+            f"http://{engine.mirror_address()}/v2/library/{repo}/blobs/{cfg}", timeout=5
+        ) as resp:
+            config = json.load(resp)
+        return (config.get("config", {}).get("Labels") or {}).get(LABEL_RECIPE) == digest
+    except Exception:  # noqa: BLE001 - anything but a match means "push it"
+        return False
+
+
+def push_standin(r: Recipe, c: docker.DockerClient) -> list[str]:
+    """Push a built stand-in to the mirror under each of its tags; skip tags already there.
+
+    Returns the public names pushed (e.g. ``["nginx:latest"]``).
+    """
+    pushed = []
+    img = c.images.get(r.image_ref)
+    mirror = engine.mirror_address()
+    for public in r.tags:
+        repo, tag = public.split(":", 1)
+        if _mirror_has(repo, tag, r.digest()):
+            continue
+        target = f"{mirror}/library/{repo}"
+        img.tag(target, tag)
+        for line in c.api.push(target, tag=tag, stream=True, decode=True):
+            if "error" in line:
+                raise RuntimeError(f"push {public} to the mirror failed: {line['error']}")
+        c.images.remove(f"{target}:{tag}", noprune=True)
+        pushed.append(public)
+    return pushed
+
+
+def build_all(*, push: bool = True) -> BuildReport:
+    """Build the sandbox image and every stand-in (cached), then push stand-ins to the mirror."""
+    c = engine.client(timeout=600)
+    report = BuildReport()
+    sandbox, standins = recipes()
+    for r in [sandbox, *standins]:
+        (report.built if build(r, c) else report.cached).append(r.image_ref)
+        if push and r.standin:
+            report.pushed += push_standin(r, c)
+    return report
+
+
+def standin_tags() -> list[str]:
+    """Every public name served by the mirror's stand-ins (``nginx:latest``, ...)."""
+    return [t for r in recipes()[1] for t in r.tags]

@@ -1,0 +1,31 @@
+"""``manage.py sandbox-engine start|stop|status``: bungeo's dedicated sandbox engine."""
+from __future__ import annotations
+
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+
+from webapp.sandboxes import engine
+
+
+class Command(BaseCommand):
+    help = "Start, stop or report bungeo's dedicated sandbox engine and its registry mirror."
+
+    def add_arguments(self, parser):
+        parser.add_argument("action", choices=["start", "stop", "status", "firewall"])
+
+    def handle(self, *args, action: str, **opts):
+        if action == "start":
+            try:
+                engine.start()
+            except RuntimeError as exc:
+                raise CommandError(str(exc)) from exc
+            self.stdout.write(json.dumps(engine.status(), indent=2))
+        elif action == "stop":
+            engine.stop()
+            self.stdout.write("sandbox engine stopped")
+        elif action == "firewall":
+            engine.firewall_apply()
+            self.stdout.write(json.dumps(engine.firewall_rules(), indent=2))
+        else:
+            self.stdout.write(json.dumps(engine.status(), indent=2))

@@ -1,0 +1,187 @@
+"""Django settings for bungeo.
+
+Every setting is read from the environment (django-environ) with a safe local default, so that
+``make run`` works on a fresh machine with no configuration. See docs/configuration.md.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+env = environ.Env()
+if (BASE_DIR / ".env").exists():
+    environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+log = logging.getLogger("bungeo.settings")
+
+# ------------------------------------------------------------------------------
+# Core
+# ------------------------------------------------------------------------------
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+# A local default only: production must set DJANGO_SECRET_KEY.
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="bungeo-local-development-key-change-me")
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "django_htmx",
+    "webapp.sandboxes",
+    "labs",
+    "exercises",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "webapp.urls"
+ASGI_APPLICATION = "webapp.asgi.application"
+WSGI_APPLICATION = None
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
+            ],
+        },
+    },
+]
+
+# ------------------------------------------------------------------------------
+# Database: SQLite by default, PostgreSQL (or anything) through DATABASE_URL
+# https://django-environ.readthedocs.io/en/latest/types.html#environ-env-db-url
+# ------------------------------------------------------------------------------
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# ------------------------------------------------------------------------------
+# Redis: channel layer and Celery broker. Without REDIS_URL everything runs in-process
+# (in-memory channel layer, eager tasks), which is said clearly in the log at start-up.
+# ------------------------------------------------------------------------------
+REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL]},
+        }
+    }
+    CELERY_BROKER_URL = REDIS_URL
+    CELERY_TASK_ALWAYS_EAGER = False
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CELERY_BROKER_URL = "memory://"
+    CELERY_TASK_ALWAYS_EAGER = True
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+# ------------------------------------------------------------------------------
+# Auth
+# ------------------------------------------------------------------------------
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "labs:index"
+LOGOUT_REDIRECT_URL = "login"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+
+# ------------------------------------------------------------------------------
+# Internationalisation: Korean first, English second; the browser's language by default.
+# ------------------------------------------------------------------------------
+LANGUAGE_CODE = "ko"
+LANGUAGES = [("ko", "한국어"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = env.str("TIME_ZONE", default="Asia/Seoul")
+USE_I18N = True
+USE_TZ = True
+
+# ------------------------------------------------------------------------------
+# Static and uploaded files
+# ------------------------------------------------------------------------------
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "var" / "static")
+WHITENOISE_USE_FINDERS = True
+MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "var" / "media")
+# Uploads above this many bytes are refused before they reach the grader.
+BUNGEO_SUBMISSION_MAX_BYTES = env.int("BUNGEO_SUBMISSION_MAX_BYTES", default=1_000_000)
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+
+# ------------------------------------------------------------------------------
+# Sandboxes (see DESIGN.md, "Sandboxes"): bungeo's dedicated sandbox engine
+# ------------------------------------------------------------------------------
+# Where bungeo keeps the sandbox engine's data, the image cache marks and the registry mirror.
+BUNGEO_DATA_DIR = env.path("BUNGEO_DATA_DIR", default="/var/lib/bungeo")
+# Sockets, pid files and one directory per sandbox (bind-mounted into it for its inner engine).
+BUNGEO_RUN_DIR = env.path("BUNGEO_RUN_DIR", default="/run/bungeo")
+BUNGEO_SANDBOX_ENGINE_URL = env.str(
+    "BUNGEO_SANDBOX_ENGINE_URL", default=f"unix://{BUNGEO_RUN_DIR}/engine.sock"
+)
+# The dedicated engine's own bridge and subnet; the first address is the host side (gateway),
+# where the classroom registry mirror listens.
+BUNGEO_SANDBOX_BRIDGE = env.str("BUNGEO_SANDBOX_BRIDGE", default="bungeo0")
+BUNGEO_SANDBOX_SUBNET = env.str("BUNGEO_SANDBOX_SUBNET", default="10.213.0.0/24")
+BUNGEO_MIRROR_PORT = env.int("BUNGEO_MIRROR_PORT", default=5000)
+# Isolation mode (DESIGN.md): only "userns" is implemented so far.
+BUNGEO_ISOLATION = env.str("BUNGEO_ISOLATION", default="userns")
+# Limits per sandbox, enforced from outside (a host-owned cgroup).
+BUNGEO_SANDBOX_MEMORY = env.str("BUNGEO_SANDBOX_MEMORY", default="2g")
+BUNGEO_SANDBOX_CPUS = env.float("BUNGEO_SANDBOX_CPUS", default=1.0)
+BUNGEO_SANDBOX_PIDS = env.int("BUNGEO_SANDBOX_PIDS", default=1024)
+# Seconds to wait for a sandbox's inner engine to answer after start.
+BUNGEO_SANDBOX_READY_TIMEOUT = env.float("BUNGEO_SANDBOX_READY_TIMEOUT", default=30.0)
+# Prefix of every sandbox container and volume name; tests use their own.
+BUNGEO_SANDBOX_PREFIX = env.str("BUNGEO_SANDBOX_PREFIX", default="bungeo")
+BUNGEO_SANDBOX_BACKEND = env.str(
+    "BUNGEO_SANDBOX_BACKEND", default="webapp.sandboxes.docker_backend.DockerSandboxBackend"
+)
+
+# ------------------------------------------------------------------------------
+# Grading
+# ------------------------------------------------------------------------------
+# Seconds a grading run may take before Celery stops it (soft limit, then hard limit).
+BUNGEO_GRADING_SOFT_TIME_LIMIT = env.int("BUNGEO_GRADING_SOFT_TIME_LIMIT", default=180)
+BUNGEO_GRADING_TIME_LIMIT = env.int("BUNGEO_GRADING_TIME_LIMIT", default=240)
+
+# ------------------------------------------------------------------------------
+# Logging
+# ------------------------------------------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {"django.channels.server": {"level": "WARNING"}},
+}
