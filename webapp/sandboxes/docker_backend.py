@@ -29,6 +29,7 @@ from pathlib import Path
 
 import docker
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 from docker.errors import APIError, NotFound
 
 from . import engine, images
@@ -54,9 +55,10 @@ REMAP_ROOT = 100000
 API_VERSION = "1.41"
 SECCOMP_EXTRA = ["keyctl", "add_key", "request_key", "pivot_root"]
 
-MSG_ENGINE_DOWN = "The sandbox service is not running. Please tell your instructor."
-MSG_NOT_READY = "Your sandbox did not become ready in time. Please try again in a moment."
-MSG_NOT_RUNNING = "The sandbox is not running."
+MSG_ENGINE_DOWN = _("The sandbox service is not running. Please tell your instructor.")
+MSG_NOT_READY = _("Your sandbox did not become ready in time. Please try again in a moment.")
+MSG_NOT_RUNNING = _("The sandbox is not running.")
+MSG_IMAGE_MISSING = _("The sandbox image is missing: the operator must run 'manage.py images build'.")
 
 
 def _seccomp_default_path() -> Path:
@@ -275,9 +277,7 @@ class DockerSandboxBackend(SandboxBackend):
                 environment={"BUNGEO_MIRROR": engine.mirror_address()},
             )
         except docker.errors.ImageNotFound as exc:
-            raise SandboxError(
-                "The sandbox image is missing: run 'manage.py images build'."
-            ) from exc
+            raise SandboxError(MSG_IMAGE_MISSING) from exc
         except APIError as exc:
             if exc.status_code == 409:  # created concurrently: use that one
                 return self.client.containers.get(name)

@@ -1,0 +1,302 @@
+"""Grader of A3: two containers and one named volume (see handout.en.md for the contract).
+
+Runs the submitted compose file in a fresh grading sandbox and watches it for a few seconds:
+
+* compose-valid (10): ``docker compose config`` accepts the file.
+* two-services (10): exactly two services, and both containers start.
+* named-volume (20): one named volume (declared at top level, not a bind mount or anonymous
+  volume) is mounted by both containers.
+* writer-appends (30): a file in the shared mount grows by about one line per second.
+* reader-follows (30): a container is still running and its output shows the new lines.
+"""
+from __future__ import annotations
+
+import io
+import json
+import logging
+import tarfile
+import time
+
+import docker
+
+from exercises.grading import CheckOutcome, GradeReport, ProgressFn, Stopwatch, clip, no_progress
+
+log = logging.getLogger(__name__)
+
+ASSIGNMENT = "a3"
+ACCEPTED_FILENAMES = ("compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml")
+WORKDIR = "/srv/submission"
+PROJECT = "a3"
+# Seconds the grader watches the running project; lines per second accepted for the writer.
+WATCH_S = 4.0
+RATE_MIN, RATE_MAX = 0.6, 2.0
+UP_TIMEOUT_S = 90
+MAX_FILE_BYTES = 2_000_000
+
+TITLES = {
+    "compose-valid": ("The compose file is valid", 10),
+    "two-services": ("Two services, both start", 10),
+    "named-volume": ("One named volume shared by both", 20),
+    "writer-appends": ("The writer appends about one line per second", 30),
+    "reader-follows": ("The reader keeps printing new lines", 30),
+}
+
+
+def _outcome(check_id: str) -> CheckOutcome:
+    title, pts = TITLES[check_id]
+    return CheckOutcome(id=check_id, title=title, max_points=pts)
+
+
+def _pass(o: CheckOutcome, message: str, evidence: str = "") -> CheckOutcome:
+    o.passed, o.points, o.message, o.evidence = True, o.max_points, message, clip(evidence)
+    return o
+
+
+def _fail(o: CheckOutcome, message: str, evidence: str = "") -> CheckOutcome:
+    o.passed, o.points, o.message, o.evidence = False, 0.0, message, clip(evidence)
+    return o
+
+
+def _read_dir_lines(container, path: str) -> dict[str, list[str]]:
+    """Lines of every regular file under ``path`` in ``container`` (via the engine's archive API,
+    so the image needs no shell). Files larger than MAX_FILE_BYTES are read up to that size."""
+    stream, _stat = container.get_archive(path)
+    data = bytearray()
+    for chunk in stream:
+        data += chunk
+        if len(data) > 20 * MAX_FILE_BYTES:
+            break
+    out: dict[str, list[str]] = {}
+    try:
+        with tarfile.open(fileobj=io.BytesIO(bytes(data))) as tar:
+            for m in tar:
+                if m.isfile():
+                    f = tar.extractfile(m)
+                    text = f.read(MAX_FILE_BYTES).decode(errors="replace") if f else ""
+                    out[m.name] = text.splitlines()
+    except tarfile.TarError:
+        pass
+    return out
+
+
+def _logs(container) -> list[str]:
+    try:
+        raw = container.logs(stdout=True, stderr=True, tail=2000)
+    except docker.errors.APIError:
+        return []
+    return raw.decode(errors="replace").splitlines()
+
+
+def grade(files: dict[str, bytes], backend, progress: ProgressFn = no_progress,
+          *, owner: str = "cli") -> GradeReport:
+    """Grade one A3 submission (``{filename: content}``) in a fresh sandbox of ``backend``.
+
+    Returns the report; raises ``SandboxError`` (infrastructure) if no sandbox can be had. The
+    sandbox is removed afterwards, also on failure.
+    """
+    watch = Stopwatch()
+    report = GradeReport(assignment=ASSIGNMENT)
+    outcomes = {cid: _outcome(cid) for cid in TITLES}
+    report.checks = list(outcomes.values())
+    compose_name = next((n for n in ACCEPTED_FILENAMES if n in files), None)
+
+    def skip_rest(after: str, why: str) -> GradeReport:
+        ids = list(TITLES)
+        for cid in ids[ids.index(after) + 1:]:
+            _fail(outcomes[cid], why)
+            progress(cid, "done", outcomes[cid])
+        report.duration_s = watch()
+        return report
+
+    progress("compose-valid", "running", None)
+    if compose_name is None:
+        _fail(outcomes["compose-valid"],
+              f"No compose file found. Name it one of: {', '.join(ACCEPTED_FILENAMES)}.",
+              "files: " + ", ".join(sorted(files)))
+        progress("compose-valid", "done", outcomes["compose-valid"])
+        return skip_rest("compose-valid", "Skipped: there is no compose file to run.")
+
+    from exercises.grading import files_to_tar
+
+    sandbox = backend.create_fresh(owner=owner)
+    try:
+        backend.put_archive(sandbox.id, WORKDIR, files_to_tar(files))
+        cfg = backend.exec(sandbox.id, ["docker", "compose", "-p", PROJECT, "-f", compose_name,
+                                        "config", "--format", "json"], workdir=WORKDIR, timeout=30)
+        if cfg.exit_code != 0:
+            _fail(outcomes["compose-valid"],
+                  "docker compose cannot read the file: " + cfg.output.strip()[-400:], cfg.output)
+            progress("compose-valid", "done", outcomes["compose-valid"])
+            return skip_rest("compose-valid", "Skipped: the compose file is not valid.")
+        try:
+            config = json.loads(cfg.output)
+        except json.JSONDecodeError:
+            config = {}
+        _pass(outcomes["compose-valid"], "docker compose reads the file.", clip(cfg.output, 2000))
+        progress("compose-valid", "done", outcomes["compose-valid"])
+
+        # -- two-services ------------------------------------------------------------------
+        progress("two-services", "running", None)
+        services = sorted((config.get("services") or {}).keys())
+        up = backend.exec(sandbox.id, ["docker", "compose", "-p", PROJECT, "-f", compose_name,
+                                       "up", "-d", "--quiet-pull"], workdir=WORKDIR,
+                          timeout=UP_TIMEOUT_S)
+        inner = docker.DockerClient(base_url=backend.engine_url(sandbox.id), version="1.41",
+                                    timeout=30)
+        time.sleep(1.0)
+        containers = inner.containers.list(
+            all=True, filters={"label": f"com.docker.compose.project={PROJECT}"})
+        started = [c for c in containers
+                   if not c.attrs["State"].get("StartedAt", "").startswith("0001-")]
+        evidence = up.output + "\n" + "\n".join(
+            f"{c.name}: {c.status} (exit {c.attrs['State'].get('ExitCode')})" for c in containers)
+        if len(services) != 2:
+            _fail(outcomes["two-services"],
+                  f"The file defines {len(services)} service(s) ({', '.join(services) or 'none'}); "
+                  "A3 needs exactly two: a writer and a reader.", evidence)
+        elif up.exit_code != 0 or len(started) < 2:
+            _fail(outcomes["two-services"],
+                  "Not both containers started: " + (up.output.strip()[-300:] or "see the log."),
+                  evidence)
+        else:
+            _pass(outcomes["two-services"], f"Both services started: {', '.join(services)}.",
+                  evidence)
+        progress("two-services", "done", outcomes["two-services"])
+        if len(started) == 0:
+            return skip_rest("two-services", "Skipped: no container started.")
+
+        # -- named-volume ------------------------------------------------------------------
+        progress("named-volume", "running", None)
+        mounts = {c.name: c.attrs.get("Mounts") or [] for c in containers}
+        named = {}
+        for cname, ms in mounts.items():
+            for m in ms:
+                if m.get("Type") == "volume" and m.get("Name"):
+                    try:
+                        labels = inner.volumes.get(m["Name"]).attrs.get("Labels") or {}
+                    except docker.errors.NotFound:
+                        labels = {}
+                    if labels.get("com.docker.compose.volume"):
+                        named.setdefault(m["Name"], set()).add(cname)
+        shared_named = [v for v, users in named.items() if len(users) >= 2]
+        mount_evidence = json.dumps(mounts, indent=1)
+        if shared_named:
+            _pass(outcomes["named-volume"], f"Both containers mount the named volume "
+                  f"{shared_named[0]}.", mount_evidence)
+        else:
+            kinds = {m.get("Type") for ms in mounts.values() for m in ms}
+            if "bind" in kinds:
+                msg = ("The containers share a bind mount (a host folder). A3 asks for a named "
+                       "volume declared under the top-level 'volumes:' key.")
+            elif named:
+                msg = "A named volume exists, but it is not mounted by both containers."
+            elif "volume" in kinds:
+                msg = ("Only anonymous volumes are mounted. Give the volume a name and declare it "
+                       "under the top-level 'volumes:' key.")
+            else:
+                msg = "No volume is mounted. Mount one named volume in both services."
+            _fail(outcomes["named-volume"], msg, mount_evidence)
+        progress("named-volume", "done", outcomes["named-volume"])
+
+        # -- writer-appends and reader-follows: watch for WATCH_S seconds -------------------
+        progress("writer-appends", "running", None)
+        shared_dest = _shared_destination(mounts)
+        probe = next((c for c in started if c.name in shared_dest), None)
+        before_files: dict[str, list[str]] = {}
+        before_logs = {c.name: _logs(c) for c in started}
+        t0 = time.monotonic()
+        if probe is not None:
+            before_files = _read_dir_lines(probe, shared_dest[probe.name])
+        time.sleep(WATCH_S)
+        after_files: dict[str, list[str]] = {}
+        elapsed = time.monotonic() - t0
+        if probe is not None:
+            try:
+                after_files = _read_dir_lines(probe, shared_dest[probe.name])
+            except docker.errors.APIError:
+                after_files = {}
+        grown = {
+            f: after_files[f][len(before_files.get(f, [])):]
+            for f in after_files if len(after_files[f]) > len(before_files.get(f, []))
+        }
+        file_evidence = "\n".join(
+            f"{f}: {len(before_files.get(f, []))} -> {len(after_files.get(f, []))} lines"
+            for f in sorted(set(before_files) | set(after_files))) or "no files in the shared mount"
+        new_lines: list[str] = []
+        if probe is None:
+            _fail(outcomes["writer-appends"],
+                  "The two containers share no mount, so nothing can pass between them.",
+                  mount_evidence)
+        elif not grown:
+            _fail(outcomes["writer-appends"],
+                  f"No file in the shared mount grew during {elapsed:.0f} s. Does the writer "
+                  "append (>>) in a loop that keeps running?", file_evidence)
+        else:
+            fname, lines = max(grown.items(), key=lambda kv: len(kv[1]))
+            new_lines = lines
+            rate = len(lines) / elapsed
+            if RATE_MIN <= rate <= RATE_MAX:
+                _pass(outcomes["writer-appends"],
+                      f"{fname} grew by {len(lines)} lines in {elapsed:.1f} s "
+                      f"({rate:.1f} per second).", file_evidence)
+            else:
+                _fail(outcomes["writer-appends"],
+                      f"{fname} grew by {len(lines)} lines in {elapsed:.1f} s ({rate:.1f} per "
+                      "second); A3 asks for about one line per second.", file_evidence)
+        progress("writer-appends", "done", outcomes["writer-appends"])
+
+        progress("reader-follows", "running", None)
+        for c in started:
+            c.reload()
+        after_logs = {c.name: _logs(c) for c in started}
+        best, best_hits, log_evidence = None, 0, []
+        for c in started:
+            fresh = after_logs[c.name][len(before_logs.get(c.name, [])):]
+            hits = sum(1 for ln in new_lines if ln and any(ln in out for out in fresh))
+            log_evidence.append(f"--- {c.name} ({c.status}): {len(fresh)} new lines of output\n"
+                                + "\n".join(fresh[-10:]))
+            if c.status == "running" and hits > best_hits:
+                best, best_hits = c, hits
+        evidence = "\n".join(log_evidence)
+        exited = [c for c in started if c.status != "running"]
+        if best is not None and best_hits >= min(2, len(new_lines)):
+            _pass(outcomes["reader-follows"],
+                  f"{best.name} is running and printed {best_hits} of the "
+                  f"{len(new_lines)} new lines as they came.", evidence)
+        elif exited:
+            c = exited[0]
+            _fail(outcomes["reader-follows"],
+                  f"{c.name} exited (code {c.attrs['State'].get('ExitCode')}) instead of following "
+                  "the file. The reader must keep running and print new lines, like 'tail -f'.",
+                  evidence)
+        elif not new_lines:
+            _fail(outcomes["reader-follows"],
+                  "No new lines were written, so the reader had nothing to show.", evidence)
+        else:
+            _fail(outcomes["reader-follows"],
+                  f"No container printed the {len(new_lines)} new lines during {elapsed:.0f} s. "
+                  "Is the reader's output buffered, or does it read another file?", evidence)
+        progress("reader-follows", "done", outcomes["reader-follows"])
+        inner.close()
+    finally:
+        try:
+            backend.remove(sandbox.id, keep_workspace=False)
+        except Exception as exc:  # noqa: BLE001 - never hide the grading result
+            log.error("could not remove grading sandbox %s: %s", sandbox.id, exc)
+    report.duration_s = watch()
+    return report
+
+
+def _shared_destination(mounts: dict[str, list[dict]]) -> dict[str, str]:
+    """For each container, where it mounts a volume or bind source that another container also
+    mounts: ``{container name: destination path}``."""
+    by_source: dict[str, dict[str, str]] = {}
+    for cname, ms in mounts.items():
+        for m in ms:
+            key = m.get("Name") or m.get("Source")
+            if key:
+                by_source.setdefault(key, {})[cname] = m.get("Destination", "")
+    for users in by_source.values():
+        if len(users) >= 2:
+            return users
+    return {}

@@ -1,0 +1,65 @@
+"""Lab pages: the course index, a lab with its terminal, and the "Check" button."""
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils.translation import get_language
+from django.views.decorators.http import require_GET, require_POST
+
+from . import content, selectors, services
+
+DEFAULT_COURSE = "week1"
+
+
+def _lang() -> str:
+    lang = (get_language() or "ko")[:2]
+    return lang if lang in content.LANGS else "en"
+
+
+def _lab_or_404(course_id: str, lab_id: str) -> content.Lab:
+    lab = content.get_lab(course_id, lab_id)
+    if lab is None:
+        raise Http404("no such lab")
+    return lab
+
+
+@require_GET
+@login_required
+def index(request: HttpRequest) -> HttpResponse:
+    course = content.courses()[DEFAULT_COURSE]
+    progress = selectors.course_progress(user=request.user, course=course)
+    lang = _lang()
+    labs = [
+        {"lab": lab, "text": lab.t(lang), "done": progress[lab.id][0], "total": progress[lab.id][1]}
+        for lab in course.labs
+    ]
+    return render(request, "labs/index.html",
+                  {"course": course, "course_title": course.title.get(lang), "labs": labs})
+
+
+@require_GET
+@login_required
+def lab_detail(request: HttpRequest, course_id: str, lab_id: str) -> HttpResponse:
+    lab = _lab_or_404(course_id, lab_id)
+    lang = _lang()
+    done = selectors.completed_steps(user=request.user, lab=lab)
+    steps = [{"step": s, "text": s.t(lang), "completed": s.id in done, "result": None}
+             for s in lab.steps]
+    return render(request, "labs/lab.html", {
+        "lab": lab, "text": lab.t(lang), "steps": steps, "done": len(done),
+        "ws_path": f"/ws/labs/{lab.course_id}/{lab.id}/terminal/",
+    })
+
+
+@require_POST
+@login_required
+def step_check(request: HttpRequest, course_id: str, lab_id: str, step_id: str) -> HttpResponse:
+    lab = _lab_or_404(course_id, lab_id)
+    step = lab.step(step_id)
+    if step is None:
+        raise Http404("no such step")
+    statuses = services.steps_evaluate(user=request.user, lab=lab, source="button")
+    st = next(s for s in statuses if s.step_id == step_id)
+    return render(request, "labs/_step_status.html",
+                  {"lab": lab, "step": step, "completed": st.completed, "result": st.result})
