@@ -1,0 +1,64 @@
+"""Submissions and their per-check grading results."""
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class Submission(models.Model):
+    """One submitted attempt at an assignment. The files are stored, content-addressed and never
+    changed, before grading starts (``archive_path`` is relative to MEDIA_ROOT)."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "queued"
+        RUNNING = "running", "running"
+        DONE = "done", "done"
+        ERROR = "error", "error"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                             related_name="submissions")
+    assignment = models.CharField(max_length=16)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sha256 = models.CharField(max_length=64)
+    archive_path = models.CharField(max_length=255)
+    filenames = models.JSONField(default=list)
+    size_bytes = models.PositiveIntegerField(default=0)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    score = models.FloatField(null=True, blank=True)
+    max_score = models.FloatField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_s = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["user", "assignment"])]
+
+    def __str__(self) -> str:
+        return f"submission {self.pk} ({self.assignment}, {self.status})"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (self.Status.DONE, self.Status.ERROR)
+
+
+class CheckResult(models.Model):
+    """The stored verdict of one grader check for one submission."""
+
+    submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="results")
+    order = models.PositiveSmallIntegerField()
+    check_id = models.CharField(max_length=64)
+    title = models.CharField(max_length=200)
+    passed = models.BooleanField()
+    points = models.FloatField()
+    max_points = models.FloatField()
+    advisory = models.BooleanField(default=False)
+    hidden = models.BooleanField(default=False)
+    message = models.TextField()
+    evidence = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["order"]
+        constraints = [models.UniqueConstraint(fields=["submission", "check_id"],
+                                               name="unique_check_per_submission")]

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Run bungeo on one machine: migrate, demo accounts, a Celery worker, and the ASGI server.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+HOST="${1:-127.0.0.1}"; PORT="${2:-8000}"
+PY=.venv/bin/python
+export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379/0}"
+mkdir -p var/log
+$PY manage.py migrate -v 0
+$PY manage.py collectstatic --noinput -v 0
+echo
+echo "bungeo demo accounts (for this machine only):"
+$PY manage.py demo-users
+echo
+$PY -m celery -A webapp worker --concurrency 2 --loglevel INFO >var/log/celery.log 2>&1 &
+CELERY_PID=$!
+trap 'kill $CELERY_PID 2>/dev/null || true' EXIT
+echo "Celery worker started (log: var/log/celery.log)"
+echo "bungeo is starting on http://$HOST:$PORT/  (Ctrl-C stops it)"
+exec_server() {
+  $PY -m uvicorn webapp.asgi:application --host "$HOST" --port "$PORT" --ws websockets-sansio \
+    --log-level warning --no-access-log
+}
+exec_server
