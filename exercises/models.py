@@ -30,6 +30,8 @@ class Submission(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     duration_s = models.FloatField(null=True, blank=True)
+    # The learner's language when submitting: progress and results are rendered in it.
+    language = models.CharField(max_length=8, default="ko")
 
     class Meta:
         ordering = ["-created_at"]

@@ -16,6 +16,7 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import override
 
 from . import registry
 from .grading import CheckOutcome, GradeReport, files_to_tar
@@ -52,7 +53,8 @@ def _store(data: bytes) -> tuple[str, str]:
     return sha, str(rel)
 
 
-def submission_create(*, user, assignment_id: str, filename: str, data: bytes) -> Submission:
+def submission_create(*, user, assignment_id: str, filename: str, data: bytes,
+                      language: str = "ko") -> Submission:
     """Validate one uploaded file, store it, create the submission and queue grading on commit.
 
     Raises :class:`SubmissionError` (unknown assignment, empty, too large, wrong name, not text).
@@ -76,7 +78,8 @@ def submission_create(*, user, assignment_id: str, filename: str, data: bytes) -
     archive = files_to_tar({name: data})
     sha, rel = _store(archive)
     sub = Submission.objects.create(user=user, assignment=assignment_id, sha256=sha,
-                                    archive_path=rel, filenames=[name], size_bytes=len(data))
+                                    archive_path=rel, filenames=[name], size_bytes=len(data),
+                                    language=language)
     submission_enqueue(submission=sub)
     return sub
 
@@ -122,11 +125,14 @@ def submission_grade(*, submission_id: int, backend=None) -> Submission:
     assignment = registry.get(sub.assignment)
     sub.status, sub.started_at = Submission.Status.RUNNING, timezone.now()
     sub.save(update_fields=["status", "started_at"])
-    _notify(sub.pk, render_to_string("exercises/_status.html", {"submission": sub}))
+    with override(sub.language):
+        _notify(sub.pk, render_to_string("exercises/_status.html",
+                                         {"submission": sub, "oob": True}))
 
     def progress(check_id: str, state: str, outcome: CheckOutcome | None) -> None:
-        html = render_to_string("exercises/_check_row.html", {
-            "check_id": check_id, "state": state, "outcome": outcome, "oob": True})
+        with override(sub.language):
+            html = render_to_string("exercises/_check_row.html", {
+                "check_id": check_id, "state": state, "outcome": outcome, "oob": True})
         _notify(sub.pk, html)
 
     report: GradeReport = assignment.grader.grade(
@@ -163,6 +169,7 @@ def submission_fail(*, submission_id: int, reason: str) -> None:
 def _notify_final(submission_id: int) -> None:
     sub = Submission.objects.get(pk=submission_id)
     ctx = {"submission": sub, "results": sub.results.filter(hidden=False), "oob": True}
-    html = render_to_string("exercises/_status.html", ctx) + render_to_string(
-        "exercises/_result.html", ctx)
+    with override(sub.language):
+        html = render_to_string("exercises/_status.html", ctx) + render_to_string(
+            "exercises/_result.html", ctx)
     _notify(submission_id, html)

@@ -46,7 +46,8 @@ def detail(request: HttpRequest, assignment_id: str) -> HttpResponse:
             if upload.size > limit:
                 raise services.SubmissionError(services.MSG_TOO_LARGE % {"limit": limit})
             sub = services.submission_create(user=request.user, assignment_id=assignment_id,
-                                             filename=upload.name, data=upload.read())
+                                             filename=upload.name, data=upload.read(),
+                                             language=_lang())
         except services.SubmissionError as exc:
             messages.error(request, str(exc))
             return redirect("exercises:detail", assignment_id)

@@ -48,13 +48,24 @@ class StepText:
 
 
 @dataclass(frozen=True)
+class Mistake:
+    """A plausible wrong attempt at a step (test data): shell commands, and words the check's
+    English message must contain."""
+
+    commands: tuple[str, ...]
+    expect: str
+
+
+@dataclass(frozen=True)
 class Step:
-    """A hands-on step: an automatic check, the commands that solve it, and its text per language."""
+    """A hands-on step: an automatic check, the commands that solve it, plausible mistakes (for
+    tests), and its text per language."""
 
     id: str
     check: checks.CheckSpec
     solution: tuple[str, ...]
     text: dict[str, StepText] = field(hash=False)
+    mistakes: tuple[Mistake, ...] = ()
 
     def t(self, lang: str) -> StepText:
         return self.text.get(lang) or self.text["en"]
@@ -196,8 +207,16 @@ def load_lab(folder: Path, course_id: str, number: int) -> Lab:
             if sid not in texts[lang]:
                 raise ContentError(folder / f"{lang}.md", 1,
                                    f"step {sid} has no '## Title {{#{sid}}}' section in {lang}")
+        mistakes = []
+        for m in raw.get("mistakes") or []:
+            if not isinstance(m, dict) or not m.get("commands") or not m.get("expect"):
+                raise ContentError(spec_path, line, f"step {sid}: a mistake needs commands and expect")
+            mistakes.append(Mistake(commands=tuple(m["commands"]), expect=str(m["expect"])))
+        if not mistakes:
+            raise ContentError(spec_path, line, f"step {sid} lists no plausible mistake to test")
         steps.append(Step(id=sid, check=check, solution=tuple(raw["solution"]),
-                          text={lang: texts[lang][sid] for lang in LANGS}))
+                          text={lang: texts[lang][sid] for lang in LANGS},
+                          mistakes=tuple(mistakes)))
     return Lab(id=lab_id, course_id=course_id, number=number, assignment=spec.get("assignment"),
                steps=tuple(steps), text=lab_texts)
 

@@ -71,8 +71,10 @@ def split_hints(text: str) -> tuple[str, list[str]]:
     cut: list[tuple[int, int]] = []
     for tok in tokens:
         if tok.type == "container_hint_open" and tok.map:
-            start, end = tok.map
-            inner = "".join(lines[start + 1 : end - 1]) if end - start >= 2 else ""
+            start, end = tok.map  # the closing ":::" line is just past the map
+            inner = "".join(lines[start + 1 : end])
+            if end < len(lines) and lines[end].strip().startswith(":::"):
+                end += 1
             hints.append(inner.strip())
             cut.append((start, end))
     body_lines = [ln for n, ln in enumerate(lines) if not any(s <= n < e for s, e in cut)]

@@ -35,6 +35,8 @@ class TerminalConsumer(AsyncWebsocketConsumer):
 
     sandbox: Sandbox | None = None
     term: Terminal | None = None
+    # Terminals talk to their own sandbox only: no channel layer (and no Redis connection).
+    channel_layer_alias = None
 
     async def connect(self) -> None:
         self.lang = language_from_scope(self.scope)

@@ -1,0 +1,53 @@
+"""Shared fixtures. Real-engine tests use their own sandbox prefix (label org.bungeo.prefix=
+bungeotest) and remove everything with that prefix before and after the session, never touching
+other sandboxes."""
+from __future__ import annotations
+
+import pytest
+from django.conf import settings
+
+# Never let tests reach real learners' sandboxes, whatever the environment says.
+TEST_PREFIX = "bungeotest"
+settings.BUNGEO_SANDBOX_PREFIX = TEST_PREFIX
+
+
+@pytest.fixture(scope="session")
+def backend():
+    """The Docker sandbox backend with the test prefix; leftovers of earlier runs are removed
+    first, and everything this session created is removed at the end."""
+    from webapp.sandboxes import engine
+    from webapp.sandboxes.backend import get_backend
+
+    if not engine.engine_answers():
+        pytest.fail("bungeo's sandbox engine does not answer: run 'make test' (it starts it)")
+    get_backend.cache_clear()
+    b = get_backend()
+    assert b.prefix == TEST_PREFIX
+    b.purge()
+    yield b
+    b.purge()
+
+
+@pytest.fixture
+def student(django_user_model):
+    return django_user_model.objects.create_user("student1", password="pw-student-1")
+
+
+@pytest.fixture
+def other_student(django_user_model):
+    return django_user_model.objects.create_user("student2", password="pw-student-2")
+
+
+def inner_sh(backend, sandbox_id: str, script: str, timeout: float = 60):
+    """Run a shell script in a sandbox as the learner would, returning the ExecResult."""
+    return backend.exec(sandbox_id, ["bash", "-c", script], timeout=timeout)
+
+
+def reset_inner_engine(backend, sandbox_id: str, *, images: bool = True) -> None:
+    """Remove every container and volume of a sandbox's inner engine, and its images too unless
+    ``images`` is False (pulling them again costs seconds)."""
+    rmi = "docker rmi -f $(docker images -aq) >/dev/null 2>&1; " if images else ""
+    res = inner_sh(backend, sandbox_id,
+                   "docker rm -f $(docker ps -aq) >/dev/null 2>&1; " + rmi +
+                   "docker volume prune -af >/dev/null 2>&1; docker ps -aq | wc -l")
+    assert res.output.strip().endswith("0"), res.output
