@@ -19,7 +19,7 @@ test:
 	$(MAKE) test-only
 
 test-only:
-	$(TEST_ENV) $(PY) -m pytest
+	$(TEST_ENV) $(PY) -m pytest -p no:cacheprovider
 
 lint:
 	.venv/bin/ruff check .

@@ -10,7 +10,8 @@ mode="${1:-run}"
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
 SUDO=""
-if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
+AS_POSTGRES=(runuser -u postgres --)
+if [ "$(id -u)" != "0" ]; then SUDO="sudo"; AS_POSTGRES=(sudo -u postgres); fi
 log() { printf '\033[1;33m[setup]\033[0m %s\n' "$*"; }
 
 packages=(docker.io mmdebstrap docker-registry redis-server iptables iproute2 uidmap gettext
@@ -22,7 +23,7 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-if ! ls /var/lib/apt/lists/*_Packages >/dev/null 2>&1; then
+if ! ls /var/lib/apt/lists/*_Packages* >/dev/null 2>&1; then
   $SUDO apt-get update -q   # image builds use 'apt-get download'
 fi
 if [ "${#missing[@]}" -gt 0 ]; then
@@ -64,8 +65,8 @@ if [ "$mode" = "test" ]; then
     $SUDO pg_ctlcluster "$ver" main start || true
     for _ in $(seq 100); do pg_isready -h 127.0.0.1 -q && break; sleep 0.2; done
   fi
-  $SUDO -u postgres psql -q -tc "SELECT 1 FROM pg_roles WHERE rolname='bungeo'" | grep -q 1 || \
-    $SUDO -u postgres psql -q -c "CREATE ROLE bungeo LOGIN PASSWORD 'bungeo' CREATEDB"
+  "${AS_POSTGRES[@]}" psql -q -tc "SELECT 1 FROM pg_roles WHERE rolname='bungeo'" | grep -q 1 || \
+    "${AS_POSTGRES[@]}" psql -q -c "CREATE ROLE bungeo LOGIN PASSWORD 'bungeo' CREATEDB"
 fi
 
 "$PY" manage.py compilemessages -l ko -v 0

@@ -1,0 +1,48 @@
+"""A learner in a real browser (Playwright driving Debian's chromium): log in, open the lab, type
+a command in the terminal, see its output, see the step tick by itself."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from labs.models import StepCompletion
+
+pytestmark = [pytest.mark.browser, pytest.mark.docker]
+
+SHOTS = Path(__file__).resolve().parents[2] / "test-results"
+
+
+@pytest.mark.parametrize("locale,lang_word,done_word", [("en-US", "Lab 1", "Done"),
+                                                        ("ko-KR", "실습 1", "완료")])
+def test_learner_runs_nginx_and_the_step_ticks(asgi_server, browser, django_user_model, locale,
+                                               lang_word, done_word):
+    django_user_model.objects.create_user("learner", password="pw-learner-1")
+    ctx = browser.new_context(viewport={"width": 1400, "height": 900}, locale=locale)
+    page = ctx.new_page()
+    page.goto(f"{asgi_server}/labs/")
+    page.fill("input[name=username]", "learner")
+    page.fill("input[name=password]", "pw-learner-1")
+    page.click("button[type=submit].primary")
+    page.click("a.lab-link")
+    page.wait_for_selector(f"text={lang_word}")
+    page.wait_for_selector("#term-status[data-state=ready]", timeout=60_000)
+
+    page.click("#terminal")
+    page.keyboard.type("docker run -d --name my-web -p 8080:80 nginx")
+    page.keyboard.press("Enter")
+    page.wait_for_selector(".xterm-rows:has-text('Status: Downloaded')", timeout=60_000)
+    page.wait_for_selector("#step-run-nginx.done", timeout=30_000)
+    badge = page.inner_text("#status-run-nginx .badge")
+    assert badge == done_word
+    # Click-to-run types the command into the terminal without pressing Enter for the learner.
+    page.click("#step-second-container .run-button")
+    page.wait_for_selector(".xterm-rows:has-text('my-web2')")
+    assert not page.locator("#step-second-container.done").count()
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#step-second-container.done", timeout=30_000)
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"lab-{locale}.png"))
+    ctx.close()
+    assert set(StepCompletion.objects.values_list("step_id", flat=True)) >= {
+        "run-nginx", "second-container"}
