@@ -1,0 +1,71 @@
+"""Click to usable prompt: from opening the lab's terminal websocket to the shell's prompt.
+
+Usage: python bench/click_to_prompt.py [--base http://127.0.0.1:8000] [--trials 20]
+Runs against a server started by 'make run' (it creates a bench user in that server's database).
+"warm": the learner's sandbox is already running (reattach). "cold": the sandbox was removed
+before each trial, so it is created and its inner engine started.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+
+import websockets
+
+from common import django_setup, ensure_users, login, pct, table, ws_url
+
+PROMPT = b"# "
+
+
+async def one(base: str, cookie: str) -> float:
+    t0 = time.perf_counter()
+    async with websockets.connect(ws_url(base), additional_headers={"Cookie": cookie,
+                                  "Origin": base}, max_size=None) as ws:
+        buf = b""
+        while True:
+            msg = await asyncio.wait_for(ws.recv(), 60)
+            if isinstance(msg, bytes):
+                buf += msg
+                if PROMPT in buf:
+                    return time.perf_counter() - t0
+            elif json.loads(msg).get("state") == "error":
+                raise SystemExit(f"sandbox error: {msg}")
+
+
+def remove_sandbox(username: str) -> None:
+    django_setup()
+    from django.contrib.auth import get_user_model
+
+    from webapp.sandboxes.backend import get_backend, learner_owner
+
+    user = get_user_model().objects.get(username=username)
+    b = get_backend()
+    sb = b.find(owner=learner_owner(user))
+    if sb:
+        b.remove(sb.id)
+
+
+async def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--base", default="http://127.0.0.1:8000")
+    ap.add_argument("--trials", type=int, default=20)
+    args = ap.parse_args()
+    (user, pw), = ensure_users(1, prefix="benchclick")
+    cookie = login(args.base, user, pw)
+    rows = []
+    for mode in ("cold", "warm"):
+        times = []
+        for _ in range(args.trials):
+            if mode == "cold":
+                await asyncio.to_thread(remove_sandbox, user)
+            times.append(await one(args.base, cookie))
+        rows.append((mode, args.trials, f"{pct(times, .5):.3f}", f"{pct(times, .95):.3f}",
+                     f"{max(times):.3f}"))
+    await asyncio.to_thread(remove_sandbox, user)
+    print(table(rows, ("mode", "trials", "p50 s", "p95 s", "max s")))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
