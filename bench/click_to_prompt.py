@@ -13,7 +13,6 @@ import json
 import time
 
 import websockets
-
 from common import django_setup, ensure_users, login, pct, table, ws_url
 
 PROMPT = b"# "
@@ -52,7 +51,7 @@ async def main() -> None:
     ap.add_argument("--base", default="http://127.0.0.1:8000")
     ap.add_argument("--trials", type=int, default=20)
     args = ap.parse_args()
-    (user, pw), = ensure_users(1, prefix="benchclick")
+    (user, pw), = await asyncio.to_thread(ensure_users, 1, "benchclick")
     cookie = login(args.base, user, pw)
     rows = []
     for mode in ("cold", "warm"):

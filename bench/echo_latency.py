@@ -13,7 +13,6 @@ import json
 import time
 
 import websockets
-
 from common import ensure_users, login, pct, table, ws_url
 
 PACE_S = 0.1  # one keystroke per session every 100 ms
@@ -49,7 +48,7 @@ async def session(base: str, cookie: str, rounds: int, out: list[float], ready: 
 
 
 async def run(base: str, n: int, rounds: int) -> tuple:
-    users = ensure_users(n, prefix="benchecho")
+    users = await asyncio.to_thread(ensure_users, n, "benchecho")
     cookies = [login(base, u, p) for u, p in users]
     lat: list[float] = []
     ready, started = asyncio.Event(), []

@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 MSG_UNKNOWN_ASSIGNMENT = _("There is no such assignment.")
 MSG_NO_FILE = _("Choose a file to submit.")
+MSG_EMPTY = _("The file is empty.")
 MSG_TOO_LARGE = _("The file is too large: at most %(limit)s bytes.")
 MSG_BAD_NAME = _("Name the file one of: %(names)s.")
 MSG_NOT_TEXT = _("The file must be UTF-8 text.")
@@ -63,7 +64,7 @@ def submission_create(*, user, assignment_id: str, filename: str, data: bytes,
     if assignment is None:
         raise SubmissionError(MSG_UNKNOWN_ASSIGNMENT)
     if not data:
-        raise SubmissionError(MSG_NO_FILE)
+        raise SubmissionError(MSG_EMPTY)
     limit = settings.BUNGEO_SUBMISSION_MAX_BYTES
     if len(data) > limit:
         raise SubmissionError(MSG_TOO_LARGE % {"limit": limit})

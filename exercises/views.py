@@ -54,9 +54,12 @@ def detail(request: HttpRequest, assignment_id: str) -> HttpResponse:
         return redirect("exercises:submission", sub.pk)
     title, body = a.handout(_lang())
     subs = Submission.objects.filter(user=request.user, assignment=assignment_id)[:20]
+    everyone = None
+    if request.user.is_staff:  # instructors see every learner's submissions (newest first)
+        everyone = Submission.objects.filter(assignment=assignment_id).select_related("user")[:200]
     return render(request, "exercises/detail.html", {
         "assignment": a, "title": title, "handout_html": render_md(body), "submissions": subs,
-        "accepted": a.grader.ACCEPTED_FILENAMES,
+        "accepted": a.grader.ACCEPTED_FILENAMES, "everyone": everyone,
     })
 
 

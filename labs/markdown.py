@@ -12,7 +12,8 @@ from mdit_py_plugins.container import container_plugin
 RUN_INFO = "run"
 
 ALLOWED_TAGS = {
-    "p", "a", "em", "strong", "code", "pre", "ul", "ol", "li", "blockquote", "h3", "h4", "h5",
+    "p", "a", "em", "strong", "code", "pre", "ul", "ol", "li", "blockquote", "h1", "h2", "h3",
+    "h4", "h5",
     "table", "thead", "tbody", "tr", "th", "td", "br", "hr", "div", "span", "button", "kbd",
     "del", "img",
 }

@@ -17,7 +17,9 @@ from .models import StepCompletion
 log = logging.getLogger(__name__)
 
 MSG_NO_SANDBOX = _("Your sandbox is not running. Open the terminal to start it.")
-MSG_ENGINE_SILENT = _("Your Docker engine did not answer. If this repeats, reset your sandbox.")
+MSG_ENGINE_SILENT = _(
+    "Your Docker engine did not answer. If this repeats, press \"Reset sandbox\" above the terminal."
+)
 
 
 @dataclass(frozen=True)

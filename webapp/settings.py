@@ -89,7 +89,10 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            # redis-py 8 gives sockets a default read timeout that is shorter than the blocking
+            # pop channels_redis waits on (5 s), which drops every idle websocket
+            # (redis/redis-py#4091): allow reads longer than that pop.
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}]},
         }
     }
     CELERY_BROKER_URL = REDIS_URL

@@ -11,5 +11,6 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("labs/", include("labs.urls")),
     path("assignments/", include("exercises.urls")),
+    path("sandbox/", include("webapp.sandboxes.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -81,7 +81,7 @@ async def test_progress_is_streamed_to_the_owner(celery_worker_real, student, ot
     while time.monotonic() < deadline:
         try:
             msg = await asyncio.wait_for(comm.output_queue.get(), 5)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             continue
         fragments.append(msg.get("text") or "")
         if 'id="result"' in fragments[-1]:
@@ -100,6 +100,9 @@ def test_upload_validation_errors():
     with pytest.raises(services.SubmissionError, match="too large"):
         services.submission_create(user=None, assignment_id="a3", filename="compose.yaml",
                                    data=b"x" * (services.settings.BUNGEO_SUBMISSION_MAX_BYTES + 1))
+    with pytest.raises(services.SubmissionError, match="empty"):
+        services.submission_create(user=None, assignment_id="a3", filename="compose.yaml",
+                                   data=b"")
     with pytest.raises(services.SubmissionError, match="UTF-8"):
         services.submission_create(user=None, assignment_id="a3", filename="compose.yaml",
                                    data=b"\xff\xfe\x00bad")
@@ -117,3 +120,51 @@ def test_grade_command_json(backend, capsys):
     assert [c["id"] for c in out["checks"] if not c["passed"]] == ["reader-follows"]
     assert set(out["checks"][0]) == {"id", "title", "passed", "advisory", "points",
                                      "max_points", "message"}
+
+
+@pytest.mark.celery
+async def test_channel_layer_waits_longer_than_its_blocking_pop():
+    """An idle progress page must not be dropped: a receive that waits 7 s (longer than
+    channels_redis' 5 s blocking pop) still gets its message (redis-py 8 regression)."""
+    from channels.layers import get_channel_layer
+
+    layer = get_channel_layer()
+    assert layer.__class__.__name__ == "RedisChannelLayer"
+    channel = await layer.new_channel()
+
+    async def later():
+        await asyncio.sleep(7)
+        await layer.send(channel, {"type": "grading.progress", "html": "late"})
+
+    task = asyncio.create_task(later())
+    msg = await asyncio.wait_for(layer.receive(channel), 15)
+    await task
+    assert msg["html"] == "late"
+
+
+@pytest.mark.docker
+@override("en")
+def test_image_not_in_the_classroom_is_explained(backend):
+    files = {"compose.yaml": (A3 / "broken" / "image-not-offline" / "compose.yaml").read_bytes()}
+    report = registry.get("a3").grader.grade(files, backend)
+    checks = {c.id: c for c in report.checks}
+    assert checks["compose-valid"].passed
+    assert not checks["two-services"].passed
+    assert "ubuntu:22.04" in checks["two-services"].message
+    assert "busybox or alpine" in checks["two-services"].message
+
+
+@pytest.mark.django_db
+def test_staff_see_every_submission_learners_only_their_own(client, student, other_student,
+                                                             django_user_model):
+    teacher = django_user_model.objects.create_user("teacher", password="pw-t", is_staff=True)
+    mine = Submission.objects.create(user=student, assignment="a3", sha256="0" * 64,
+                                     archive_path="x.tar", filenames=["compose.yaml"])
+    client.force_login(other_student)
+    assert client.get(f"/assignments/submissions/{mine.pk}/").status_code == 404
+    page = client.get("/assignments/a3/").content.decode()
+    assert "student1" not in page
+    client.force_login(teacher)
+    page = client.get("/assignments/a3/").content.decode()
+    assert "student1" in page and f"/assignments/submissions/{mine.pk}/" in page
+    assert client.get(f"/assignments/submissions/{mine.pk}/").status_code == 200

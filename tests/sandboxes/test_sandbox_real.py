@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import json
 import subprocess
+from pathlib import Path
 
 import docker
 import pytest
 
 from tests.conftest import inner_sh
 from webapp.sandboxes import engine
-from webapp.sandboxes.backend import SandboxError
 
 pytestmark = pytest.mark.docker
 
@@ -134,3 +134,28 @@ def test_sandbox_cannot_reach_host_services(backend, sandbox):
                    f"timeout 3 bash -c 'echo > /dev/tcp/{gw}/6379' 2>&1; echo rc=$?; "
                    f"timeout 3 bash -c 'echo > /dev/tcp/{gw}/{json.dumps(5000)}' && echo mirror=ok")
     assert "rc=0" not in res.output and "mirror=ok" in res.output, res.output
+
+
+def test_remove_leaves_no_cgroup_behind(backend):
+    sb = backend.create_fresh(owner="cgroups")
+    assert any(Path("/sys/fs/cgroup").glob(f"*/bungeo/{sb.id}"))
+    backend.remove(sb.id)
+    assert not any(Path("/sys/fs/cgroup").glob(f"*/bungeo/{sb.id}"))
+
+
+def test_fork_bomb_is_held_and_reset_recovers(backend):
+    """A fork bomb stays inside the pids limit (another sandbox keeps answering), and "reset
+    sandbox" brings the bombed one back with its images."""
+    bombed = backend.ensure(owner="forkbomb")
+    neighbour = backend.ensure(owner="neighbour")
+    inner_sh(backend, bombed.id, "docker pull -q busybox")
+    backend.exec(bombed.id, ["bash", "-c", "bomb() { bomb | bomb & }; bomb"], timeout=5)
+    time_limit = backend.exec(neighbour.id, ["echo", "alive"], timeout=10)
+    assert time_limit.output.strip() == "alive"
+    pids = backend.client.containers.get(bombed.id).stats(stream=False)["pids_stats"]
+    assert pids["current"] <= backend.client.containers.get(bombed.id).attrs["HostConfig"]["PidsLimit"]
+    backend.restart(bombed.id)
+    res = inner_sh(backend, bombed.id, "echo back; docker images --format '{{.Repository}}'")
+    assert res.output.split()[0] == "back" and "busybox" in res.output
+    backend.remove(bombed.id, keep_workspace=False)
+    backend.remove(neighbour.id, keep_workspace=False)

@@ -40,7 +40,7 @@ class Session:
                 # Not receive_output(timeout=...): on a timeout it cancels the application.
                 msg = await asyncio.wait_for(self.comm.output_queue.get(),
                                              max(0.05, deadline - time.monotonic()))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 break
             if msg["type"] == "websocket.close":
                 raise AssertionError(f"closed: {msg}")

@@ -97,6 +97,11 @@ class SandboxBackend:
         """Stop the sandbox; its images and workspace are kept. No error when already stopped."""
         raise NotImplementedError("subclasses of SandboxBackend must provide a stop() method")
 
+    def restart(self, sandbox_id: str) -> Sandbox:
+        """Stop and start the sandbox ("reset"): every process in it ends (a fork bomb too),
+        images, volumes and the workspace are kept. Raises :class:`SandboxError`."""
+        raise NotImplementedError("subclasses of SandboxBackend must provide a restart() method")
+
     def remove(self, sandbox_id: str, *, keep_workspace: bool = True) -> None:
         """Remove the sandbox and its engine storage; the workspace only if ``keep_workspace`` is
         False. No error when already gone."""
@@ -136,5 +141,10 @@ def get_backend() -> SandboxBackend:
 
 
 def learner_owner(user) -> str:
-    """The owner string of a user's sandbox: ``u<pk>`` (never the username: it may change)."""
-    return f"u{user.pk}"
+    """The owner string of a user's sandbox: ``u<pk>-<date joined, epoch seconds>``.
+
+    The primary key alone is not enough: after a database is reset, a new account gets an old
+    id, and must not inherit the old account's sandbox and home folder. Never the username:
+    it may change.
+    """
+    return f"u{user.pk}-{int(user.date_joined.timestamp())}"

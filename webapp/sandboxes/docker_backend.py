@@ -122,6 +122,25 @@ def _host_cgroup_dirs(pid: int) -> list[Path]:
     return dirs
 
 
+def remove_cgroup_parent(sandbox_id: str) -> None:
+    """Remove the sandbox's parent cgroup ``/bungeo/<sandbox>`` in every hierarchy, deepest
+    first (cgroup directories go with rmdir once no process is left in them)."""
+    root = Path("/sys/fs/cgroup")
+    for base in [root, *(p for p in root.iterdir() if p.is_dir() and not p.is_symlink())]:
+        top = base / "bungeo" / sandbox_id
+        if not top.is_dir():
+            continue
+        for d in sorted((p for p in top.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
+            try:
+                d.rmdir()
+            except OSError:
+                pass
+        try:
+            top.rmdir()
+        except OSError as exc:
+            log.debug("cgroup %s stays: %s", top, exc)
+
+
 def delegate_cgroups(pid: int) -> list[Path]:
     """Hand the sandbox's own cgroup directories to its remapped root (DESIGN.md).
 
@@ -337,6 +356,22 @@ class DockerSandboxBackend(SandboxBackend):
         except NotFound:
             pass
 
+    def restart(self, sandbox_id: str) -> Sandbox:
+        with self._start_lock(sandbox_id):
+            c = self._container(sandbox_id)
+            if c is None:
+                raise SandboxError(MSG_NOT_RUNNING)
+            try:
+                c.stop(timeout=3)
+            except APIError as exc:
+                log.warning("sandbox %s did not stop cleanly: %s", sandbox_id, exc)
+                c.kill()
+            c.reload()
+            self._start(c)
+            c.reload()
+            log.info("sandbox %s reset", sandbox_id)
+            return self._as_sandbox(c)
+
     def remove(self, sandbox_id: str, *, keep_workspace: bool = True) -> None:
         c = self._container(sandbox_id)
         owner = None
@@ -358,6 +393,7 @@ class DockerSandboxBackend(SandboxBackend):
             except NotFound:
                 pass
         shutil.rmtree(self.host_dir(sandbox_id), ignore_errors=True)
+        remove_cgroup_parent(sandbox_id)
         log.info("sandbox %s removed", sandbox_id)
 
     def purge(self) -> int:

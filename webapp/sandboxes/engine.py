@@ -202,6 +202,7 @@ def start(timeout: float = 60.0) -> None:
     bridge_ensure()
     firewall_apply()
     _ensure_cgroup_parent()
+    cgroups_sweep()
     if not engine_answers():
         if shutil.which("dockerd") is None:
             raise RuntimeError("dockerd is not installed (Debian package docker.io)")
@@ -250,6 +251,21 @@ def _ensure_cgroup_parent() -> None:
                 (h / "bungeo").mkdir(exist_ok=True)
             except OSError as exc:
                 log.debug("cgroup %s: %s", h, exc)
+
+
+def cgroups_sweep() -> int:
+    """Remove unused cgroup directories under ``/bungeo`` (left by sandboxes removed while bungeo
+    was not running). A directory with a process in it cannot be removed, so running sandboxes
+    are safe. Returns how many directories were removed."""
+    removed = 0
+    for base in Path("/sys/fs/cgroup").glob("*/bungeo"):
+        for d in sorted((p for p in base.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
+            try:
+                d.rmdir()
+                removed += 1
+            except OSError:
+                pass
+    return removed
 
 
 def _wait_gone(pid: int, seconds: float) -> None:

@@ -310,6 +310,9 @@ def push_standin(r: Recipe, c: docker.DockerClient) -> list[str]:
 
 def build_all(*, push: bool = True) -> BuildReport:
     """Build the sandbox image and every stand-in (cached), then push stand-ins to the mirror."""
+    from .docker_backend import seccomp_profile
+
+    seccomp_profile()  # fetched from Debian's archive now, not when a learner is waiting
     c = engine.client(timeout=600)
     report = BuildReport()
     sandbox, standins = recipes()

@@ -32,6 +32,64 @@ WATCH_S = 4.0
 RATE_MIN, RATE_MAX = 0.6, 2.0
 UP_TIMEOUT_S = 90
 MAX_FILE_BYTES = 2_000_000
+# YAML aliases expand like a zip bomb ("billion laughs"): refuse files whose document, with
+# every alias expanded, would have more nodes than this. Real compose files have hundreds.
+MAX_YAML_NODES = 100_000
+
+
+def tail_lines(text: str, n: int = 4) -> str:
+    """The last ``n`` non-empty lines of a command's output (whole lines, never cut mid-word)."""
+    lines = [ln for ln in text.strip().splitlines() if ln.strip()]
+    return "\n".join(lines[-n:])
+
+
+def yaml_problem(data: bytes) -> str | None:
+    """Why a compose file is refused before Docker sees it (None when it is fine): not UTF-8,
+    not YAML, or a document that would expand to more than MAX_YAML_NODES nodes once its aliases
+    are resolved. PyYAML's composer keeps aliases as shared nodes, so counting with a memo costs
+    time in proportion to the file, not to the expansion."""
+    import yaml
+
+    try:
+        root = yaml.compose(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        return "The file is not UTF-8 text."
+    except yaml.YAMLError as exc:
+        return f"The file is not valid YAML: {str(exc).splitlines()[0]}"
+    memo: dict[int, int] = {}
+
+    def size(node) -> int:
+        if id(node) in memo:
+            return memo[id(node)]
+        memo[id(node)] = 1  # a cycle counts once
+        n = 1
+        if isinstance(node, yaml.SequenceNode):
+            n += sum(size(child) for child in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            n += sum(size(k) + size(v) for k, v in node.value)
+        memo[id(node)] = n
+        return n
+
+    expanded = size(root) if root is not None else 0
+    if expanded > MAX_YAML_NODES:
+        return (f"The file expands to {expanded:,} YAML nodes through its aliases; at most "
+                f"{MAX_YAML_NODES:,} are allowed.")
+    return None
+
+
+def missing_images(config: dict, available: set[str]) -> list[str]:
+    """Images the services ask for that the offline classroom does not have
+    (``available`` holds ``name:tag`` references such as ``busybox:latest``)."""
+    out = []
+    for svc in (config.get("services") or {}).values():
+        ref = str(svc.get("image") or "")
+        if not ref:
+            continue
+        name, _, tag = ref.partition(":")
+        name = name.removeprefix("docker.io/").removeprefix("library/")
+        if f"{name}:{tag or 'latest'}" not in available:
+            out.append(ref)
+    return sorted(set(out))
 
 TITLES = {
     "compose-valid": ("The compose file is valid", 10),
@@ -118,14 +176,22 @@ def grade(files: dict[str, bytes], backend, progress: ProgressFn = no_progress,
 
     from exercises.grading import files_to_tar
 
+    problem = yaml_problem(files[compose_name])
+    if problem:
+        _fail(outcomes["compose-valid"], problem)
+        progress("compose-valid", "done", outcomes["compose-valid"])
+        return skip_rest("compose-valid", "Skipped: the compose file is not valid.")
+
     sandbox = backend.create_fresh(owner=owner)
     try:
         backend.put_archive(sandbox.id, WORKDIR, files_to_tar(files))
         cfg = backend.exec(sandbox.id, ["docker", "compose", "-p", PROJECT, "-f", compose_name,
                                         "config", "--format", "json"], workdir=WORKDIR, timeout=30)
         if cfg.exit_code != 0:
-            _fail(outcomes["compose-valid"],
-                  "docker compose cannot read the file: " + cfg.output.strip()[-400:], cfg.output)
+            why = ("it took too long to read" if cfg.timed_out
+                   else tail_lines(cfg.output, 3) or f"exit code {cfg.exit_code}")
+            _fail(outcomes["compose-valid"], f"docker compose cannot read the file: {why}",
+                  cfg.output)
             progress("compose-valid", "done", outcomes["compose-valid"])
             return skip_rest("compose-valid", "Skipped: the compose file is not valid.")
         try:
@@ -155,9 +221,15 @@ def grade(files: dict[str, bytes], backend, progress: ProgressFn = no_progress,
                   f"The file defines {len(services)} service(s) ({', '.join(services) or 'none'}); "
                   "A3 needs exactly two: a writer and a reader.", evidence)
         elif up.exit_code != 0 or len(started) < 2:
-            _fail(outcomes["two-services"],
-                  "Not both containers started: " + (up.output.strip()[-300:] or "see the log."),
-                  evidence)
+            from webapp.sandboxes.images import standin_tags
+
+            missing = missing_images(config, set(standin_tags()))
+            if missing:
+                why = (f"the image(s) {', '.join(missing)} are not in the classroom (no internet "
+                       "here); use busybox or alpine.")
+            else:
+                why = tail_lines(up.output) or "see the evidence."
+            _fail(outcomes["two-services"], f"Not both containers started: {why}", evidence)
         else:
             _pass(outcomes["two-services"], f"Both services started: {', '.join(services)}.",
                   evidence)
@@ -259,7 +331,10 @@ def grade(files: dict[str, bytes], backend, progress: ProgressFn = no_progress,
                 best, best_hits = c, hits
         evidence = "\n".join(log_evidence)
         exited = [c for c in started if c.status != "running"]
-        if best is not None and best_hits >= min(2, len(new_lines)):
+        if not new_lines:
+            _fail(outcomes["reader-follows"],
+                  "No new lines were written, so the reader had nothing to show.", evidence)
+        elif best is not None and best_hits >= min(2, len(new_lines)):
             _pass(outcomes["reader-follows"],
                   f"{best.name} is running and printed {best_hits} of the "
                   f"{len(new_lines)} new lines as they came.", evidence)
@@ -269,9 +344,6 @@ def grade(files: dict[str, bytes], backend, progress: ProgressFn = no_progress,
                   f"{c.name} exited (code {c.attrs['State'].get('ExitCode')}) instead of following "
                   "the file. The reader must keep running and print new lines, like 'tail -f'.",
                   evidence)
-        elif not new_lines:
-            _fail(outcomes["reader-follows"],
-                  "No new lines were written, so the reader had nothing to show.", evidence)
         else:
             _fail(outcomes["reader-follows"],
                   f"No container printed the {len(new_lines)} new lines during {elapsed:.0f} s. "

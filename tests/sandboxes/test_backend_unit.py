@@ -1,0 +1,20 @@
+"""Unit tests of the sandbox layer that need no engine."""
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from types import SimpleNamespace
+
+from webapp.sandboxes.backend import learner_owner
+from webapp.sandboxes.docker_backend import _demux
+
+
+def test_owner_differs_when_a_reset_database_reuses_an_id():
+    old = SimpleNamespace(pk=1, date_joined=datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
+    new = SimpleNamespace(pk=1, date_joined=datetime(2026, 9, 1, 9, 0, tzinfo=UTC))
+    assert learner_owner(old) != learner_owner(new)
+    assert learner_owner(old) == learner_owner(old)
+
+
+def test_demux_strips_stream_headers():
+    frame = lambda stream, data: bytes([stream, 0, 0, 0]) + len(data).to_bytes(4, "big") + data  # noqa: E731
+    assert _demux(frame(1, b"out ") + frame(2, b"err")) == b"out err"
