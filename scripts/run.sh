@@ -18,7 +18,7 @@ trap 'kill $CELERY_PID 2>/dev/null || true' EXIT
 echo "Celery worker started (log: var/log/celery.log)"
 echo "bungeo is starting on http://$HOST:$PORT/  (Ctrl-C stops it)"
 exec_server() {
-  $PY -m uvicorn webapp.asgi:application --host "$HOST" --port "$PORT" --ws websockets-sansio \
+  $PY -m uvicorn webapp.asgi:application --host "$HOST" --port "$PORT" --ws websockets-sansio --ws-per-message-deflate false \
     --log-level warning --no-access-log
 }
 exec_server

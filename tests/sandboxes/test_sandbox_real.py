@@ -159,3 +159,11 @@ def test_fork_bomb_is_held_and_reset_recovers(backend):
     assert res.output.split()[0] == "back" and "busybox" in res.output
     backend.remove(bombed.id, keep_workspace=False)
     backend.remove(neighbour.id, keep_workspace=False)
+
+
+def test_host_limits_shared_by_all_sandboxes_are_raised():
+    """Every sandbox's root is the same host uid, so per-user kernel quotas (keyrings, inotify)
+    must be large enough for a whole class (the default 200 keys fail after a few dozen)."""
+    st = engine.status()
+    for key, want in engine.HOST_SYSCTLS.items():
+        assert st["kernel_limits"][key] >= want, key

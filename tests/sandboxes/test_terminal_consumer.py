@@ -111,3 +111,9 @@ async def test_step_ticks_by_itself_and_near_miss_gets_hint(backend, student):
     await s2.type("echo mark=$BUNGEO_MARK\r")
     await s2.until(lambda s: b"mark=reattach-42" in s.output)
     await comm2.disconnect()
+    # Closed terminals leave no tmux client behind (they would slow every keystroke).
+    from webapp.sandboxes.backend import learner_owner
+
+    sb = await asyncio.to_thread(backend.find, owner=learner_owner(student))
+    res = await asyncio.to_thread(backend.exec, sb.id, ["tmux", "list-clients"], timeout=10)
+    assert res.output.strip() == "", res.output

@@ -58,8 +58,9 @@ class ExecResult:
 class Terminal:
     """An interactive tty in a sandbox: a connected socket carrying the tty's bytes both ways.
 
-    ``resize(cols, rows)`` changes the tty size; ``close()`` closes the socket (the shell inside
-    keeps running in tmux, so the next terminal reattaches to it).
+    ``resize(cols, rows)`` changes the tty size; ``close()`` closes the socket and ends this
+    terminal's client (blocking: call it from a thread in async code); the shell inside keeps
+    running in tmux, so the next terminal reattaches to it.
     """
 
     sock: socket.socket

@@ -80,6 +80,14 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             text = str(text)
         await self.send(text_data=json.dumps({"type": "status", "state": state, "text": text}))
 
+    async def dispatch(self, message: dict) -> None:
+        # Keystrokes touch no database: skip the thread hop that Channels makes before every
+        # message to close stale database connections (it dominated the echo latency).
+        if message["type"] == "websocket.receive":
+            await self.websocket_receive(message)
+            return
+        await super().dispatch(message)
+
     async def pump(self) -> None:
         loop = asyncio.get_running_loop()
         sock = self.term.sock
@@ -88,6 +96,16 @@ class TerminalConsumer(AsyncWebsocketConsumer):
                 data = await loop.sock_recv(sock, READ_CHUNK)
                 if not data:
                     break
+                # Take whatever else is already there, so one keystroke's redraw (often
+                # several small writes) goes out as one websocket frame.
+                while len(data) < READ_CHUNK:
+                    try:
+                        more = sock.recv(READ_CHUNK - len(data))
+                    except (BlockingIOError, InterruptedError):
+                        break
+                    if not more:
+                        break
+                    data += more
                 await self.send(bytes_data=data)
         except (OSError, asyncio.CancelledError):
             return
@@ -120,4 +138,4 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         if self.pump_task:
             self.pump_task.cancel()
         if self.term:
-            self.term.close()
+            await asyncio.to_thread(self.term.close)

@@ -54,6 +54,8 @@ REMAP_ROOT = 100000
 # The API version every client speaks: understood by Debian 12's engine (20.10) and Docker 26.
 API_VERSION = "1.41"
 SECCOMP_EXTRA = ["keyctl", "add_key", "request_key", "pivot_root"]
+# Where each open terminal's tmux client writes its pid, inside the sandbox (a tmpfs).
+TERMINAL_PIDS = "/run/bungeo-terminals"
 
 MSG_ENGINE_DOWN = _("The sandbox service is not running. Please tell your instructor.")
 MSG_NOT_READY = _("Your sandbox did not become ready in time. Please try again in a moment.")
@@ -463,8 +465,16 @@ class DockerSandboxBackend(SandboxBackend):
         if c is None or c.status != "running":
             raise SandboxError(MSG_NOT_RUNNING)
         api = self.client.api
+        # Closing an exec's stream does not end its process, so every terminal records its pid
+        # (as the sandbox sees it) under a token, and close() hangs up exactly that tmux client;
+        # the tmux session, and the learner's shell in it, keep running.
+        token = uuid.uuid4().hex
+        pidfile = f"{TERMINAL_PIDS}/{token}"
         ex = api.exec_create(
-            c.id, ["tmux", "-u", "new-session", "-A", "-s", "main"], tty=True, stdin=True,
+            c.id,
+            ["sh", "-c", f"mkdir -p {TERMINAL_PIDS} && echo $$ > {pidfile} && "
+                         "exec tmux -u new-session -A -s main"],
+            tty=True, stdin=True,
             environment={"TERM": "xterm-256color", "LANG": "C.UTF-8"}, workdir="/root",
         )
         exec_id = ex["Id"]
@@ -482,6 +492,11 @@ class DockerSandboxBackend(SandboxBackend):
                 raw.close()
             except OSError:
                 pass
+            try:
+                self.exec(sandbox_id, ["sh", "-c", f"kill -HUP $(cat {pidfile}) 2>/dev/null; "
+                                                   f"rm -f {pidfile}"], timeout=5)
+            except (SandboxError, docker.errors.DockerException) as exc:
+                log.debug("terminal %s of %s not hung up: %s", token[:8], sandbox_id, exc)
 
         resize(cols, rows)
         return Terminal(sock=raw, resize=resize, close=close)

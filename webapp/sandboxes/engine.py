@@ -203,6 +203,7 @@ def start(timeout: float = 60.0) -> None:
     firewall_apply()
     _ensure_cgroup_parent()
     cgroups_sweep()
+    host_tune()
     if not engine_answers():
         if shutil.which("dockerd") is None:
             raise RuntimeError("dockerd is not installed (Debian package docker.io)")
@@ -251,6 +252,41 @@ def _ensure_cgroup_parent() -> None:
                 (h / "bungeo").mkdir(exist_ok=True)
             except OSError as exc:
                 log.debug("cgroup %s: %s", h, exc)
+
+
+# Per-user kernel limits that every sandbox shares: with --userns-remap=default, root of *every*
+# sandbox is the same host uid (100000), so the kernel's per-user quotas are split between all
+# sandboxes. The defaults (200 keys: each container and each exec takes a session keyring; 128
+# inotify instances) run out after a few dozen sandboxes, and then every new exec fails with
+# "unable to create session key: disk quota exceeded". Values follow LXD's production settings
+# (documentation "Production server settings"), scaled for 50+ sandboxes.
+HOST_SYSCTLS = {
+    "kernel/keys/maxkeys": 20000,
+    "kernel/keys/maxbytes": 2_000_000,
+    "fs/inotify/max_user_instances": 8192,
+    "fs/inotify/max_user_watches": 524288,
+}
+
+
+def host_tune() -> dict[str, int]:
+    """Raise the per-user kernel limits in HOST_SYSCTLS where the host's are lower.
+
+    Returns the values in force afterwards (key -> value). Needs root; a value that cannot be
+    written is logged and reported as it is.
+    """
+    now = {}
+    for key, want in HOST_SYSCTLS.items():
+        path = Path("/proc/sys") / key
+        try:
+            cur = int(path.read_text().split()[0])
+            if cur < want:
+                path.write_text(f"{want}\n")
+                cur = want
+        except (OSError, ValueError) as exc:
+            log.warning("cannot raise %s: %s", key, exc)
+            cur = -1
+        now[key] = cur
+    return now
 
 
 def cgroups_sweep() -> int:
@@ -307,5 +343,8 @@ def status() -> dict[str, object]:
             userns="name=userns" in " ".join(info.get("SecurityOptions", [])),
             sandboxes=len(c.containers.list(all=True, filters={"label": "org.bungeo.kind"})),
         )
+        report["kernel_limits"] = {
+            k: int((Path("/proc/sys") / k).read_text().split()[0]) for k in HOST_SYSCTLS
+        }
         c.close()
     return report
