@@ -3,11 +3,16 @@ bungeotest) and remove everything with that prefix before and after the session,
 other sandboxes."""
 from __future__ import annotations
 
+import os
+
 import pytest
 from django.conf import settings
 
-# Never let tests reach real learners' sandboxes, whatever the environment says.
-TEST_PREFIX = "bungeotest"
+# Never let tests reach real learners' sandboxes, whatever the environment says. Two test runs
+# on one machine at once need different prefixes (BUNGEO_TEST_PREFIX), or they remove each
+# other's sandboxes.
+TEST_PREFIX = os.environ.get("BUNGEO_TEST_PREFIX", "bungeotest")
+assert TEST_PREFIX.startswith("bungeotest"), "test sandboxes must carry a bungeotest* prefix"
 settings.BUNGEO_SANDBOX_PREFIX = TEST_PREFIX
 
 

@@ -32,7 +32,7 @@ def test_ensure_is_idempotent_and_labelled(backend, sandbox):
     c = backend.client.containers.get(sandbox.id)
     assert c.labels["org.bungeo.kind"] == "learner"
     assert c.labels["org.bungeo.owner"] == "lifecycle"
-    assert c.labels["org.bungeo.prefix"] == "bungeotest"
+    assert c.labels["org.bungeo.prefix"] == backend.prefix
     hc = c.attrs["HostConfig"]
     assert hc["Privileged"] is False
     assert hc["CgroupParent"] == f"/bungeo/{sandbox.id}"
