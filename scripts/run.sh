@@ -12,7 +12,9 @@ echo
 echo "bungeo demo accounts (for this machine only):"
 $PY manage.py demo-users
 echo
-$PY -m celery -A webapp worker --concurrency 2 --loglevel INFO >var/log/celery.log 2>&1 &
+# One worker with an embedded beat (periodic housekeeping): enough for one host.
+$PY -m celery -A webapp worker --beat --schedule var/celerybeat-schedule --concurrency 2 \
+  --loglevel INFO >var/log/celery.log 2>&1 &
 CELERY_PID=$!
 trap 'kill $CELERY_PID 2>/dev/null || true' EXIT
 echo "Celery worker started (log: var/log/celery.log)"

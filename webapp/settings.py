@@ -107,6 +107,11 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# https://docs.celeryq.dev/en/stable/userguide/periodic-tasks.html
+CELERY_BEAT_SCHEDULE = {
+    "sandboxes-reconcile": {"task": "webapp.sandboxes.tasks.sandboxes_reconcile",
+                            "schedule": 300.0},
+}
 
 # ------------------------------------------------------------------------------
 # Auth

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from pathlib import Path
 
 import docker
@@ -167,3 +168,13 @@ def test_host_limits_shared_by_all_sandboxes_are_raised():
     st = engine.status()
     for key, want in engine.HOST_SYSCTLS.items():
         assert st["kernel_limits"][key] >= want, key
+
+
+def test_reconcile_removes_only_stale_grading_sandboxes(backend):
+    learner = backend.ensure(owner="keepme")
+    grading = backend.create_fresh(owner="crashed")
+    assert backend.reconcile(grading_max_age=3600) == []
+    removed = backend.reconcile(grading_max_age=3600, now=time.time() + 3601)
+    assert removed == [grading.id]
+    assert backend.get(grading.id) is None and backend.get(learner.id) is not None
+    backend.remove(learner.id, keep_workspace=False)

@@ -108,6 +108,12 @@ class SandboxBackend:
         False. No error when already gone."""
         raise NotImplementedError("subclasses of SandboxBackend must provide a remove() method")
 
+    def reconcile(self, *, grading_max_age: float, now: float | None = None) -> list[str]:
+        """Remove what a crash can leave behind: grading sandboxes older than
+        ``grading_max_age`` seconds (a grading run never lives that long). Learner sandboxes are
+        kept, running or not (their workspace matters). Returns the ids removed."""
+        raise NotImplementedError("subclasses of SandboxBackend must provide a reconcile() method")
+
     def engine_url(self, sandbox_id: str) -> str:
         """A docker-py ``base_url`` for the sandbox's inner engine, reachable from this host.
 

@@ -398,6 +398,22 @@ class DockerSandboxBackend(SandboxBackend):
         remove_cgroup_parent(sandbox_id)
         log.info("sandbox %s removed", sandbox_id)
 
+    def reconcile(self, *, grading_max_age: float, now: float | None = None) -> list[str]:
+        now = time.time() if now is None else now
+        filters = {"label": [f"{LABEL_PREFIX}={self.prefix}", f"{LABEL_KIND}={KIND_GRADING}"]}
+        removed = []
+        for c in self.client.containers.list(all=True, filters=filters):
+            try:
+                created = float(c.labels.get(LABEL_CREATED, "0"))
+            except ValueError:
+                created = 0.0
+            if now - created > grading_max_age:
+                self.remove(c.name, keep_workspace=False)
+                removed.append(c.name)
+        if removed:
+            log.warning("reconcile removed %d leftover grading sandbox(es)", len(removed))
+        return removed
+
     def purge(self) -> int:
         """Remove every sandbox and volume with this backend's prefix. Returns how many
         containers were removed. Meant for tests and for an operator's clean slate."""

@@ -209,7 +209,6 @@ def grade(files: dict[str, bytes], backend, progress: ProgressFn = no_progress,
                           timeout=UP_TIMEOUT_S)
         inner = docker.DockerClient(base_url=backend.engine_url(sandbox.id), version="1.41",
                                     timeout=30)
-        time.sleep(1.0)
         containers = inner.containers.list(
             all=True, filters={"label": f"com.docker.compose.project={PROJECT}"})
         started = [c for c in containers

@@ -12,7 +12,7 @@ class Command(BaseCommand):
     help = "Start, stop or report bungeo's dedicated sandbox engine and its registry mirror."
 
     def add_arguments(self, parser):
-        parser.add_argument("action", choices=["start", "stop", "status", "firewall"])
+        parser.add_argument("action", choices=["start", "stop", "status", "firewall", "reconcile"])
 
     def handle(self, *args, action: str, **opts):
         if action == "start":
@@ -24,6 +24,13 @@ class Command(BaseCommand):
         elif action == "stop":
             engine.stop()
             self.stdout.write("sandbox engine stopped")
+        elif action == "reconcile":
+            from django.conf import settings
+
+            from webapp.sandboxes.backend import get_backend
+
+            removed = get_backend().reconcile(grading_max_age=settings.BUNGEO_GRADING_TIME_LIMIT + 60)
+            self.stdout.write(f"removed {len(removed)} leftover grading sandbox(es)")
         elif action == "firewall":
             engine.firewall_apply()
             self.stdout.write(json.dumps(engine.firewall_rules(), indent=2))
