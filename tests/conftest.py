@@ -14,6 +14,8 @@ from django.conf import settings
 TEST_PREFIX = os.environ.get("BUNGEO_TEST_PREFIX", "bungeotest")
 assert TEST_PREFIX.startswith("bungeotest"), "test sandboxes must carry a bungeotest* prefix"
 settings.BUNGEO_SANDBOX_PREFIX = TEST_PREFIX
+# Tests start sandboxes themselves; a warm-up on every login would race with them.
+settings.BUNGEO_PRESTART_ON_LOGIN = False
 
 
 @pytest.fixture(scope="session")

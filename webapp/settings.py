@@ -111,6 +111,8 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
     "sandboxes-reconcile": {"task": "webapp.sandboxes.tasks.sandboxes_reconcile",
                             "schedule": 300.0},
+    "sandboxes-reap-idle": {"task": "webapp.sandboxes.tasks.sandboxes_reap_idle",
+                            "schedule": 60.0},
 }
 
 # ------------------------------------------------------------------------------
@@ -169,6 +171,10 @@ BUNGEO_SANDBOX_CPUS = env.float("BUNGEO_SANDBOX_CPUS", default=1.0)
 BUNGEO_SANDBOX_PIDS = env.int("BUNGEO_SANDBOX_PIDS", default=1024)
 # Seconds to wait for a sandbox's inner engine to answer after start.
 BUNGEO_SANDBOX_READY_TIMEOUT = env.float("BUNGEO_SANDBOX_READY_TIMEOUT", default=30.0)
+# Seconds without an attached terminal before a learner's sandbox is stopped (files kept).
+BUNGEO_SANDBOX_IDLE_TIMEOUT = env.int("BUNGEO_SANDBOX_IDLE_TIMEOUT", default=1800)
+# Start a learner's sandbox in the background when they log in (needs a Celery worker).
+BUNGEO_PRESTART_ON_LOGIN = env.bool("BUNGEO_PRESTART_ON_LOGIN", default=True)
 # Prefix of every sandbox container and volume name; tests use their own.
 BUNGEO_SANDBOX_PREFIX = env.str("BUNGEO_SANDBOX_PREFIX", default="bungeo")
 BUNGEO_SANDBOX_BACKEND = env.str(

@@ -178,3 +178,34 @@ def test_reconcile_removes_only_stale_grading_sandboxes(backend):
     assert removed == [grading.id]
     assert backend.get(grading.id) is None and backend.get(learner.id) is not None
     backend.remove(learner.id, keep_workspace=False)
+
+
+def test_idle_reaper_stops_only_unattached_idle_sandboxes(backend, settings):
+    from webapp.sandboxes import tasks
+
+    busy = backend.ensure(owner="busy")
+    idle = backend.ensure(owner="idle")
+    term = backend.open_terminal(busy.id)
+    try:
+        time.sleep(1.0)  # the tmux session exists and the busy one has a client attached
+        assert backend.idle_seconds(busy.id) is None
+        assert backend.idle_seconds(idle.id) is not None
+        settings.BUNGEO_SANDBOX_IDLE_TIMEOUT = 0
+        stopped = tasks.sandboxes_reap_idle()
+        assert idle.id in stopped and busy.id not in stopped
+        assert not backend.get(idle.id).running and backend.get(busy.id).running
+    finally:
+        term.close()
+    backend.remove(busy.id, keep_workspace=False)
+    backend.remove(idle.id, keep_workspace=False)
+
+
+@pytest.mark.django_db
+def test_prestart_starts_the_learners_sandbox(backend, student):
+    from webapp.sandboxes import tasks
+    from webapp.sandboxes.backend import learner_owner
+
+    tasks.sandbox_prestart(student.pk)
+    sb = backend.find(owner=learner_owner(student))
+    assert sb is not None and sb.running
+    backend.remove(sb.id, keep_workspace=False)

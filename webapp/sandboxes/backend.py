@@ -114,6 +114,11 @@ class SandboxBackend:
         kept, running or not (their workspace matters). Returns the ids removed."""
         raise NotImplementedError("subclasses of SandboxBackend must provide a reconcile() method")
 
+    def idle_seconds(self, sandbox_id: str, *, now: float | None = None) -> float | None:
+        """Seconds since the learner last used the sandbox's terminal, or None while a terminal
+        is attached (or the sandbox is not running)."""
+        raise NotImplementedError("subclasses of SandboxBackend must provide an idle_seconds() method")
+
     def engine_url(self, sandbox_id: str) -> str:
         """A docker-py ``base_url`` for the sandbox's inner engine, reachable from this host.
 

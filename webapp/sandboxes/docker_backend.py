@@ -15,6 +15,8 @@ Each sandbox runs its own rootful Docker engine inside a user namespace (DESIGN.
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import io
 import json
 import logging
@@ -25,6 +27,7 @@ import tarfile
 import threading
 import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import docker
@@ -208,9 +211,20 @@ class DockerSandboxBackend(SandboxBackend):
             return None  # not ours: never touch containers bungeo did not create
         return c
 
-    def _start_lock(self, name: str) -> threading.Lock:
+    @contextlib.contextmanager
+    def _start_lock(self, name: str):
+        """Serialise starting one sandbox across threads (a lock) and processes (flock on a
+        host file): the web process and a worker may both start a learner's sandbox."""
         with self._lock:
-            return self._start_locks.setdefault(name, threading.Lock())
+            tlock = self._start_locks.setdefault(name, threading.Lock())
+        lock_dir = Path(settings.BUNGEO_RUN_DIR) / "sandboxes"
+        lock_dir.mkdir(parents=True, exist_ok=True)
+        with tlock, open(lock_dir / f"{name}.lock", "w") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
 
     # -- lifecycle --------------------------------------------------------------------------
     def get(self, sandbox_id: str) -> Sandbox | None:
@@ -395,6 +409,7 @@ class DockerSandboxBackend(SandboxBackend):
             except NotFound:
                 pass
         shutil.rmtree(self.host_dir(sandbox_id), ignore_errors=True)
+        (Path(settings.BUNGEO_RUN_DIR) / "sandboxes" / f"{sandbox_id}.lock").unlink(missing_ok=True)
         remove_cgroup_parent(sandbox_id)
         log.info("sandbox %s removed", sandbox_id)
 
@@ -413,6 +428,28 @@ class DockerSandboxBackend(SandboxBackend):
         if removed:
             log.warning("reconcile removed %d leftover grading sandbox(es)", len(removed))
         return removed
+
+    def idle_seconds(self, sandbox_id: str, *, now: float | None = None) -> float | None:
+        sb = self.get(sandbox_id)
+        if sb is None or not sb.running:
+            return None
+        res = self.exec(sandbox_id, ["tmux", "display-message", "-p", "-t", "main",
+                                     "#{session_attached} #{session_activity}"], timeout=5)
+        now = time.time() if now is None else now
+        parts = res.output.split()
+        if res.exit_code != 0 or len(parts) != 2:
+            # No tmux session yet: the sandbox was started but its terminal never opened.
+            c = self._container(sandbox_id)
+            started = c.attrs["State"].get("StartedAt", "") if c else ""
+            try:  # Docker's StartedAt is RFC 3339 in UTC; seconds are precise enough here
+                t0 = datetime.strptime(started[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
+                return max(0.0, now - t0.timestamp())
+            except ValueError:
+                return None
+        attached, activity = parts
+        if attached != "0":
+            return None
+        return max(0.0, now - float(activity))
 
     def purge(self) -> int:
         """Remove every sandbox and volume with this backend's prefix. Returns how many

@@ -1,13 +1,51 @@
-"""Periodic sandbox housekeeping (Celery beat)."""
+"""Sandbox housekeeping and warm-up, run by Celery (periodic ones by Celery beat)."""
 from __future__ import annotations
+
+import logging
 
 from celery import shared_task
 from django.conf import settings
+from django.contrib.auth import get_user_model
 
-from .backend import get_backend
+from .backend import KIND_LEARNER, SandboxError, get_backend, learner_owner
+
+log = logging.getLogger(__name__)
 
 
 @shared_task(ignore_result=True)
 def sandboxes_reconcile() -> list[str]:
     """Remove grading sandboxes that outlived the grading time limit (a crashed worker's)."""
     return get_backend().reconcile(grading_max_age=settings.BUNGEO_GRADING_TIME_LIMIT + 60)
+
+
+@shared_task(ignore_result=True)
+def sandboxes_reap_idle() -> list[str]:
+    """Stop learner sandboxes whose terminal has been unused for BUNGEO_SANDBOX_IDLE_TIMEOUT
+    seconds (nothing attached). Files, images and the shell history are kept; the next visit
+    starts the sandbox again. Returns the ids stopped."""
+    backend = get_backend()
+    stopped = []
+    for sb in backend.list(kind=KIND_LEARNER):
+        if not sb.running:
+            continue
+        try:
+            idle = backend.idle_seconds(sb.id)
+        except SandboxError:
+            continue
+        if idle is not None and idle > settings.BUNGEO_SANDBOX_IDLE_TIMEOUT:
+            backend.stop(sb.id)
+            stopped.append(sb.id)
+            log.info("sandbox %s stopped after %.0f s idle", sb.id, idle)
+    return stopped
+
+
+@shared_task(ignore_result=True)
+def sandbox_prestart(user_id: int) -> None:
+    """Start a learner's sandbox right after they log in, so that opening a lab finds it warm."""
+    user = get_user_model().objects.filter(pk=user_id).first()
+    if user is None:
+        return
+    try:
+        get_backend().ensure(owner=learner_owner(user))
+    except SandboxError as exc:
+        log.warning("prestart for user %s failed: %s", user_id, exc)

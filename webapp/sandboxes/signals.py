@@ -1,0 +1,17 @@
+"""Start a learner's sandbox in the background as soon as they log in (when a worker runs)."""
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.signals import user_logged_in
+from django.db import transaction
+from django.dispatch import receiver
+
+
+@receiver(user_logged_in)
+def prestart_sandbox(sender, request, user, **kwargs) -> None:
+    # Without a broker, tasks would run inside the login request: skip the warm-up then.
+    if settings.CELERY_TASK_ALWAYS_EAGER or not settings.BUNGEO_PRESTART_ON_LOGIN:
+        return
+    from .tasks import sandbox_prestart
+
+    transaction.on_commit(lambda: sandbox_prestart.delay(user.pk))
