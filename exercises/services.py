@@ -136,8 +136,9 @@ def submission_grade(*, submission_id: int, backend=None) -> Submission:
                 "check_id": check_id, "state": state, "outcome": outcome, "oob": True})
         _notify(sub.pk, html)
 
-    report: GradeReport = assignment.grader.grade(
-        submission_files(sub), backend or get_backend(), progress, owner=f"s{sub.pk}")
+    with override(sub.language):
+        report: GradeReport = assignment.grader.grade(
+            submission_files(sub), backend or get_backend(), progress, owner=f"s{sub.pk}")
     submission_record(submission=sub, report=report)
     return sub
 

@@ -1,9 +1,18 @@
 """A3 grader helpers that need no engine, and refusals that happen before any sandbox starts."""
 from __future__ import annotations
 
+import pytest
+from django.utils import translation
+
 from exercises import registry
 
 grader = registry.get("a3").grader
+
+
+@pytest.fixture(autouse=True)
+def english():
+    with translation.override("en"):
+        yield
 
 BOMB = b"""a: &a ["x","x","x","x","x","x","x","x","x"]
 b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]

@@ -18,6 +18,8 @@ import tarfile
 import time
 
 import docker
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from exercises.grading import CheckOutcome, GradeReport, ProgressFn, Stopwatch, clip, no_progress
 
@@ -53,9 +55,9 @@ def yaml_problem(data: bytes) -> str | None:
     try:
         root = yaml.compose(data.decode("utf-8"))
     except UnicodeDecodeError:
-        return "The file is not UTF-8 text."
+        return _("The file is not UTF-8 text.")
     except yaml.YAMLError as exc:
-        return f"The file is not valid YAML: {str(exc).splitlines()[0]}"
+        return _("The file is not valid YAML: %(error)s") % {"error": str(exc).splitlines()[0]}
     memo: dict[int, int] = {}
 
     def size(node) -> int:
@@ -72,8 +74,8 @@ def yaml_problem(data: bytes) -> str | None:
 
     expanded = size(root) if root is not None else 0
     if expanded > MAX_YAML_NODES:
-        return (f"The file expands to {expanded:,} YAML nodes through its aliases; at most "
-                f"{MAX_YAML_NODES:,} are allowed.")
+        return _("The file expands to %(n)s YAML nodes through its aliases; at most %(max)s are "
+                 "allowed.") % {"n": f"{expanded:,}", "max": f"{MAX_YAML_NODES:,}"}
     return None
 
 
@@ -92,17 +94,17 @@ def missing_images(config: dict, available: set[str]) -> list[str]:
     return sorted(set(out))
 
 TITLES = {
-    "compose-valid": ("The compose file is valid", 10),
-    "two-services": ("Two services, both start", 10),
-    "named-volume": ("One named volume shared by both", 20),
-    "writer-appends": ("The writer appends about one line per second", 30),
-    "reader-follows": ("The reader keeps printing new lines", 30),
+    "compose-valid": (gettext_lazy("The compose file is valid"), 10),
+    "two-services": (gettext_lazy("Two services, both start"), 10),
+    "named-volume": (gettext_lazy("One named volume shared by both"), 20),
+    "writer-appends": (gettext_lazy("The writer appends about one line per second"), 30),
+    "reader-follows": (gettext_lazy("The reader keeps printing new lines"), 30),
 }
 
 
 def _outcome(check_id: str) -> CheckOutcome:
     title, pts = TITLES[check_id]
-    return CheckOutcome(id=check_id, title=title, max_points=pts)
+    return CheckOutcome(id=check_id, title=str(title), max_points=pts)
 
 
 def _pass(o: CheckOutcome, message: str, evidence: str = "") -> CheckOutcome:
@@ -149,8 +151,9 @@ def grade(files: dict[str, bytes], backend, progress: ProgressFn = no_progress,
           *, owner: str = "cli") -> GradeReport:
     """Grade one A3 submission (``{filename: content}``) in a fresh sandbox of ``backend``.
 
-    Returns the report; raises ``SandboxError`` (infrastructure) if no sandbox can be had. The
-    sandbox is removed afterwards, also on failure.
+    Messages are in the active language (wrap the call in ``translation.override``). Returns the
+    report; raises ``SandboxError`` (infrastructure) if no sandbox can be had. The sandbox is
+    removed afterwards, also on failure.
     """
     watch = Stopwatch()
     report = GradeReport(assignment=ASSIGNMENT)
@@ -169,10 +172,11 @@ def grade(files: dict[str, bytes], backend, progress: ProgressFn = no_progress,
     progress("compose-valid", "running", None)
     if compose_name is None:
         _fail(outcomes["compose-valid"],
-              f"No compose file found. Name it one of: {', '.join(ACCEPTED_FILENAMES)}.",
+              _("No compose file found. Name it one of: %(names)s.")
+              % {"names": ", ".join(ACCEPTED_FILENAMES)},
               "files: " + ", ".join(sorted(files)))
         progress("compose-valid", "done", outcomes["compose-valid"])
-        return skip_rest("compose-valid", "Skipped: there is no compose file to run.")
+        return skip_rest("compose-valid", _("Skipped: there is no compose file to run."))
 
     from exercises.grading import files_to_tar
 
@@ -180,7 +184,7 @@ def grade(files: dict[str, bytes], backend, progress: ProgressFn = no_progress,
     if problem:
         _fail(outcomes["compose-valid"], problem)
         progress("compose-valid", "done", outcomes["compose-valid"])
-        return skip_rest("compose-valid", "Skipped: the compose file is not valid.")
+        return skip_rest("compose-valid", _("Skipped: the compose file is not valid."))
 
     sandbox = backend.create_fresh(owner=owner)
     try:
@@ -188,17 +192,19 @@ def grade(files: dict[str, bytes], backend, progress: ProgressFn = no_progress,
         cfg = backend.exec(sandbox.id, ["docker", "compose", "-p", PROJECT, "-f", compose_name,
                                         "config", "--format", "json"], workdir=WORKDIR, timeout=30)
         if cfg.exit_code != 0:
-            why = ("it took too long to read" if cfg.timed_out
+            why = (_("it took too long to read") if cfg.timed_out
                    else tail_lines(cfg.output, 3) or f"exit code {cfg.exit_code}")
-            _fail(outcomes["compose-valid"], f"docker compose cannot read the file: {why}",
+            _fail(outcomes["compose-valid"],
+                  _("docker compose cannot read the file: %(why)s") % {"why": why},
                   cfg.output)
             progress("compose-valid", "done", outcomes["compose-valid"])
-            return skip_rest("compose-valid", "Skipped: the compose file is not valid.")
+            return skip_rest("compose-valid", _("Skipped: the compose file is not valid."))
         try:
             config = json.loads(cfg.output)
         except json.JSONDecodeError:
             config = {}
-        _pass(outcomes["compose-valid"], "docker compose reads the file.", clip(cfg.output, 2000))
+        _pass(outcomes["compose-valid"], _("docker compose reads the file."),
+              clip(cfg.output, 2000))
         progress("compose-valid", "done", outcomes["compose-valid"])
 
         # -- two-services ------------------------------------------------------------------
@@ -217,24 +223,27 @@ def grade(files: dict[str, bytes], backend, progress: ProgressFn = no_progress,
             f"{c.name}: {c.status} (exit {c.attrs['State'].get('ExitCode')})" for c in containers)
         if len(services) != 2:
             _fail(outcomes["two-services"],
-                  f"The file defines {len(services)} service(s) ({', '.join(services) or 'none'}); "
-                  "A3 needs exactly two: a writer and a reader.", evidence)
+                  _("The file defines %(n)s service(s) (%(names)s); A3 needs exactly two: a "
+                    "writer and a reader.") % {"n": len(services),
+                                               "names": ", ".join(services) or "-"}, evidence)
         elif up.exit_code != 0 or len(started) < 2:
             from webapp.sandboxes.images import standin_tags
 
             missing = missing_images(config, set(standin_tags()))
             if missing:
-                why = (f"the image(s) {', '.join(missing)} are not in the classroom (no internet "
-                       "here); use busybox or alpine.")
+                why = _("the image(s) %(images)s are not in the classroom (no internet here); "
+                        "use busybox or alpine.") % {"images": ", ".join(missing)}
             else:
-                why = tail_lines(up.output) or "see the evidence."
-            _fail(outcomes["two-services"], f"Not both containers started: {why}", evidence)
+                why = tail_lines(up.output) or _("see the evidence.")
+            _fail(outcomes["two-services"],
+                  _("Not both containers started: %(why)s") % {"why": why}, evidence)
         else:
-            _pass(outcomes["two-services"], f"Both services started: {', '.join(services)}.",
+            _pass(outcomes["two-services"],
+                  _("Both services started: %(names)s.") % {"names": ", ".join(services)},
                   evidence)
         progress("two-services", "done", outcomes["two-services"])
         if len(started) == 0:
-            return skip_rest("two-services", "Skipped: no container started.")
+            return skip_rest("two-services", _("Skipped: no container started."))
 
         # -- named-volume ------------------------------------------------------------------
         progress("named-volume", "running", None)
@@ -252,20 +261,21 @@ def grade(files: dict[str, bytes], backend, progress: ProgressFn = no_progress,
         shared_named = [v for v, users in named.items() if len(users) >= 2]
         mount_evidence = json.dumps(mounts, indent=1)
         if shared_named:
-            _pass(outcomes["named-volume"], f"Both containers mount the named volume "
-                  f"{shared_named[0]}.", mount_evidence)
+            _pass(outcomes["named-volume"],
+                  _("Both containers mount the named volume %(volume)s.")
+                  % {"volume": shared_named[0]}, mount_evidence)
         else:
             kinds = {m.get("Type") for ms in mounts.values() for m in ms}
             if "bind" in kinds:
-                msg = ("The containers share a bind mount (a host folder). A3 asks for a named "
-                       "volume declared under the top-level 'volumes:' key.")
+                msg = _("The containers share a bind mount (a host folder). A3 asks for a named "
+                        "volume declared under the top-level 'volumes:' key.")
             elif named:
-                msg = "A named volume exists, but it is not mounted by both containers."
+                msg = _("A named volume exists, but it is not mounted by both containers.")
             elif "volume" in kinds:
-                msg = ("Only anonymous volumes are mounted. Give the volume a name and declare it "
-                       "under the top-level 'volumes:' key.")
+                msg = _("Only anonymous volumes are mounted. Give the volume a name and declare "
+                        "it under the top-level 'volumes:' key.")
             else:
-                msg = "No volume is mounted. Mount one named volume in both services."
+                msg = _("No volume is mounted. Mount one named volume in both services.")
             _fail(outcomes["named-volume"], msg, mount_evidence)
         progress("named-volume", "done", outcomes["named-volume"])
 
@@ -296,24 +306,27 @@ def grade(files: dict[str, bytes], backend, progress: ProgressFn = no_progress,
         new_lines: list[str] = []
         if probe is None:
             _fail(outcomes["writer-appends"],
-                  "The two containers share no mount, so nothing can pass between them.",
+                  _("The two containers share no mount, so nothing can pass between them."),
                   mount_evidence)
         elif not grown:
             _fail(outcomes["writer-appends"],
-                  f"No file in the shared mount grew during {elapsed:.0f} s. Does the writer "
-                  "append (>>) in a loop that keeps running?", file_evidence)
+                  _("No file in the shared mount grew during %(s)s s. Does the writer append "
+                    "(>>) in a loop that keeps running?") % {"s": f"{elapsed:.0f}"}, file_evidence)
         else:
             fname, lines = max(grown.items(), key=lambda kv: len(kv[1]))
             new_lines = lines
             rate = len(lines) / elapsed
             if RATE_MIN <= rate <= RATE_MAX:
                 _pass(outcomes["writer-appends"],
-                      f"{fname} grew by {len(lines)} lines in {elapsed:.1f} s "
-                      f"({rate:.1f} per second).", file_evidence)
+                      _("%(file)s grew by %(n)s lines in %(s)s s (%(rate)s per second).")
+                      % {"file": fname, "n": len(lines), "s": f"{elapsed:.1f}",
+                         "rate": f"{rate:.1f}"}, file_evidence)
             else:
                 _fail(outcomes["writer-appends"],
-                      f"{fname} grew by {len(lines)} lines in {elapsed:.1f} s ({rate:.1f} per "
-                      "second); A3 asks for about one line per second.", file_evidence)
+                      _("%(file)s grew by %(n)s lines in %(s)s s (%(rate)s per second); A3 asks "
+                        "for about one line per second.")
+                      % {"file": fname, "n": len(lines), "s": f"{elapsed:.1f}",
+                         "rate": f"{rate:.1f}"}, file_evidence)
         progress("writer-appends", "done", outcomes["writer-appends"])
 
         progress("reader-follows", "running", None)
@@ -332,21 +345,23 @@ def grade(files: dict[str, bytes], backend, progress: ProgressFn = no_progress,
         exited = [c for c in started if c.status != "running"]
         if not new_lines:
             _fail(outcomes["reader-follows"],
-                  "No new lines were written, so the reader had nothing to show.", evidence)
+                  _("No new lines were written, so the reader had nothing to show."), evidence)
         elif best is not None and best_hits >= min(2, len(new_lines)):
             _pass(outcomes["reader-follows"],
-                  f"{best.name} is running and printed {best_hits} of the "
-                  f"{len(new_lines)} new lines as they came.", evidence)
+                  _("%(name)s is running and printed %(hits)s of the %(n)s new lines as they "
+                    "came.") % {"name": best.name, "hits": best_hits, "n": len(new_lines)},
+                  evidence)
         elif exited:
             c = exited[0]
             _fail(outcomes["reader-follows"],
-                  f"{c.name} exited (code {c.attrs['State'].get('ExitCode')}) instead of following "
-                  "the file. The reader must keep running and print new lines, like 'tail -f'.",
-                  evidence)
+                  _("%(name)s exited (code %(code)s) instead of following the file. The reader "
+                    "must keep running and print new lines, like 'tail -f'.")
+                  % {"name": c.name, "code": c.attrs["State"].get("ExitCode")}, evidence)
         else:
             _fail(outcomes["reader-follows"],
-                  f"No container printed the {len(new_lines)} new lines during {elapsed:.0f} s. "
-                  "Is the reader's output buffered, or does it read another file?", evidence)
+                  _("No container printed the %(n)s new lines during %(s)s s. Is the reader's "
+                    "output buffered, or does it read another file?")
+                  % {"n": len(new_lines), "s": f"{elapsed:.0f}"}, evidence)
         progress("reader-follows", "done", outcomes["reader-follows"])
         inner.close()
     finally:
