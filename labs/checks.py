@@ -32,13 +32,23 @@ class PortBinding:
 @dataclass(frozen=True)
 class ContainerObs:
     """One container as the engine lists it. ``image`` is the reference given to ``docker run``
-    (``nginx``, ``nginx:latest``, or an id); ``state`` is Docker's (running, exited, paused ...)."""
+    (``nginx``, ``nginx:latest``, or an id); ``state`` is Docker's (running, exited, paused ...).
+
+    ``exit_code`` is set once it has exited. ``history`` holds its recent lifecycle events from
+    the engine, oldest first (``start``, ``pause``, ``unpause``, ``die``), so a check can tell
+    "running again after a stop" from "running since it was created". ``http_requests`` counts
+    the HTTP requests in the recent log of a running container that publishes a port (the access
+    log lines a web server such as nginx writes)."""
 
     name: str
     image: str
     image_id: str
     state: str
     ports: tuple[PortBinding, ...] = ()
+    id: str = ""
+    exit_code: int | None = None
+    history: tuple[str, ...] = ()
+    http_requests: int = 0
 
 
 @dataclass(frozen=True)
@@ -51,10 +61,12 @@ class ImageObs:
 
 @dataclass(frozen=True)
 class EngineState:
-    """What a learner's engine holds at one moment."""
+    """What a learner's engine holds at one moment, and the names of containers it removed
+    recently (oldest first): a removal leaves no other trace."""
 
     containers: tuple[ContainerObs, ...] = ()
     images: tuple[ImageObs, ...] = ()
+    removed: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -168,6 +180,64 @@ MSG_COUNT_STOPPED = _(
     "This step needs at least %(min)s running at the same time."
 )
 
+# Lifecycle (container_lifecycle): one success message per command, then the near misses.
+MSG_LC_RUN_OK = _("%(name)s is running from %(image)s.")
+MSG_LC_PAUSE_OK = _("%(name)s is paused: its processes are frozen, but it still exists.")
+MSG_LC_UNPAUSE_OK = _("%(name)s was paused and is running again.")
+MSG_LC_STOP_OK = _("%(name)s is stopped (exit code %(code)s). It still exists, only stopped.")
+MSG_LC_START_OK = _("%(name)s was stopped and is running again.")
+MSG_LC_KILL_OK = _("%(name)s was killed: exit code 137 means it ended by SIGKILL (128 + 9).")
+MSG_LC_RM_OK = _("%(name)s has been removed.")
+MSG_LC_CREATED = _(
+    "%(name)s has been created but never started. Start it with 'docker start %(name)s'."
+)
+MSG_LC_PAUSED = _("%(name)s is paused; unpause it with 'docker unpause %(name)s'.")
+MSG_LC_NOT_PAUSED = _("%(name)s is running, not paused. Pause it with 'docker pause %(name)s'.")
+MSG_LC_PAUSE_STOPPED = _(
+    "%(name)s is %(state)s, and only a running container can be paused. "
+    "Start it with 'docker start %(name)s', then pause it."
+)
+MSG_LC_NOT_UNPAUSED = _(
+    "%(name)s is running, but it has not been paused and unpaused yet. "
+    "Pause it with 'docker pause %(name)s' first."
+)
+MSG_LC_STOP_FIRST = _("%(name)s is still %(state)s. Stop it with 'docker stop %(name)s'.")
+MSG_LC_KILLED_NOT_STOPPED = _(
+    "%(name)s ended with exit code 137: it was killed, not stopped gracefully. "
+    "Start it again ('docker start %(name)s') and stop it with 'docker stop %(name)s'."
+)
+MSG_LC_NOT_RESTARTED = _(
+    "%(name)s is running, but it has not been stopped and started again yet. "
+    "Run 'docker stop %(name)s', then 'docker start %(name)s'."
+)
+MSG_LC_KILL_FIRST = _("%(name)s is still %(state)s. Kill it with 'docker kill %(name)s'.")
+MSG_LC_STOPPED_NOT_KILLED = _(
+    "%(name)s ended with exit code %(code)s, so it was stopped gracefully, not killed. "
+    "Start it again ('docker start %(name)s') and use 'docker kill %(name)s'."
+)
+MSG_LC_RM_RUNNING = _(
+    "%(name)s is still %(state)s, and 'docker rm' refuses to remove a running container. "
+    "Stop it first, or force it with 'docker rm -f %(name)s'."
+)
+MSG_LC_RM_STILL_THERE = _(
+    "%(name)s still exists (%(state)s). Remove it with 'docker rm %(name)s'."
+)
+MSG_LC_NOTHING_REMOVED = _(
+    "There is no container named %(name)s, and none has been removed yet. "
+    "Create it in the earlier steps, then remove it."
+)
+
+# Several containers from one image (containers_published)
+MSG_PUB_OK = _("%(names)s run from %(image)s on host ports %(ports)s.")
+MSG_PUB_ANSWERED = _("%(names)s each answered HTTP requests: one image, %(count)s web servers.")
+MSG_PUB_CREATED = _(
+    "%(name)s was created but could not start, often because its host port was already taken. "
+    "Remove it with 'docker rm %(name)s' and run it again with -p %(hport)s:%(cport_num)s."
+)
+MSG_PUB_SILENT = _(
+    "%(name)s has not answered any request yet. Send it one with 'curl localhost:%(hport)s'."
+)
+
 # ------------------------------------------------------------------------------
 # Checks
 # ------------------------------------------------------------------------------
@@ -248,11 +318,138 @@ def containers_from_image(state: EngineState, *, image: str, min_running: int = 
     return CheckResult(False, MSG_COUNT_STOPPED if stopped else MSG_COUNT_LOW, params)
 
 
+def _named(state: EngineState, name: str) -> ContainerObs | None:
+    return next((c for c in state.containers if c.name == name), None)
+
+
+# The docker commands a lifecycle step can ask for, each judged by the state it leaves behind.
+LIFECYCLE_COMMANDS = ("run", "pause", "unpause", "stop", "start", "kill", "rm")
+UP_STATES = ("running", "paused", "restarting")
+SIGKILL_EXIT = 137  # 128 + signal 9
+
+
+def container_lifecycle(
+    state: EngineState, *, name: str, command: str, image: str | None = None
+) -> CheckResult:
+    """Pass when container ``name`` shows the effect of ``docker <command> <name>``.
+
+    Commands whose end states look alike are told apart by the container's history: ``unpause``
+    needs a past unpause, ``start`` a past stop (a ``die`` event), ``stop`` and ``kill`` differ by
+    the exit code (137 after SIGKILL), and ``rm`` needs the engine to report the removal, so a
+    container that never existed does not count as removed.
+    """
+    p: dict[str, Any] = {"name": name}
+    c = _named(state, name)
+    if command == "rm":
+        if c is None:
+            removed = name in state.removed
+            return CheckResult(removed, MSG_LC_RM_OK if removed else MSG_LC_NOTHING_REMOVED, p)
+        p["state"] = c.state
+        return CheckResult(False, MSG_LC_RM_RUNNING if c.state in UP_STATES
+                           else MSG_LC_RM_STILL_THERE, p)
+    if c is None:
+        other = next(
+            (o for o in state.containers
+             if image and o.state == "running" and container_uses_image(state, o, image)),
+            None,
+        ) if command == "run" else None
+        if other is not None:
+            return CheckResult(False, MSG_OTHER_NAME, {**p, "image": image, "other": other.name})
+        return CheckResult(False, MSG_NO_CONTAINER, p)
+    if image and not container_uses_image(state, c, image):
+        return CheckResult(False, MSG_WRONG_IMAGE, {**p, "actual": c.image, "image": image})
+    p["state"] = c.state
+    if c.state == "created":
+        return CheckResult(False, MSG_LC_CREATED, p)
+
+    if command == "pause":
+        if c.state == "paused":
+            return CheckResult(True, MSG_LC_PAUSE_OK, p)
+        return CheckResult(False, MSG_LC_NOT_PAUSED if c.state == "running"
+                           else MSG_LC_PAUSE_STOPPED, p)
+
+    if command in ("run", "unpause", "start"):
+        if c.state == "paused":
+            return CheckResult(False, MSG_LC_PAUSED, p)
+        if c.state != "running":
+            return CheckResult(False, MSG_NOT_RUNNING, p)
+        if command == "unpause" and "unpause" not in c.history:
+            return CheckResult(False, MSG_LC_NOT_UNPAUSED, p)
+        if command == "start" and "die" not in c.history:
+            return CheckResult(False, MSG_LC_NOT_RESTARTED, p)
+        ok = {"run": MSG_LC_RUN_OK, "unpause": MSG_LC_UNPAUSE_OK, "start": MSG_LC_START_OK}
+        return CheckResult(True, ok[command], {**p, "image": image or c.image})
+
+    # stop and kill: the container has exited; the exit code tells how.
+    if c.state in UP_STATES:
+        return CheckResult(False, MSG_LC_STOP_FIRST if command == "stop" else MSG_LC_KILL_FIRST, p)
+    p["code"] = "?" if c.exit_code is None else c.exit_code
+    killed = c.exit_code == SIGKILL_EXIT
+    if command == "stop":
+        return CheckResult(not killed, MSG_LC_KILLED_NOT_STOPPED if killed else MSG_LC_STOP_OK, p)
+    return CheckResult(killed, MSG_LC_KILL_OK if killed else MSG_LC_STOPPED_NOT_KILLED, p)
+
+
+def containers_published(
+    state: EngineState, *, image: str, publish: dict[str, int], container_port: str = "80/tcp",
+    answered: bool = False,
+) -> CheckResult:
+    """Pass when every container named in ``publish`` runs from ``image`` and publishes
+    ``container_port`` on its host port; with ``answered``, each must also have served an HTTP
+    request (seen in its log)."""
+    cport_num = container_port.split("/", 1)[0]
+    serving: list[tuple[ContainerObs, int]] = []
+    for name, hport in publish.items():
+        p: dict[str, Any] = {"name": name, "image": image, "cport": container_port,
+                             "hport": hport, "cport_num": cport_num}
+        c = _named(state, name)
+        if c is None:
+            other = next(
+                (o for o in state.containers
+                 if o.name not in publish and o.state == "running"
+                 and container_uses_image(state, o, image)
+                 and any(b.host_port == int(hport) for b in o.ports)),
+                None,
+            )
+            if other is not None:
+                return CheckResult(False, MSG_OTHER_NAME, {**p, "other": other.name})
+            return CheckResult(False, MSG_NO_CONTAINER, p)
+        if not container_uses_image(state, c, image):
+            return CheckResult(False, MSG_WRONG_IMAGE, {**p, "actual": c.image})
+        p["state"] = c.state
+        if c.state == "created":
+            return CheckResult(False, MSG_PUB_CREATED, p)
+        if c.state == "paused":
+            return CheckResult(False, MSG_LC_PAUSED, p)
+        if c.state != "running":
+            return CheckResult(False, MSG_NOT_RUNNING, p)
+        bound = sorted({b.host_port for b in c.ports if b.container_port == container_port})
+        if not bound:
+            return CheckResult(False, MSG_NOT_PUBLISHED, p)
+        if int(hport) not in bound:
+            return CheckResult(False, MSG_WRONG_PORT,
+                               {**p, "actual": ", ".join(str(b) for b in bound)})
+        serving.append((c, hport))
+    if answered:
+        for c, hport in serving:
+            if not c.http_requests:
+                return CheckResult(False, MSG_PUB_SILENT, {"name": c.name, "hport": hport})
+    names = ", ".join(publish)
+    if answered:
+        return CheckResult(True, MSG_PUB_ANSWERED, {"names": names, "count": len(publish)})
+    return CheckResult(True, MSG_PUB_OK, {"names": names, "image": image,
+                                          "ports": ", ".join(str(h) for h in publish.values())})
+
+
 @dataclass(frozen=True)
 class CheckType:
+    """A check function, the parameters it needs and takes, and the allowed values of those
+    parameters that take one of a fixed set (``choices``)."""
+
     func: Callable[..., CheckResult]
     required: frozenset[str]
     optional: frozenset[str] = frozenset()
+    choices: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 REGISTRY: dict[str, CheckType] = {
@@ -261,6 +458,10 @@ REGISTRY: dict[str, CheckType] = {
                                    frozenset({"publish"})),
     "containers_from_image": CheckType(containers_from_image, frozenset({"image"}),
                                        frozenset({"min_running"})),
+    "container_lifecycle": CheckType(container_lifecycle, frozenset({"name", "command"}),
+                                     frozenset({"image"}), {"command": LIFECYCLE_COMMANDS}),
+    "containers_published": CheckType(containers_published, frozenset({"image", "publish"}),
+                                      frozenset({"container_port", "answered"})),
 }
 
 
@@ -279,6 +480,10 @@ def parse_spec(raw: dict[str, Any]) -> CheckSpec:
     unknown = params.keys() - ct.required - ct.optional
     if unknown:
         raise CheckSpecError(f"check {kind} does not take {', '.join(sorted(unknown))}")
+    for key, allowed in ct.choices.items():
+        if key in params and params[key] not in allowed:
+            raise CheckSpecError(f"check {kind}: {key} must be one of {', '.join(allowed)}, "
+                                 f"not {params[key]!r}")
     frozen = tuple(sorted((k, _freeze(v)) for k, v in params.items()))
     return CheckSpec(type=kind, params=frozen)
 

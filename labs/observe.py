@@ -2,8 +2,17 @@
 
 The learner controls that engine, so its answers are untrusted: short timeouts and a cap on how
 many objects are read. A misleading answer can only mislead the learner's own step checks.
+
+Besides the container and image lists, two cheap extras let checks see what a list cannot:
+the engine's own buffer of recent container events (it keeps the last 256; one request, past
+events only) gives each container's lifecycle history and the names of removed containers, and
+the tail of a few running web containers' logs shows whether they answered HTTP requests.
 """
 from __future__ import annotations
+
+import json
+import re
+import time
 
 import docker
 
@@ -11,16 +20,29 @@ from .checks import ContainerObs, EngineState, ImageObs, PortBinding
 
 MAX_OBJECTS = 500
 TIMEOUT_S = 5
+# Lifecycle events kept per container (pause/unpause/die/start) or for removals (destroy).
+HISTORY_EVENTS = ("start", "pause", "unpause", "die", "destroy")
+MAX_EVENTS = 1000
+# Logs are read only for running containers that publish a port, at most this many, this deep.
+MAX_LOGS = 20
+LOG_TAIL = 200
+_EXITED = re.compile(r"^Exited \((-?\d+)\)")
+# An access-log line as nginx (and Apache's common log format) writes it: "GET / HTTP/1.1" 200
+_HTTP_REQUEST = re.compile(rb'"[A-Z]+ \S+ HTTP/\d(?:\.\d)?" \d{3}\b')
 
 
 def engine_state(engine_url: str) -> EngineState:
-    """Read containers (all states) and images from the engine at ``engine_url``.
+    """Read containers (all states), images and recent container events from the engine at
+    ``engine_url``.
 
     Raises ``docker.errors.DockerException`` (or ``requests`` errors) when it does not answer.
     """
     api = docker.APIClient(base_url=engine_url, version="1.41", timeout=TIMEOUT_S)
     try:
+        # Events first: history is then never newer than the container list read after it.
+        history, removed = _recent_events(api)
         containers = []
+        logs_left = MAX_LOGS
         for c in api.containers(all=True)[:MAX_OBJECTS]:
             ports = tuple(
                 PortBinding(container_port=f"{p['PrivatePort']}/{p.get('Type', 'tcp')}",
@@ -28,13 +50,64 @@ def engine_state(engine_url: str) -> EngineState:
                 for p in c.get("Ports") or [] if p.get("PublicPort")
             )
             name = (c.get("Names") or ["/?"])[0].lstrip("/")
+            cid = str(c.get("Id", ""))
+            state = c.get("State", "")
+            requests = 0
+            if state == "running" and ports and logs_left > 0:
+                logs_left -= 1
+                requests = _http_requests(api, cid)
+            exited = _EXITED.match(str(c.get("Status", "")))
             containers.append(ContainerObs(name=name, image=c.get("Image", ""),
                                            image_id=c.get("ImageID", ""),
-                                           state=c.get("State", ""), ports=ports))
+                                           state=state, ports=ports, id=cid,
+                                           exit_code=int(exited[1]) if exited else None,
+                                           history=history.get(cid, ()),
+                                           http_requests=requests))
         imgs = tuple(
             ImageObs(id=i["Id"], tags=tuple(t for t in (i.get("RepoTags") or []) if t != "<none>:<none>"))
             for i in api.images()[:MAX_OBJECTS]
         )
-        return EngineState(containers=tuple(containers), images=imgs)
+        return EngineState(containers=tuple(containers), images=imgs, removed=removed)
     finally:
         api.close()
+
+
+def _recent_events(api: docker.APIClient) -> tuple[dict[str, tuple[str, ...]], tuple[str, ...]]:
+    """The engine's buffered container events up to now: each container's lifecycle actions by
+    id (oldest first), and the names of removed containers (oldest first)."""
+    params = {
+        "since": "0",  # from the oldest event the engine still holds
+        "until": f"{time.time():.9f}",  # past events only: the engine answers and closes
+        "filters": json.dumps({"type": ["container"], "event": list(HISTORY_EVENTS)}),
+    }
+    # docker-py's events() reads without a timeout; this reads the same endpoint with ours.
+    resp = api.get(api._url("/events"), params=params, timeout=TIMEOUT_S, stream=True)
+    history: dict[str, list[str]] = {}
+    removed: list[str] = []
+    try:
+        resp.raise_for_status()
+        for n, line in enumerate(resp.iter_lines()):
+            if n >= MAX_EVENTS:
+                break
+            try:
+                ev = json.loads(line)
+                action, actor = str(ev["Action"]), ev["Actor"]
+                cid, name = str(actor["ID"]), str(actor.get("Attributes", {}).get("name", ""))
+            except (ValueError, KeyError, TypeError, AttributeError):
+                continue  # not an event we understand: skip it
+            if action == "destroy":
+                removed.append(name)
+            elif action in HISTORY_EVENTS:
+                history.setdefault(cid, []).append(action)
+    finally:
+        resp.close()
+    return {k: tuple(v) for k, v in history.items()}, tuple(removed)
+
+
+def _http_requests(api: docker.APIClient, container_id: str) -> int:
+    """How many HTTP requests the recent stdout log of a container shows (0 if unreadable)."""
+    try:
+        log = api.logs(container_id, stdout=True, stderr=False, tail=LOG_TAIL)
+    except docker.errors.APIError:
+        return 0  # removed meanwhile, or an engine that will not say
+    return len(_HTTP_REQUEST.findall(log if isinstance(log, bytes) else b""))

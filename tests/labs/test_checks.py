@@ -109,3 +109,186 @@ def test_other_images_do_not_count():
 def test_parse_spec_errors(raw, error):
     with pytest.raises(checks.CheckSpecError, match=error):
         checks.parse_spec(raw)
+
+
+# ------------------------------------------------------------------------------
+# container_lifecycle
+# ------------------------------------------------------------------------------
+
+
+def life(state="running", history=("start",), exit_code=None, name="life", image="nginx",
+         image_id="sha256:aaa"):
+    return ContainerObs(name=name, image=image, image_id=image_id, state=state, id="c1",
+                        exit_code=exit_code, history=history)
+
+
+RUNNING = life()
+PAUSED = life("paused", ("start", "pause"))
+UNPAUSED = life("running", ("start", "pause", "unpause"))
+STOPPED = life("exited", ("start", "pause", "unpause", "die"), exit_code=0)
+RESTARTED = life("running", ("start", "pause", "unpause", "die", "start"))
+KILLED = life("exited", ("start", "die"), exit_code=137)
+
+
+@pytest.mark.parametrize("command,container,msg", [
+    ("run", RUNNING, checks.MSG_LC_RUN_OK),
+    ("pause", PAUSED, checks.MSG_LC_PAUSE_OK),
+    ("unpause", UNPAUSED, checks.MSG_LC_UNPAUSE_OK),
+    ("stop", STOPPED, checks.MSG_LC_STOP_OK),
+    ("start", RESTARTED, checks.MSG_LC_START_OK),
+    ("kill", KILLED, checks.MSG_LC_KILL_OK),
+])
+def test_container_lifecycle_passes(command, container, msg):
+    state = EngineState(containers=(container,), images=(NGINX,))
+    res = checks.container_lifecycle(state, name="life", command=command, image="nginx")
+    assert res.passed and res.msg is msg
+
+
+def test_container_lifecycle_rm_needs_a_removal():
+    removed = EngineState(images=(NGINX,), removed=("web1", "life"))
+    res = checks.container_lifecycle(removed, name="life", command="rm")
+    assert res.passed and res.msg is checks.MSG_LC_RM_OK
+    never = checks.container_lifecycle(EngineState(images=(NGINX,)), name="life", command="rm")
+    assert not never.passed and never.msg is checks.MSG_LC_NOTHING_REMOVED
+
+
+@pytest.mark.parametrize("command,container,msg", [
+    ("run", None, checks.MSG_NO_CONTAINER),
+    ("run", life(name="eager_turing"), checks.MSG_OTHER_NAME),
+    ("run", life(image="busybox", image_id="sha256:bbb"), checks.MSG_WRONG_IMAGE),
+    ("run", life("created", ()), checks.MSG_LC_CREATED),
+    ("run", PAUSED, checks.MSG_LC_PAUSED),
+    ("run", STOPPED, checks.MSG_NOT_RUNNING),
+    ("pause", None, checks.MSG_NO_CONTAINER),
+    ("pause", RUNNING, checks.MSG_LC_NOT_PAUSED),
+    ("pause", STOPPED, checks.MSG_LC_PAUSE_STOPPED),
+    ("unpause", PAUSED, checks.MSG_LC_PAUSED),
+    ("unpause", RUNNING, checks.MSG_LC_NOT_UNPAUSED),
+    ("unpause", STOPPED, checks.MSG_NOT_RUNNING),
+    ("stop", UNPAUSED, checks.MSG_LC_STOP_FIRST),
+    ("stop", PAUSED, checks.MSG_LC_STOP_FIRST),
+    ("stop", KILLED, checks.MSG_LC_KILLED_NOT_STOPPED),
+    ("start", STOPPED, checks.MSG_NOT_RUNNING),
+    ("start", UNPAUSED, checks.MSG_LC_NOT_RESTARTED),
+    ("start", PAUSED, checks.MSG_LC_PAUSED),
+    ("kill", RESTARTED, checks.MSG_LC_KILL_FIRST),
+    ("kill", STOPPED, checks.MSG_LC_STOPPED_NOT_KILLED),
+    ("rm", KILLED, checks.MSG_LC_RM_STILL_THERE),
+    ("rm", RESTARTED, checks.MSG_LC_RM_RUNNING),
+])
+def test_container_lifecycle_near_misses(command, container, msg):
+    state = EngineState(containers=(container,) if container else (), images=(NGINX, BUSYBOX),
+                        removed=("life",))
+    res = checks.container_lifecycle(state, name="life", command=command, image="nginx")
+    assert not res.passed
+    assert res.msg is msg
+    with override("en"):
+        assert res.message  # every parameter the message names is given
+    with override("ko"):
+        assert res.message
+
+
+def test_no_lifecycle_step_passes_before_its_command():
+    """All step checks run on every observation: a later step must not pass in the state an
+    earlier step leaves behind (running, for instance, is the end state of three steps)."""
+    order = [("run", RUNNING), ("pause", PAUSED), ("unpause", UNPAUSED), ("stop", STOPPED),
+             ("start", RESTARTED), ("kill", KILLED), ("rm", None)]
+    for i, (_, after) in enumerate(order):
+        state = EngineState(containers=(after,) if after else (), images=(NGINX,),
+                            removed=("life",) if after is None else ())
+        assert checks.container_lifecycle(state, name="life", command=order[i][0]).passed
+        for later, _ in order[i + 1:]:
+            assert not checks.container_lifecycle(state, name="life", command=later).passed, \
+                (order[i][0], later)
+
+
+def test_lifecycle_messages_name_the_fix():
+    state = EngineState(containers=(PAUSED,), images=(NGINX,))
+    res = checks.container_lifecycle(state, name="life", command="unpause")
+    with override("en"):
+        assert res.message == "life is paused; unpause it with 'docker unpause life'."
+    with override("ko"):
+        assert "docker unpause life" in res.message
+    state = EngineState(containers=(STOPPED,), images=(NGINX,))
+    res = checks.container_lifecycle(state, name="life", command="kill")
+    with override("en"):
+        assert "exit code 0" in res.message and "docker kill life" in res.message
+
+
+def test_lifecycle_command_is_validated():
+    spec = checks.parse_spec({"type": "container_lifecycle", "name": "life", "command": "stop"})
+    assert spec.kwargs() == {"name": "life", "command": "stop"}
+    with pytest.raises(checks.CheckSpecError, match="command must be one of"):
+        checks.parse_spec({"type": "container_lifecycle", "name": "life", "command": "halt"})
+
+
+# ------------------------------------------------------------------------------
+# containers_published
+# ------------------------------------------------------------------------------
+
+PUBLISH = {"web1": 8001, "web2": 8002, "web3": 8003}
+
+
+def three(**changes):
+    """web1..web3 on 8001..8003, each having answered once; ``changes`` replaces one by name."""
+    out = []
+    for name, port in PUBLISH.items():
+        c = changes.get(name, ContainerObs(name=name, image="nginx", image_id="sha256:aaa",
+                                           state="running", http_requests=1,
+                                           ports=(PortBinding("80/tcp", "0.0.0.0", port),)))
+        if c is not None:
+            out.append(c)
+    return EngineState(containers=tuple(out), images=(NGINX, BUSYBOX))
+
+
+def test_containers_published_passes():
+    res = checks.containers_published(three(), image="nginx", publish=PUBLISH)
+    assert res.passed and res.msg is checks.MSG_PUB_OK
+    with override("en"):
+        assert "web1, web2, web3" in res.message and "8001, 8002, 8003" in res.message
+    res = checks.containers_published(three(), image="nginx", publish=PUBLISH, answered=True)
+    assert res.passed and res.msg is checks.MSG_PUB_ANSWERED
+
+
+@pytest.mark.parametrize("web2,msg", [
+    (None, checks.MSG_NO_CONTAINER),
+    (web(name="web2", port=8012), checks.MSG_WRONG_PORT),
+    (web(name="web2", port=None), checks.MSG_NOT_PUBLISHED),
+    (web(name="web2", port=None, state="created"), checks.MSG_PUB_CREATED),
+    (web(name="web2", port=8002, state="exited"), checks.MSG_NOT_RUNNING),
+    (web(name="web2", port=8002, state="paused"), checks.MSG_LC_PAUSED),
+    (web(name="web2", port=8002, image="busybox", image_id="sha256:bbb"), checks.MSG_WRONG_IMAGE),
+])
+def test_containers_published_near_misses(web2, msg):
+    res = checks.containers_published(three(web2=web2), image="nginx", publish=PUBLISH)
+    assert not res.passed
+    assert res.msg is msg
+    with override("en"):
+        assert "web2" in res.message
+
+
+def test_containers_published_spots_an_unnamed_container():
+    state = three(web3=None)
+    state = EngineState(containers=(*state.containers, web(name="eager_turing", port=8003)),
+                        images=state.images)
+    res = checks.containers_published(state, image="nginx", publish=PUBLISH)
+    assert not res.passed and res.msg is checks.MSG_OTHER_NAME
+    with override("en"):
+        assert "eager_turing" in res.message and "--name web3" in res.message
+
+
+def test_wrong_published_port_names_both_ports():
+    res = checks.containers_published(three(web2=web(name="web2", port=8012)), image="nginx",
+                                      publish=PUBLISH)
+    with override("en"):
+        assert "8012, not 8002" in res.message and "-p 8002:80" in res.message
+
+
+def test_containers_published_answered_needs_a_request_to_each():
+    silent = web(name="web2", port=8002)  # http_requests defaults to 0
+    res = checks.containers_published(three(web2=silent), image="nginx", publish=PUBLISH,
+                                      answered=True)
+    assert not res.passed and res.msg is checks.MSG_PUB_SILENT
+    with override("en"):
+        assert "curl localhost:8002" in res.message
+    assert checks.containers_published(three(web2=silent), image="nginx", publish=PUBLISH).passed
