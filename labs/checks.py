@@ -30,6 +30,19 @@ class PortBinding:
 
 
 @dataclass(frozen=True)
+class MountObs:
+    """Something mounted into a container: ``type`` is ``volume``, ``bind`` or ``tmpfs`` (only
+    ``--mount type=tmpfs`` shows here; the short ``--tmpfs`` flag does not), ``name`` the volume's
+    name, ``source`` the host folder of a bind mount, ``rw`` False when mounted read-only."""
+
+    type: str
+    destination: str
+    name: str = ""
+    source: str = ""
+    rw: bool = True
+
+
+@dataclass(frozen=True)
 class ContainerObs:
     """One container as the engine lists it. ``image`` is the reference given to ``docker run``
     (``nginx``, ``nginx:latest``, or an id); ``state`` is Docker's (running, exited, paused ...).
@@ -38,7 +51,9 @@ class ContainerObs:
     the engine, oldest first (``start``, ``pause``, ``unpause``, ``die``), so a check can tell
     "running again after a stop" from "running since it was created". ``http_requests`` counts
     the HTTP requests in the recent log of a running container that publishes a port (the access
-    log lines a web server such as nginx writes)."""
+    log lines a web server such as nginx writes). ``command`` is the command it runs,
+    ``networks`` the names of the networks it is attached to (``bridge``, ``none``, ``host`` or a
+    user-defined one), and ``mounts`` its volumes, bind mounts and tmpfs mounts."""
 
     name: str
     image: str
@@ -49,6 +64,10 @@ class ContainerObs:
     exit_code: int | None = None
     history: tuple[str, ...] = ()
     http_requests: int = 0
+    command: str = ""
+    networks: tuple[str, ...] = ()
+    network_mode: str = ""
+    mounts: tuple[MountObs, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -60,6 +79,23 @@ class ImageObs:
 
 
 @dataclass(frozen=True)
+class NetworkObs:
+    """One network: its name and driver (``bridge``, ``host``, ``null`` for ``none``)."""
+
+    name: str
+    driver: str = "bridge"
+
+
+@dataclass(frozen=True)
+class VolumeObs:
+    """One volume; ``anonymous`` when Docker named it itself (``-v /data`` without a name)."""
+
+    name: str
+    driver: str = "local"
+    anonymous: bool = False
+
+
+@dataclass(frozen=True)
 class EngineState:
     """What a learner's engine holds at one moment, and the names of containers it removed
     recently (oldest first): a removal leaves no other trace."""
@@ -67,6 +103,8 @@ class EngineState:
     containers: tuple[ContainerObs, ...] = ()
     images: tuple[ImageObs, ...] = ()
     removed: tuple[str, ...] = ()
+    networks: tuple[NetworkObs, ...] = ()
+    volumes: tuple[VolumeObs, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -236,6 +274,91 @@ MSG_PUB_CREATED = _(
 )
 MSG_PUB_SILENT = _(
     "%(name)s has not answered any request yet. Send it one with 'curl localhost:%(hport)s'."
+)
+
+# Networks (network_exists, containers_on_network, published_on)
+MSG_NET_OK = _("The %(name)s network exists and uses the %(driver)s driver.")
+MSG_NET_MISSING = _(
+    "There is no network named %(name)s yet. Create it with 'docker network create %(name)s'."
+)
+MSG_NET_OTHER = _(
+    "You have a network named %(other)s, but this step needs one named %(name)s. "
+    "Create it with 'docker network create %(name)s'."
+)
+MSG_NET_DRIVER = _(
+    "%(name)s uses the %(actual)s driver, not %(driver)s. Remove it ('docker network rm "
+    "%(name)s') and create it again with 'docker network create --driver %(driver)s %(name)s'."
+)
+MSG_ONNET_OK = _("%(names)s are running on the %(network)s network.")
+MSG_ONNET_ANSWERED = _("%(names)s answered a request sent to its name on the %(network)s network.")
+MSG_ONNET_WRONG = _(
+    "%(name)s is on %(actual)s, not %(network)s; remove it ('docker rm -f %(name)s') and run it "
+    "again with --network %(network)s."
+)
+MSG_ONNET_EXITED = _(
+    "%(name)s is not running: it exited with code %(code)s because its command ended. Remove it "
+    "('docker rm %(name)s') and run it again with a command that keeps going, such as 'sleep 3600'."
+)
+MSG_ONNET_SILENT = _(
+    "%(name)s has not answered any request yet. Ask it by its name from %(client)s: "
+    "'docker exec %(client)s wget -qO- http://%(name)s'."
+)
+MSG_PUBON_OK = _("%(name)s publishes container port %(cport)s on %(host_ip)s:%(hport)s.")
+MSG_PUBON_MISSING = _(
+    "%(name)s does not publish container port %(cport)s on host port %(hport)s (published: "
+    "%(actual)s). Remove it ('docker rm -f %(name)s') and run it again with "
+    "-p %(host_ip)s:%(hport)s:%(cport_num)s."
+)
+MSG_PUBON_IP = _(
+    "%(name)s publishes %(hport)s on %(actual)s, not %(host_ip)s. Remove it ('docker rm -f "
+    "%(name)s') and run it again with -p %(host_ip)s:%(hport)s:%(cport_num)s."
+)
+
+# Storage (volume_exists, volume_mounted)
+MSG_VOL_OK = _("The volume %(name)s exists.")
+MSG_VOL_MISSING = _(
+    "There is no volume named %(name)s yet. Create it with 'docker volume create %(name)s'."
+)
+MSG_VOL_OTHER = _(
+    "You have a volume named %(other)s, but this step needs one named %(name)s. "
+    "Create it with 'docker volume create %(name)s'."
+)
+MSG_MOUNT_OK = _("%(name)s mounts %(what)s at %(destination)s (type %(type)s).")
+MSG_MOUNT_NONE = _(
+    "%(name)s has nothing mounted at %(destination)s. Remove it ('docker rm -f %(name)s') and "
+    "run it again with %(flag)s."
+)
+MSG_MOUNT_TYPE = _(
+    "%(name)s has a mount of type %(actual)s at %(destination)s, but this step needs type "
+    "%(type)s. Remove it ('docker rm -f %(name)s') and run it again with %(flag)s."
+)
+MSG_MOUNT_ANON = _(
+    "%(name)s mounts an anonymous volume at %(destination)s, not %(volume)s: without a name, "
+    "-v makes a new empty volume. Remove it ('docker rm -f %(name)s') and run it again with "
+    "%(flag)s."
+)
+MSG_MOUNT_VOLUME = _(
+    "%(name)s mounts the volume %(actual)s at %(destination)s, not %(volume)s. Remove it "
+    "('docker rm -f %(name)s') and run it again with %(flag)s."
+)
+MSG_MOUNT_SOURCE = _(
+    "%(name)s mounts the folder %(actual)s at %(destination)s, not %(source)s. Remove it "
+    "('docker rm -f %(name)s') and run it again with %(flag)s."
+)
+MSG_MOUNT_WRITABLE = _(
+    "%(name)s can write to %(destination)s, but this step mounts it read-only. Remove it "
+    "('docker rm -f %(name)s') and run it again with %(flag)s."
+)
+MSG_MOUNT_FAILED = _(
+    "%(name)s ended with exit code %(code)s: its command failed. See why with "
+    "'docker logs %(name)s', then remove it and run it again."
+)
+MSG_MOUNT_COMMAND = _(
+    "%(name)s ran '%(actual)s', but this step needs a command with '%(command)s'."
+)
+MSG_MOUNT_GONE = _(
+    "%(other)s still exists. Remove it with 'docker rm %(other)s': the point is that the data "
+    "outlives the container that wrote it."
 )
 
 # ------------------------------------------------------------------------------
@@ -441,6 +564,168 @@ def containers_published(
                                           "ports": ", ".join(str(h) for h in publish.values())})
 
 
+# Networks ---------------------------------------------------------------------
+DEFAULT_NETWORKS = ("bridge", "host", "none")
+
+
+def network_exists(state: EngineState, *, name: str, driver: str = "bridge") -> CheckResult:
+    """Pass when a network ``name`` exists with ``driver``; a user-defined network by another
+    name is the likely near miss (a typo)."""
+    net = next((n for n in state.networks if n.name == name), None)
+    if net is None:
+        other = next((n.name for n in state.networks if n.name not in DEFAULT_NETWORKS), None)
+        if other is not None:
+            return CheckResult(False, MSG_NET_OTHER, {"name": name, "other": other})
+        return CheckResult(False, MSG_NET_MISSING, {"name": name})
+    if net.driver != driver:
+        return CheckResult(False, MSG_NET_DRIVER, {"name": name, "actual": net.driver,
+                                                   "driver": driver})
+    return CheckResult(True, MSG_NET_OK, {"name": name, "driver": driver})
+
+
+def containers_on_network(
+    state: EngineState, *, network: str, names: list[str], answered: list[str] | None = None
+) -> CheckResult:
+    """Pass when every container in ``names`` runs attached to ``network`` (a user-defined
+    network, or ``none``/``host``); with ``answered``, those must also have served an HTTP
+    request (seen in their log), which on a user-defined network can be asked for by name."""
+    for name in names:
+        p: dict[str, Any] = {"name": name, "network": network}
+        c = _named(state, name)
+        if c is None:
+            return CheckResult(False, MSG_NO_CONTAINER, p)
+        if network not in c.networks:
+            actual = ", ".join(c.networks) or c.network_mode or "-"
+            return CheckResult(False, MSG_ONNET_WRONG, {**p, "actual": actual})
+        if c.state == "created":
+            return CheckResult(False, MSG_LC_CREATED, p)
+        if c.state == "paused":
+            return CheckResult(False, MSG_LC_PAUSED, p)
+        if c.state == "exited":
+            return CheckResult(False, MSG_ONNET_EXITED,
+                               {**p, "code": "?" if c.exit_code is None else c.exit_code})
+        if c.state != "running":
+            return CheckResult(False, MSG_NOT_RUNNING, {**p, "state": c.state})
+    for name in answered or []:
+        c = _named(state, name)
+        if c is not None and not c.http_requests:
+            client = next((n for n in names if n != name), name)
+            return CheckResult(False, MSG_ONNET_SILENT, {"name": name, "client": client})
+    if answered:
+        return CheckResult(True, MSG_ONNET_ANSWERED, {"names": ", ".join(answered),
+                                                      "network": network})
+    return CheckResult(True, MSG_ONNET_OK, {"names": ", ".join(names), "network": network})
+
+
+ALL_INTERFACES = ("0.0.0.0", "::", "")
+
+
+def published_on(
+    state: EngineState, *, name: str, host_port: int, host_ip: str, port: str = "80/tcp"
+) -> CheckResult:
+    """Pass when running container ``name`` publishes container ``port`` on ``host_port`` of
+    ``host_ip`` only: ``127.0.0.1`` for this machine alone, ``0.0.0.0`` for every interface."""
+    c = _named(state, name)
+    p: dict[str, Any] = {"name": name, "cport": port, "hport": host_port, "host_ip": host_ip,
+                         "cport_num": port.split("/", 1)[0]}
+    if c is None:
+        return CheckResult(False, MSG_NO_CONTAINER, p)
+    if c.state == "created":
+        return CheckResult(False, MSG_PUB_CREATED, p)
+    if c.state != "running":
+        return CheckResult(False, MSG_NOT_RUNNING, {**p, "state": c.state})
+    ips = [b.host_ip for b in c.ports if b.container_port == port and b.host_port == int(host_port)]
+    if not ips:
+        actual = ", ".join(f"{b.host_ip}:{b.host_port}->{b.container_port}" for b in c.ports)
+        return CheckResult(False, MSG_PUBON_MISSING, {**p, "actual": actual or "-"})
+    if host_ip in ALL_INTERFACES:
+        wrong = [] if any(ip in ALL_INTERFACES for ip in ips) else ips
+    else:
+        wrong = [ip for ip in ips if ip != host_ip]
+    if wrong:
+        return CheckResult(False, MSG_PUBON_IP, {**p, "actual": wrong[0] or "0.0.0.0"})
+    return CheckResult(True, MSG_PUBON_OK, p)
+
+
+# Storage ----------------------------------------------------------------------
+MOUNT_TYPES = ("volume", "bind", "tmpfs")
+
+
+def _anonymous(volume_name: str) -> bool:
+    """Docker names an anonymous volume with 64 hex digits."""
+    return len(volume_name) == 64 and all(ch in "0123456789abcdef" for ch in volume_name)
+
+
+def volume_exists(state: EngineState, *, name: str) -> CheckResult:
+    """Pass when a volume ``name`` exists; another named (not anonymous) volume is a near miss."""
+    if any(v.name == name for v in state.volumes):
+        return CheckResult(True, MSG_VOL_OK, {"name": name})
+    other = next((v.name for v in state.volumes
+                  if not v.anonymous and not _anonymous(v.name)), None)
+    if other is not None:
+        return CheckResult(False, MSG_VOL_OTHER, {"name": name, "other": other})
+    return CheckResult(False, MSG_VOL_MISSING, {"name": name})
+
+
+def _mount_flag(mount: str, destination: str, volume: str | None, source: str | None,
+                read_only: bool) -> str:
+    """The docker run option a learner would type for the expected mount."""
+    if mount == "tmpfs":
+        return f"--mount type=tmpfs,destination={destination}"
+    src = volume if mount == "volume" else source or "FOLDER"
+    if src and src.startswith("/root/"):
+        src = "~/" + src[len("/root/"):]
+    return f"-v {src}:{destination}" + (":ro" if read_only else "")
+
+
+def volume_mounted(
+    state: EngineState, *, name: str, destination: str, mount: str, volume: str | None = None,
+    source: str | None = None, read_only: bool = False, command: str | None = None,
+    gone: list[str] | None = None,
+) -> CheckResult:
+    """Pass when container ``name`` has a mount of kind ``mount`` (volume, bind, tmpfs) at
+    ``destination`` (of ``volume``, or of host folder ``source``; read-only with ``read_only``)
+    and is running or exited with
+    code 0: a command that ran to its end with the mount proves it worked (a ``cat`` of a file
+    in the volume succeeds only when the file is there). ``command`` must appear in its command,
+    and the containers in ``gone`` must have been removed."""
+    flag = _mount_flag(mount, destination, volume, source, read_only)
+    p: dict[str, Any] = {"name": name, "destination": destination, "type": mount,
+                         "volume": volume or "", "source": source or "", "flag": flag}
+    c = _named(state, name)
+    if c is None:
+        return CheckResult(False, MSG_NO_CONTAINER, p)
+    m = next((m for m in c.mounts if m.destination.rstrip("/") == destination.rstrip("/")), None)
+    if m is None:
+        return CheckResult(False, MSG_MOUNT_NONE, p)
+    if m.type != mount:
+        return CheckResult(False, MSG_MOUNT_TYPE, {**p, "actual": m.type})
+    if mount == "volume" and volume and m.name != volume:
+        msg = MSG_MOUNT_ANON if _anonymous(m.name) else MSG_MOUNT_VOLUME
+        return CheckResult(False, msg, {**p, "actual": m.name})
+    if mount == "bind" and source and m.source.rstrip("/") != source.rstrip("/"):
+        return CheckResult(False, MSG_MOUNT_SOURCE, {**p, "actual": m.source})
+    if read_only and m.rw:
+        return CheckResult(False, MSG_MOUNT_WRITABLE, p)
+    if command and command not in c.command:
+        return CheckResult(False, MSG_MOUNT_COMMAND, {**p, "actual": c.command,
+                                                      "command": command})
+    if c.state == "created":
+        return CheckResult(False, MSG_LC_CREATED, p)
+    if c.state == "paused":
+        return CheckResult(False, MSG_LC_PAUSED, p)
+    if c.state not in ("running", "exited"):
+        return CheckResult(False, MSG_NOT_RUNNING, {**p, "state": c.state})
+    if c.state == "exited" and c.exit_code != 0:
+        return CheckResult(False, MSG_MOUNT_FAILED,
+                           {**p, "code": "?" if c.exit_code is None else c.exit_code})
+    for other in gone or []:
+        if _named(state, other) is not None:
+            return CheckResult(False, MSG_MOUNT_GONE, {"other": other})
+    what = {"volume": m.name, "bind": m.source, "tmpfs": "tmpfs"}[mount]
+    return CheckResult(True, MSG_MOUNT_OK, {**p, "what": what})
+
+
 @dataclass(frozen=True)
 class CheckType:
     """A check function, the parameters it needs and takes, and the allowed values of those
@@ -462,6 +747,15 @@ REGISTRY: dict[str, CheckType] = {
                                      frozenset({"image"}), {"command": LIFECYCLE_COMMANDS}),
     "containers_published": CheckType(containers_published, frozenset({"image", "publish"}),
                                       frozenset({"container_port", "answered"})),
+    "network_exists": CheckType(network_exists, frozenset({"name"}), frozenset({"driver"})),
+    "containers_on_network": CheckType(containers_on_network, frozenset({"network", "names"}),
+                                       frozenset({"answered"})),
+    "published_on": CheckType(published_on, frozenset({"name", "host_port", "host_ip"}),
+                              frozenset({"port"})),
+    "volume_exists": CheckType(volume_exists, frozenset({"name"})),
+    "volume_mounted": CheckType(volume_mounted, frozenset({"name", "destination", "mount"}),
+                                frozenset({"volume", "source", "read_only", "command", "gone"}),
+                                {"mount": MOUNT_TYPES}),
 }
 
 
@@ -489,4 +783,6 @@ def parse_spec(raw: dict[str, Any]) -> CheckSpec:
 
 
 def _freeze(v: Any) -> Any:
+    if isinstance(v, list):
+        return tuple(v)  # hashable, like the spec it belongs to
     return dict(v) if isinstance(v, dict) else v

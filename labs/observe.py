@@ -6,7 +6,10 @@ many objects are read. A misleading answer can only mislead the learner's own st
 Besides the container and image lists, two cheap extras let checks see what a list cannot:
 the engine's own buffer of recent container events (it keeps the last 256; one request, past
 events only) gives each container's lifecycle history and the names of removed containers, and
-the tail of a few running web containers' logs shows whether they answered HTTP requests.
+the tail of a few running web containers' logs shows whether they answered HTTP requests
+(containers that publish a port, or sit on a user-defined network where other containers reach
+them by name). Networks and volumes come from their own list calls; each container's networks
+and mounts are already in the container list (no per-container inspect).
 """
 from __future__ import annotations
 
@@ -16,14 +19,24 @@ import time
 
 import docker
 
-from .checks import ContainerObs, EngineState, ImageObs, PortBinding
+from .checks import (
+    DEFAULT_NETWORKS,
+    ContainerObs,
+    EngineState,
+    ImageObs,
+    MountObs,
+    NetworkObs,
+    PortBinding,
+    VolumeObs,
+)
 
 MAX_OBJECTS = 500
 TIMEOUT_S = 5
 # Lifecycle events kept per container (pause/unpause/die/start) or for removals (destroy).
 HISTORY_EVENTS = ("start", "pause", "unpause", "die", "destroy")
 MAX_EVENTS = 1000
-# Logs are read only for running containers that publish a port, at most this many, this deep.
+# Logs are read only for running containers that publish a port or sit on a user-defined
+# network, at most this many, this deep.
 MAX_LOGS = 20
 LOG_TAIL = 200
 _EXITED = re.compile(r"^Exited \((-?\d+)\)")
@@ -52,8 +65,10 @@ def engine_state(engine_url: str) -> EngineState:
             name = (c.get("Names") or ["/?"])[0].lstrip("/")
             cid = str(c.get("Id", ""))
             state = c.get("State", "")
+            networks = tuple(sorted((c.get("NetworkSettings") or {}).get("Networks") or {}))
+            user_net = any(n not in DEFAULT_NETWORKS for n in networks)
             requests = 0
-            if state == "running" and ports and logs_left > 0:
+            if state == "running" and (ports or user_net) and logs_left > 0:
                 logs_left -= 1
                 requests = _http_requests(api, cid)
             exited = _EXITED.match(str(c.get("Status", "")))
@@ -62,14 +77,37 @@ def engine_state(engine_url: str) -> EngineState:
                                            state=state, ports=ports, id=cid,
                                            exit_code=int(exited[1]) if exited else None,
                                            history=history.get(cid, ()),
-                                           http_requests=requests))
+                                           http_requests=requests,
+                                           command=str(c.get("Command", "")),
+                                           networks=networks,
+                                           network_mode=str((c.get("HostConfig") or {})
+                                                            .get("NetworkMode", "")),
+                                           mounts=_mounts(c)))
         imgs = tuple(
             ImageObs(id=i["Id"], tags=tuple(t for t in (i.get("RepoTags") or []) if t != "<none>:<none>"))
             for i in api.images()[:MAX_OBJECTS]
         )
-        return EngineState(containers=tuple(containers), images=imgs, removed=removed)
+        nets = tuple(NetworkObs(name=str(n.get("Name", "")), driver=str(n.get("Driver", "")))
+                     for n in (api.networks() or [])[:MAX_OBJECTS])
+        vols = tuple(
+            VolumeObs(name=str(v.get("Name", "")), driver=str(v.get("Driver", "")),
+                      anonymous="com.docker.volume.anonymous" in (v.get("Labels") or {}))
+            for v in ((api.volumes() or {}).get("Volumes") or [])[:MAX_OBJECTS]
+        )
+        return EngineState(containers=tuple(containers), images=imgs, removed=removed,
+                           networks=nets, volumes=vols)
     finally:
         api.close()
+
+
+def _mounts(c: dict) -> tuple[MountObs, ...]:
+    """A listed container's mounts (volumes, bind mounts, ``--mount type=tmpfs``)."""
+    return tuple(
+        MountObs(type=str(m.get("Type", "")), destination=str(m.get("Destination", "")),
+                 name=str(m.get("Name", "")), source=str(m.get("Source", "")),
+                 rw=bool(m.get("RW", True)))
+        for m in (c.get("Mounts") or [])[:MAX_OBJECTS]
+    )
 
 
 def _recent_events(api: docker.APIClient) -> tuple[dict[str, tuple[str, ...]], tuple[str, ...]]:

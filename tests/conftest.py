@@ -51,10 +51,11 @@ def inner_sh(backend, sandbox_id: str, script: str, timeout: float = 60):
 
 
 def reset_inner_engine(backend, sandbox_id: str, *, images: bool = True) -> None:
-    """Remove every container and volume of a sandbox's inner engine, and its images too unless
-    ``images`` is False (pulling them again costs seconds)."""
+    """Remove every container, volume and user-defined network of a sandbox's inner engine, and
+    its images too unless ``images`` is False (pulling them again costs seconds)."""
     rmi = "docker rmi -f $(docker images -aq) >/dev/null 2>&1; " if images else ""
     res = inner_sh(backend, sandbox_id,
                    "docker rm -f $(docker ps -aq) >/dev/null 2>&1; " + rmi +
-                   "docker volume prune -af >/dev/null 2>&1; docker ps -aq | wc -l")
+                   "docker volume prune -af >/dev/null 2>&1; docker network prune -f >/dev/null 2>&1; "
+                   "docker ps -aq | wc -l")
     assert res.output.strip().endswith("0"), res.output

@@ -5,7 +5,15 @@ import pytest
 from django.utils.translation import override
 
 from labs import checks
-from labs.checks import ContainerObs, EngineState, ImageObs, PortBinding
+from labs.checks import (
+    ContainerObs,
+    EngineState,
+    ImageObs,
+    MountObs,
+    NetworkObs,
+    PortBinding,
+    VolumeObs,
+)
 
 NGINX = ImageObs(id="sha256:aaa", tags=("nginx:latest",))
 BUSYBOX = ImageObs(id="sha256:bbb", tags=("busybox:latest",))
@@ -292,3 +300,262 @@ def test_containers_published_answered_needs_a_request_to_each():
     with override("en"):
         assert "curl localhost:8002" in res.message
     assert checks.containers_published(three(web2=silent), image="nginx", publish=PUBLISH).passed
+
+
+# ------------------------------------------------------------------------------
+# Networks: network_exists, containers_on_network, published_on
+# ------------------------------------------------------------------------------
+
+DEFAULT_NETS = (NetworkObs("bridge"), NetworkObs("host", "host"), NetworkObs("none", "null"))
+LABNET = NetworkObs("labnet")
+
+
+def box(name, networks=("bridge",), state="running", http_requests=0, ports=(), mounts=(),
+        exit_code=None, command="sleep 3600"):
+    return ContainerObs(name=name, image="busybox", image_id="sha256:bbb", state=state,
+                        networks=networks, http_requests=http_requests, ports=ports,
+                        mounts=mounts, exit_code=exit_code, command=command)
+
+
+def test_network_exists_both_ways():
+    ok = checks.network_exists(EngineState(networks=(*DEFAULT_NETS, LABNET)), name="labnet")
+    assert ok.passed and ok.msg is checks.MSG_NET_OK
+    res = checks.network_exists(EngineState(networks=DEFAULT_NETS), name="labnet")
+    assert not res.passed and res.msg is checks.MSG_NET_MISSING
+    res = checks.network_exists(EngineState(networks=(*DEFAULT_NETS, NetworkObs("lab-net"))),
+                                name="labnet")
+    assert not res.passed and res.msg is checks.MSG_NET_OTHER
+    with override("en"):
+        assert "lab-net" in res.message and "docker network create labnet" in res.message
+    res = checks.network_exists(EngineState(networks=(NetworkObs("labnet", "macvlan"),)),
+                                name="labnet", driver="bridge")
+    assert not res.passed and res.msg is checks.MSG_NET_DRIVER
+
+
+PAIR = ("api", "client")
+
+
+def pair(api=None, client=None):
+    return EngineState(containers=(api or box("api", ("labnet",)),
+                                   client or box("client", ("labnet",))),
+                       networks=(*DEFAULT_NETS, LABNET))
+
+
+def test_containers_on_network_passes():
+    res = checks.containers_on_network(pair(), network="labnet", names=PAIR)
+    assert res.passed and res.msg is checks.MSG_ONNET_OK
+    answered = pair(api=box("api", ("labnet",), http_requests=1))
+    res = checks.containers_on_network(answered, network="labnet", names=PAIR, answered=["api"])
+    assert res.passed and res.msg is checks.MSG_ONNET_ANSWERED
+
+
+@pytest.mark.parametrize("client,msg", [
+    (box("client"), checks.MSG_ONNET_WRONG),
+    (box("client", ("labnet",), state="exited", exit_code=0), checks.MSG_ONNET_EXITED),
+    (box("client", ("labnet",), state="created"), checks.MSG_LC_CREATED),
+    (box("client", ("labnet",), state="paused"), checks.MSG_LC_PAUSED),
+])
+def test_containers_on_network_near_misses(client, msg):
+    res = checks.containers_on_network(pair(client=client), network="labnet", names=PAIR)
+    assert not res.passed and res.msg is msg
+    with override("en"):
+        assert "client" in res.message
+    with override("ko"):
+        assert "client" in res.message
+
+
+def test_containers_on_network_names_the_wrong_network():
+    res = checks.containers_on_network(pair(client=box("client")), network="labnet", names=PAIR)
+    with override("en"):
+        assert res.message.startswith("client is on bridge, not labnet")
+        assert "--network labnet" in res.message
+    none = EngineState(containers=(box("isolated", ("host",)),))
+    res = checks.containers_on_network(none, network="none", names=["isolated"])
+    with override("en"):
+        assert "isolated is on host, not none" in res.message
+    assert checks.containers_on_network(EngineState(containers=(box("isolated", ("none",)),)),
+                                        network="none", names=["isolated"]).passed
+
+
+def test_containers_on_network_answered_needs_a_request():
+    res = checks.containers_on_network(pair(), network="labnet", names=PAIR, answered=["api"])
+    assert not res.passed and res.msg is checks.MSG_ONNET_SILENT
+    with override("en"):
+        assert "docker exec client wget -qO- http://api" in res.message
+
+
+def local(ip="127.0.0.1", port=8090, cport="80/tcp", state="running"):
+    return EngineState(containers=(ContainerObs(
+        name="local-only", image="nginx", image_id="sha256:aaa", state=state,
+        ports=(PortBinding(cport, ip, port),) if port else ()),), images=(NGINX,))
+
+
+def test_published_on_both_ways():
+    kw = {"name": "local-only", "host_port": 8090, "host_ip": "127.0.0.1"}
+    res = checks.published_on(local(), **kw)
+    assert res.passed and res.msg is checks.MSG_PUBON_OK
+    res = checks.published_on(local(ip="0.0.0.0"), **kw)
+    assert not res.passed and res.msg is checks.MSG_PUBON_IP
+    with override("en"):
+        assert "local-only publishes 8090 on 0.0.0.0, not 127.0.0.1" in res.message
+        assert "-p 127.0.0.1:8090:80" in res.message
+    for state, msg in [(local(port=8091), checks.MSG_PUBON_MISSING),
+                       (local(cport="8090/tcp"), checks.MSG_PUBON_MISSING),
+                       (local(port=None), checks.MSG_PUBON_MISSING),
+                       (local(state="exited"), checks.MSG_NOT_RUNNING),
+                       (EngineState(), checks.MSG_NO_CONTAINER)]:
+        res = checks.published_on(state, **kw)
+        assert not res.passed and res.msg is msg
+        with override("ko"):
+            assert res.message
+    # On every interface: 0.0.0.0 (or IPv6 ::) passes, 127.0.0.1 alone does not.
+    everyone = {"name": "local-only", "host_port": 8090, "host_ip": "0.0.0.0"}
+    assert checks.published_on(local(ip="0.0.0.0"), **everyone).passed
+    assert checks.published_on(local(ip="::"), **everyone).passed
+    assert not checks.published_on(local(), **everyone).passed
+
+
+# ------------------------------------------------------------------------------
+# Storage: volume_exists, volume_mounted
+# ------------------------------------------------------------------------------
+ANON = "e4ce56e857fa74501dee911bab23dfb92cfa46d73efa2f6b2019dcc545860daa"
+NOTES_AT_DATA = MountObs("volume", "/data", name="notes")
+
+
+def test_volume_exists_both_ways():
+    assert checks.volume_exists(EngineState(volumes=(VolumeObs("notes"),)), name="notes").passed
+    res = checks.volume_exists(EngineState(volumes=(VolumeObs(ANON, anonymous=True),)),
+                               name="notes")
+    assert not res.passed and res.msg is checks.MSG_VOL_MISSING
+    res = checks.volume_exists(EngineState(volumes=(VolumeObs("note"),)), name="notes")
+    assert not res.passed and res.msg is checks.MSG_VOL_OTHER
+    with override("en"):
+        assert "note," in res.message and "docker volume create notes" in res.message
+
+
+def test_volume_mounted_passes():
+    kw = {"name": "writer", "destination": "/data", "mount": "volume", "volume": "notes"}
+    done = EngineState(containers=(box("writer", state="exited", exit_code=0,
+                                       mounts=(NOTES_AT_DATA,)),))
+    res = checks.volume_mounted(done, **kw)
+    assert res.passed and res.msg is checks.MSG_MOUNT_OK
+    site = EngineState(containers=(box("site", mounts=(
+        MountObs("bind", "/usr/share/nginx/html/", source="/root/site", rw=False),)),))
+    assert checks.volume_mounted(site, name="site", destination="/usr/share/nginx/html",
+                                 mount="bind", source="/root/site", read_only=True).passed
+    tmp = EngineState(containers=(box("scratchpad", mounts=(MountObs("tmpfs", "/scratch"),)),))
+    assert checks.volume_mounted(tmp, name="scratchpad", destination="/scratch",
+                                 mount="tmpfs").passed
+
+
+@pytest.mark.parametrize("container,kw,msg,words", [
+    (None, {}, checks.MSG_NO_CONTAINER, "no container named c"),
+    (box("c"), {}, checks.MSG_MOUNT_NONE, "-v notes:/data"),
+    (box("c", mounts=(MountObs("bind", "/data", source="/root/data"),)), {},
+     checks.MSG_MOUNT_TYPE, "type bind at /data, but this step needs type volume"),
+    (box("c", mounts=(MountObs("volume", "/data", name=ANON),)), {},
+     checks.MSG_MOUNT_ANON, "anonymous volume at /data, not notes"),
+    (box("c", mounts=(MountObs("volume", "/data", name="note"),)), {},
+     checks.MSG_MOUNT_VOLUME, "the volume note at /data, not notes"),
+    (box("c", mounts=(NOTES_AT_DATA,)), {"read_only": True},
+     checks.MSG_MOUNT_WRITABLE, "-v notes:/data:ro"),
+    (box("c", mounts=(NOTES_AT_DATA,), state="exited", exit_code=1), {},
+     checks.MSG_MOUNT_FAILED, "exit code 1"),
+    (box("c", mounts=(NOTES_AT_DATA,), state="created"), {}, checks.MSG_LC_CREATED, "docker start"),
+    (box("c", mounts=(NOTES_AT_DATA,), command="ls /data"), {"command": "tar c"},
+     checks.MSG_MOUNT_COMMAND, "'tar c'"),
+    (box("c", mounts=(NOTES_AT_DATA,)), {"gone": ["writer"]},
+     checks.MSG_MOUNT_GONE, "docker rm writer"),
+])
+def test_volume_mounted_near_misses(container, kw, msg, words):
+    others = (box("writer", state="exited", exit_code=0),)
+    state = EngineState(containers=((container,) if container else ()) + others)
+    res = checks.volume_mounted(state, name="c", destination="/data", mount="volume",
+                                volume="notes", **kw)
+    assert not res.passed and res.msg is msg
+    with override("en"):
+        assert words in res.message
+    with override("ko"):
+        assert res.message
+
+
+def test_volume_mounted_bind_near_misses_name_the_fix():
+    kw = {"name": "site", "destination": "/usr/share/nginx/html", "mount": "bind",
+          "source": "/root/site", "read_only": True}
+    other = EngineState(containers=(box("site", mounts=(
+        MountObs("bind", "/usr/share/nginx/html", source="/root/www", rw=False),)),))
+    res = checks.volume_mounted(other, **kw)
+    assert not res.passed and res.msg is checks.MSG_MOUNT_SOURCE
+    with override("en"):
+        assert "/root/www" in res.message and "-v ~/site:/usr/share/nginx/html:ro" in res.message
+    tmp = EngineState(containers=(box("scratchpad"),))
+    res = checks.volume_mounted(tmp, name="scratchpad", destination="/scratch", mount="tmpfs")
+    with override("en"):
+        assert "--mount type=tmpfs,destination=/scratch" in res.message
+
+
+def test_new_check_specs_are_validated():
+    spec = checks.parse_spec({"type": "containers_on_network", "network": "labnet",
+                              "names": ["api", "client"]})
+    assert spec.kwargs()["names"] == ("api", "client") and hash(spec)
+    with pytest.raises(checks.CheckSpecError, match="mount must be one of"):
+        checks.parse_spec({"type": "volume_mounted", "name": "c", "destination": "/d",
+                           "mount": "nfs"})
+
+
+# ------------------------------------------------------------------------------
+# No step of the networking and volumes labs passes in an earlier step's end state
+# ------------------------------------------------------------------------------
+
+
+def _lab_steps(lab_id):
+    from labs import content
+    return content.get_lab("week1", lab_id).steps
+
+
+def _assert_in_order(lab_id, end_states):
+    steps = _lab_steps(lab_id)
+    assert [s.id for s in steps] == [sid for sid, _ in end_states]
+    for i, (sid, state) in enumerate(end_states):
+        assert steps[i].check.run(state).passed, sid
+        for later in steps[i + 1:]:
+            assert not later.check.run(state).passed, (sid, later.id)
+
+
+def test_no_networking_step_passes_before_its_commands():
+    nets = (*DEFAULT_NETS, LABNET)
+    api, client = box("api", ("labnet",)), box("client", ("labnet",))
+    answered = box("api", ("labnet",), http_requests=1)
+    local_only = ContainerObs(name="local-only", image="nginx", image_id="sha256:aaa",
+                              state="running", ports=(PortBinding("80/tcp", "127.0.0.1", 8090),))
+    ends = [
+        ("create-network", EngineState(networks=nets)),
+        ("run-pair", EngineState(containers=(api, client), networks=nets)),
+        ("call-by-name", EngineState(containers=(answered, client), networks=nets)),
+        ("publish-local", EngineState(containers=(answered, client, local_only), networks=nets)),
+        ("no-network", EngineState(containers=(answered, client, local_only,
+                                               box("isolated", ("none",))), networks=nets)),
+    ]
+    _assert_in_order("networking", ends)
+
+
+def test_no_volumes_step_passes_before_its_commands():
+    vols = (VolumeObs("notes"),)
+    writer = box("writer", state="exited", exit_code=0, mounts=(NOTES_AT_DATA,))
+    reader = box("reader", state="exited", exit_code=0,
+                 mounts=(MountObs("volume", "/data", name="notes", rw=False),))
+    site = box("site", mounts=(MountObs("bind", "/usr/share/nginx/html", source="/root/site",
+                                        rw=False),))
+    scratch = box("scratchpad", mounts=(MountObs("tmpfs", "/scratch"),))
+    backup = box("backup", state="exited", exit_code=0, command="tar czf /backup/notes.tgz -C /data .",
+                 mounts=(MountObs("volume", "/data", name="notes", rw=False),
+                         MountObs("bind", "/backup", source="/root/backup")))
+    ends = [
+        ("create-volume", EngineState(volumes=vols)),
+        ("write-notes", EngineState(containers=(writer,), volumes=vols)),
+        ("outlive-container", EngineState(containers=(reader,), volumes=vols)),
+        ("bind-folder", EngineState(containers=(reader, site), volumes=vols)),
+        ("tmpfs-scratch", EngineState(containers=(reader, site, scratch), volumes=vols)),
+        ("backup-volume", EngineState(containers=(reader, site, scratch, backup), volumes=vols)),
+    ]
+    _assert_in_order("volumes", ends)
