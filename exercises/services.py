@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import override
 
-from . import registry
+from . import registry, uploads
 from .grading import CheckOutcome, GradeReport, files_to_tar
 from .models import CheckResult, Submission
 
@@ -30,6 +30,7 @@ MSG_EMPTY = _("The file is empty.")
 MSG_TOO_LARGE = _("The file is too large: at most %(limit)s bytes.")
 MSG_BAD_NAME = _("Name the file one of: %(names)s.")
 MSG_NOT_TEXT = _("The file must be UTF-8 text.")
+MSG_ARCHIVE_MISSING = _("The archive must contain one of these at its top level: %(names)s.")
 
 
 class SubmissionError(ValueError):
@@ -56,9 +57,11 @@ def _store(data: bytes) -> tuple[str, str]:
 
 def submission_create(*, user, assignment_id: str, filename: str, data: bytes,
                       language: str = "ko") -> Submission:
-    """Validate one uploaded file, store it, create the submission and queue grading on commit.
+    """Validate an upload (one file, or a .zip/.tar/.tar.gz of the submission's folder), store it,
+    create the submission and queue grading on commit.
 
-    Raises :class:`SubmissionError` (unknown assignment, empty, too large, wrong name, not text).
+    Raises :class:`SubmissionError` (unknown assignment, empty, too large, wrong name, not text,
+    unsafe or oversized archive, archive without the required file).
     """
     assignment = registry.get(assignment_id)
     if assignment is None:
@@ -68,18 +71,28 @@ def submission_create(*, user, assignment_id: str, filename: str, data: bytes,
     limit = settings.BUNGEO_SUBMISSION_MAX_BYTES
     if len(data) > limit:
         raise SubmissionError(MSG_TOO_LARGE % {"limit": limit})
-    name = PurePosixPath(filename.replace("\\", "/")).name
     accepted = assignment.grader.ACCEPTED_FILENAMES
-    if name not in accepted:
-        raise SubmissionError(MSG_BAD_NAME % {"names": ", ".join(accepted)})
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise SubmissionError(MSG_NOT_TEXT) from exc
-    archive = files_to_tar({name: data})
+    if uploads.is_archive(filename):
+        try:
+            files = uploads.files_from_upload(filename, data)
+        except uploads.UploadError as exc:
+            raise SubmissionError(str(exc)) from exc
+        if not any(n in files for n in accepted):
+            raise SubmissionError(MSG_ARCHIVE_MISSING % {"names": ", ".join(accepted)})
+    else:
+        name = PurePosixPath(filename.replace("\\", "/")).name
+        if name not in accepted:
+            raise SubmissionError(MSG_BAD_NAME % {"names": ", ".join(accepted)})
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise SubmissionError(MSG_NOT_TEXT) from exc
+        files = {name: data}
+    archive = files_to_tar(files)
     sha, rel = _store(archive)
     sub = Submission.objects.create(user=user, assignment=assignment_id, sha256=sha,
-                                    archive_path=rel, filenames=[name], size_bytes=len(data),
+                                    archive_path=rel, filenames=sorted(files),
+                                    size_bytes=sum(len(b) for b in files.values()),
                                     language=language)
     submission_enqueue(submission=sub)
     return sub

@@ -38,11 +38,19 @@ def detail(request: HttpRequest, assignment_id: str) -> HttpResponse:
     if a is None:
         raise Http404("no such assignment")
     if request.method == "POST":
+        limit = services.settings.BUNGEO_SUBMISSION_MAX_BYTES
+        try:
+            declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            declared = 0
+        if declared > limit + 64 * 1024:
+            # Refuse a huge upload before Django reads (and spools to disk) its body.
+            messages.error(request, str(services.MSG_TOO_LARGE % {"limit": limit}))
+            return redirect("exercises:detail", assignment_id)
         upload = request.FILES.get("file")
         try:
             if upload is None:
                 raise services.SubmissionError(services.MSG_NO_FILE)
-            limit = services.settings.BUNGEO_SUBMISSION_MAX_BYTES
             if upload.size > limit:
                 raise services.SubmissionError(services.MSG_TOO_LARGE % {"limit": limit})
             sub = services.submission_create(user=request.user, assignment_id=assignment_id,

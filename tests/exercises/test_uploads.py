@@ -1,0 +1,136 @@
+"""Uploads: plain files and archives, and every way an archive can be hostile (pure, no Docker)."""
+from __future__ import annotations
+
+import io
+import tarfile
+import time
+import zipfile
+
+import pytest
+from django.utils import translation
+
+from exercises import services, uploads
+
+
+@pytest.fixture(autouse=True)
+def english():
+    with translation.override("en"):
+        yield
+
+
+def make_zip(entries: dict[str, bytes], *, symlink: str | None = None) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in entries.items():
+            zf.writestr(name, data)
+        if symlink:
+            info = zipfile.ZipInfo(symlink)
+            info.external_attr = (0o120777 << 16)
+            zf.writestr(info, "/etc/passwd")
+    return buf.getvalue()
+
+
+def make_tar(entries: dict[str, bytes], *, link: str | None = None, gz: bool = False) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz" if gz else "w") as tar:
+        for name, data in entries.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+        if link:
+            info = tarfile.TarInfo(link)
+            info.type, info.linkname = tarfile.SYMTYPE, "/etc/shadow"
+            tar.addfile(info)
+    return buf.getvalue()
+
+
+COMPOSE = b"services: {}\n"
+
+
+def test_plain_file_keeps_its_base_name():
+    assert uploads.files_from_upload("C:\\Users\\me\\compose.yaml", COMPOSE) == {
+        "compose.yaml": COMPOSE}
+
+
+def test_zip_of_a_folder_drops_the_folder():
+    data = make_zip({"a3/compose.yaml": COMPOSE, "a3/notes/readme.txt": b"hi"})
+    assert uploads.files_from_upload("a3.zip", data) == {
+        "compose.yaml": COMPOSE, "notes/readme.txt": b"hi"}
+
+
+def test_tar_gz_is_read():
+    data = make_tar({"compose.yaml": COMPOSE}, gz=True)
+    assert uploads.files_from_upload("sub.tar.gz", data) == {"compose.yaml": COMPOSE}
+
+
+@pytest.mark.parametrize("name", ["../../etc/passwd", "/etc/passwd", "a/../../b", "C:/x"])
+def test_unsafe_paths_are_refused(name):
+    with pytest.raises(uploads.UploadError, match="unsafe path"):
+        uploads.files_from_upload("x.zip", make_zip({name: b"x"}))
+    with pytest.raises(uploads.UploadError, match="unsafe path"):
+        uploads.files_from_upload("x.tar", make_tar({name: b"x"}))
+
+
+def test_links_are_refused():
+    with pytest.raises(uploads.UploadError, match="link or special file"):
+        uploads.files_from_upload("x.tar", make_tar({"compose.yaml": COMPOSE}, link="evil"))
+    with pytest.raises(uploads.UploadError, match="link or special file"):
+        uploads.files_from_upload("x.zip", make_zip({"compose.yaml": COMPOSE}, symlink="evil"))
+
+
+def test_zip_bomb_stops_at_the_limit_quickly():
+    bomb = make_zip({"compose.yaml": COMPOSE, "zeros.bin": b"\0" * 200_000_000})
+    assert len(bomb) < 400_000  # small on the wire
+    t0 = time.monotonic()
+    with pytest.raises(uploads.UploadError, match="larger than"):
+        uploads.files_from_upload("bomb.zip", bomb)
+    assert time.monotonic() - t0 < 2
+
+
+def test_total_size_is_bounded():
+    many = {f"f{i}.txt": b"x" * 900_000 for i in range(7)}
+    with pytest.raises(uploads.UploadError, match="unpacks to more than"):
+        uploads.files_from_upload("big.zip", make_zip(many))
+
+
+def test_file_count_is_bounded():
+    with pytest.raises(uploads.UploadError, match="more than 200 files"):
+        uploads.files_from_upload("many.zip", make_zip({f"f{i}": b"" for i in range(201)}))
+
+
+def test_broken_archive():
+    with pytest.raises(uploads.UploadError, match="cannot be read"):
+        uploads.files_from_upload("x.zip", b"PK\x03\x04 not really")
+
+
+@pytest.mark.django_db
+def test_archive_without_the_compose_file_is_refused(student):
+    with pytest.raises(services.SubmissionError, match="must contain one of"):
+        services.submission_create(user=student, assignment_id="a3", filename="a3.zip",
+                                   data=make_zip({"a3/readme.txt": b"hi"}))
+
+
+@pytest.mark.django_db
+def test_archive_submission_is_stored_with_its_files(student, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    from unittest import mock
+
+    with mock.patch("exercises.services.submission_enqueue"):
+        sub = services.submission_create(
+            user=student, assignment_id="a3", filename="a3.zip",
+            data=make_zip({"a3/compose.yaml": COMPOSE, "a3/data/seed.txt": b"x"}))
+    assert sub.filenames == ["compose.yaml", "data/seed.txt"]
+    assert services.submission_files(sub) == {"compose.yaml": COMPOSE, "data/seed.txt": b"x"}
+
+
+@pytest.mark.django_db
+def test_huge_upload_is_refused_before_its_body_is_read(client, student):
+    client.force_login(student)
+    # A declared 2 GB body: the view must answer from the header alone.
+    resp = client.generic("POST", "/assignments/a3/", data=b"x" * 10,
+                          content_type="multipart/form-data; boundary=zz",
+                          CONTENT_LENGTH=str(2 * 1024**3), HTTP_ACCEPT_LANGUAGE="en")
+    assert resp.status_code == 302
+    page = client.get("/assignments/a3/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "too large" in page
