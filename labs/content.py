@@ -21,7 +21,7 @@ from pathlib import Path
 import yaml
 from django.conf import settings
 
-from . import checks, markdown
+from . import checks, markdown, quiz
 
 CONTENT_DIR = Path(settings.BASE_DIR) / "labs" / "content"
 LANGS = ("ko", "en")
@@ -90,12 +90,16 @@ class Lab:
     assignment: str | None
     steps: tuple[Step, ...]
     text: dict[str, LabText] = field(hash=False)
+    questions: tuple[quiz.Question, ...] = ()
 
     def t(self, lang: str) -> LabText:
         return self.text.get(lang) or self.text["en"]
 
     def step(self, step_id: str) -> Step | None:
         return next((s for s in self.steps if s.id == step_id), None)
+
+    def question(self, question_id: str) -> quiz.Question | None:
+        return next((q for q in self.questions if q.id == question_id), None)
 
 
 @dataclass(frozen=True)
@@ -152,8 +156,14 @@ def load_lab(folder: Path, course_id: str, number: int) -> Lab:
     if lab_id != folder.name:
         raise ContentError(spec_path, 1, f"id {lab_id!r} must equal the folder name {folder.name!r}")
     raw_steps = spec.get("steps") or []
-    if not raw_steps:
-        raise ContentError(spec_path, 1, "a lab needs at least one step")
+    questions: tuple[quiz.Question, ...] = ()
+    if (folder / "quiz.yaml").exists():
+        try:
+            questions = quiz.load(folder / "quiz.yaml")
+        except (quiz.QuizError, yaml.YAMLError, KeyError, TypeError) as exc:
+            raise ContentError(folder / "quiz.yaml", 1, str(exc)) from exc
+    if not raw_steps and not questions:
+        raise ContentError(spec_path, 1, "a lab needs at least one step or a quiz.yaml")
     spec_lines = spec_path.read_text(encoding="utf-8").splitlines()
 
     def line_of(step_id: str) -> int:
@@ -218,7 +228,7 @@ def load_lab(folder: Path, course_id: str, number: int) -> Lab:
                           text={lang: texts[lang][sid] for lang in LANGS},
                           mistakes=tuple(mistakes)))
     return Lab(id=lab_id, course_id=course_id, number=number, assignment=spec.get("assignment"),
-               steps=tuple(steps), text=lab_texts)
+               steps=tuple(steps), text=lab_texts, questions=questions)
 
 
 def load_course(folder: Path) -> Course:

@@ -27,3 +27,23 @@ class StepCompletion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} {self.course_id}/{self.lab_id}/{self.step_id}"
+
+
+class QuizAnswer(models.Model):
+    """A learner's latest answer to one quiz question, with how many times they answered."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                             related_name="quiz_answers")
+    course_id = models.CharField(max_length=64)
+    lab_id = models.CharField(max_length=64)
+    question_id = models.CharField(max_length=64)
+    answer = models.JSONField()
+    correct = models.BooleanField()
+    attempts = models.PositiveIntegerField(default=1)
+    answered_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "course_id", "lab_id", "question_id"],
+                                    name="unique_quiz_answer"),
+        ]

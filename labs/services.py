@@ -81,3 +81,27 @@ def steps_evaluate(*, user, lab: Lab, source: str = "auto") -> list[StepStatus]:
     """Observe, judge and record in one call (for sync callers such as views and tests)."""
     return steps_record(user=user, lab=lab, results=lab_judge(lab=lab, state=lab_observe(user=user)),
                         source=source)
+
+
+def quiz_answer(*, user, lab: Lab, question_id: str, answer: list[str]):
+    """Grade and store an answer to a quiz question; returns (question, verdict).
+
+    Raises ``KeyError`` for an unknown question. The latest answer is kept, with a count.
+    """
+    from django.db.models import F
+
+    from . import quiz
+    from .models import QuizAnswer
+
+    question = lab.question(question_id)
+    if question is None:
+        raise KeyError(question_id)
+    verdict = quiz.grade(question, answer)
+    with transaction.atomic():
+        row, created = QuizAnswer.objects.get_or_create(
+            user=user, course_id=lab.course_id, lab_id=lab.id, question_id=question_id,
+            defaults={"answer": answer, "correct": verdict.correct})
+        if not created:
+            QuizAnswer.objects.filter(pk=row.pk).update(
+                answer=answer, correct=verdict.correct, attempts=F("attempts") + 1)
+    return question, verdict

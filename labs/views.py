@@ -47,7 +47,7 @@ def lab_detail(request: HttpRequest, course_id: str, lab_id: str) -> HttpRespons
     steps = [{"step": s, "text": s.t(lang), "completed": s.id in done, "result": None}
              for s in lab.steps]
     return render(request, "labs/lab.html", {
-        "lab": lab, "text": lab.t(lang), "steps": steps, "done": len(done),
+        "lab": lab, "text": lab.t(lang), "steps": steps, "done": len(done), "lang": lang,
         "ws_path": f"/ws/labs/{lab.course_id}/{lab.id}/terminal/",
     })
 
@@ -63,3 +63,18 @@ def step_check(request: HttpRequest, course_id: str, lab_id: str, step_id: str) 
     st = next(s for s in statuses if s.step_id == step_id)
     return render(request, "labs/_step_status.html",
                   {"lab": lab, "step": step, "completed": st.completed, "result": st.result})
+
+
+@require_POST
+@login_required
+def quiz_answer(request: HttpRequest, course_id: str, lab_id: str,
+                question_id: str) -> HttpResponse:
+    lab = _lab_or_404(course_id, lab_id)
+    if lab.question(question_id) is None:
+        raise Http404("no such question")
+    answer = [a for a in request.POST.getlist("answer") if a][:20]
+    question, verdict = services.quiz_answer(user=request.user, lab=lab,
+                                             question_id=question_id, answer=answer)
+    return render(request, "labs/_quiz_question.html", {
+        "lab": lab, "q": question, "lang": _lang(), "verdict": verdict, "answer": answer,
+    })

@@ -1,0 +1,75 @@
+"""Quizzes: validation, instant grading both ways, answers stored, explanations per choice."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from labs import content, quiz
+from labs.models import QuizAnswer
+
+LAB = content.CONTENT_DIR / "week1" / "why-containers"
+
+
+@pytest.fixture
+def lab():
+    return content.load_lab(LAB, "week1", 1)
+
+
+def test_reading_lab_loads_with_its_quiz(lab):
+    assert lab.steps == () and len(lab.questions) == 3
+
+
+def test_choice_right_and_wrong(lab):
+    q = lab.question("shares-kernel")
+    right = quiz.grade(q, ["kernel"])
+    wrong = quiz.grade(q, ["faster-cpu"])
+    assert right.correct and not wrong.correct
+    assert "cgroup" in wrong.why["en"]  # the explanation of that wrong choice
+
+
+def test_order_right_and_wrong(lab):
+    q = lab.question("history-order")
+    assert quiz.grade(q, ["physical", "vm", "container"]).correct
+    assert not quiz.grade(q, ["vm", "physical", "container"]).correct
+    assert [o.id for o in q.shuffled()] != ["physical", "vm", "container"]
+
+
+def test_unknown_answer_is_wrong(lab):
+    assert not quiz.grade(lab.question("shares-kernel"), ["nope"]).correct
+    assert not quiz.grade(lab.question("shares-kernel"), []).correct
+
+
+@pytest.mark.parametrize("text,error", [
+    ("questions: [{id: q, type: choice, prompt: {ko: a, en: b}, choices: []}]", "exactly one correct"),
+    ("questions: [{id: q, type: essay, prompt: {ko: a, en: b}}]", "choice or order"),
+    ("questions: [{id: q, type: order, prompt: {ko: a}, items: []}]", "both ko and en"),
+])
+def test_bad_quiz_files(tmp_path: Path, text, error):
+    f = tmp_path / "quiz.yaml"
+    f.write_text(text)
+    with pytest.raises(quiz.QuizError, match=error):
+        quiz.load(f)
+
+
+@pytest.mark.django_db
+def test_answers_are_graded_and_stored(client, student, lab, monkeypatch):
+    monkeypatch.setattr(content, "get_lab", lambda c, lab_id: lab if lab_id == lab.id else None)
+    client.force_login(student)
+    url = f"/labs/week1/{lab.id}/quiz/shares-kernel/"
+    wrong = client.post(url, {"answer": "smaller-disk"}, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "Not quite." in wrong and "not booting a kernel" in wrong
+    right = client.post(url, {"answer": "kernel"}, HTTP_ACCEPT_LANGUAGE="ko").content.decode()
+    assert "커널" in right and 'quiz-verdict pass' in right
+    row = QuizAnswer.objects.get(user=student, question_id="shares-kernel")
+    assert row.correct and row.attempts == 2 and row.answer == ["kernel"]
+    assert client.post(f"/labs/week1/{lab.id}/quiz/nope/", {"answer": "x"}).status_code == 404
+
+
+@pytest.mark.django_db
+def test_reading_lab_page_has_no_terminal(client, student, lab, monkeypatch):
+    monkeypatch.setattr(content, "get_lab", lambda c, lab_id: lab if lab_id == lab.id else None)
+    client.force_login(student)
+    page = client.get(f"/labs/week1/{lab.id}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert 'id="terminal"' not in page and "Check your understanding" in page
+    assert page.count('class="quiz-question"') == 3
