@@ -72,10 +72,15 @@ class ContainerObs:
 
 @dataclass(frozen=True)
 class ImageObs:
-    """One image: its id and repository tags (``nginx:latest``)."""
+    """One image: its id, repository tags (``nginx:latest``) and labels. ``layers`` are the ids
+    of its filesystem layers, base first (read for a few images only, empty otherwise): an image
+    built ``FROM nginx`` starts with nginx's layers, and a rebuild that reused the build cache
+    shares more layers with the first build than the base alone."""
 
     id: str
     tags: tuple[str, ...]
+    labels: dict[str, str] = field(default_factory=dict, hash=False)
+    layers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -359,6 +364,50 @@ MSG_MOUNT_COMMAND = _(
 MSG_MOUNT_GONE = _(
     "%(other)s still exists. Remove it with 'docker rm %(other)s': the point is that the data "
     "outlives the container that wrote it."
+)
+
+# Building images (image_built)
+MSG_BUILD_OK = _("%(image)s has been built from your Dockerfile.")
+MSG_BUILD_OK_BASE = _(
+    "%(image)s has been built from your Dockerfile: %(own)s layer(s) of its own on top of "
+    "%(base)s's layers."
+)
+MSG_BUILD_REUSED = _(
+    "%(image)s reuses %(shared)s layer(s) of %(reuses)s from the build cache; only the layers "
+    "after your change were built again."
+)
+MSG_BUILD_MISSING = _(
+    "There is no %(image)s image yet. In the folder with your Dockerfile, run "
+    "'docker build -t %(image)s .'."
+)
+MSG_BUILD_OTHER_TAG = _(
+    "You built %(found)s, but this step needs the name %(image)s. Build it again with "
+    "'docker build -t %(image)s .'."
+)
+MSG_BUILD_UNTAGGED = _(
+    "You built an image without a name, so there is no %(image)s. Build it again with "
+    "'docker build -t %(image)s .': -t gives it its name and tag."
+)
+MSG_BUILD_BASE = _(
+    "%(image)s is not built on %(base)s. The first line of its Dockerfile must be "
+    "'FROM %(base)s'; fix it and build again."
+)
+MSG_BUILD_LABEL = _(
+    "%(image)s has no label %(key)s=\"%(value)s\". Add the line 'LABEL %(key)s=\"%(value)s\"' "
+    "to your Dockerfile and build again."
+)
+MSG_BUILD_NO_BASE = _(
+    "%(image)s exists, but the %(base)s image is not in your engine, so what %(image)s is built "
+    "on cannot be compared. Pull it with 'docker pull %(base)s'."
+)
+MSG_BUILD_SAME = _(
+    "%(image)s is the same image as %(reuses)s: nothing changed, so the whole build came from "
+    "the cache. Change index.html first, then build again."
+)
+MSG_BUILD_NO_CACHE = _(
+    "%(image)s shares no layer with %(reuses)s beyond %(base)s: every step was built again, as "
+    "--no-cache does. Clear the build cache ('docker builder prune -af'), build %(reuses)s "
+    "again, change index.html, then build %(image)s again."
 )
 
 # ------------------------------------------------------------------------------
@@ -726,6 +775,65 @@ def volume_mounted(
     return CheckResult(True, MSG_MOUNT_OK, {**p, "what": what})
 
 
+# Building images ----------------------------------------------------------------
+
+
+def _tagged(state: EngineState, ref: str) -> ImageObs | None:
+    """The image that carries tag ``ref`` (``hello:1``), if any."""
+    want = normalize_ref(ref)
+    return next((i for i in state.images if any(normalize_ref(t) == want for t in i.tags)), None)
+
+
+def image_built(
+    state: EngineState, *, image: str, base: str | None = None,
+    label: dict[str, str] | None = None, reuses: str | None = None,
+) -> CheckResult:
+    """Pass when an image tagged ``image`` exists, built on the layers of ``base`` and carrying
+    every ``label``. With ``reuses`` (the tag of an earlier build of the same Dockerfile), it
+    must differ from that image yet share more layers with it than the base alone: the build
+    cache gave back the layers before the changed line."""
+    p: dict[str, Any] = {"image": image, "base": base or "", "reuses": reuses or ""}
+    img = _tagged(state, image)
+    if img is None:
+        repo = repo_of(image)
+        skip = normalize_ref(reuses) if reuses else ""
+        other = next((t for i in state.images for t in i.tags
+                      if repo_of(t) == repo and normalize_ref(t) != skip), None)
+        if other is not None:
+            return CheckResult(False, MSG_BUILD_OTHER_TAG, {**p, "found": other})
+        same_repo = any(repo_of(t) == repo for i in state.images for t in i.tags)
+        if not same_repo and any(not i.tags for i in state.images):
+            return CheckResult(False, MSG_BUILD_UNTAGGED, p)
+        return CheckResult(False, MSG_BUILD_MISSING, p)
+    base_img = _tagged(state, base) if base else None
+    if base and base_img is None:
+        return CheckResult(False, MSG_BUILD_NO_BASE, p)
+    base_layers = base_img.layers if base_img else ()
+    if base_layers and img.layers and img.layers[: len(base_layers)] != base_layers:
+        return CheckResult(False, MSG_BUILD_BASE, p)
+    for key, value in (label or {}).items():
+        if img.labels.get(key) != str(value):
+            return CheckResult(False, MSG_BUILD_LABEL, {**p, "key": key, "value": value})
+    if reuses:
+        prev = _tagged(state, reuses)
+        if prev is None:
+            return CheckResult(False, MSG_BUILD_MISSING, {**p, "image": reuses})
+        if prev.id == img.id:
+            return CheckResult(False, MSG_BUILD_SAME, p)
+        shared = 0
+        for mine, theirs in zip(img.layers, prev.layers, strict=False):
+            if mine != theirs:
+                break
+            shared += 1
+        if shared <= len(base_layers):
+            return CheckResult(False, MSG_BUILD_NO_CACHE, p)
+        return CheckResult(True, MSG_BUILD_REUSED, {**p, "shared": shared - len(base_layers)})
+    if base_layers:
+        return CheckResult(True, MSG_BUILD_OK_BASE,
+                           {**p, "own": len(img.layers) - len(base_layers)})
+    return CheckResult(True, MSG_BUILD_OK, p)
+
+
 @dataclass(frozen=True)
 class CheckType:
     """A check function, the parameters it needs and takes, and the allowed values of those
@@ -756,6 +864,8 @@ REGISTRY: dict[str, CheckType] = {
     "volume_mounted": CheckType(volume_mounted, frozenset({"name", "destination", "mount"}),
                                 frozenset({"volume", "source", "read_only", "command", "gone"}),
                                 {"mount": MOUNT_TYPES}),
+    "image_built": CheckType(image_built, frozenset({"image"}),
+                             frozenset({"base", "label", "reuses"})),
 }
 
 

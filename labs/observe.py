@@ -8,8 +8,10 @@ the engine's own buffer of recent container events (it keeps the last 256; one r
 events only) gives each container's lifecycle history and the names of removed containers, and
 the tail of a few running web containers' logs shows whether they answered HTTP requests
 (containers that publish a port, or sit on a user-defined network where other containers reach
-them by name). Networks and volumes come from their own list calls; each container's networks
-and mounts are already in the container list (no per-container inspect).
+them by name). The newest images are inspected for their layers, so a check can tell what an
+image was built on and what a rebuild reused from the build cache. Networks and volumes come
+from their own list calls; each container's networks and mounts are already in the container
+list (no per-container inspect).
 """
 from __future__ import annotations
 
@@ -39,6 +41,9 @@ MAX_EVENTS = 1000
 # network, at most this many, this deep.
 MAX_LOGS = 20
 LOG_TAIL = 200
+# Images inspected for their layers (newest first): a lab compares the few it has the learner
+# build with each other and with their base.
+MAX_INSPECT = 20
 _EXITED = re.compile(r"^Exited \((-?\d+)\)")
 # An access-log line as nginx (and Apache's common log format) writes it: "GET / HTTP/1.1" 200
 _HTTP_REQUEST = re.compile(rb'"[A-Z]+ \S+ HTTP/\d(?:\.\d)?" \d{3}\b')
@@ -83,10 +88,7 @@ def engine_state(engine_url: str) -> EngineState:
                                            network_mode=str((c.get("HostConfig") or {})
                                                             .get("NetworkMode", "")),
                                            mounts=_mounts(c)))
-        imgs = tuple(
-            ImageObs(id=i["Id"], tags=tuple(t for t in (i.get("RepoTags") or []) if t != "<none>:<none>"))
-            for i in api.images()[:MAX_OBJECTS]
-        )
+        imgs = _images(api)
         nets = tuple(NetworkObs(name=str(n.get("Name", "")), driver=str(n.get("Driver", "")))
                      for n in (api.networks() or [])[:MAX_OBJECTS])
         vols = tuple(
@@ -98,6 +100,26 @@ def engine_state(engine_url: str) -> EngineState:
                            networks=nets, volumes=vols)
     finally:
         api.close()
+
+
+def _images(api: docker.APIClient) -> tuple[ImageObs, ...]:
+    """The image list with labels; the newest :data:`MAX_INSPECT` images are also inspected for
+    their filesystem layers (one request each), enough for the images a learner builds."""
+    listed = sorted(api.images()[:MAX_OBJECTS], key=lambda i: -int(i.get("Created") or 0))
+    imgs = []
+    for n, i in enumerate(listed):
+        layers: tuple[str, ...] = ()
+        if n < MAX_INSPECT:
+            try:
+                rootfs = api.inspect_image(i["Id"]).get("RootFS") or {}
+                layers = tuple(str(x) for x in (rootfs.get("Layers") or [])[:MAX_OBJECTS])
+            except docker.errors.APIError:
+                pass  # removed meanwhile: no layers to compare
+        imgs.append(ImageObs(
+            id=i["Id"], tags=tuple(t for t in (i.get("RepoTags") or []) if t != "<none>:<none>"),
+            labels={str(k): str(v) for k, v in (i.get("Labels") or {}).items()}, layers=layers,
+        ))
+    return tuple(imgs)
 
 
 def _mounts(c: dict) -> tuple[MountObs, ...]:

@@ -13,8 +13,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.docker]
 SHOTS = Path(__file__).resolve().parents[2] / "test-results"
 
 
-@pytest.mark.parametrize("locale,lang_word,done_word", [("en-US", "Lab 1", "Done"),
-                                                        ("ko-KR", "실습 1", "완료")])
+@pytest.mark.parametrize("locale,lang_word,done_word", [("en-US", "Lab 2", "Done"),
+                                                        ("ko-KR", "실습 2", "완료")])
 def test_learner_runs_nginx_and_the_step_ticks(asgi_server, browser, django_user_model, locale,
                                                lang_word, done_word):
     django_user_model.objects.create_user("learner", password="pw-learner-1")
@@ -24,7 +24,7 @@ def test_learner_runs_nginx_and_the_step_ticks(asgi_server, browser, django_user
     page.fill("input[name=username]", "learner")
     page.fill("input[name=password]", "pw-learner-1")
     page.click("button[type=submit].primary")
-    page.click("a.lab-link")
+    page.click("a.lab-link[href$='/images-and-containers/']")
     page.wait_for_selector(f"text={lang_word}")
     page.wait_for_selector("#term-status[data-state=ready]", timeout=60_000)
 

@@ -559,3 +559,84 @@ def test_no_volumes_step_passes_before_its_commands():
         ("backup-volume", EngineState(containers=(reader, site, scratch, backup), volumes=vols)),
     ]
     _assert_in_order("volumes", ends)
+
+
+# ------------------------------------------------------------------------------
+# Building images (image_built)
+# ------------------------------------------------------------------------------
+BASE_LAYERS = ("sha256:l1", "sha256:l2")
+NGINX_LAYERED = ImageObs("sha256:aaa", ("nginx:latest",), layers=BASE_LAYERS)
+LABELS = {"description": "hello bungeoppang"}
+
+
+def built(tag, image_id="sha256:h1", layers=(*BASE_LAYERS, "sha256:run1", "sha256:page1"),
+          labels=None):
+    return ImageObs(image_id, (tag,) if tag else (), labels=LABELS if labels is None else labels,
+                    layers=layers)
+
+
+HELLO1 = built("hello:1")
+
+
+def test_image_built_passes():
+    state = EngineState(images=(NGINX_LAYERED, HELLO1))
+    res = checks.image_built(state, image="hello:1", base="nginx", label=LABELS)
+    assert res.passed and res.msg is checks.MSG_BUILD_OK_BASE
+    with override("en"):
+        assert "2 layer(s) of its own" in res.message
+
+
+@pytest.mark.parametrize("images,msg", [
+    ((NGINX_LAYERED,), checks.MSG_BUILD_MISSING),
+    ((NGINX_LAYERED, built(None)), checks.MSG_BUILD_UNTAGGED),
+    ((NGINX_LAYERED, built("hello:latest")), checks.MSG_BUILD_OTHER_TAG),
+    ((NGINX_LAYERED, built("hello:1", labels={})), checks.MSG_BUILD_LABEL),
+    ((NGINX_LAYERED, built("hello:1", layers=("sha256:bb", "sha256:page1"))), checks.MSG_BUILD_BASE),
+    ((HELLO1,), checks.MSG_BUILD_NO_BASE),
+])
+def test_image_built_near_misses(images, msg):
+    res = checks.image_built(EngineState(images=images), image="hello:1", base="nginx",
+                             label=LABELS)
+    assert not res.passed and res.msg is msg
+
+
+def test_image_built_reuses_needs_a_cache_hit():
+    cached = built("hello:2", "sha256:h2", (*BASE_LAYERS, "sha256:run1", "sha256:page2"))
+    res = checks.image_built(EngineState(images=(NGINX_LAYERED, HELLO1, cached)),
+                             image="hello:2", base="nginx", reuses="hello:1")
+    assert res.passed and res.msg is checks.MSG_BUILD_REUSED
+    with override("en"):
+        assert "reuses 1 layer(s) of hello:1" in res.message
+    same = ImageObs(HELLO1.id, ("hello:1", "hello:2"), labels=LABELS, layers=HELLO1.layers)
+    res = checks.image_built(EngineState(images=(NGINX_LAYERED, same)), image="hello:2",
+                             base="nginx", reuses="hello:1")
+    assert not res.passed and res.msg is checks.MSG_BUILD_SAME
+    fresh = built("hello:2", "sha256:h3", (*BASE_LAYERS, "sha256:run2", "sha256:page2"))
+    res = checks.image_built(EngineState(images=(NGINX_LAYERED, HELLO1, fresh)),
+                             image="hello:2", base="nginx", reuses="hello:1")
+    assert not res.passed and res.msg is checks.MSG_BUILD_NO_CACHE
+    # Before hello:2 exists, hello:1 is not mistaken for a wrong tag of it.
+    res = checks.image_built(EngineState(images=(NGINX_LAYERED, HELLO1)), image="hello:2",
+                             base="nginx", reuses="hello:1")
+    assert not res.passed and res.msg is checks.MSG_BUILD_MISSING
+
+
+def test_image_built_spec_is_validated():
+    spec = checks.parse_spec({"type": "image_built", "image": "hello:1", "base": "nginx",
+                              "label": {"description": "x"}})
+    assert spec.kwargs()["label"] == {"description": "x"}
+    with pytest.raises(checks.CheckSpecError, match="does not take"):
+        checks.parse_spec({"type": "image_built", "image": "hello:1", "min_layers": 3})
+
+
+def test_no_dockerfile_step_passes_before_its_commands():
+    hello_web = ContainerObs(name="hello-web", image="hello:1", image_id=HELLO1.id,
+                             state="running", ports=(PortBinding("80/tcp", "0.0.0.0", 8095),))
+    hello2 = built("hello:2", "sha256:h2", (*BASE_LAYERS, "sha256:run1", "sha256:page2"))
+    ends = [
+        ("build-image", EngineState(images=(NGINX_LAYERED, HELLO1))),
+        ("run-image", EngineState(containers=(hello_web,), images=(NGINX_LAYERED, HELLO1))),
+        ("rebuild-cache", EngineState(containers=(hello_web,),
+                                      images=(NGINX_LAYERED, HELLO1, hello2))),
+    ]
+    _assert_in_order("dockerfile", ends)
