@@ -14,4 +14,5 @@ def prestart_sandbox(sender, request, user, **kwargs) -> None:
         return
     from .tasks import sandbox_prestart
 
-    transaction.on_commit(lambda: sandbox_prestart.delay(user.pk))
+    # A warm-up that waited a minute in the queue is useless (and the user may be gone): expire it.
+    transaction.on_commit(lambda: sandbox_prestart.apply_async((user.pk,), expires=60))
