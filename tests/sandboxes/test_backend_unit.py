@@ -3,6 +3,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from types import SimpleNamespace
+from unittest import mock
+
+import pytest
 
 from webapp.sandboxes.backend import learner_owner
 from webapp.sandboxes.docker_backend import _demux
@@ -18,3 +21,15 @@ def test_owner_differs_when_a_reset_database_reuses_an_id():
 def test_demux_strips_stream_headers():
     frame = lambda stream, data: bytes([stream, 0, 0, 0]) + len(data).to_bytes(4, "big") + data  # noqa: E731
     assert _demux(frame(1, b"out ") + frame(2, b"err")) == b"out err"
+
+
+@pytest.mark.django_db
+def test_login_enqueues_an_expiring_warm_up(settings, django_user_model, client,
+                                            django_capture_on_commit_callbacks):
+    settings.BUNGEO_PRESTART_ON_LOGIN = True
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    user = django_user_model.objects.create_user("warm", password="pw-warm-1")
+    with mock.patch("webapp.sandboxes.tasks.sandbox_prestart.apply_async") as send, \
+            django_capture_on_commit_callbacks(execute=True):
+        assert client.login(username="warm", password="pw-warm-1")
+    send.assert_called_once_with((user.pk,), expires=60)
