@@ -163,6 +163,9 @@ BUNGEO_SANDBOX_ENGINE_URL = env.str(
 BUNGEO_SANDBOX_BRIDGE = env.str("BUNGEO_SANDBOX_BRIDGE", default="bungeo0")
 BUNGEO_SANDBOX_SUBNET = env.str("BUNGEO_SANDBOX_SUBNET", default="10.213.0.0/24")
 BUNGEO_MIRROR_PORT = env.int("BUNGEO_MIRROR_PORT", default=5000)
+# Off: sandboxes reach only the classroom registry mirror. On: also public internet addresses
+# (never private ranges, link-local or the host's services). See engine.firewall_plan.
+BUNGEO_SANDBOX_INTERNET = env.bool("BUNGEO_SANDBOX_INTERNET", default=False)
 # Isolation mode (DESIGN.md): only "userns" is implemented so far.
 BUNGEO_ISOLATION = env.str("BUNGEO_ISOLATION", default="userns")
 # Limits per sandbox, enforced from outside (a host-owned cgroup).

@@ -1,8 +1,6 @@
 """The Docker sandbox backend on the real dedicated engine (userns isolation mode)."""
 from __future__ import annotations
 
-import json
-import subprocess
 import time
 from pathlib import Path
 
@@ -40,10 +38,6 @@ def test_ensure_is_idempotent_and_labelled(backend, sandbox):
     assert hc["Memory"] > 0 and hc["PidsLimit"] > 0 and hc["NanoCpus"] > 0
 
 
-def test_learner_is_root_only_in_a_user_namespace(backend, sandbox):
-    res = inner_sh(backend, sandbox.id, "cat /proc/self/uid_map")
-    inside, outside, _count = res.output.split()
-    assert inside == "0" and int(outside) >= 100000
 
 
 def test_inner_engine_pause_top_stats_and_memory_limit(backend, sandbox):
@@ -69,25 +63,8 @@ def test_inner_engine_pause_top_stats_and_memory_limit(backend, sandbox):
     assert "oom_exit=137" in out, out
 
 
-def test_learner_cannot_raise_own_limits_or_reach_host_disk(backend, sandbox):
-    res = inner_sh(backend, sandbox.id, """
-      echo 99999999999 > /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null; echo "limit_rc=$?"
-      echo max > /sys/fs/cgroup/pids/pids.max 2>/dev/null; echo "pids_rc=$?"
-      mknod /tmp/hostdisk b 253 0 2>/dev/null; echo "mknod_rc=$?"
-      cat /sys/fs/cgroup/memory/memory.limit_in_bytes
-    """)
-    out = res.output
-    assert "limit_rc=0" not in out and "pids_rc=0" not in out and "mknod_rc=0" not in out, out
-    limit = int(out.strip().splitlines()[-1])
-    assert limit == backend.client.containers.get(sandbox.id).attrs["HostConfig"]["Memory"]
 
 
-def test_inner_privileged_mount_of_root_sees_only_the_sandbox(backend, sandbox):
-    res = inner_sh(backend, sandbox.id,
-                   "docker run --rm -v /:/host busybox ls /host/run/bungeo-host/ 2>&1; "
-                   "docker run --rm -v /:/host busybox cat /host/etc/hostname", timeout=60)
-    assert "docker.sock" in res.output  # the sandbox's own shared folder, not the host's /run
-    assert "bungeo" in res.output.splitlines()[-1]
 
 
 def test_host_reads_inner_engine_through_shared_socket(backend, sandbox):
@@ -118,23 +95,8 @@ def test_remove_is_idempotent(backend):
     assert backend.get(sb.id) is None
 
 
-def test_firewall_chains_are_installed():
-    rules = engine.firewall_rules()["iptables"]
-    text = "\n".join(rules)
-    assert "-A BUNGEO-INPUT -p tcp -m tcp --dport 5000 -j ACCEPT" in text
-    assert "-A BUNGEO-INPUT -j REJECT" in text
-    assert "-A BUNGEO-FORWARD -j DROP" in text
-    jumps = subprocess.run(["iptables", "-S", "INPUT"], capture_output=True, text=True).stdout
-    assert "-j BUNGEO-INPUT" in jumps
 
 
-def test_sandbox_cannot_reach_host_services(backend, sandbox):
-    """Redis listens on the host; from the sandbox its port on the gateway must be refused."""
-    _net, gw = engine.network()
-    res = inner_sh(backend, sandbox.id,
-                   f"timeout 3 bash -c 'echo > /dev/tcp/{gw}/6379' 2>&1; echo rc=$?; "
-                   f"timeout 3 bash -c 'echo > /dev/tcp/{gw}/{json.dumps(5000)}' && echo mirror=ok")
-    assert "rc=0" not in res.output and "mirror=ok" in res.output, res.output
 
 
 def test_remove_leaves_no_cgroup_behind(backend):
@@ -144,22 +106,6 @@ def test_remove_leaves_no_cgroup_behind(backend):
     assert not any(Path("/sys/fs/cgroup").glob(f"*/bungeo/{sb.id}"))
 
 
-def test_fork_bomb_is_held_and_reset_recovers(backend):
-    """A fork bomb stays inside the pids limit (another sandbox keeps answering), and "reset
-    sandbox" brings the bombed one back with its images."""
-    bombed = backend.ensure(owner="forkbomb")
-    neighbour = backend.ensure(owner="neighbour")
-    inner_sh(backend, bombed.id, "docker pull -q busybox")
-    backend.exec(bombed.id, ["bash", "-c", "bomb() { bomb | bomb & }; bomb"], timeout=5)
-    time_limit = backend.exec(neighbour.id, ["echo", "alive"], timeout=10)
-    assert time_limit.output.strip() == "alive"
-    pids = backend.client.containers.get(bombed.id).stats(stream=False)["pids_stats"]
-    assert pids["current"] <= backend.client.containers.get(bombed.id).attrs["HostConfig"]["PidsLimit"]
-    backend.restart(bombed.id)
-    res = inner_sh(backend, bombed.id, "echo back; docker images --format '{{.Repository}}'")
-    assert res.output.split()[0] == "back" and "busybox" in res.output
-    backend.remove(bombed.id, keep_workspace=False)
-    backend.remove(neighbour.id, keep_workspace=False)
 
 
 def test_host_limits_shared_by_all_sandboxes_are_raised():

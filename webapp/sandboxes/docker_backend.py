@@ -296,8 +296,9 @@ class DockerSandboxBackend(SandboxBackend):
             nano_cpus=int(settings.BUNGEO_SANDBOX_CPUS * 1e9),
             pids_limit=settings.BUNGEO_SANDBOX_PIDS,
             init=True,
-            # Nothing answers DNS inside: lookups fail at once instead of stalling pulls.
-            dns=["127.0.0.1"],
+            # Offline (the default) nothing answers DNS: lookups fail at once instead of stalling
+            # pulls. With internet allowed, the engine's own resolver configuration applies.
+            dns=None if settings.BUNGEO_SANDBOX_INTERNET else ["127.0.0.1"],
             log_config={"type": "json-file", "config": {"max-size": "1m", "max-file": "1"}},
             restart_policy={"Name": "no"},
         )

@@ -121,17 +121,55 @@ def bridge_ensure() -> None:
     _run(["ip", "link", "set", name, "up"])
 
 
-def firewall_apply() -> None:
-    """Install bungeo's own chains for the sandbox bridge (iptables, IPv4 and IPv6).
+# Destinations a sandbox never reaches, even when the operator allows the internet: private and
+# shared address space (RFC 1918, RFC 6598), loopback and "this network" (RFC 1122), link-local
+# including cloud metadata at 169.254.169.254 (RFC 3927), multicast and reserved (RFC 5771,
+# RFC 1112), and IPv6 unique-local and link-local (RFC 4193, RFC 4291).
+BLOCKED_V4 = ("0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
+              "172.16.0.0/12", "192.168.0.0/16", "224.0.0.0/4", "240.0.0.0/4")
+BLOCKED_V6 = ("::1/128", "fc00::/7", "fe80::/10", "ff00::/8")
+NAT_CHAIN = "BUNGEO-NAT"
 
-    Sandboxes may reach the registry mirror on the gateway and answer connections the host opened
-    (published-port previews, checks); they may not reach any other host service (Redis,
-    PostgreSQL, the web app), each other, or anything beyond the host. Rules are rebuilt from
-    scratch on every call.
+
+def firewall_plan(*, bridge: str, subnet: str, mirror_port: int, internet: bool
+                  ) -> dict[str, list[list[str]]]:
+    """The rules bungeo installs, per tool (``iptables``/``ip6tables``), as argument lists
+    appended to bungeo's own chains (``-A CHAIN ...``; ``-t nat`` rules included).
+
+    Always: sandboxes reach only the registry mirror on the gateway (``mirror_port``) and replies
+    to connections the host opened; never another host service, never each other. With
+    ``internet``: new IPv4 connections to public addresses are forwarded and masqueraded, but
+    every range in :data:`BLOCKED_V4` stays dropped (so 169.254.169.254 and the school's own
+    private network are never reachable). IPv6 is never forwarded.
     """
+    plan: dict[str, list[list[str]]] = {}
+    for tool, blocked in (("iptables", BLOCKED_V4), ("ip6tables", BLOCKED_V6)):
+        rules = [["-A", INPUT_CHAIN, "-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED",
+                  "-j", "ACCEPT"]]
+        if tool == "iptables":
+            rules.append(["-A", INPUT_CHAIN, "-p", "tcp", "--dport", str(mirror_port), "-j", "ACCEPT"])
+        rules.append(["-A", INPUT_CHAIN, "-j", "REJECT"])
+        rules.append(["-A", FORWARD_CHAIN, "-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED",
+                      "-j", "ACCEPT"])
+        if internet and tool == "iptables":
+            rules += [["-A", FORWARD_CHAIN, "-d", net, "-j", "DROP"] for net in blocked]
+            rules.append(["-A", FORWARD_CHAIN, "!", "-o", bridge, "-j", "ACCEPT"])
+            rules.append(["-t", "nat", "-A", NAT_CHAIN, "-s", subnet, "!", "-o", bridge,
+                          "-j", "MASQUERADE"])
+        rules.append(["-A", FORWARD_CHAIN, "-j", "DROP"])
+        plan[tool] = rules
+    return plan
+
+
+def firewall_apply() -> None:
+    """Install bungeo's own chains for the sandbox bridge (iptables, IPv4 and IPv6), rebuilt from
+    scratch on every call, following :func:`firewall_plan` and the operator's
+    ``BUNGEO_SANDBOX_INTERNET`` setting (off by default)."""
     bridge = settings.BUNGEO_SANDBOX_BRIDGE
-    port = str(settings.BUNGEO_MIRROR_PORT)
-    for tool in ("iptables", "ip6tables"):
+    plan = firewall_plan(bridge=bridge, subnet=str(network()[0]),
+                         mirror_port=settings.BUNGEO_MIRROR_PORT,
+                         internet=settings.BUNGEO_SANDBOX_INTERNET)
+    for tool, rules in plan.items():
         if shutil.which(tool) is None:
             log.warning("%s not found: sandbox firewall not installed", tool)
             continue
@@ -141,20 +179,21 @@ def firewall_apply() -> None:
             jump = [tool, "-C", parent, "-i", bridge, "-j", chain]
             if _run(jump, check=False).returncode != 0:
                 _run([tool, "-I", parent, "1", "-i", bridge, "-j", chain])
-        _run([tool, "-A", INPUT_CHAIN, "-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED",
-              "-j", "ACCEPT"])
         if tool == "iptables":
-            _run([tool, "-A", INPUT_CHAIN, "-p", "tcp", "--dport", port, "-j", "ACCEPT"])
-        _run([tool, "-A", INPUT_CHAIN, "-j", "REJECT"])
-        # Replies to connections the host opened are routed back; nothing else leaves the bridge,
-        # and sandboxes on the same bridge cannot talk to each other (br_netfilter sees bridged
-        # frames in FORWARD).
-        _run([tool, "-A", FORWARD_CHAIN, "-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED",
-              "-j", "ACCEPT"])
-        _run([tool, "-A", FORWARD_CHAIN, "-j", "DROP"])
+            if _run([tool, "-t", "nat", "-N", NAT_CHAIN], check=False).returncode != 0:
+                _run([tool, "-t", "nat", "-F", NAT_CHAIN])
+            if _run([tool, "-t", "nat", "-C", "POSTROUTING", "-j", NAT_CHAIN], check=False).returncode:
+                _run([tool, "-t", "nat", "-I", "POSTROUTING", "1", "-j", NAT_CHAIN])
+        for rule in rules:
+            _run([tool, *rule])
+    # Sandboxes on the same bridge cannot talk to each other only if bridged frames pass
+    # through iptables' FORWARD chain (br_netfilter).
     bridge_nf = Path("/proc/sys/net/bridge/bridge-nf-call-iptables")
     if bridge_nf.exists() and bridge_nf.read_text().strip() != "1":
         bridge_nf.write_text("1\n")
+    if settings.BUNGEO_SANDBOX_INTERNET:
+        log.warning("sandboxes may reach the internet (BUNGEO_SANDBOX_INTERNET); private ranges "
+                    "and link-local addresses stay blocked")
 
 
 def firewall_rules() -> dict[str, list[str]]:
@@ -164,6 +203,9 @@ def firewall_rules() -> dict[str, list[str]]:
         rules: list[str] = []
         for chain in (INPUT_CHAIN, FORWARD_CHAIN):
             res = _run([tool, "-S", chain], check=False)
+            rules += res.stdout.splitlines() if res.returncode == 0 else []
+        if tool == "iptables":
+            res = _run([tool, "-t", "nat", "-S", NAT_CHAIN], check=False)
             rules += res.stdout.splitlines() if res.returncode == 0 else []
         out[tool] = rules
     return out
