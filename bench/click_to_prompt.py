@@ -2,8 +2,11 @@
 
 Usage: python bench/click_to_prompt.py [--base http://127.0.0.1:8000] [--trials 20]
 Runs against a server started by 'make run' (it creates a bench user in that server's database).
-"warm": the learner's sandbox is already running (reattach). "cold": the sandbox was removed
-before each trial, so it is created and its inner engine started.
+"warm": the learner's sandbox is already running (reattach). "pool": the sandbox was removed
+before each trial and one started, unassigned sandbox waits in the warm pool (claimed: renamed and
+given the learner's workspace). "cold": the sandbox and the pool were removed before each trial,
+so a sandbox is created and its inner engine started (run the server with
+BUNGEO_SANDBOX_POOL_SIZE=0 for clean cold figures, or the server's own refill may race).
 """
 from __future__ import annotations
 
@@ -46,6 +49,18 @@ def remove_sandbox(username: str) -> None:
         b.remove(sb.id)
 
 
+def set_pool(size: int) -> None:
+    """Remove every unassigned pool sandbox, then start ``size`` new ones (and wait for them)."""
+    django_setup()
+    from webapp.sandboxes.backend import get_backend
+
+    b = get_backend()
+    for sb in b.list(kind="pool"):
+        b.remove(sb.id)
+    if size:
+        b.pool_fill(size)
+
+
 async def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--base", default="http://127.0.0.1:8000")
@@ -54,11 +69,12 @@ async def main() -> None:
     (user, pw), = await asyncio.to_thread(ensure_users, 1, "benchclick")
     cookie = login(args.base, user, pw)
     rows = []
-    for mode in ("cold", "warm"):
+    for mode in ("cold", "pool", "warm"):
         times = []
         for _ in range(args.trials):
-            if mode == "cold":
+            if mode in ("cold", "pool"):
                 await asyncio.to_thread(remove_sandbox, user)
+                await asyncio.to_thread(set_pool, 1 if mode == "pool" else 0)
             times.append(await one(args.base, cookie))
         rows.append((mode, args.trials, f"{pct(times, .5):.3f}", f"{pct(times, .95):.3f}",
                      f"{max(times):.3f}"))

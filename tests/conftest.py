@@ -16,6 +16,8 @@ assert TEST_PREFIX.startswith("bungeotest"), "test sandboxes must carry a bungeo
 settings.BUNGEO_SANDBOX_PREFIX = TEST_PREFIX
 # Tests start sandboxes themselves; a warm-up on every login would race with them.
 settings.BUNGEO_PRESTART_ON_LOGIN = False
+# No warm pool unless a test asks for one (pool sandboxes would be claimed by other tests).
+settings.BUNGEO_SANDBOX_POOL_SIZE = 0
 
 
 @pytest.fixture(scope="session")

@@ -113,6 +113,8 @@ CELERY_BEAT_SCHEDULE = {
                             "schedule": 300.0},
     "sandboxes-reap-idle": {"task": "webapp.sandboxes.tasks.sandboxes_reap_idle",
                             "schedule": 60.0},
+    "sandboxes-pool-fill": {"task": "webapp.sandboxes.tasks.sandboxes_pool_fill",
+                            "schedule": 15.0, "options": {"expires": 14}},
 }
 
 # ------------------------------------------------------------------------------
@@ -175,6 +177,9 @@ BUNGEO_SANDBOX_PIDS = env.int("BUNGEO_SANDBOX_PIDS", default=1024)
 # Seconds to wait for a sandbox's inner engine to answer after start.
 BUNGEO_SANDBOX_READY_TIMEOUT = env.float("BUNGEO_SANDBOX_READY_TIMEOUT", default=30.0)
 # Seconds without an attached terminal before a learner's sandbox is stopped (files kept).
+# Started sandboxes with no owner kept ready, so that a learner's first click is instant (each
+# idle one costs about 40 MiB). 0 turns the warm pool off.
+BUNGEO_SANDBOX_POOL_SIZE = env.int("BUNGEO_SANDBOX_POOL_SIZE", default=2)
 BUNGEO_SANDBOX_IDLE_TIMEOUT = env.int("BUNGEO_SANDBOX_IDLE_TIMEOUT", default=1800)
 # Start a learner's sandbox in the background when they log in (needs a Celery worker).
 BUNGEO_PRESTART_ON_LOGIN = env.bool("BUNGEO_PRESTART_ON_LOGIN", default=True)

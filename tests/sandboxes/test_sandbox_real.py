@@ -155,3 +155,50 @@ def test_prestart_starts_the_learners_sandbox(backend, student):
     sb = backend.find(owner=learner_owner(student))
     assert sb is not None and sb.running
     backend.remove(sb.id, keep_workspace=False)
+
+
+def test_warm_pool_claim_is_atomic_and_attaches_the_workspace(backend, settings):
+    """Six learners arrive at once with two sandboxes in the pool: two claim distinct pool
+    sandboxes, four get new ones; every learner's /root is their own workspace; the workspace
+    survives removal and comes back in the next (pooled) sandbox."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    started = backend.pool_fill(2)
+    assert len(started) == 2
+    assert len([sb for sb in backend.list(kind="pool") if sb.running]) == 2
+    owners = [f"pooled{i}" for i in range(6)]
+    with ThreadPoolExecutor(6) as ex:
+        sandboxes = list(ex.map(lambda o: backend.ensure(owner=o), owners))
+    try:
+        assert len({sb.id for sb in sandboxes}) == 6
+        assert all(sb.running and sb.kind == "learner" for sb in sandboxes)
+        assert [sb.owner for sb in sandboxes] == owners
+        assert backend.list(kind="pool") == []  # both pool sandboxes were claimed
+        claimed = [sb for sb in sandboxes
+                   if backend.client.containers.get(sb.id).labels["org.bungeo.kind"] == "pool"]
+        assert len(claimed) == 2
+        for sb in sandboxes:
+            inner_sh(backend, sb.id, f"echo {sb.owner} > /root/whoami")
+        for sb in sandboxes:
+            assert inner_sh(backend, sb.id, "cat /root/whoami; ls -a /root").output.split()[0] == sb.owner
+            assert backend.find(owner=sb.owner).id == sb.id
+            # the inner engine answers through the host-shared socket, under the new name too
+            assert docker.DockerClient(base_url=backend.engine_url(sb.id), version="1.41").ping()
+        # reset keeps the workspace of a claimed sandbox
+        first = claimed[0]
+        backend.restart(first.id)
+        assert inner_sh(backend, first.id, "cat /root/whoami").output.strip() == first.owner
+        # the workspace outlives the sandbox and is attached to the next pooled one
+        backend.remove(first.id)
+        assert not any(Path("/sys/fs/cgroup").glob(f"*/bungeo/{first.id}"))
+        backend.pool_fill(1)
+        again = backend.ensure(owner=first.owner)
+        assert backend.client.containers.get(again.id).labels["org.bungeo.kind"] == "pool"
+        assert inner_sh(backend, again.id, "cat /root/whoami").output.strip() == first.owner
+    finally:
+        for o in owners:
+            sb = backend.find(owner=o)
+            if sb:
+                backend.remove(sb.id, keep_workspace=False)
+    slots = Path(settings.BUNGEO_DATA_DIR) / "slots"
+    assert not [p for p in slots.iterdir() if p.name.startswith(backend.prefix)]

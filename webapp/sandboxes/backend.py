@@ -20,6 +20,8 @@ from django.utils.module_loading import import_string
 
 KIND_LEARNER = "learner"
 KIND_GRADING = "grading"
+# Started, unassigned sandboxes waiting in the warm pool (see SandboxBackend.pool_fill).
+KIND_POOL = "pool"
 
 
 class SandboxError(Exception):
@@ -113,6 +115,12 @@ class SandboxBackend:
         ``grading_max_age`` seconds (a grading run never lives that long). Learner sandboxes are
         kept, running or not (their workspace matters). Returns the ids removed."""
         raise NotImplementedError("subclasses of SandboxBackend must provide a reconcile() method")
+
+    def pool_fill(self, size: int | None = None) -> list[str]:
+        """Start unassigned sandboxes until ``size`` (default ``BUNGEO_SANDBOX_POOL_SIZE``) are
+        ready for the next learner's :meth:`ensure` to claim; a claim is atomic under
+        concurrency. Returns the ids started. Backends without a pool return []."""
+        return []
 
     def idle_seconds(self, sandbox_id: str, *, now: float | None = None) -> float | None:
         """Seconds since the learner last used the sandbox's terminal, or None while a terminal

@@ -12,6 +12,15 @@ Each sandbox runs its own rootful Docker engine inside a user namespace (DESIGN.
 * the inner engine also listens on a socket in a host directory bind-mounted into the sandbox,
   which bungeo's step checks use (``engine_url``);
 * the learner's home folder (/root) lives in a named volume that outlives the sandbox.
+
+Warm pool: ``pool_fill`` keeps ``BUNGEO_SANDBOX_POOL_SIZE`` started sandboxes with no owner. Their
+/root is a bind of a host directory (``<data dir>/slots/<slot>/home``) with ``rslave`` propagation
+under a shared host mount, so that claiming one (``ensure`` for a learner with no sandbox yet)
+only renames the container to the learner's sandbox name, under a cross-process lock, and
+bind-mounts the learner's workspace volume on that host directory, which then appears at /root
+inside the running sandbox (mount propagation, see mount_namespaces(7)). Labels cannot change
+after creation, so a claimed sandbox keeps ``org.bungeo.kind=pool``; its identity comes from its
+name, and its host directory from its immutable ``org.bungeo.slot`` label.
 """
 from __future__ import annotations
 
@@ -23,6 +32,7 @@ import logging
 import os
 import shutil
 import socket
+import subprocess
 import tarfile
 import threading
 import time
@@ -39,6 +49,7 @@ from . import engine, images
 from .backend import (
     KIND_GRADING,
     KIND_LEARNER,
+    KIND_POOL,
     ExecResult,
     Sandbox,
     SandboxBackend,
@@ -52,6 +63,8 @@ LABEL_KIND = "org.bungeo.kind"
 LABEL_OWNER = "org.bungeo.owner"
 LABEL_PREFIX = "org.bungeo.prefix"
 LABEL_CREATED = "org.bungeo.created"
+# The name a sandbox was created with; its host directory and inner-engine volume are keyed by it.
+LABEL_SLOT = "org.bungeo.slot"
 # The uid/gid that root in a sandbox maps to on the host (dockerd --userns-remap=default).
 REMAP_ROOT = 100000
 # The API version every client speaks: understood by Debian 12's engine (20.10) and Docker 26.
@@ -164,6 +177,28 @@ def delegate_cgroups(pid: int) -> list[Path]:
     return dirs
 
 
+def _mountpoints() -> set[str]:
+    """Every mount point of this process's mount namespace (``/proc/self/mountinfo``, field 5)."""
+    out = set()
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        out.add(line.split()[4].replace("\\040", " "))
+    return out
+
+
+def _slots_root() -> Path:
+    """``<data dir>/slots``, made a shared bind mount of itself on first use, so that mounts
+    made below it propagate into sandboxes that bind a directory of it with ``rslave``.
+    Raises ``SandboxError`` when mounting is not permitted (bungeo must run as root)."""
+    root = Path(settings.BUNGEO_DATA_DIR) / "slots"
+    root.mkdir(parents=True, exist_ok=True)
+    if str(root) not in _mountpoints():
+        for cmd in (["mount", "--bind", str(root), str(root)], ["mount", "--make-shared", str(root)]):
+            res = subprocess.run(cmd, capture_output=True, text=True)
+            if res.returncode != 0:
+                raise SandboxError(f"warm pool: {' '.join(cmd)} failed: {res.stderr.strip()}")
+    return root
+
+
 class DockerSandboxBackend(SandboxBackend):
     """Sandboxes as containers on the dedicated engine (``BUNGEO_SANDBOX_ENGINE_URL``)."""
 
@@ -172,6 +207,7 @@ class DockerSandboxBackend(SandboxBackend):
         self._client: docker.DockerClient | None = None
         self._lock = threading.Lock()
         self._start_locks: dict[str, threading.Lock] = {}
+        self._slots: dict[str, str] = {}
 
     # -- plumbing ---------------------------------------------------------------------------
     @property
@@ -188,17 +224,35 @@ class DockerSandboxBackend(SandboxBackend):
     def _name(self, owner: str, kind: str) -> str:
         return f"{self.prefix}-{kind}-{owner}"
 
+    def _slot(self, sandbox_id: str) -> str:
+        """The name ``sandbox_id`` was created with (differs for a claimed pool sandbox)."""
+        slot = self._slots.get(sandbox_id)
+        if slot is None:
+            try:
+                c = self.client.containers.get(sandbox_id)
+                slot = c.labels.get(LABEL_SLOT) or c.name
+                self._slots[sandbox_id] = slot
+            except (NotFound, docker.errors.DockerException):
+                return sandbox_id
+        return slot
+
     def host_dir(self, sandbox_id: str) -> Path:
         """The host directory shared with the sandbox (its inner engine's socket lives there)."""
-        return Path(settings.BUNGEO_RUN_DIR) / "sandboxes" / sandbox_id
+        return Path(settings.BUNGEO_RUN_DIR) / "sandboxes" / self._slot(sandbox_id)
+
+    def _identity(self, c) -> tuple[str, str]:
+        """(kind, owner) of a container: from its labels, or from its name once claimed."""
+        kind, owner = c.labels.get(LABEL_KIND, ""), c.labels.get(LABEL_OWNER, "")
+        learner = f"{self.prefix}-{KIND_LEARNER}-"
+        if kind == KIND_POOL and c.name.startswith(learner):
+            return KIND_LEARNER, c.name[len(learner):]
+        return kind, owner
 
     def _as_sandbox(self, c) -> Sandbox:
         nets = c.attrs.get("NetworkSettings", {}).get("Networks", {}) or {}
         addr = next((n.get("IPAddress") for n in nets.values() if n.get("IPAddress")), None)
-        return Sandbox(
-            id=c.name, owner=c.labels.get(LABEL_OWNER, ""), kind=c.labels.get(LABEL_KIND, ""),
-            state=c.status, address=addr,
-        )
+        kind, owner = self._identity(c)
+        return Sandbox(id=c.name, owner=owner, kind=kind, state=c.status, address=addr)
 
     def _container(self, sandbox_id: str):
         try:
@@ -236,14 +290,17 @@ class DockerSandboxBackend(SandboxBackend):
 
     def list(self, *, kind: str | None = None) -> list[Sandbox]:
         filters = {"label": [f"{LABEL_PREFIX}={self.prefix}"]}
-        if kind:
-            filters["label"].append(f"{LABEL_KIND}={kind}")
-        return [self._as_sandbox(c) for c in self.client.containers.list(all=True, filters=filters)]
+        out = [self._as_sandbox(c) for c in self.client.containers.list(all=True, filters=filters)]
+        return [sb for sb in out if kind is None or sb.kind == kind]
 
     def ensure(self, *, owner: str, kind: str = KIND_LEARNER) -> Sandbox:
         name = self._name(owner, kind)
         with self._start_lock(name):
             c = self._container(name)
+            if c is None and kind == KIND_LEARNER:
+                c = self._claim(name, owner=owner)
+                if c is not None:
+                    return self._as_sandbox(c)
             if c is None:
                 c = self._create(name, owner=owner, kind=kind)
             if c.status != "running":
@@ -266,16 +323,20 @@ class DockerSandboxBackend(SandboxBackend):
     def _create(self, name: str, *, owner: str, kind: str, workspace: bool = True):
         api = self.client.api
         image = images.sandbox_image()
+        self._slots[name] = name
         hostdir = self.host_dir(name)
         hostdir.mkdir(parents=True, exist_ok=True)
         binds = {
             f"{name}-docker": {"bind": "/var/lib/docker", "mode": "rw"},
             str(hostdir): {"bind": "/run/bungeo-host", "mode": "rw"},
         }
-        if workspace:
+        if kind == KIND_POOL:
+            home = self._slot_home(name)
+            binds[str(home)] = {"bind": "/root", "mode": "rw,rslave"}
+        elif workspace:
             binds[f"{self.prefix}-workspace-{owner}"] = {"bind": "/root", "mode": "rw"}
         labels = {LABEL_KIND: kind, LABEL_OWNER: owner, LABEL_PREFIX: self.prefix,
-                  LABEL_CREATED: str(int(time.time()))}
+                  LABEL_CREATED: str(int(time.time())), LABEL_SLOT: name}
         for vol in binds:
             if not vol.startswith("/"):
                 try:
@@ -322,6 +383,12 @@ class DockerSandboxBackend(SandboxBackend):
         return self.client.containers.get(res["Id"])
 
     def _start(self, c) -> None:
+        if c.labels.get(LABEL_KIND) == KIND_POOL:
+            kind, owner = self._identity(c)
+            slot = c.labels.get(LABEL_SLOT, c.name)
+            _slots_root()
+            if kind == KIND_LEARNER:  # a claimed one restarting (reset, reboot): home first
+                self._attach_workspace(slot, owner)
         hostdir = self.host_dir(c.name)
         hostdir.mkdir(parents=True, exist_ok=True)
         (hostdir / "ready").unlink(missing_ok=True)
@@ -392,8 +459,9 @@ class DockerSandboxBackend(SandboxBackend):
     def remove(self, sandbox_id: str, *, keep_workspace: bool = True) -> None:
         c = self._container(sandbox_id)
         owner = None
+        slot = self._slot(sandbox_id)
         if c is not None:
-            owner = c.labels.get(LABEL_OWNER)
+            owner = self._identity(c)[1] or None
             try:
                 c.remove(force=True)
             except NotFound:
@@ -401,7 +469,8 @@ class DockerSandboxBackend(SandboxBackend):
             except APIError as exc:
                 if exc.status_code != 409:  # 409: removal already in progress
                     raise
-        vols = [f"{sandbox_id}-docker"]
+        self._detach_workspace(slot)
+        vols = [f"{slot}-docker"]
         if not keep_workspace and owner:
             vols.append(f"{self.prefix}-workspace-{owner}")
         for v in vols:
@@ -409,10 +478,132 @@ class DockerSandboxBackend(SandboxBackend):
                 self.client.volumes.get(v).remove(force=True)
             except NotFound:
                 pass
-        shutil.rmtree(self.host_dir(sandbox_id), ignore_errors=True)
+        shutil.rmtree(Path(settings.BUNGEO_RUN_DIR) / "sandboxes" / slot, ignore_errors=True)
         (Path(settings.BUNGEO_RUN_DIR) / "sandboxes" / f"{sandbox_id}.lock").unlink(missing_ok=True)
+        self._slots.pop(sandbox_id, None)
         remove_cgroup_parent(sandbox_id)
+        if slot != sandbox_id:
+            remove_cgroup_parent(slot)
         log.info("sandbox %s removed", sandbox_id)
+
+    # -- warm pool ---------------------------------------------------------------------------
+    def _slot_home(self, slot: str) -> Path:
+        home = _slots_root() / slot / "home"
+        home.mkdir(parents=True, exist_ok=True)
+        os.chown(home, REMAP_ROOT, REMAP_ROOT)
+        return home
+
+    def _attach_workspace(self, slot: str, owner: str) -> None:
+        """Bind-mount ``owner``'s workspace volume on the slot's home (idempotent)."""
+        home = self._slot_home(slot)
+        if str(home) in _mountpoints():
+            return
+        vol_name = f"{self.prefix}-workspace-{owner}"
+        try:
+            vol = self.client.volumes.get(vol_name)
+        except NotFound:
+            vol = self.client.volumes.create(vol_name, labels={
+                LABEL_KIND: KIND_LEARNER, LABEL_OWNER: owner, LABEL_PREFIX: self.prefix})
+        source = vol.attrs["Mountpoint"]
+        res = subprocess.run(["mount", "--bind", source, str(home)], capture_output=True, text=True)
+        if res.returncode != 0:
+            raise SandboxError(f"cannot attach the workspace: {res.stderr.strip()}")
+
+    def _detach_workspace(self, slot: str) -> None:
+        home = Path(settings.BUNGEO_DATA_DIR) / "slots" / slot / "home"
+        if not home.parent.exists():
+            return
+        while str(home) in _mountpoints():
+            if subprocess.run(["umount", "-l", str(home)], capture_output=True).returncode != 0:
+                break
+        shutil.rmtree(home.parent, ignore_errors=True)
+
+    @contextlib.contextmanager
+    def _claim_lock(self, slot: str):
+        """Non-blocking exclusive flock for claiming ``slot``; yields True when held."""
+        lock_dir = Path(settings.BUNGEO_RUN_DIR) / "sandboxes"
+        lock_dir.mkdir(parents=True, exist_ok=True)
+        with open(lock_dir / f"{slot}.claim", "w") as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def _pool_members(self) -> list:
+        filters = {"label": [f"{LABEL_PREFIX}={self.prefix}", f"{LABEL_KIND}={KIND_POOL}"]}
+        pool_prefix = f"{self.prefix}-{KIND_POOL}-"
+        return [c for c in self.client.containers.list(all=True, filters=filters)
+                if c.name.startswith(pool_prefix)]
+
+    def _claim(self, name: str, *, owner: str):
+        """Take a started, unassigned pool sandbox for ``owner``: rename it to ``name`` and
+        attach the owner's workspace at /root. Returns the container, or None when the pool is
+        empty. A claim is atomic across threads and processes: each pool slot is taken under a
+        non-blocking flock, and its name is checked again under the lock."""
+        for c in self._pool_members():
+            if c.status != "running":
+                continue
+            slot = c.labels.get(LABEL_SLOT, c.name)
+            with self._claim_lock(slot) as held:
+                if not held:
+                    continue
+                try:
+                    c.reload()
+                except NotFound:
+                    continue
+                if c.name != slot or c.status != "running" or not self._inner_answers(slot):
+                    continue
+                try:
+                    self._attach_workspace(slot, owner)
+                    c.rename(name)
+                except (APIError, SandboxError) as exc:
+                    log.warning("pool sandbox %s could not be claimed: %s", slot, exc)
+                    self._detach_workspace_mount_only(slot)
+                    continue
+                self._slots[name] = slot
+                c.reload()
+                # A new workspace is empty (no copy-up from the image, unlike a named volume
+                # mounted at creation): give it the usual skeleton, keeping what is there.
+                self.exec(name, ["sh", "-c", "cp -rn /etc/skel/. /root/ 2>/dev/null; mkdir -p /root/work"],
+                          timeout=10)
+                log.info("pool sandbox %s claimed as %s", slot, name)
+                return c
+        return None
+
+    def _detach_workspace_mount_only(self, slot: str) -> None:
+        home = Path(settings.BUNGEO_DATA_DIR) / "slots" / slot / "home"
+        if str(home) in _mountpoints():
+            subprocess.run(["umount", "-l", str(home)], capture_output=True)
+
+    def pool_fill(self, size: int | None = None) -> list[str]:
+        """Start pool sandboxes until ``size`` (default ``BUNGEO_SANDBOX_POOL_SIZE``) unassigned
+        ones are running; remove unassigned ones that stopped. Returns the ids started."""
+        size = settings.BUNGEO_SANDBOX_POOL_SIZE if size is None else size
+        members = self._pool_members()
+        running = 0
+        for c in members:
+            if c.status == "running":
+                running += 1
+            else:
+                with self._claim_lock(c.labels.get(LABEL_SLOT, c.name)) as held:
+                    if held:
+                        self.remove(c.name, keep_workspace=True)
+        started = []
+        for _n in range(max(0, size - running)):
+            name = f"{self.prefix}-{KIND_POOL}-{uuid.uuid4().hex[:8]}"
+            c = self._create(name, owner="", kind=KIND_POOL)
+            try:
+                self._start(c)
+            except SandboxError:
+                self.remove(name)
+                raise
+            started.append(name)
+        return started
 
     def reconcile(self, *, grading_max_age: float, now: float | None = None) -> list[str]:
         now = time.time() if now is None else now

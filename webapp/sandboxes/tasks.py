@@ -49,3 +49,14 @@ def sandbox_prestart(user_id: int) -> None:
         get_backend().ensure(owner=learner_owner(user))
     except SandboxError as exc:
         log.warning("prestart for user %s failed: %s", user_id, exc)
+
+
+@shared_task(ignore_result=True)
+def sandboxes_pool_fill() -> list[str]:
+    """Keep BUNGEO_SANDBOX_POOL_SIZE started, unassigned sandboxes ready (Celery beat, every
+    15 s). Returns the ids started."""
+    try:
+        return get_backend().pool_fill()
+    except SandboxError as exc:
+        log.warning("warm pool refill failed: %s", exc)
+        return []
