@@ -3,4 +3,9 @@ from django.urls import path
 from . import views
 
 app_name = "sandboxes"
-urlpatterns = [path("reset/", views.reset, name="reset")]
+urlpatterns = [
+    path("reset/", views.reset, name="reset"),
+    path("preview/", views.preview_open, name="preview_open"),
+    path("preview/<int:user_id>/<int:port>/<path:path>", views.preview, name="preview"),
+    path("preview/<int:user_id>/<int:port>/", views.preview, name="preview_root"),
+]

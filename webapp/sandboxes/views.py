@@ -30,3 +30,107 @@ def reset(request: HttpRequest) -> HttpResponse:
         log.warning("reset for user %s failed: %s", request.user.pk, exc)
         text = str(exc)
     return HttpResponse(f'<span class="reset-result">{escape(text)}</span>')
+
+
+# ------------------------------------------------------------------------------------------------
+# Published-port preview
+# ------------------------------------------------------------------------------------------------
+PREVIEW_TIMEOUT = 10.0  # seconds to connect and to wait for each read
+PREVIEW_MAX_BYTES = 20 * 2 ** 20  # a preview body longer than this is cut off
+# Hop-by-hop headers (RFC 9110, section 7.6.1) and those this proxy sets itself.
+_DROP_HEADERS = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
+                 "trailer", "transfer-encoding", "upgrade", "content-length", "set-cookie",
+                 "content-security-policy", "x-frame-options", "strict-transport-security"}
+# The learner's page runs in a unique opaque origin: its scripts can run, but never with
+# bungeo's cookies or same-origin access to bungeo (CSP "sandbox" directive, CSP Level 3 §6.3.2).
+PREVIEW_CSP = "sandbox allow-scripts allow-forms allow-popups allow-modals"
+
+
+def _preview_message(status: int, text: str) -> HttpResponse:
+    body = (f'<!doctype html><meta charset="utf-8"><title>bungeo</title>'
+            f'<p style="font:16px sans-serif;margin:2em">{escape(text)}</p>')
+    resp = HttpResponse(body, status=status)
+    resp["Content-Security-Policy"] = PREVIEW_CSP
+    return resp
+
+
+@login_required
+def preview_open(request: HttpRequest) -> HttpResponse:
+    """The "open port" form: redirect to the preview of the chosen port of one's own sandbox."""
+    from django.shortcuts import redirect
+
+    try:
+        port = int(request.GET.get("port", ""))
+    except ValueError:
+        port = 0
+    if not 1 <= port <= 65535:
+        return _preview_message(400, _("Enter a port number between 1 and 65535."))
+    return redirect("sandboxes:preview_root", user_id=request.user.pk, port=port)
+
+
+@login_required
+def preview(request: HttpRequest, user_id: int, port: int, path: str = "") -> HttpResponse:
+    """Forward a GET or HEAD to ``port`` of the learner ``user_id``'s sandbox and stream the
+    answer back (bodies cut at PREVIEW_MAX_BYTES, PREVIEW_TIMEOUT seconds per read).
+
+    Only the sandbox's owner and staff may use it (404 for anyone else, so that user ids cannot
+    be probed). The target is always the sandbox's own address on the sandbox network, never a
+    host named in the request. Answers 502 with a learner-facing explanation when nothing
+    listens, 503 when the sandbox is not running.
+    """
+    import urllib3
+    from django.contrib.auth import get_user_model
+    from django.http import Http404, StreamingHttpResponse
+
+    if request.method not in ("GET", "HEAD"):
+        return _preview_message(405, _("Only GET and HEAD requests are forwarded to your sandbox."))
+    if request.user.pk != user_id and not request.user.is_staff:
+        raise Http404
+    owner = get_user_model().objects.filter(pk=user_id).first()
+    if owner is None or not 1 <= port <= 65535:
+        raise Http404
+    try:
+        sb = get_backend().find(owner=learner_owner(owner))
+    except SandboxError as exc:
+        return _preview_message(503, str(exc))
+    if sb is None or not sb.running or not sb.address:
+        return _preview_message(503, _("The sandbox is not running. Open a lab to start it."))
+    query = request.META.get("QUERY_STRING", "")
+    url = f"http://{sb.address}:{port}/{path}" + (f"?{query}" if query else "")
+    headers = {k: v for k, v in request.headers.items()
+               if k.lower() in ("accept", "accept-language", "content-type", "user-agent")}
+    pool = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(PREVIEW_TIMEOUT, PREVIEW_TIMEOUT))
+    try:
+        upstream = pool.request(request.method, url, headers=headers,
+                                preload_content=False, redirect=False, decode_content=False)
+    except urllib3.exceptions.HTTPError as exc:
+        log.info("preview %s failed: %s", url, exc)
+        return _preview_message(502, _(
+            "Nothing answers on port %(port)s of your sandbox. Is a container publishing it "
+            "(for example: docker run -d -p %(port)s:80 nginx)?") % {"port": port})
+
+    def body():
+        sent = 0
+        try:
+            for chunk in upstream.stream(64 * 1024):
+                sent += len(chunk)
+                if sent > PREVIEW_MAX_BYTES:
+                    break
+                yield chunk
+        except urllib3.exceptions.HTTPError:
+            return
+        finally:
+            upstream.release_conn()
+
+    resp = StreamingHttpResponse(body(), status=upstream.status)
+    for k, v in upstream.headers.items():
+        if k.lower() not in _DROP_HEADERS:
+            resp[k] = v
+    if "location" in {k.lower() for k in upstream.headers}:
+        loc = upstream.headers["location"]
+        if loc.startswith("/"):  # keep redirects inside the preview
+            resp["Location"] = f"/sandbox/preview/{user_id}/{port}{loc}"
+    resp["Content-Security-Policy"] = PREVIEW_CSP
+    resp["X-Content-Type-Options"] = "nosniff"
+    resp["Cache-Control"] = "no-store"
+    return resp
