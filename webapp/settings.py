@@ -180,6 +180,18 @@ BUNGEO_SANDBOX_READY_TIMEOUT = env.float("BUNGEO_SANDBOX_READY_TIMEOUT", default
 # Started sandboxes with no owner kept ready, so that a learner's first click is instant (each
 # idle one costs about 40 MiB). 0 turns the warm pool off.
 BUNGEO_SANDBOX_POOL_SIZE = env.int("BUNGEO_SANDBOX_POOL_SIZE", default=2)
+# A learner's sandbox runs at most this long after it starts (seconds), then is stopped with its
+# files and images kept; the learner is warned BUNGEO_SANDBOX_WARN_BEFORE seconds ahead and may
+# extend it by BUNGEO_SANDBOX_EXTEND_SECONDS, at most BUNGEO_SANDBOX_MAX_EXTENSIONS times.
+BUNGEO_SANDBOX_MAX_LIFETIME = env.int("BUNGEO_SANDBOX_MAX_LIFETIME", default=4 * 3600)
+BUNGEO_SANDBOX_EXTEND_SECONDS = env.int("BUNGEO_SANDBOX_EXTEND_SECONDS", default=3600)
+BUNGEO_SANDBOX_MAX_EXTENSIONS = env.int("BUNGEO_SANDBOX_MAX_EXTENSIONS", default=2)
+BUNGEO_SANDBOX_WARN_BEFORE = env.int("BUNGEO_SANDBOX_WARN_BEFORE", default=600)
+# At most this many learner sandboxes run at once (admission control; the rest wait in a queue
+# with their place shown). While anyone waits, idle sandboxes are stopped after
+# BUNGEO_SANDBOX_IDLE_TIMEOUT_WHEN_FULL seconds instead of BUNGEO_SANDBOX_IDLE_TIMEOUT.
+BUNGEO_SANDBOX_CAPACITY = env.int("BUNGEO_SANDBOX_CAPACITY", default=50)
+BUNGEO_SANDBOX_IDLE_TIMEOUT_WHEN_FULL = env.int("BUNGEO_SANDBOX_IDLE_TIMEOUT_WHEN_FULL", default=300)
 BUNGEO_SANDBOX_IDLE_TIMEOUT = env.int("BUNGEO_SANDBOX_IDLE_TIMEOUT", default=1800)
 # Start a learner's sandbox in the background when they log in (needs a Celery worker).
 BUNGEO_PRESTART_ON_LOGIN = env.bool("BUNGEO_PRESTART_ON_LOGIN", default=True)

@@ -46,6 +46,47 @@
     if (counter) counter.textContent = String(done);
   }
 
+  // Lease countdown: the server sends the seconds left; the page counts down on its own and
+  // offers "Extend" inside the warning window.
+  const leaseEl = document.getElementById("lease");
+  let leaseEnd = null, warnBefore = 600, extensionsLeft = 0;
+  function fmt(sec) {
+    sec = Math.max(0, Math.floor(sec));
+    const h = Math.floor(sec / 3600), m = Math.floor((sec % 3600) / 60), s = sec % 60;
+    const mm = String(m).padStart(h ? 2 : 1, "0"), ss = String(s).padStart(2, "0");
+    return (h ? h + ":" : "") + mm + ":" + ss;
+  }
+  function renderLease() {
+    if (!leaseEl || leaseEnd === null) return;
+    const left = (leaseEnd - Date.now()) / 1000;
+    const warn = left <= warnBefore;
+    leaseEl.hidden = false;
+    leaseEl.classList.toggle("warn", warn);
+    leaseEl.querySelector(".countdown").textContent =
+      (warn ? leaseEl.dataset.warn + " " : leaseEl.dataset.left + " ") + fmt(left);
+    leaseEl.querySelector(".extend").hidden = !(warn && extensionsLeft > 0);
+  }
+  function applyLease(msg) {
+    leaseEnd = Date.now() + msg.expires_in * 1000;
+    if (msg.warn_before !== undefined) warnBefore = msg.warn_before;
+    extensionsLeft = msg.extensions_left;
+    renderLease();
+  }
+  setInterval(renderLease, 1000);
+  if (leaseEl) {
+    leaseEl.querySelector(".extend").addEventListener("click", async () => {
+      const token = (document.cookie.match(/(?:^|; )csrftoken=([^;]*)/) || [])[1] || "";
+      const resp = await fetch(leaseEl.dataset.extendUrl, {
+        method: "POST", headers: { "X-CSRFToken": decodeURIComponent(token) }, credentials: "same-origin",
+      });
+      const data = await resp.json();
+      const note = leaseEl.querySelector(".lease-msg");
+      note.textContent = data.message || "";
+      setTimeout(() => { note.textContent = ""; }, 6000);
+      if (data.ok) applyLease(data);
+    });
+  }
+
   function connect() {
     const proto = location.protocol === "https:" ? "wss://" : "ws://";
     ws = new WebSocket(proto + location.host + el.dataset.ws);
@@ -62,6 +103,8 @@
         if (msg.state === "ready") { sendResize(); term.focus(); }
       } else if (msg.type === "steps") {
         applySteps(msg.steps);
+      } else if (msg.type === "lease") {
+        applyLease(msg);
       }
     };
     ws.onclose = (ev) => {

@@ -46,3 +46,29 @@ def test_learner_runs_nginx_and_the_step_ticks(asgi_server, browser, django_user
     ctx.close()
     assert set(StepCompletion.objects.values_list("step_id", flat=True)) >= {
         "run-nginx", "second-container"}
+
+
+def test_countdown_warns_and_extend_adds_time(asgi_server, browser, django_user_model, settings):
+    """Inside the warning window the countdown turns into a warning with an Extend button;
+    pressing it adds time and says so."""
+    settings.BUNGEO_SANDBOX_MAX_LIFETIME = 300
+    settings.BUNGEO_SANDBOX_WARN_BEFORE = 600
+    settings.BUNGEO_SANDBOX_EXTEND_SECONDS = 3600
+    django_user_model.objects.create_user("learner", password="pw-learner-1")
+    ctx = browser.new_context(viewport={"width": 1400, "height": 900}, locale="en-US")
+    page = ctx.new_page()
+    page.goto(f"{asgi_server}/labs/week1/images-and-containers/")
+    page.fill("input[name=username]", "learner")
+    page.fill("input[name=password]", "pw-learner-1")
+    page.click("button[type=submit].primary")
+    page.wait_for_selector("#term-status[data-state=ready]", timeout=60_000)
+    page.wait_for_selector("#lease.warn .extend:visible", timeout=30_000)
+    assert "stops soon" in page.inner_text("#lease .countdown")
+    page.click("#lease .extend")
+    page.wait_for_selector("#lease .lease-msg:has-text('Extended by 60 minutes')")
+    page.wait_for_selector("#lease:not(.warn)")
+    text = page.inner_text("#lease .countdown")
+    assert text.startswith("Time left 1:0"), text  # 5 min + 60 min
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SHOTS / "lease-extended.png"))
+    ctx.close()

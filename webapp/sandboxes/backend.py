@@ -17,11 +17,15 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext_lazy as _
 
 KIND_LEARNER = "learner"
 KIND_GRADING = "grading"
 # Started, unassigned sandboxes waiting in the warm pool (see SandboxBackend.pool_fill).
 KIND_POOL = "pool"
+
+
+MSG_NO_EXTEND = _("This sandbox cannot be extended.")
 
 
 class SandboxError(Exception):
@@ -45,6 +49,27 @@ class Sandbox:
     @property
     def running(self) -> bool:
         return self.state == "running"
+
+
+@dataclass(frozen=True)
+class Lease:
+    """How long a learner's sandbox may keep running: ``started`` and ``expires`` are Unix times
+    (seconds); ``extensions`` counts the learner's "extend" actions so far. The idle reaper stops
+    a sandbox whose lease has expired, terminal attached or not (files and images are kept)."""
+
+    started: float
+    expires: float
+    extensions: int
+
+    def remaining(self, now: float | None = None) -> float:
+        """Seconds left (negative once expired)."""
+        import time
+
+        return self.expires - (time.time() if now is None else now)
+
+    @property
+    def extensions_left(self) -> int:
+        return max(0, settings.BUNGEO_SANDBOX_MAX_EXTENSIONS - self.extensions)
 
 
 @dataclass(frozen=True)
@@ -115,6 +140,17 @@ class SandboxBackend:
         ``grading_max_age`` seconds (a grading run never lives that long). Learner sandboxes are
         kept, running or not (their workspace matters). Returns the ids removed."""
         raise NotImplementedError("subclasses of SandboxBackend must provide a reconcile() method")
+
+    def lease(self, sandbox_id: str) -> Lease | None:
+        """The running sandbox's lease, or None when it is not running (or has none: grading
+        and pool sandboxes)."""
+        return None
+
+    def extend(self, sandbox_id: str) -> Lease:
+        """Add ``BUNGEO_SANDBOX_EXTEND_SECONDS`` to the lease, at most
+        ``BUNGEO_SANDBOX_MAX_EXTENSIONS`` times per start. Raises :class:`SandboxError` with a
+        learner-facing reason when the policy refuses."""
+        raise SandboxError(str(MSG_NO_EXTEND))
 
     def pool_fill(self, size: int | None = None) -> list[str]:
         """Start unassigned sandboxes until ``size`` (default ``BUNGEO_SANDBOX_POOL_SIZE``) are

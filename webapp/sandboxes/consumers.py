@@ -1,7 +1,9 @@
 """The terminal: xterm.js in the page <-> this websocket consumer <-> a tty in the sandbox.
 
 Binary frames carry terminal bytes both ways; small JSON text frames carry control messages
-(client: ``{"type": "resize", "cols", "rows"}``; server: ``{"type": "status", "state", "text"}``).
+(client: ``{"type": "resize", "cols", "rows"}``; server: ``{"type": "status", "state", "text"}``
+and ``{"type": "lease", "expires_in": seconds, "warn_before": seconds, "extensions_left": n}``
+every LEASE_EVERY seconds, from which the page counts down).
 The shell runs in tmux inside the sandbox, so a reload or a dropped connection reattaches to the
 same shell with its history.
 
@@ -16,15 +18,19 @@ import json
 import logging
 
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import override
 
+from . import admission
 from .backend import Sandbox, SandboxError, Terminal, get_backend, learner_owner
 from .i18n import language_from_scope
 
 log = logging.getLogger(__name__)
 
 READ_CHUNK = 65536
+LEASE_EVERY = 20.0  # seconds between lease updates sent to the page
+QUEUE_POLL_S = 3.0  # seconds between admission attempts of a queued learner
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 
@@ -41,6 +47,9 @@ class TerminalConsumer(AsyncWebsocketConsumer):
     async def connect(self) -> None:
         self.lang = language_from_scope(self.scope)
         self.pump_task: asyncio.Task | None = None
+        self.lease_task: asyncio.Task | None = None
+        self.start_task: asyncio.Task | None = None
+        self.owner: str | None = None
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
             await self.close(code=CLOSE_UNAUTHENTICATED)
@@ -49,20 +58,43 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_FORBIDDEN)
             return
         await self.accept()
-        await self.status("starting", _("Starting your sandbox…"))
+        self.owner = learner_owner(user)
+        self.start_task = asyncio.create_task(self.start())
+
+    async def start(self) -> None:
+        """Wait for a place (admission control), start or reattach the sandbox, and pump."""
         backend = get_backend()
         try:
-            self.sandbox = await asyncio.to_thread(backend.ensure, owner=learner_owner(user))
+            await self.wait_for_admission(backend)
+            await self.status("starting", _("Starting your sandbox…"))
+            self.sandbox = await asyncio.to_thread(backend.ensure, owner=self.owner)
             self.term = await asyncio.to_thread(backend.open_terminal, self.sandbox.id)
+        except asyncio.CancelledError:
+            return
         except SandboxError as exc:
-            log.warning("terminal for user %s: %s", user.pk, exc)
+            log.warning("terminal for %s: %s", self.owner, exc)
             await self.status("error", exc.args[0] if exc.args else str(exc))
             await self.close()
             return
         self.term.sock.setblocking(False)
         self.pump_task = asyncio.create_task(self.pump())
+        self.lease_task = asyncio.create_task(self.lease_loop())
         await self.status("ready", _("Connected to your sandbox."))
         await self.on_ready()
+
+    async def wait_for_admission(self, backend) -> None:
+        """Return once this learner may run a sandbox; meanwhile show their place in line."""
+        while True:
+            ticket = await asyncio.to_thread(admission.try_admit, backend, self.owner)
+            if ticket.admitted:
+                return
+            with override(self.lang):
+                text = str(_("All of this classroom's sandboxes are in use. You are number "
+                             "%(position)d in line (about %(minutes)d min). Keep this page open: "
+                             "your sandbox starts as soon as a place is free.")) % {
+                    "position": ticket.position, "minutes": max(1, round(ticket.estimate_s / 60))}
+            await self.status("queued", text)
+            await asyncio.sleep(QUEUE_POLL_S)
 
     async def authorize(self, user) -> bool:
         """Whether ``user`` may open this terminal (their own sandbox only, by construction)."""
@@ -88,6 +120,27 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             return
         await super().dispatch(message)
 
+    async def send_lease(self) -> float | None:
+        """Send the sandbox's lease to the page; returns the seconds left (None: no lease)."""
+        lease = await asyncio.to_thread(get_backend().lease, self.sandbox.id)
+        if lease is None:
+            return None
+        left = lease.remaining()
+        await self.send(text_data=json.dumps({
+            "type": "lease", "expires_in": round(left), "extensions_left": lease.extensions_left,
+            "warn_before": settings.BUNGEO_SANDBOX_WARN_BEFORE}))
+        return left
+
+    async def lease_loop(self) -> None:
+        try:
+            while True:
+                await self.send_lease()
+                await asyncio.sleep(LEASE_EVERY)
+        except asyncio.CancelledError:
+            return
+        except Exception:  # noqa: BLE001 - a countdown glitch must never close the terminal
+            log.exception("lease updates stopped")
+
     async def pump(self) -> None:
         loop = asyncio.get_running_loop()
         sock = self.term.sock
@@ -108,6 +161,12 @@ class TerminalConsumer(AsyncWebsocketConsumer):
                     data += more
                 await self.send(bytes_data=data)
         except (OSError, asyncio.CancelledError):
+            return
+        running = await asyncio.to_thread(get_backend().get, self.sandbox.id)
+        if running is None or not running.running:
+            await self.status("closed", _("Your sandbox was stopped (time limit or idle). Your files "
+                                          "and images are kept: reload the page to start it again."))
+            await self.close()
             return
         await self.status("closed", _("The shell ended. Reload the page for a new one."))
         await self.close()
@@ -135,6 +194,12 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             await self.receive(bytes_data=msg["data"].encode())
 
     async def disconnect(self, code: int) -> None:
+        if self.start_task:
+            self.start_task.cancel()
+        if self.owner and self.sandbox is None:
+            await asyncio.to_thread(admission.leave, self.owner)
+        if self.lease_task:
+            self.lease_task.cancel()
         if self.pump_task:
             self.pump_task.cancel()
         if self.term:

@@ -2,7 +2,7 @@
 
 Each sandbox runs its own rootful Docker engine inside a user namespace (DESIGN.md, "Sandboxes"):
 
-* never ``--privileged``; capabilities SYS_ADMIN and NET_ADMIN, which are namespaced and mean
+* never ``--privileged``; capabilities SYS_ADMIN, NET_ADMIN and SYS_PTRACE, which are namespaced and mean
   nothing on the host; a seccomp profile that is Docker's default plus keyctl, add_key,
   request_key and pivot_root (what the inner engine needs);
 * ``cgroupns=private`` under the root-owned parent cgroup ``/bungeo/<sandbox>``, which carries the
@@ -51,6 +51,7 @@ from .backend import (
     KIND_LEARNER,
     KIND_POOL,
     ExecResult,
+    Lease,
     Sandbox,
     SandboxBackend,
     SandboxError,
@@ -76,6 +77,8 @@ TERMINAL_PIDS = "/run/bungeo-terminals"
 MSG_ENGINE_DOWN = _("The sandbox service is not running. Please tell your instructor.")
 MSG_NOT_READY = _("Your sandbox did not become ready in time. Please try again in a moment.")
 MSG_NOT_RUNNING = _("The sandbox is not running.")
+MSG_NO_MORE_EXTENSIONS = _("You have used every extension for this session. Your files are kept: "
+                           "the sandbox starts again when you come back.")
 MSG_IMAGE_MISSING = _("The sandbox image is missing: the operator must run 'manage.py images build'.")
 
 
@@ -348,7 +351,10 @@ class DockerSandboxBackend(SandboxBackend):
             binds=binds,
             cgroupns="private",
             cgroup_parent=f"/bungeo/{name}",
-            cap_add=["SYS_ADMIN", "NET_ADMIN"],
+            # SYS_PTRACE (namespaced, like the others): without it the inner runc cannot join
+            # a container whose process runs as another user, so `docker exec` into postgres,
+            # redis or a `USER node` image fails with "error executing setns process".
+            cap_add=["SYS_ADMIN", "NET_ADMIN", "SYS_PTRACE"],
             security_opt=[f"seccomp={seccomp_profile()}", "apparmor=unconfined"],
             devices=["/dev/net/tun", "/dev/fuse"],
             tmpfs={"/run": "rw,nosuid,nodev,mode=755", "/tmp": "rw,nosuid,nodev,mode=1777"},
@@ -405,6 +411,8 @@ class DockerSandboxBackend(SandboxBackend):
         except OSError as exc:
             log.error("sandbox %s: cgroup delegation failed: %s", c.name, exc)
         (hostdir / "ready").touch()
+        if c.labels.get(LABEL_KIND) != KIND_GRADING and self.lease(c.name) is None:
+            self._lease_new(c.name)
         self._wait_ready(c)
 
     def _inner_answers(self, sandbox_id: str) -> bool:
@@ -439,6 +447,7 @@ class DockerSandboxBackend(SandboxBackend):
             c.stop(timeout=5)
         except NotFound:
             pass
+        self._lease_path(sandbox_id).unlink(missing_ok=True)
 
     def restart(self, sandbox_id: str) -> Sandbox:
         with self._start_lock(sandbox_id):
@@ -470,6 +479,7 @@ class DockerSandboxBackend(SandboxBackend):
                 if exc.status_code != 409:  # 409: removal already in progress
                     raise
         self._detach_workspace(slot)
+        (Path(settings.BUNGEO_RUN_DIR) / "leases" / f"{slot}.json").unlink(missing_ok=True)
         vols = [f"{slot}-docker"]
         if not keep_workspace and owner:
             vols.append(f"{self.prefix}-workspace-{owner}")
@@ -485,6 +495,46 @@ class DockerSandboxBackend(SandboxBackend):
         if slot != sandbox_id:
             remove_cgroup_parent(slot)
         log.info("sandbox %s removed", sandbox_id)
+
+    # -- lease (maximum lifetime) ---------------------------------------------------------------
+    def _lease_path(self, sandbox_id: str) -> Path:
+        # Not in host_dir: that folder is writable from inside the sandbox.
+        d = Path(settings.BUNGEO_RUN_DIR) / "leases"
+        d.mkdir(parents=True, exist_ok=True)
+        return d / f"{self._slot(sandbox_id)}.json"
+
+    def _lease_write(self, sandbox_id: str, lease: Lease) -> None:
+        path = self._lease_path(sandbox_id)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"started": lease.started, "expires": lease.expires,
+                                   "extensions": lease.extensions}))
+        tmp.replace(path)
+
+    def _lease_new(self, sandbox_id: str) -> None:
+        now = time.time()
+        self._lease_write(sandbox_id, Lease(now, now + settings.BUNGEO_SANDBOX_MAX_LIFETIME, 0))
+
+    def lease(self, sandbox_id: str) -> Lease | None:
+        try:
+            data = json.loads(self._lease_path(sandbox_id).read_text())
+            return Lease(float(data["started"]), float(data["expires"]), int(data["extensions"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def extend(self, sandbox_id: str) -> Lease:
+        with self._start_lock(sandbox_id):
+            lease = self.lease(sandbox_id)
+            sb = self.get(sandbox_id)
+            if lease is None or sb is None or not sb.running:
+                raise SandboxError(str(MSG_NOT_RUNNING))
+            if lease.extensions_left <= 0:
+                raise SandboxError(str(MSG_NO_MORE_EXTENSIONS))
+            now = time.time()
+            new = Lease(lease.started, max(lease.expires, now) + settings.BUNGEO_SANDBOX_EXTEND_SECONDS,
+                        lease.extensions + 1)
+            self._lease_write(sandbox_id, new)
+            log.info("sandbox %s extended to %.0f s from now", sandbox_id, new.remaining(now))
+            return new
 
     # -- warm pool ---------------------------------------------------------------------------
     def _slot_home(self, slot: str) -> Path:
@@ -566,6 +616,7 @@ class DockerSandboxBackend(SandboxBackend):
                     self._detach_workspace_mount_only(slot)
                     continue
                 self._slots[name] = slot
+                self._lease_new(name)
                 c.reload()
                 # A new workspace is empty (no copy-up from the image, unlike a named volume
                 # mounted at creation): give it the usual skeleton, keeping what is there.

@@ -21,18 +21,30 @@ def sandboxes_reconcile() -> list[str]:
 @shared_task(ignore_result=True)
 def sandboxes_reap_idle() -> list[str]:
     """Stop learner sandboxes whose terminal has been unused for BUNGEO_SANDBOX_IDLE_TIMEOUT
-    seconds (nothing attached). Files, images and the shell history are kept; the next visit
-    starts the sandbox again. Returns the ids stopped."""
+    seconds (nothing attached), and those whose lease (maximum lifetime) has expired, attached or
+    not. Files, images and the shell history are kept; the next visit starts the sandbox again.
+    Returns the ids stopped."""
+    from . import admission
+
     backend = get_backend()
     stopped = []
+    timeout = settings.BUNGEO_SANDBOX_IDLE_TIMEOUT
+    if admission.queue_length():  # learners are waiting: free idle places sooner
+        timeout = min(timeout, settings.BUNGEO_SANDBOX_IDLE_TIMEOUT_WHEN_FULL)
     for sb in backend.list(kind=KIND_LEARNER):
         if not sb.running:
+            continue
+        lease = backend.lease(sb.id)
+        if lease is not None and lease.remaining() <= 0:
+            backend.stop(sb.id)
+            stopped.append(sb.id)
+            log.info("sandbox %s stopped: its lease expired", sb.id)
             continue
         try:
             idle = backend.idle_seconds(sb.id)
         except SandboxError:
             continue
-        if idle is not None and idle > settings.BUNGEO_SANDBOX_IDLE_TIMEOUT:
+        if idle is not None and idle > timeout:
             backend.stop(sb.id)
             stopped.append(sb.id)
             log.info("sandbox %s stopped after %.0f s idle", sb.id, idle)
@@ -55,8 +67,12 @@ def sandbox_prestart(user_id: int) -> None:
 def sandboxes_pool_fill() -> list[str]:
     """Keep BUNGEO_SANDBOX_POOL_SIZE started, unassigned sandboxes ready (Celery beat, every
     15 s). Returns the ids started."""
+    backend = get_backend()
     try:
-        return get_backend().pool_fill()
+        running = sum(1 for sb in backend.list(kind=KIND_LEARNER) if sb.running)
+        if running >= settings.BUNGEO_SANDBOX_CAPACITY:
+            return []  # full: a pool sandbox would only take a waiting learner's place
+        return backend.pool_fill()
     except SandboxError as exc:
         log.warning("warm pool refill failed: %s", exc)
         return []

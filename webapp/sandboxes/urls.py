@@ -5,6 +5,7 @@ from . import views
 app_name = "sandboxes"
 urlpatterns = [
     path("reset/", views.reset, name="reset"),
+    path("extend/", views.extend, name="extend"),
     path("preview/", views.preview_open, name="preview_open"),
     path("preview/<int:user_id>/<int:port>/<path:path>", views.preview, name="preview"),
     path("preview/<int:user_id>/<int:port>/", views.preview, name="preview_root"),

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.utils.html import escape
@@ -134,3 +135,24 @@ def preview(request: HttpRequest, user_id: int, port: int, path: str = "") -> Ht
     resp["X-Content-Type-Options"] = "nosniff"
     resp["Cache-Control"] = "no-store"
     return resp
+
+
+@require_POST
+@login_required
+def extend(request: HttpRequest) -> HttpResponse:
+    """Extend the learner's own sandbox lease. Answers JSON ``{"ok", "expires_in" (seconds),
+    "extensions_left", "message"}``; ``ok`` is false with a reason when the policy refuses."""
+    from django.http import JsonResponse
+
+    backend = get_backend()
+    try:
+        sb = backend.find(owner=learner_owner(request.user))
+        if sb is None:
+            raise SandboxError(_("The sandbox is not running. Open a lab to start it."))
+        lease = backend.extend(sb.id)
+    except SandboxError as exc:
+        return JsonResponse({"ok": False, "message": str(exc)}, status=409)
+    minutes = settings.BUNGEO_SANDBOX_EXTEND_SECONDS // 60
+    return JsonResponse({
+        "ok": True, "expires_in": round(lease.remaining()), "extensions_left": lease.extensions_left,
+        "message": _("Extended by %(minutes)d minutes.") % {"minutes": minutes}})

@@ -1,0 +1,113 @@
+"""Admission control: a per-host capacity, a first-come first-served queue with place and
+estimate, reservations against bursts, stale places dropped; the same rules in-process and in
+Redis; and a real terminal that waits in line and starts when a place frees."""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+
+import pytest
+from channels.testing import WebsocketCommunicator
+from django.utils import translation
+
+from webapp.sandboxes import admission
+from webapp.sandboxes.backend import Sandbox, learner_owner
+
+
+class FakeBackend:
+    """Only what admission reads: the running learner sandboxes."""
+
+    def __init__(self, *owners: str) -> None:
+        self.owners = set(owners)
+
+    def list(self, *, kind=None):
+        return [Sandbox(id=f"sb-{o}", owner=o, kind="learner", state="running") for o in self.owners]
+
+
+@pytest.fixture(params=["memory", "redis"])
+def store(request, settings):
+    settings.REDIS_URL = "" if request.param == "memory" else os.environ.get(
+        "REDIS_URL", "redis://127.0.0.1:6379/15")
+    settings.BUNGEO_SANDBOX_PREFIX = f"{settings.BUNGEO_SANDBOX_PREFIX}-adm-{request.param}"
+    settings.BUNGEO_SANDBOX_CAPACITY = 2
+    admission.reset()
+    yield request.param
+    admission.reset()
+
+
+def test_queue_places_reservations_and_stale_entries(store, settings):
+    full = FakeBackend("a", "b")
+    t0 = 1000.0
+    assert admission.try_admit(full, "a", now=t0).admitted  # already running: always in
+    tickets = {o: admission.try_admit(full, o, now=t0 + i) for i, o in enumerate(["c", "d", "e"])}
+    assert [(t.admitted, t.position) for t in tickets.values()] == [(False, 1), (False, 2), (False, 3)]
+    assert tickets["c"].estimate_s >= 60 and tickets["e"].estimate_s == 3 * tickets["c"].estimate_s
+    admission.leave("c")  # closed the tab
+    assert admission.try_admit(full, "d", now=t0 + 5).position == 1
+    assert admission.try_admit(full, "e", now=t0 + 5).position == 2
+    # b's sandbox stops: one place. d (first in line) gets it, e waits: the reservation holds
+    # d's place while d's sandbox starts, so e is not admitted into the same place.
+    one_free = FakeBackend("a")
+    assert admission.try_admit(one_free, "e", now=t0 + 6).position == 1
+    assert admission.try_admit(one_free, "d", now=t0 + 6).admitted
+    assert not admission.try_admit(one_free, "e", now=t0 + 7).admitted
+    # d's sandbox is now running; the reservation is released and the count is right again
+    assert not admission.try_admit(FakeBackend("a", "d"), "e", now=t0 + 8).admitted
+    # a learner who stops polling leaves the line after STALE_S
+    assert admission.try_admit(FakeBackend("a", "d"), "f", now=t0 + 9).position == 2
+    later = t0 + 9 + admission.STALE_S + 1
+    assert admission.try_admit(FakeBackend("a", "d"), "f", now=later).position == 1
+
+
+def test_estimate_follows_recent_admissions(store):
+    assert admission._estimate(2, [0.0, 100.0, 200.0]) == 200
+    assert admission._estimate(1, [0.0, 10.0]) == 60  # at least a minute per place
+
+
+@pytest.mark.docker
+@pytest.mark.django_db(transaction=True)
+def test_terminal_waits_in_line_then_starts(backend, student, settings):
+    from labs.consumers import LabTerminalConsumer
+
+    settings.BUNGEO_SANDBOX_CAPACITY = 1
+    admission.reset()
+    other = backend.ensure(owner="occupant")
+
+    async def scenario():
+        comm = WebsocketCommunicator(LabTerminalConsumer.as_asgi(),
+                                     "/ws/labs/week1/images-and-containers/terminal/",
+                                     headers=[(b"accept-language", b"en")])
+        comm.scope["user"] = student
+        comm.scope["url_route"] = {"kwargs": {"course_id": "week1", "lab_id": "images-and-containers"}}
+        connected, _ = await comm.connect(timeout=30)
+        assert connected
+        statuses = []
+
+        async def until(state, timeout):
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                msg = await asyncio.wait_for(comm.output_queue.get(), timeout)
+                if msg.get("text"):
+                    m = json.loads(msg["text"])
+                    if m.get("type") == "status":
+                        statuses.append(m)
+                        if m["state"] == state:
+                            return m
+            raise AssertionError(f"no {state}: {statuses}")
+
+        queued = await until("queued", 30)
+        await asyncio.to_thread(backend.stop, other.id)  # a place frees
+        await until("ready", 90)
+        await comm.disconnect()
+        return queued
+
+    with translation.override("en"):
+        queued = asyncio.run(scenario())
+    assert "number 1 in line" in queued["text"] and "min" in queued["text"]
+    sb = backend.find(owner=learner_owner(student))
+    assert sb is not None and sb.running
+    backend.remove(sb.id, keep_workspace=False)
+    backend.remove(other.id, keep_workspace=False)
+    admission.reset()

@@ -1,0 +1,200 @@
+"""Admission control: at most ``BUNGEO_SANDBOX_CAPACITY`` learner sandboxes run on this host; a
+learner who arrives when it is full waits in a first-come, first-served queue and is shown their
+place and an estimate, never a failure.
+
+A learner whose sandbox already runs is always admitted (reattaching costs nothing). Others join
+the queue; each waiting page polls :func:`try_admit` (a heartbeat: entries not polled for
+``STALE_S`` seconds are dropped, so a closed tab leaves the line). The first ``free`` learners of
+the queue are admitted, where ``free`` is the capacity minus running learner sandboxes minus
+*reservations* (learners admitted in the last ``RESERVE_S`` seconds whose sandbox is still
+starting), so that a burst of arrivals cannot overshoot the capacity.
+
+State lives in Redis when ``REDIS_URL`` is set (shared by every web process; decisions are made
+under a Redis lock), else in this process (the single-process development server).
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from .backend import KIND_LEARNER, SandboxBackend
+
+STALE_S = 20.0  # a queued learner not heard from for this long has left
+RESERVE_S = 60.0  # an admitted learner's place is held this long while their sandbox starts
+HISTORY = 20  # admissions remembered for the wait estimate
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """The answer to "may I start my sandbox now?": ``admitted``, else the learner's 1-based
+    ``position`` in the queue and ``estimate_s``, a rough wait in seconds."""
+
+    admitted: bool
+    position: int = 0
+    estimate_s: int = 0
+
+
+class _MemoryStore:
+    """The queue in this process (development server without Redis)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.queue: dict[str, float] = {}  # owner -> joined at (insertion order = FIFO)
+        self.beats: dict[str, float] = {}
+        self.reserved: dict[str, float] = {}
+        self.admitted_at: list[float] = []
+
+    def locked(self):
+        return self.lock
+
+    def join(self, owner: str, now: float) -> None:
+        self.queue.setdefault(owner, now)
+        self.beats[owner] = now
+
+    def waiting(self) -> list[tuple[str, float]]:
+        return [(o, self.beats.get(o, 0.0)) for o in self.queue]
+
+    def leave(self, owner: str) -> None:
+        self.queue.pop(owner, None)
+        self.beats.pop(owner, None)
+
+    def reserve(self, owner: str, now: float) -> None:
+        self.reserved[owner] = now
+
+    def reservations(self) -> dict[str, float]:
+        return dict(self.reserved)
+
+    def unreserve(self, owner: str) -> None:
+        self.reserved.pop(owner, None)
+
+    def record(self, now: float) -> None:
+        self.admitted_at = (self.admitted_at + [now])[-HISTORY:]
+
+    def history(self) -> list[float]:
+        return list(self.admitted_at)
+
+
+class _RedisStore:
+    """The queue in Redis, shared by every web process (keys under the sandbox prefix)."""
+
+    def __init__(self, url: str, prefix: str) -> None:
+        import redis
+
+        self.r = redis.Redis.from_url(url, socket_timeout=5)
+        self.k = f"bungeo:{prefix}:admission"
+
+    def locked(self):
+        return self.r.lock(f"{self.k}:lock", timeout=10, blocking_timeout=10)
+
+    def join(self, owner: str, now: float) -> None:
+        self.r.zadd(f"{self.k}:queue", {owner: now}, nx=True)
+        self.r.hset(f"{self.k}:beats", owner, now)
+
+    def waiting(self) -> list[tuple[str, float]]:
+        owners = [o.decode() for o in self.r.zrange(f"{self.k}:queue", 0, -1)]
+        beats = self.r.hmget(f"{self.k}:beats", owners) if owners else []
+        return [(o, float(b or 0)) for o, b in zip(owners, beats, strict=True)]
+
+    def leave(self, owner: str) -> None:
+        self.r.zrem(f"{self.k}:queue", owner)
+        self.r.hdel(f"{self.k}:beats", owner)
+
+    def reserve(self, owner: str, now: float) -> None:
+        self.r.hset(f"{self.k}:reserved", owner, now)
+
+    def reservations(self) -> dict[str, float]:
+        return {k.decode(): float(v) for k, v in self.r.hgetall(f"{self.k}:reserved").items()}
+
+    def unreserve(self, owner: str) -> None:
+        self.r.hdel(f"{self.k}:reserved", owner)
+
+    def record(self, now: float) -> None:
+        self.r.rpush(f"{self.k}:history", now)
+        self.r.ltrim(f"{self.k}:history", -HISTORY, -1)
+
+    def history(self) -> list[float]:
+        return [float(x) for x in self.r.lrange(f"{self.k}:history", 0, -1)]
+
+
+_stores: dict[tuple[str, str], object] = {}
+_stores_lock = threading.Lock()
+
+
+def _store():
+    key = (settings.REDIS_URL, settings.BUNGEO_SANDBOX_PREFIX)
+    with _stores_lock:
+        if key not in _stores:
+            _stores[key] = (_RedisStore(*key) if settings.REDIS_URL else _MemoryStore())
+        return _stores[key]
+
+
+def _estimate(position: int, history: list[float]) -> int:
+    """Seconds until ``position`` is reached: the recent mean gap between admissions times the
+    position; without history, the idle timeout spread over the capacity (each running sandbox
+    is reaped at the latest after that long unused), at least a minute per place."""
+    if len(history) >= 2 and history[-1] > history[0]:
+        gap = (history[-1] - history[0]) / (len(history) - 1)
+    else:
+        gap = settings.BUNGEO_SANDBOX_IDLE_TIMEOUT / max(1, settings.BUNGEO_SANDBOX_CAPACITY)
+    return int(position * max(60.0, gap))
+
+
+def try_admit(backend: SandboxBackend, owner: str, *, now: float | None = None) -> Ticket:
+    """Admit ``owner`` now or tell them their place in line. Call it again (every few seconds)
+    while waiting: that is the heartbeat that keeps the place. Raises ``SandboxError`` when the
+    engine cannot be listed."""
+    now = time.time() if now is None else now
+    running = {sb.owner for sb in backend.list(kind=KIND_LEARNER) if sb.running}
+    store = _store()
+    with store.locked():
+        if owner in running:
+            store.leave(owner)
+            store.unreserve(owner)
+            return Ticket(admitted=True)
+        store.join(owner, now)
+        for o, beat in store.waiting():
+            if now - beat > STALE_S:
+                store.leave(o)
+        for o, t in store.reservations().items():
+            if o in running or now - t > RESERVE_S:
+                store.unreserve(o)
+        reserved = set(store.reservations())
+        free = settings.BUNGEO_SANDBOX_CAPACITY - len(running | reserved)
+        line = [o for o, _beat in store.waiting()]
+        rank = line.index(owner) if owner in line else 0
+        if rank < free:
+            store.leave(owner)
+            store.reserve(owner, now)
+            store.record(now)
+            return Ticket(admitted=True)
+        position = rank - max(0, free) + 1
+        return Ticket(admitted=False, position=position, estimate_s=_estimate(position, store.history()))
+
+
+def leave(owner: str) -> None:
+    """``owner`` stopped waiting (closed the page)."""
+    store = _store()
+    with store.locked():
+        store.leave(owner)
+
+
+def queue_length() -> int:
+    """How many learners wait now (stale entries included until the next admission)."""
+    return len(_store().waiting())
+
+
+def reset() -> None:
+    """Forget the queue, reservations and history (tests, an operator's clean slate)."""
+    store = _store()
+    with store.locked():
+        for o, _beat in store.waiting():
+            store.leave(o)
+        for o in list(store.reservations()):
+            store.unreserve(o)
+        if isinstance(store, _RedisStore):
+            store.r.delete(f"{store.k}:history")
+        else:
+            store.admitted_at = []
