@@ -1,11 +1,12 @@
-"""``manage.py images build``: build the sandbox and stand-in images (cached) and fill the mirror."""
+"""``manage.py images build|list|push|export|import``: build the sandbox and stand-in images
+(cached by recipe hash), fill the classroom mirror, and move images to an air-gapped host."""
 from __future__ import annotations
 
 import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from webapp.sandboxes import engine, images
+from webapp.sandboxes import bundle, engine, images
 
 
 class Command(BaseCommand):
@@ -16,6 +17,13 @@ class Command(BaseCommand):
         b = sub.add_parser("build", help="build every image whose recipe changed, push stand-ins")
         b.add_argument("--no-push", action="store_true", help="do not push to the mirror")
         sub.add_parser("list", help="list recipes, their hashes and the public stand-in names")
+        sub.add_parser("push", help="push the built stand-ins to the classroom mirror")
+        e = sub.add_parser("export", help="write a bundle (docker save + manifest) for an offline host")
+        e.add_argument("dest", help="folder to create (must be empty)")
+        e.add_argument("--only", help="comma-separated image names (default: all)")
+        i = sub.add_parser("import", help="load a bundle written by 'export' and fill the mirror")
+        i.add_argument("src", help="bundle folder")
+        i.add_argument("--no-push", action="store_true", help="do not push to the mirror")
 
     def handle(self, *args, action: str, **opts):
         if action == "list":
@@ -25,6 +33,31 @@ class Command(BaseCommand):
             return
         if not engine.engine_answers():
             raise CommandError("the sandbox engine does not answer: run 'manage.py sandbox-engine start'")
+        if action in ("export", "import"):
+            try:
+                if action == "export":
+                    only = [n.strip() for n in (opts["only"] or "").split(",") if n.strip()]
+                    rep = bundle.export_bundle(opts["dest"], only=only or None)
+                else:
+                    rep = bundle.import_bundle(opts["src"], push=not opts["no_push"])
+            except bundle.BundleError as exc:
+                raise CommandError(str(exc)) from exc
+            for ref in rep.refs:
+                self.stdout.write(f"{action}ed {ref}" + ("  (another bungeo version: not used)"
+                                                         if ref in rep.stale else ""))
+            if rep.pushed:
+                self.stdout.write(f"pushed  {', '.join(rep.pushed)}")
+            self.stdout.write(f"{rep.archive_bytes / 2**20:.1f} MiB in {rep.seconds:.1f} s")
+            return
+        if action == "push":
+            client = engine.client(timeout=600)
+            pushed = []
+            for r in images.recipes()[1]:
+                if not images._exists(client, r.image_ref):
+                    raise CommandError(f"{r.image_ref} is not built: run 'manage.py images build'")
+                pushed += images.push_standin(r, client)
+            self.stdout.write(f"pushed  {', '.join(pushed) or 'nothing (the mirror is up to date)'}")
+            return
         t0 = time.monotonic()
         report = images.build_all(push=not opts["no_push"])
         for ref in report.built:

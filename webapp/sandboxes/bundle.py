@@ -1,0 +1,153 @@
+"""Image bundles for air-gapped classrooms: ``manage.py images export DIR`` on a host that can
+build, ``manage.py images import DIR`` on one that cannot.
+
+A bundle is a folder with:
+
+* ``images.tar.gz``: ``docker save`` of the chosen images (gzip; ``docker load`` reads it as is,
+  see the Docker CLI reference for ``docker image load``);
+* ``seccomp-default.json``: Docker's default seccomp profile that sandboxes are started with
+  (normally fetched from Debian's archive, which an offline host cannot reach);
+* ``bundle.json``: what is inside (image refs, recipe hashes, public stand-in names) and the
+  SHA-256 of the other two files, checked before anything is loaded.
+
+Because images are tagged by recipe hash (``bungeo/<name>:<hash>``), an imported bundle made by
+the same bungeo version satisfies ``images build`` without building anything.
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+
+from . import engine, images
+
+BUNDLE_FORMAT = 1
+CHUNK = 1 << 20
+
+
+class BundleError(Exception):
+    """A bundle cannot be written or read; ``str(exc)`` says why, for an operator."""
+
+
+@dataclass
+class BundleReport:
+    """What an export or import did: image refs, bytes of the image archive, seconds taken, and
+    (import) the stand-in names pushed to the mirror and refs not matching current recipes."""
+
+    refs: list[str]
+    archive_bytes: int
+    seconds: float
+    pushed: list[str]
+    stale: list[str]
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _selected(only: list[str] | None) -> list[images.Recipe]:
+    sandbox, standins = images.recipes()
+    every = [sandbox, *standins]
+    if not only:
+        return every
+    unknown = set(only) - {r.name for r in every}
+    if unknown:
+        raise BundleError(f"unknown image name(s): {', '.join(sorted(unknown))}")
+    return [r for r in every if r.name in only]
+
+
+def export_bundle(dest: Path, *, only: list[str] | None = None) -> BundleReport:
+    """Write a bundle of the built images (all, or the recipe names in ``only``) into ``dest``
+    (created; must be empty or absent). Raises :class:`BundleError` when an image is not built."""
+    from .docker_backend import _seccomp_default_path, seccomp_profile
+
+    t0 = time.monotonic()
+    dest = Path(dest)
+    if dest.exists() and any(dest.iterdir()):
+        raise BundleError(f"{dest} is not empty")
+    dest.mkdir(parents=True, exist_ok=True)
+    client = engine.client(timeout=600)
+    chosen = _selected(only)
+    refs = []
+    for r in chosen:
+        if not images._exists(client, r.image_ref):
+            raise BundleError(f"{r.image_ref} is not built: run 'manage.py images build' first")
+        refs.append(r.image_ref)
+    archive = dest / "images.tar.gz"
+    # The docker CLI saves several images into one archive with shared layers stored once
+    # (docker-py's get_image takes one image only).
+    proc = subprocess.Popen(["docker", "--host", settings.BUNGEO_SANDBOX_ENGINE_URL, "save", *refs],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    with gzip.open(archive, "wb", compresslevel=3) as out:
+        while chunk := proc.stdout.read(CHUNK):
+            out.write(chunk)
+    if proc.wait() != 0:
+        raise BundleError(f"docker save failed: {proc.stderr.read().decode(errors='replace')[-500:]}")
+    seccomp_profile()  # make sure the profile is on disk
+    shutil.copyfile(_seccomp_default_path(), dest / "seccomp-default.json")
+    manifest = {
+        "format": BUNDLE_FORMAT,
+        "created": int(time.time()),
+        "images": [{"name": r.name, "ref": r.image_ref, "recipe_hash": r.digest(),
+                    "standin": r.standin, "tags": list(r.tags)} for r in chosen],
+        "sha256": {"images.tar.gz": _sha256(archive),
+                   "seccomp-default.json": _sha256(dest / "seccomp-default.json")},
+    }
+    (dest / "bundle.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    return BundleReport(refs, archive.stat().st_size, time.monotonic() - t0, [], [])
+
+
+def import_bundle(src: Path, *, push: bool = True) -> BundleReport:
+    """Check and load a bundle written by :func:`export_bundle` into the sandbox engine, install
+    its seccomp profile, and push its stand-ins to the classroom mirror. Raises
+    :class:`BundleError` on a missing file, a checksum mismatch or a format it does not know;
+    nothing is loaded then."""
+    from .docker_backend import _seccomp_default_path
+
+    t0 = time.monotonic()
+    src = Path(src)
+    try:
+        manifest = json.loads((src / "bundle.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise BundleError(f"{src / 'bundle.json'}: {exc}") from exc
+    if manifest.get("format") != BUNDLE_FORMAT:
+        raise BundleError(f"bundle format {manifest.get('format')!r} is not {BUNDLE_FORMAT}")
+    for name, want in manifest.get("sha256", {}).items():
+        path = src / name
+        if name not in ("images.tar.gz", "seccomp-default.json") or not path.exists():
+            raise BundleError(f"{name} is missing from the bundle")
+        if _sha256(path) != want:
+            raise BundleError(f"{name} is damaged (SHA-256 does not match bundle.json)")
+    client = engine.client(timeout=1200)
+    with open(src / "images.tar.gz", "rb") as f:
+        for line in client.api.load_image(f):
+            if "error" in line:
+                raise BundleError(f"docker load failed: {line['error']}")
+    profile = json.loads((src / "seccomp-default.json").read_text())
+    target = _seccomp_default_path()
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(profile))
+    current = {r.name: r for r in [images.recipes()[0], *images.recipes()[1]]}
+    refs, pushed, stale = [], [], []
+    for entry in manifest["images"]:
+        refs.append(entry["ref"])
+        r = current.get(entry["name"])
+        if r is None or r.image_ref != entry["ref"]:
+            stale.append(entry["ref"])  # made by another bungeo version: loaded, not used
+            continue
+        if push and r.standin:
+            pushed += images.push_standin(r, client)
+    size = (src / "images.tar.gz").stat().st_size
+    return BundleReport(refs, size, time.monotonic() - t0, pushed, stale)
