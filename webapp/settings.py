@@ -173,6 +173,10 @@ BUNGEO_ISOLATION = env.str("BUNGEO_ISOLATION", default="userns")
 # Limits per sandbox, enforced from outside (a host-owned cgroup).
 BUNGEO_SANDBOX_MEMORY = env.str("BUNGEO_SANDBOX_MEMORY", default="2g")
 BUNGEO_SANDBOX_CPUS = env.float("BUNGEO_SANDBOX_CPUS", default=1.0)
+# Disk quota per sandbox (its inner engine's storage) and per learner workspace, e.g. "10g":
+# each is a loop-mounted ext4 file system of that size (sparse: only used blocks take space; one
+# loop device each). Empty: no quota (storage in named volumes on the engine's disk).
+BUNGEO_SANDBOX_DISK = env.str("BUNGEO_SANDBOX_DISK", default="")
 BUNGEO_SANDBOX_PIDS = env.int("BUNGEO_SANDBOX_PIDS", default=1024)
 # Seconds to wait for a sandbox's inner engine to answer after start.
 BUNGEO_SANDBOX_READY_TIMEOUT = env.float("BUNGEO_SANDBOX_READY_TIMEOUT", default=30.0)

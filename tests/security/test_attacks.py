@@ -301,15 +301,34 @@ def test_learner_cannot_raise_own_limits(backend, attacker):
     assert limit == backend.client.containers.get(attacker.id).attrs["HostConfig"]["Memory"]
 
 
-def test_disk_fill_hits_the_quota(backend, attacker):
-    """Filling the disk stops at the sandbox's quota"""
-    if not getattr(backend, "disk_quota_bytes", lambda: None)():
-        pytest.skip("no disk quota on this backend yet (issue 3)")
-    quota = backend.disk_quota_bytes()
-    res = inner_sh(backend, attacker.id,
-                   f"dd if=/dev/zero of=/root/fill bs=1M count={quota // 2**20 + 100} 2>&1 | tail -1; "
-                   "rm -f /root/fill; echo end", timeout=300)
-    assert "No space left on device" in res.output, res.output
+def test_disk_fill_hits_the_quota(backend, settings):
+    """Filling the workspace or the image storage stops at the sandbox's disk quota"""
+    from pathlib import Path as P
+
+    settings.BUNGEO_SANDBOX_DISK = "256m"
+    sb = backend.ensure(owner="diskfill")
+    try:
+        res = inner_sh(backend, sb.id, """
+          dd if=/dev/zero of=/root/fill bs=1M count=400 2>&1 | grep -o 'No space left on device' | head -1
+          dd if=/dev/zero of=/var/lib/docker/fill bs=1M count=400 2>&1 \
+            | grep -o "No space left on device" | head -1
+          du -sm /root/fill /var/lib/docker/fill | awk '{print "size", $1}'
+          echo alive
+        """, timeout=300)
+        assert res.output.count("No space left on device") == 2, res.output
+        sizes = [int(line.split()[1]) for line in res.output.splitlines() if line.startswith("size")]
+        assert sizes and all(s <= 256 for s in sizes), res.output
+        assert res.output.strip().endswith("alive")
+        usage = dict((what, (used, size)) for what, used, size in backend.disk_usage(sb.id))
+        assert set(usage) == {"engine", "workspace"}
+        assert all(used >= 0.95 * size for used, size in usage.values()), usage
+        # the host's own disk is untouched by the fill: the files live in the sparse images
+        image = backend._workspace_disk("diskfill")[0]
+        assert P(image).stat().st_size == 256 * 2 ** 20
+    finally:
+        backend.remove(sb.id, keep_workspace=False)
+    assert not backend._workspace_disk("diskfill")[0].exists()
+    assert not backend._storage_disk(sb.id)[0].exists()
 
 
 @pytest.mark.django_db(transaction=True)

@@ -141,6 +141,15 @@ class SandboxBackend:
         kept, running or not (their workspace matters). Returns the ids removed."""
         raise NotImplementedError("subclasses of SandboxBackend must provide a reconcile() method")
 
+    def disk_usage(self, sandbox_id: str) -> list[tuple[str, int, int]]:
+        """``[(what, used bytes, size bytes)]`` of the sandbox's quota'd disks; [] without
+        quotas."""
+        return []
+
+    def disk_quota_bytes(self) -> int | None:
+        """The disk quota of each sandbox and workspace in bytes, or None without quotas."""
+        return None
+
     def lease(self, sandbox_id: str) -> Lease | None:
         """The running sandbox's lease, or None when it is not running (or has none: grading
         and pool sandboxes)."""

@@ -30,7 +30,9 @@ log = logging.getLogger(__name__)
 
 READ_CHUNK = 65536
 LEASE_EVERY = 20.0  # seconds between lease updates sent to the page
-QUEUE_POLL_S = 3.0  # seconds between admission attempts of a queued learner
+DISK_FULL = 0.95  # share of a quota'd disk from which the learner is warned
+QUEUE_POLL_S = 3.0
+PENDING_MAX = 65536  # bytes of input kept while the sandbox starts  # seconds between admission attempts of a queued learner
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 
@@ -49,6 +51,8 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         self.pump_task: asyncio.Task | None = None
         self.lease_task: asyncio.Task | None = None
         self.start_task: asyncio.Task | None = None
+        self.disk_warned = False
+        self.pending = bytearray()
         self.owner: str | None = None
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
@@ -81,6 +85,9 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         self.lease_task = asyncio.create_task(self.lease_loop())
         await self.status("ready", _("Connected to your sandbox."))
         await self.on_ready()
+        if self.pending:
+            pending, self.pending = bytes(self.pending), bytearray()
+            await self.receive(bytes_data=pending)
 
     async def wait_for_admission(self, backend) -> None:
         """Return once this learner may run a sandbox; meanwhile show their place in line."""
@@ -131,10 +138,28 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             "warn_before": settings.BUNGEO_SANDBOX_WARN_BEFORE}))
         return left
 
+    async def check_disk(self) -> None:
+        """Warn in the status line while a quota'd disk of the sandbox is (nearly) full."""
+        usage = await asyncio.to_thread(get_backend().disk_usage, self.sandbox.id)
+        full = [(what, used, size) for what, used, size in usage if used >= DISK_FULL * size]
+        if full:
+            what, used, size = full[0]
+            with override(self.lang):
+                label = str(_("workspace") if what == "workspace" else _("image storage"))
+                text = str(_("Your sandbox disk is full (%(what)s: %(used).1f of %(size).1f GB used). "
+                             "Remove images or containers (docker system prune -a) or files, or "
+                             "reset the sandbox.")) % {"what": label, "used": used / 1e9, "size": size / 1e9}
+            await self.status("warn", text)
+            self.disk_warned = True
+        elif self.disk_warned:
+            self.disk_warned = False
+            await self.status("ready", _("Connected to your sandbox."))
+
     async def lease_loop(self) -> None:
         try:
             while True:
                 await self.send_lease()
+                await self.check_disk()
                 await asyncio.sleep(LEASE_EVERY)
         except asyncio.CancelledError:
             return
@@ -173,6 +198,9 @@ class TerminalConsumer(AsyncWebsocketConsumer):
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.term is None:
+            # Typed (or click-to-run) while the sandbox starts: keep it, bounded, for the shell.
+            if bytes_data is not None and len(self.pending) + len(bytes_data) <= PENDING_MAX:
+                self.pending += bytes_data
             return
         if bytes_data is not None:
             await asyncio.get_running_loop().sock_sendall(self.term.sock, bytes_data)

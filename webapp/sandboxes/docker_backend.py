@@ -202,6 +202,46 @@ def _slots_root() -> Path:
     return root
 
 
+def disk_quota_bytes() -> int | None:
+    """The per-sandbox disk quota (``BUNGEO_SANDBOX_DISK``, e.g. ``10g``) in bytes, or None when
+    quotas are off. Each sandbox's inner-engine storage and each learner's workspace then live on
+    their own loop-mounted ext4 file system of that size (one loop device each)."""
+    raw = settings.BUNGEO_SANDBOX_DISK
+    return docker.utils.parse_bytes(raw) if raw else None
+
+
+def _disk_mount(image: Path, mountpoint: Path, size: int) -> bool:
+    """Mount the ext4 file system in ``image`` (made sparse, ``size`` bytes, root owned by the
+    remapped root, on first use) at ``mountpoint``. Returns True when the file system is new.
+    Raises ``SandboxError`` when it cannot be made or mounted (e.g. no free loop device)."""
+    if str(mountpoint) in _mountpoints():
+        return False
+    new = not image.exists()
+    image.parent.mkdir(parents=True, exist_ok=True)
+    mountpoint.mkdir(parents=True, exist_ok=True)
+    steps = []
+    if new:
+        steps += [["truncate", "-s", str(size), str(image)],
+                  ["mkfs.ext4", "-q", "-F", "-m", "0", "-E",
+                   f"root_owner={REMAP_ROOT}:{REMAP_ROOT},nodiscard", str(image)]]
+    steps.append(["mount", "-o", "loop,nosuid,nodev", str(image), str(mountpoint)])
+    for cmd in steps:
+        res = subprocess.run(cmd, capture_output=True, text=True)
+        if res.returncode != 0:
+            if new:
+                image.unlink(missing_ok=True)
+            raise SandboxError(f"cannot prepare the sandbox disk ({cmd[0]}): {res.stderr.strip()}")
+    if new:
+        (mountpoint / "lost+found").rmdir()
+    return new
+
+
+def _disk_unmount(mountpoint: Path) -> None:
+    while str(mountpoint) in _mountpoints():
+        if subprocess.run(["umount", "-l", str(mountpoint)], capture_output=True).returncode != 0:
+            break
+
+
 class DockerSandboxBackend(SandboxBackend):
     """Sandboxes as containers on the dedicated engine (``BUNGEO_SANDBOX_ENGINE_URL``)."""
 
@@ -329,13 +369,21 @@ class DockerSandboxBackend(SandboxBackend):
         self._slots[name] = name
         hostdir = self.host_dir(name)
         hostdir.mkdir(parents=True, exist_ok=True)
+        quota = disk_quota_bytes()
+        storage = f"{name}-docker"
+        if quota:
+            storage_image, storage_mnt = self._storage_disk(name)
+            _disk_mount(storage_image, storage_mnt, quota)
+            storage = str(storage_mnt)
         binds = {
-            f"{name}-docker": {"bind": "/var/lib/docker", "mode": "rw"},
+            storage: {"bind": "/var/lib/docker", "mode": "rw"},
             str(hostdir): {"bind": "/run/bungeo-host", "mode": "rw"},
         }
         if kind == KIND_POOL:
             home = self._slot_home(name)
             binds[str(home)] = {"bind": "/root", "mode": "rw,rslave"}
+        elif workspace and quota:
+            binds[self._workspace_source(owner)] = {"bind": "/root", "mode": "rw"}
         elif workspace:
             binds[f"{self.prefix}-workspace-{owner}"] = {"bind": "/root", "mode": "rw"}
         labels = {LABEL_KIND: kind, LABEL_OWNER: owner, LABEL_PREFIX: self.prefix,
@@ -389,6 +437,17 @@ class DockerSandboxBackend(SandboxBackend):
         return self.client.containers.get(res["Id"])
 
     def _start(self, c) -> None:
+        quota = disk_quota_bytes()
+        slot_name = c.labels.get(LABEL_SLOT, c.name)
+        binds = c.attrs.get("HostConfig", {}).get("Binds") or []
+        storage_image, storage_mnt = self._storage_disk(slot_name)
+        if any(b.startswith(f"{storage_mnt}:") for b in binds):
+            _disk_mount(storage_image, storage_mnt, quota or storage_image.stat().st_size)
+        kind0, owner0 = self._identity(c)
+        if owner0 and kind0 == KIND_LEARNER and c.labels.get(LABEL_KIND) != KIND_POOL:
+            ws_image, ws_mnt = self._workspace_disk(owner0)
+            if any(b.startswith(f"{ws_mnt}:") for b in binds):
+                _disk_mount(ws_image, ws_mnt, quota or ws_image.stat().st_size)
         if c.labels.get(LABEL_KIND) == KIND_POOL:
             kind, owner = self._identity(c)
             slot = c.labels.get(LABEL_SLOT, c.name)
@@ -480,6 +539,16 @@ class DockerSandboxBackend(SandboxBackend):
                     raise
         self._detach_workspace(slot)
         (Path(settings.BUNGEO_RUN_DIR) / "leases" / f"{slot}.json").unlink(missing_ok=True)
+        storage_image, storage_mnt = self._storage_disk(slot)
+        _disk_unmount(storage_mnt)
+        storage_image.unlink(missing_ok=True)
+        shutil.rmtree(storage_mnt, ignore_errors=True)
+        if owner:
+            ws_image, ws_mnt = self._workspace_disk(owner)
+            _disk_unmount(ws_mnt)  # its file stays unless the workspace goes too
+            if not keep_workspace:
+                ws_image.unlink(missing_ok=True)
+                shutil.rmtree(ws_mnt, ignore_errors=True)
         vols = [f"{slot}-docker"]
         if not keep_workspace and owner:
             vols.append(f"{self.prefix}-workspace-{owner}")
@@ -495,6 +564,67 @@ class DockerSandboxBackend(SandboxBackend):
         if slot != sandbox_id:
             remove_cgroup_parent(slot)
         log.info("sandbox %s removed", sandbox_id)
+
+    # -- disk quota ----------------------------------------------------------------------------
+    def _disks(self) -> Path:
+        return Path(settings.BUNGEO_DATA_DIR) / "disks"
+
+    def _storage_disk(self, slot: str) -> tuple[Path, Path]:
+        """(image file, mount point) of a sandbox's inner-engine storage."""
+        return self._disks() / "engines" / f"{slot}.img", self._disks() / "engines" / slot
+
+    def _workspace_disk(self, owner: str) -> tuple[Path, Path]:
+        """(image file, mount point) of a learner's workspace."""
+        name = f"{self.prefix}-workspace-{owner}"
+        return self._disks() / "workspaces" / f"{name}.img", self._disks() / "workspaces" / name
+
+    def _workspace_source(self, owner: str) -> str:
+        """The host path of ``owner``'s workspace: their quota'd file system when disk quotas
+        are on (a workspace kept in a named volume before quotas were turned on is copied into
+        it once), else their named volume's folder (created if missing)."""
+        vol_name = f"{self.prefix}-workspace-{owner}"
+        quota = disk_quota_bytes()
+        vol = None
+        try:
+            vol = self.client.volumes.get(vol_name)
+        except NotFound:
+            if not quota:
+                vol = self.client.volumes.create(vol_name, labels={
+                    LABEL_KIND: KIND_LEARNER, LABEL_OWNER: owner, LABEL_PREFIX: self.prefix})
+        if not quota:
+            return vol.attrs["Mountpoint"]
+        image, mnt = self._workspace_disk(owner)
+        if _disk_mount(image, mnt, quota):
+            if vol is not None:
+                subprocess.run(["cp", "-a", f"{vol.attrs['Mountpoint']}/.", str(mnt)], check=False)
+            else:
+                subprocess.run(["cp", "-r", "--no-preserve=ownership", "/etc/skel/.", str(mnt)],
+                               check=False)
+                (mnt / "work").mkdir(exist_ok=True)
+            subprocess.run(["chown", "-R", f"{REMAP_ROOT}:{REMAP_ROOT}", str(mnt)], check=False)
+        return str(mnt)
+
+    def disk_usage(self, sandbox_id: str) -> list[tuple[str, int, int]]:
+        """``[(what, used bytes, size bytes)]`` of the sandbox's quota'd file systems
+        (``"engine"``, ``"workspace"``); empty when quotas are off or it is not running."""
+        if not disk_quota_bytes():
+            return []
+        c = self._container(sandbox_id)
+        if c is None:
+            return []
+        out = []
+        _kind, owner = self._identity(c)
+        mounts = [("engine", self._storage_disk(self._slot(sandbox_id))[1])]
+        if owner:
+            mounts.append(("workspace", self._workspace_disk(owner)[1]))
+        for what, mnt in mounts:
+            if str(mnt) in _mountpoints():
+                st = os.statvfs(mnt)
+                out.append((what, (st.f_blocks - st.f_bfree) * st.f_frsize, st.f_blocks * st.f_frsize))
+        return out
+
+    def disk_quota_bytes(self) -> int | None:
+        return disk_quota_bytes()
 
     # -- lease (maximum lifetime) ---------------------------------------------------------------
     def _lease_path(self, sandbox_id: str) -> Path:
@@ -548,13 +678,7 @@ class DockerSandboxBackend(SandboxBackend):
         home = self._slot_home(slot)
         if str(home) in _mountpoints():
             return
-        vol_name = f"{self.prefix}-workspace-{owner}"
-        try:
-            vol = self.client.volumes.get(vol_name)
-        except NotFound:
-            vol = self.client.volumes.create(vol_name, labels={
-                LABEL_KIND: KIND_LEARNER, LABEL_OWNER: owner, LABEL_PREFIX: self.prefix})
-        source = vol.attrs["Mountpoint"]
+        source = self._workspace_source(owner)
         res = subprocess.run(["mount", "--bind", source, str(home)], capture_output=True, text=True)
         if res.returncode != 0:
             raise SandboxError(f"cannot attach the workspace: {res.stderr.strip()}")
@@ -706,6 +830,11 @@ class DockerSandboxBackend(SandboxBackend):
                 v.remove(force=True)
             except (NotFound, APIError):
                 pass
+        for image in (self._disks() / "workspaces").glob(f"{self.prefix}-workspace-*.img"):
+            mnt = image.with_suffix("")
+            _disk_unmount(mnt)
+            image.unlink(missing_ok=True)
+            shutil.rmtree(mnt, ignore_errors=True)
         return n
 
     # -- talking to a sandbox ---------------------------------------------------------------

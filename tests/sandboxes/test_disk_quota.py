@@ -1,0 +1,82 @@
+"""Disk quotas (BUNGEO_SANDBOX_DISK): a full disk is announced in the terminal's status line and
+the warning goes once space is freed; quota'd workspaces work with the warm pool and keep an
+existing workspace's files when quotas are turned on."""
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import pytest
+from channels.testing import WebsocketCommunicator
+from django.utils import translation
+
+from tests.conftest import inner_sh
+from webapp.sandboxes import consumers
+from webapp.sandboxes.backend import learner_owner
+
+pytestmark = pytest.mark.docker
+
+
+@pytest.mark.django_db(transaction=True)
+def test_full_disk_is_announced_then_cleared(backend, student, settings, monkeypatch):
+    from labs.consumers import LabTerminalConsumer
+
+    settings.BUNGEO_SANDBOX_DISK = "128m"
+    monkeypatch.setattr(consumers, "LEASE_EVERY", 0.5)
+    owner = learner_owner(student)
+
+    async def scenario():
+        comm = WebsocketCommunicator(LabTerminalConsumer.as_asgi(),
+                                     "/ws/labs/week1/images-and-containers/terminal/",
+                                     headers=[(b"accept-language", b"en")])
+        comm.scope["user"] = student
+        comm.scope["url_route"] = {"kwargs": {"course_id": "week1", "lab_id": "images-and-containers"}}
+        assert (await comm.connect(timeout=60))[0]
+
+        async def until(state, timeout=60):
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                msg = await asyncio.wait_for(comm.output_queue.get(), timeout)
+                if msg.get("text"):
+                    m = json.loads(msg["text"])
+                    if m.get("type") == "status" and m["state"] == state:
+                        return m
+            raise AssertionError(f"no {state}")
+
+        await until("ready")
+        sb = await asyncio.to_thread(backend.find, owner=owner)
+        await asyncio.to_thread(inner_sh, backend, sb.id,
+                                "dd if=/dev/zero of=/root/big bs=1M count=200 2>/dev/null; true")
+        warn = await until("warn")
+        await asyncio.to_thread(inner_sh, backend, sb.id, "rm -f /root/big")
+        await until("ready")
+        await comm.disconnect()
+        return warn
+
+    try:
+        with translation.override("en"):
+            warn = asyncio.run(scenario())
+        assert "disk is full (workspace" in warn["text"] and "of 0.1 GB used" in warn["text"]
+    finally:
+        sb = backend.find(owner=owner)
+        if sb:
+            backend.remove(sb.id, keep_workspace=False)
+
+
+def test_quota_with_warm_pool_and_existing_workspace(backend, settings):
+    # A learner who used bungeo before quotas were on: their files are in a named volume.
+    before = backend.ensure(owner="migrating")
+    inner_sh(backend, before.id, "echo kept > /root/notes.txt")
+    backend.remove(before.id)  # workspace kept
+    settings.BUNGEO_SANDBOX_DISK = "128m"
+    backend.pool_fill(1)
+    sb = backend.ensure(owner="migrating")  # claimed from the pool, quota'd workspace attached
+    try:
+        assert backend.client.containers.get(sb.id).labels["org.bungeo.kind"] == "pool"
+        res = inner_sh(backend, sb.id, "cat /root/notes.txt; df -m /root | tail -1 | awk '{print $2}'")
+        notes, size_mb = res.output.split()
+        assert notes == "kept" and int(size_mb) <= 128
+        assert {what for what, _u, _s in backend.disk_usage(sb.id)} == {"engine", "workspace"}
+    finally:
+        backend.remove(sb.id, keep_workspace=False)
