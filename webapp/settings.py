@@ -68,6 +68,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
+                "webapp.sandboxes.context_processors.isolation",
             ],
         },
     },
@@ -169,7 +170,8 @@ BUNGEO_MIRROR_PORT = env.int("BUNGEO_MIRROR_PORT", default=5000)
 # (never private ranges, link-local or the host's services). See engine.firewall_plan.
 BUNGEO_SANDBOX_INTERNET = env.bool("BUNGEO_SANDBOX_INTERNET", default=False)
 # Isolation mode (DESIGN.md): only "userns" is implemented so far.
-BUNGEO_ISOLATION = env.str("BUNGEO_ISOLATION", default="userns")
+# auto (strongest available), sysbox, userns or trusted: see webapp/sandboxes/isolation.py
+BUNGEO_ISOLATION = env.str("BUNGEO_ISOLATION", default="auto")
 # Limits per sandbox, enforced from outside (a host-owned cgroup).
 BUNGEO_SANDBOX_MEMORY = env.str("BUNGEO_SANDBOX_MEMORY", default="2g")
 BUNGEO_SANDBOX_CPUS = env.float("BUNGEO_SANDBOX_CPUS", default=1.0)

@@ -150,6 +150,10 @@ class SandboxBackend:
         """The disk quota of each sandbox and workspace in bytes, or None without quotas."""
         return None
 
+    def mode(self) -> str:
+        """The isolation mode of this backend's sandboxes (``userns``, ``sysbox``, ``trusted``)."""
+        return "unknown"
+
     def lease(self, sandbox_id: str) -> Lease | None:
         """The running sandbox's lease, or None when it is not running (or has none: grading
         and pool sandboxes)."""

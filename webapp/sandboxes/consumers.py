@@ -31,8 +31,8 @@ log = logging.getLogger(__name__)
 READ_CHUNK = 65536
 LEASE_EVERY = 20.0  # seconds between lease updates sent to the page
 DISK_FULL = 0.95  # share of a quota'd disk from which the learner is warned
-QUEUE_POLL_S = 3.0
-PENDING_MAX = 65536  # bytes of input kept while the sandbox starts  # seconds between admission attempts of a queued learner
+QUEUE_POLL_S = 3.0  # seconds between admission attempts of a queued learner
+PENDING_MAX = 65536  # bytes of input kept while the sandbox starts
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 

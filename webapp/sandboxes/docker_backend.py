@@ -45,7 +45,7 @@ from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 from docker.errors import APIError, NotFound
 
-from . import engine, images
+from . import engine, images, isolation
 from .backend import (
     KIND_GRADING,
     KIND_LEARNER,
@@ -251,8 +251,17 @@ class DockerSandboxBackend(SandboxBackend):
         self._lock = threading.Lock()
         self._start_locks: dict[str, threading.Lock] = {}
         self._slots: dict[str, str] = {}
+        self._mode: str | None = None
 
     # -- plumbing ---------------------------------------------------------------------------
+    def mode(self) -> str:
+        """The isolation mode sandboxes get (see :mod:`.isolation`), resolved once from the
+        setting and the engine's runtimes. Raises ``ImproperlyConfigured`` on a bad setting."""
+        if self._mode is None:
+            info = self.client.info() if settings.BUNGEO_ISOLATION in ("auto", "sysbox") else {}
+            self._mode = isolation.resolve(info)
+        return self._mode
+
     @property
     def client(self) -> docker.DockerClient:
         if self._client is None:
@@ -394,33 +403,13 @@ class DockerSandboxBackend(SandboxBackend):
                     self.client.volumes.get(vol)
                 except NotFound:
                     self.client.volumes.create(vol, labels=labels)
-        memory = settings.BUNGEO_SANDBOX_MEMORY
-        hc = api.create_host_config(
-            binds=binds,
-            cgroupns="private",
-            cgroup_parent=f"/bungeo/{name}",
-            # SYS_PTRACE (namespaced, like the others): without it the inner runc cannot join
-            # a container whose process runs as another user, so `docker exec` into postgres,
-            # redis or a `USER node` image fails with "error executing setns process".
-            cap_add=["SYS_ADMIN", "NET_ADMIN", "SYS_PTRACE"],
-            security_opt=[f"seccomp={seccomp_profile()}", "apparmor=unconfined"],
-            devices=["/dev/net/tun", "/dev/fuse"],
-            tmpfs={"/run": "rw,nosuid,nodev,mode=755", "/tmp": "rw,nosuid,nodev,mode=1777"},
-            mem_limit=memory,
-            memswap_limit=memory,
-            nano_cpus=int(settings.BUNGEO_SANDBOX_CPUS * 1e9),
-            pids_limit=settings.BUNGEO_SANDBOX_PIDS,
-            init=True,
-            # Offline (the default) nothing answers DNS: lookups fail at once instead of stalling
-            # pulls. With internet allowed, the engine's own resolver configuration applies.
-            dns=None if settings.BUNGEO_SANDBOX_INTERNET else ["127.0.0.1"],
-            log_config={"type": "json-file", "config": {"max-size": "1m", "max-file": "1"}},
-            restart_policy={"Name": "no"},
-        )
-        # Docker masks and write-protects parts of /proc and /sys; the inner engine needs them
-        # (it sets sysctls for its own networks). The user namespace keeps them harmless.
-        hc["MaskedPaths"] = []
-        hc["ReadonlyPaths"] = []
+        mode = self.mode()
+        spec = isolation.host_config(mode, name=name, binds=binds,
+                                     seccomp=seccomp_profile() if mode == "userns" else None)
+        raw = spec.pop("_raw")
+        hc = api.create_host_config(**spec)
+        hc.update(raw)
+        isolation.warn_if_trusted(mode)
         try:
             res = api.create_container(
                 image, name=name, hostname=kind if kind == KIND_GRADING else "bungeo",
@@ -465,10 +454,16 @@ class DockerSandboxBackend(SandboxBackend):
             raise SandboxError(f"cannot start sandbox: {exc.explanation}") from exc
         c.reload()
         pid = c.attrs["State"]["Pid"]
-        try:
-            delegate_cgroups(pid)
-        except OSError as exc:
-            log.error("sandbox %s: cgroup delegation failed: %s", c.name, exc)
+        mode = self.mode()
+        if mode == "userns":
+            try:
+                delegate_cgroups(pid)
+            except OSError as exc:
+                log.error("sandbox %s: cgroup delegation failed: %s", c.name, exc)
+        elif mode == "trusted":  # /sys and the cgroup mounts read-write, as --privileged does
+            self.exec(c.name, ["sh", "-c", "mount -o remount,rw /sys; mount -o remount,rw "
+                               "/sys/fs/cgroup 2>/dev/null; for d in /sys/fs/cgroup/*/; do "
+                               "mount -o remount,rw \"$d\" 2>/dev/null; done; true"], timeout=10)
         (hostdir / "ready").touch()
         if c.labels.get(LABEL_KIND) != KIND_GRADING and self.lease(c.name) is None:
             self._lease_new(c.name)

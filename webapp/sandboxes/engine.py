@@ -366,6 +366,15 @@ def stop() -> None:
         pidfile.unlink(missing_ok=True)
 
 
+def _isolation_of(info: dict) -> str:
+    from .isolation import resolve
+
+    try:
+        return resolve(info)
+    except Exception as exc:  # noqa: BLE001 - a bad setting is reported, not raised, here
+        return f"misconfigured: {exc}"
+
+
 def status() -> dict[str, object]:
     """A small report for operators: engine and mirror up or down, versions, counts."""
     p = paths()
@@ -373,7 +382,7 @@ def status() -> dict[str, object]:
         "engine_socket": str(p.socket),
         "engine": "down",
         "mirror": mirror_address() if _pid_alive(p.registry_pidfile) else "down",
-        "isolation": settings.BUNGEO_ISOLATION,
+        "isolation_setting": settings.BUNGEO_ISOLATION,
     }
     if engine_answers():
         c = client(timeout=5)
@@ -383,6 +392,8 @@ def status() -> dict[str, object]:
             engine_version=info.get("ServerVersion"),
             cgroup_version=info.get("CgroupVersion"),
             userns="name=userns" in " ".join(info.get("SecurityOptions", [])),
+            isolation=_isolation_of(info),
+            runtimes=sorted(info.get("Runtimes") or {}),
             sandboxes=len(c.containers.list(all=True, filters={"label": "org.bungeo.kind"})),
         )
         report["kernel_limits"] = {

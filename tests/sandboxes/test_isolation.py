@@ -1,0 +1,103 @@
+"""Isolation modes: the container spec of each mode (unit: sysbox cannot be installed here), the
+choice of the strongest available mode, the trusted mode really running on this host with its
+warning on staff pages, and the default mode shown to staff."""
+from __future__ import annotations
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+from django.urls import reverse
+
+from tests.conftest import inner_sh
+from webapp.sandboxes import isolation
+from webapp.sandboxes.docker_backend import DockerSandboxBackend
+
+
+def _spec(mode):
+    return isolation.host_config(mode, name="bungeo-learner-x", binds={}, seccomp="{}")
+
+
+def test_every_mode_keeps_the_limits_and_never_privileged():
+    for mode in isolation.MODES:
+        spec = _spec(mode)
+        assert spec["cgroup_parent"] == "/bungeo/bungeo-learner-x"
+        assert spec["mem_limit"] and spec["pids_limit"] and spec["nano_cpus"]
+        assert spec["log_config"]["config"]["max-size"] == "1m"
+        assert "privileged" not in spec
+
+
+def test_sysbox_spec_adds_nothing_and_uses_the_runtime():
+    spec = _spec("sysbox")
+    assert spec["_raw"] == {"Runtime": "sysbox-runc"}
+    assert "cap_add" not in spec and "security_opt" not in spec and "devices" not in spec
+
+
+def test_userns_spec_is_namespaced_caps_and_seccomp():
+    spec = _spec("userns")
+    assert spec["cap_add"] == ["SYS_ADMIN", "NET_ADMIN", "SYS_PTRACE"]
+    assert spec["security_opt"][0] == "seccomp={}" and spec["cgroupns"] == "private"
+    assert "UsernsMode" not in spec["_raw"]
+
+
+def test_trusted_spec_is_privileged_equivalent():
+    spec = _spec("trusted")
+    assert spec["cap_add"] == ["ALL"] and spec["security_opt"][0] == "seccomp=unconfined"
+    assert spec["_raw"]["UsernsMode"] == "host"
+
+
+def test_auto_picks_the_strongest_available(settings):
+    settings.BUNGEO_ISOLATION = "auto"
+    assert isolation.resolve({"Runtimes": {"runc": {}}}) == "userns"
+    assert isolation.resolve({"Runtimes": {"runc": {}, "sysbox-runc": {}}}) == "sysbox"
+    settings.BUNGEO_ISOLATION = "sysbox"
+    with pytest.raises(ImproperlyConfigured, match="no sysbox-runc runtime"):
+        isolation.resolve({"Runtimes": {"runc": {}}})
+    settings.BUNGEO_ISOLATION = "rootless"
+    with pytest.raises(ImproperlyConfigured, match="not implemented"):
+        isolation.resolve({})
+    settings.BUNGEO_ISOLATION = "chroot"
+    with pytest.raises(ImproperlyConfigured):
+        isolation.resolve({})
+
+
+@pytest.mark.docker
+def test_default_mode_on_this_host_is_userns(backend):
+    assert backend.mode() == "userns"
+
+
+@pytest.mark.docker
+@pytest.mark.django_db
+def test_trusted_mode_runs_here_and_staff_pages_warn(backend, settings, client, django_user_model, caplog):
+    settings.BUNGEO_ISOLATION = "trusted"
+    trusted = DockerSandboxBackend(prefix=backend.prefix)
+    assert trusted.mode() == "trusted"
+    sb = trusted.ensure(owner="laptop")
+    try:
+        res = inner_sh(trusted, sb.id, "cat /proc/self/uid_map; docker run --rm busybox echo inner-ok")
+        assert res.output.split()[:2] == ["0", "0"]  # the host's own user namespace: real root
+        assert "inner-ok" in res.output
+        assert any("trusted" in r.getMessage() for r in caplog.records)
+    finally:
+        trusted.remove(sb.id, keep_workspace=False)
+    from webapp.sandboxes import backend as backend_mod
+
+    backend_mod.get_backend.cache_clear()
+    try:
+        staff = django_user_model.objects.create_user("teacher", password="pw", is_staff=True)
+        learner = django_user_model.objects.create_user("learner", password="pw")
+        client.force_login(staff)
+        page = client.get(reverse("labs:index")).content.decode()
+        assert "danger-banner" in page and "Isolation: trusted" in page
+        client.force_login(learner)
+        page = client.get(reverse("labs:index")).content.decode()
+        assert "danger-banner" not in page and "Isolation:" not in page
+    finally:
+        backend_mod.get_backend.cache_clear()
+
+
+@pytest.mark.docker
+@pytest.mark.django_db
+def test_staff_see_the_active_mode(backend, client, django_user_model):
+    staff = django_user_model.objects.create_user("teacher", password="pw", is_staff=True)
+    client.force_login(staff)
+    page = client.get(reverse("labs:index")).content.decode()
+    assert "Isolation: userns" in page and "danger-banner" not in page
