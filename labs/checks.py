@@ -9,6 +9,8 @@ names to functions, and :func:`parse_spec` validates the parameters when content
 """
 from __future__ import annotations
 
+import re
+import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -53,7 +55,8 @@ class ContainerObs:
     the HTTP requests in the recent log of a running container that publishes a port (the access
     log lines a web server such as nginx writes). ``command`` is the command it runs,
     ``networks`` the names of the networks it is attached to (``bridge``, ``none``, ``host`` or a
-    user-defined one), and ``mounts`` its volumes, bind mounts and tmpfs mounts."""
+    user-defined one), and ``mounts`` its volumes, bind mounts and tmpfs mounts. ``labels`` are
+    its labels (Docker Compose marks its containers with ``com.docker.compose.*`` labels)."""
 
     name: str
     image: str
@@ -68,6 +71,8 @@ class ContainerObs:
     networks: tuple[str, ...] = ()
     network_mode: str = ""
     mounts: tuple[MountObs, ...] = ()
+    labels: dict[str, str] = field(default_factory=dict, hash=False)
+    created: int = 0  # when it was created, epoch seconds (0: unknown)
 
 
 @dataclass(frozen=True)
@@ -81,14 +86,17 @@ class ImageObs:
     tags: tuple[str, ...]
     labels: dict[str, str] = field(default_factory=dict, hash=False)
     layers: tuple[str, ...] = ()
+    cmd: tuple[str, ...] = ()  # its CMD, read with the layers (empty: none, or not inspected)
+    size: int = 0  # bytes, its base image's layers included, as 'docker images' counts them
 
 
 @dataclass(frozen=True)
 class NetworkObs:
-    """One network: its name and driver (``bridge``, ``host``, ``null`` for ``none``)."""
+    """One network: its name, driver (``bridge``, ``host``, ``null`` for ``none``) and labels."""
 
     name: str
     driver: str = "bridge"
+    labels: dict[str, str] = field(default_factory=dict, hash=False)
 
 
 @dataclass(frozen=True)
@@ -98,18 +106,68 @@ class VolumeObs:
     name: str
     driver: str = "local"
     anonymous: bool = False
+    labels: dict[str, str] = field(default_factory=dict, hash=False)
+
+
+@dataclass(frozen=True)
+class ImageEvent:
+    """An image event from the engine's buffer: ``action`` is ``pull``, ``load``, ``import`` or
+    ``delete``; ``ref`` is what the engine names: the reference for a pull (``busybox:latest``),
+    the image id (``sha256:...``) for the others."""
+
+    action: str
+    ref: str
+
+
+@dataclass(frozen=True)
+class FileObs:
+    """A file that a check names in the learner's workspace; ``path`` is relative to the home
+    folder /root. ``kind`` is ``missing``, ``file`` (regular), ``dir``, ``link`` (never
+    followed) or ``other``. For a regular file: ``size`` in bytes; ``gzip`` when it starts with
+    gzip's magic bytes, and ``gzip_ok`` when ``gzip -t`` passed too; ``tar`` when it lists as a
+    tar archive with at least one member; ``exported`` when that archive holds ``.dockerenv``
+    (a container filesystem written by ``docker export`` does); ``manifest`` when it holds
+    ``manifest.json`` (``docker save`` writes one), whose ``RepoTags`` are ``repo_tags``;
+    ``unread`` when it could not be read in time."""
+
+    path: str
+    kind: str = "missing"
+    size: int = 0
+    gzip: bool = False
+    gzip_ok: bool = False
+    tar: bool = False
+    exported: bool = False
+    manifest: bool = False
+    repo_tags: tuple[str, ...] = ()
+    unread: bool = False
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One command from the learner's bash history: ``time`` in epoch seconds (0 when the file
+    gives none) and ``text`` as typed (several lines for a here-document)."""
+
+    time: int
+    text: str
 
 
 @dataclass(frozen=True)
 class EngineState:
-    """What a learner's engine holds at one moment, and the names of containers it removed
-    recently (oldest first): a removal leaves no other trace."""
+    """What a learner's engine holds at one moment, and the names of the containers, networks
+    and volumes it removed recently (oldest first): a removal leaves no other trace."""
 
     containers: tuple[ContainerObs, ...] = ()
     images: tuple[ImageObs, ...] = ()
     removed: tuple[str, ...] = ()
     networks: tuple[NetworkObs, ...] = ()
     volumes: tuple[VolumeObs, ...] = ()
+    removed_networks: tuple[str, ...] = ()
+    removed_volumes: tuple[str, ...] = ()
+    # Workspace and image history, for the labs that need them (see the classes above).
+    image_events: tuple[ImageEvent, ...] = ()
+    files: tuple[FileObs, ...] = ()
+    workspace: tuple[str, ...] = ()
+    shell_history: tuple[HistoryEntry, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -142,6 +200,14 @@ class CheckSpec:
 
     def run(self, state: EngineState) -> CheckResult:
         return REGISTRY[self.type].func(state, **self.kwargs())
+
+    def workspace_paths(self) -> tuple[str, ...]:
+        """The workspace files (relative to /root) this check reads; empty for most checks."""
+        return (str(self.kwargs()["path"]),) if "files" in REGISTRY[self.type].reads else ()
+
+    def reads(self) -> frozenset[str]:
+        """What this check reads besides the engine's lists (see :attr:`CheckType.reads`)."""
+        return REGISTRY[self.type].reads
 
 
 # ------------------------------------------------------------------------------
@@ -409,15 +475,285 @@ MSG_BUILD_NO_CACHE = _(
     "--no-cache does. Clear the build cache ('docker builder prune -af'), build %(reuses)s "
     "again, change index.html, then build %(image)s again."
 )
+MSG_BUILD_TOO_BIG = _(
+    "%(image)s is %(added)s bigger than %(base)s; this step expects at most %(max)s. Files you "
+    "meant to leave out went into the image: list them in .dockerignore and build again."
+)
+MSG_BUILD_OWN_LAYERS = _(
+    "%(image)s has %(own)s layer(s) of its own on top of %(base)s, but this step expects "
+    "%(want)s. Compare your Dockerfile with the step's and build again."
+)
+MSG_BUILD_SAME_LINE = _(
+    "%(image)s is the same image as %(reuses)s: nothing changed, so every layer came from the "
+    "cache. Change the line this step asks for, then build again."
+)
+MSG_BUILD_SHARES = _(
+    "%(image)s shares %(actual)s of its own layer(s) with %(reuses)s, but this step expects "
+    "%(shares)s: every line from the changed one down is built again. Change the line this step "
+    "asks for (and only that one), then build again."
+)
+
+# Image tags, loading and importing (image_present with a tag, image_loaded, image_imported)
+MSG_IMAGE_OTHER_TAG = _(
+    "You have %(found)s, but this step needs the tag %(image)s. Pull it with "
+    "'docker pull %(image)s'."
+)
+MSG_LOAD_OK = _("%(image)s is back in your engine, loaded from a file with 'docker load'.")
+MSG_LOAD_MISSING = _(
+    "There is no %(image)s image in your engine. Load it back from your file with "
+    "'docker load -i %(archive)s'."
+)
+MSG_LOAD_PULLED = _(
+    "%(image)s came from the registry ('docker pull'), not from your file. Remove it "
+    "('docker rmi %(image)s') and load it with 'docker load -i %(archive)s'."
+)
+MSG_LOAD_NOT_YET = _(
+    "%(image)s is in your engine, but no 'docker load' of it has been seen yet. Remove it "
+    "('docker rmi %(image)s'), then load it with 'docker load -i %(archive)s'."
+)
+MSG_IMPORT_OK = _(
+    "%(image)s was made by 'docker import': a single layer and no CMD, none of the original "
+    "image's history or settings."
+)
+MSG_IMPORT_MISSING = _(
+    "There is no %(image)s image yet. Make it from the filesystem archive with "
+    "'docker import %(archive)s %(image)s'."
+)
+MSG_IMPORT_UNTAGGED = _(
+    "You imported an image without a name, so there is no %(image)s. Import it again with "
+    "'docker import %(archive)s %(image)s': the last word names it."
+)
+MSG_IMPORT_LAYERS = _(
+    "%(image)s has %(count)s layers, so it was not made by 'docker import', which writes the "
+    "whole filesystem as one layer. Remove it ('docker rmi %(image)s') and run "
+    "'docker import %(archive)s %(image)s'."
+)
+MSG_IMPORT_CMD = _(
+    "%(image)s has a CMD (%(cmd)s), so it is not a plain import: 'docker import' keeps no "
+    "settings. Remove it ('docker rmi %(image)s') and run 'docker import %(archive)s %(image)s'."
+)
+
+# Files in the workspace (image_archive, filesystem_archive)
+MSG_FILE_MISSING = _("There is no file %(path)s yet. Make it with '%(example)s'.")
+MSG_FILE_OTHER = _(
+    "There is no %(path)s, but there is %(found)s. This step looks for the name %(path)s: "
+    "'%(example)s'."
+)
+MSG_FILE_NOT_REGULAR = _(
+    "%(path)s is not a regular file (it is a %(kind)s). Remove it ('rm -r %(path)s') and run "
+    "'%(example)s'."
+)
+MSG_FILE_UNREAD = _(
+    "%(path)s could not be read in time. Wait until the command that writes it has ended, then "
+    "press Check."
+)
+MSG_FILE_NOT_GZIP = _(
+    "%(path)s is not gzip-compressed: 'docker save -o' writes a plain tar whatever the name. "
+    "Pipe it through gzip: '%(example)s'."
+)
+MSG_FILE_BAD_GZIP = _(
+    "%(path)s is not a complete gzip file ('gzip -t %(path)s' fails): it was cut short or is "
+    "still being written. Make it again: '%(example)s'."
+)
+MSG_FILE_NOT_TAR = _(
+    "%(path)s is not a tar archive. Make it again: '%(example)s'."
+)
+MSG_ARCHIVE_OK = _("%(path)s holds %(images)s, ready for 'docker load' on another machine.")
+MSG_ARCHIVE_OK_GZ = _(
+    "%(path)s is a valid gzip file (%(size)s) holding %(images)s; 'docker load' reads it as it is."
+)
+MSG_ARCHIVE_EXPORTED = _(
+    "%(path)s holds a container's filesystem (made by 'docker export'), not an image. Save the "
+    "image instead: '%(example)s'."
+)
+MSG_ARCHIVE_NO_MANIFEST = _(
+    "%(path)s is a tar archive, but not one made by 'docker save' (it has no manifest.json). "
+    "Make it with '%(example)s'."
+)
+MSG_ARCHIVE_LACKS = _(
+    "%(path)s holds %(found)s, but not %(missing)s. Save every image this step names in one "
+    "file: '%(example)s'."
+)
+MSG_FS_OK = _(
+    "%(path)s holds a container's whole filesystem as plain files, as 'docker export' writes it."
+)
+MSG_FS_IS_IMAGE = _(
+    "%(path)s holds an image saved with 'docker save' (layers and metadata), not a container's "
+    "filesystem. Export the container instead: '%(example)s'."
+)
+MSG_FS_NOT_EXPORT = _(
+    "%(path)s is a tar archive, but not a container's filesystem from 'docker export' (it has no "
+    ".dockerenv). Make it with '%(example)s'."
+)
+
+# Shell history (ran_command)
+MSG_RAN_OK = _("You ran '%(entry)s'.")
+MSG_RAN_NONE = _(
+    "Run '%(example)s' in the terminal: this step looks for that command in your shell history."
+)
+MSG_RAN_OTHER = _("Your latest command was '%(last)s', but this step needs '%(example)s'.")
+MSG_RAN_TARGET = _(
+    "You ran '%(entry)s', but this step needs it on %(target)s: '%(example)s'."
+)
+MSG_RAN_ARGS = _("You ran '%(entry)s', but this step needs '%(example)s'.")
+MSG_RAN_EARLY = _(
+    "You ran '%(entry)s' before %(target)s was created. Run it again now: '%(example)s'."
+)
+
+# A container that is created but not started (container_created)
+MSG_CREATED_OK = _(
+    "%(name)s has been created from %(image)s: its writable layer, settings and name are ready, "
+    "but no process runs yet."
+)
+MSG_CREATED_STARTED = _(
+    "%(name)s is already %(state)s: 'docker run' creates and starts in one go. To see the "
+    "created state, remove it ('docker rm -f %(name)s') and run "
+    "'docker create --name %(name)s %(image)s'."
+)
+MSG_CREATED_OTHER = _(
+    "A container from %(image)s was created as %(other)s. Name it %(name)s: remove it "
+    "('docker rm %(other)s') and run 'docker create --name %(name)s %(image)s'."
+)
+
+# Compose (compose_project_running, compose_project_stopped, compose_project_down)
+MSG_COMPOSE_UP_OK = _("The %(project)s project is up: %(services)s are running.")
+MSG_COMPOSE_ANSWERED_OK = _(
+    "The %(project)s project is up, and %(answered)s answered your requests: "
+    "'docker compose logs %(answered)s' shows them."
+)
+MSG_COMPOSE_STARTED_AGAIN_OK = _(
+    "%(services)s were stopped and are running again: the same containers, started again."
+)
+MSG_COMPOSE_RESTARTED_OK = _(
+    "%(restarted)s restarted, and the whole %(project)s project is running."
+)
+MSG_COMPOSE_NONE = _(
+    "There is no Compose project named %(project)s yet. In %(folder)s, run 'docker compose up -d'."
+)
+MSG_COMPOSE_OTHER_PROJECT = _(
+    "Compose started %(found)s under the project name %(other)s (from the folder "
+    "%(other_folder)s), not %(project)s: Compose names a project after the folder that holds its "
+    "compose file. Take it down with 'docker compose down' in %(other_folder)s, then run "
+    "'docker compose up -d' in %(folder)s."
+)
+MSG_COMPOSE_NO_SERVICE = _(
+    "The %(project)s project has no %(service)s service (it has: %(found)s). Add %(service)s "
+    "under services: in the compose file and run 'docker compose up -d' again."
+)
+MSG_COMPOSE_EXITED = _(
+    "%(service)s (container %(name)s) is not running: it exited with code %(code)s. If it "
+    "stopped on its own, 'docker compose logs %(service)s' shows why; to start it again, run "
+    "'docker compose start %(service)s'."
+)
+MSG_COMPOSE_CREATED = _(
+    "%(service)s (container %(name)s) was created but never started, often because its host "
+    "port is taken by another container ('docker ps' shows which). Free the port, then run "
+    "'docker compose up -d' again."
+)
+MSG_COMPOSE_PAUSED = _(
+    "%(service)s (container %(name)s) is paused. Run 'docker compose unpause %(service)s'."
+)
+MSG_COMPOSE_STATE = _(
+    "%(service)s (container %(name)s) is %(state)s, not running. See why with "
+    "'docker compose logs %(service)s'."
+)
+MSG_COMPOSE_NO_VOLUME = _(
+    "The %(project)s project has no volume %(volume)s (Compose would name it %(full)s). Declare "
+    "it under the top-level volumes: of the compose file, mount it in a service, and run "
+    "'docker compose up -d' again."
+)
+MSG_COMPOSE_VOLUME_UNUSED = _(
+    "The volume %(full)s exists, but no container of %(project)s mounts it. Mount it in a "
+    "service (under that service's volumes:, as '%(volume)s:PATH') and run "
+    "'docker compose up -d' again."
+)
+MSG_COMPOSE_SILENT = _(
+    "%(service)s has not answered any request yet. Send it one with 'curl localhost:%(port)s', "
+    "then look at 'docker compose logs %(service)s'."
+)
+MSG_COMPOSE_SILENT_NOPORT = _(
+    "%(service)s has not answered any request yet, and it publishes no port. Publish one under "
+    "ports: in the compose file, send it a request with curl, then look at "
+    "'docker compose logs %(service)s'."
+)
+MSG_COMPOSE_NOT_STARTED_AGAIN = _(
+    "%(service)s is running, but its container has not been stopped and started again since it "
+    "was created (after 'docker compose down' and 'up', the containers are new ones). Run "
+    "'docker compose stop', then 'docker compose start'."
+)
+MSG_COMPOSE_NOT_RESTARTED = _(
+    "%(service)s is running but has not been restarted yet. Run "
+    "'docker compose restart %(service)s'."
+)
+MSG_CSTOP_OK = _(
+    "Every service of %(project)s is stopped (%(services)s). The containers are still there, "
+    "only stopped."
+)
+MSG_CSTOP_RUNNING = _(
+    "Some services of %(project)s are still up: %(running)s. Without a service name, "
+    "'docker compose stop' stops every service of the project."
+)
+MSG_CSTOP_REMOVED = _(
+    "The containers of %(project)s are gone: they were removed, not stopped. "
+    "'docker compose down' removes containers; 'stop' keeps them. Start the project again with "
+    "'docker compose up -d', then run 'docker compose stop'."
+)
+MSG_CDOWN_KEPT_OK = _(
+    "The containers and network(s) of %(project)s are gone, and the volume %(volumes)s is kept, "
+    "as 'docker compose down' does."
+)
+MSG_CDOWN_REMOVED_OK = _(
+    "The containers, network(s) and volume %(volumes)s of %(project)s are gone, as "
+    "'docker compose down -v' does: the data in that volume is gone too."
+)
+MSG_CDOWN_UP = _(
+    "The %(project)s project is still up: %(running)s running. Run '%(command)s' in %(folder)s."
+)
+MSG_CDOWN_STOPPED = _(
+    "The containers of %(project)s still exist, stopped (%(names)s): 'docker compose stop' only "
+    "stops them. Run '%(command)s' in %(folder)s: it removes the containers and the network."
+)
+MSG_CDOWN_BY_HAND = _(
+    "The containers of %(project)s are gone, but its network %(network)s is still there, so they "
+    "were removed one by one (as 'docker rm' does), not by 'docker compose down', which removes "
+    "the project's networks too. Run '%(command)s' in %(folder)s."
+)
+MSG_CDOWN_VOLUME_GONE = _(
+    "The volume %(volume)s is gone, and the data in it with it: 'down -v' removes volumes too. "
+    "This step keeps it: run 'docker compose up -d' in %(folder)s, then 'docker compose down' "
+    "without -v."
+)
+MSG_CDOWN_VOLUME_KEPT = _(
+    "The containers and network(s) of %(project)s are gone, but the volume %(volume)s is still "
+    "there: plain 'down' keeps volumes. Run 'docker compose down -v' in %(folder)s."
+)
+MSG_CDOWN_NOT_SEEN = _(
+    "Nothing of the %(project)s project is left, but the removal of its volume %(volume)s was "
+    "not seen. Start it again with 'docker compose up -d' in %(folder)s, then run "
+    "'docker compose down -v'."
+)
 
 # ------------------------------------------------------------------------------
 # Checks
 # ------------------------------------------------------------------------------
 
 
+def _has_tag(ref: str) -> bool:
+    """True when ``ref`` names a tag or digest (``nginx:1.27``), not just a repository."""
+    return "@" in ref or ":" in ref.rsplit("/", 1)[-1]
+
+
 def image_present(state: EngineState, *, image: str) -> CheckResult:
-    """Pass when an image of repository ``image`` (any tag) is in the engine."""
-    if _image_ids_for(state, image):
+    """Pass when an image of repository ``image`` is in the engine: any tag, unless ``image``
+    names one (``nginx:1.27``); then that tag, and another tag of it is a near miss."""
+    if _has_tag(image):
+        if _tagged(state, image) is not None:
+            return CheckResult(True, MSG_IMAGE_OK, {"image": image})
+        other = next((t for i in state.images for t in i.tags if repo_of(t) == repo_of(image)),
+                     None)
+        if other is not None:
+            return CheckResult(False, MSG_IMAGE_OTHER_TAG, {"found": other, "image": image})
+    elif _image_ids_for(state, image):
         return CheckResult(True, MSG_IMAGE_OK, {"image": image})
     short = image.split(":", 1)[0]
     for i in state.images:
@@ -787,11 +1123,16 @@ def _tagged(state: EngineState, ref: str) -> ImageObs | None:
 def image_built(
     state: EngineState, *, image: str, base: str | None = None,
     label: dict[str, str] | None = None, reuses: str | None = None,
+    own_layers: int | None = None, shares: int | None = None, max_added: int | None = None,
 ) -> CheckResult:
     """Pass when an image tagged ``image`` exists, built on the layers of ``base`` and carrying
     every ``label``. With ``reuses`` (the tag of an earlier build of the same Dockerfile), it
     must differ from that image yet share more layers with it than the base alone: the build
-    cache gave back the layers before the changed line."""
+    cache gave back the layers before the changed line; with ``shares`` too, exactly that many
+    of its own layers (above the base) must be shared, which tells which line was changed.
+    ``own_layers`` is the exact number of layers it must add on top of ``base`` (a multi-stage
+    build adds only what its last stage copies), and ``max_added`` the most bytes it may add to
+    the base's size (what ``.dockerignore`` keeps out of the build context stays out of it)."""
     p: dict[str, Any] = {"image": image, "base": base or "", "reuses": reuses or ""}
     img = _tagged(state, image)
     if img is None:
@@ -814,24 +1155,567 @@ def image_built(
     for key, value in (label or {}).items():
         if img.labels.get(key) != str(value):
             return CheckResult(False, MSG_BUILD_LABEL, {**p, "key": key, "value": value})
+    if max_added is not None and base_img is not None and img.size - base_img.size > max_added:
+        return CheckResult(False, MSG_BUILD_TOO_BIG, {**p, "added": _megabytes(
+            img.size - base_img.size), "max": _megabytes(max_added)})
+    own = len(img.layers) - len(base_layers)
+    if own_layers is not None and img.layers and own != own_layers:
+        return CheckResult(False, MSG_BUILD_OWN_LAYERS, {**p, "own": own, "want": own_layers})
     if reuses:
         prev = _tagged(state, reuses)
         if prev is None:
             return CheckResult(False, MSG_BUILD_MISSING, {**p, "image": reuses})
         if prev.id == img.id:
-            return CheckResult(False, MSG_BUILD_SAME, p)
+            return CheckResult(False, MSG_BUILD_SAME if shares is None else MSG_BUILD_SAME_LINE, p)
         shared = 0
         for mine, theirs in zip(img.layers, prev.layers, strict=False):
             if mine != theirs:
                 break
             shared += 1
+        if shares is not None:
+            own_shared = max(shared - len(base_layers), 0)
+            if own_shared != shares:
+                return CheckResult(False, MSG_BUILD_SHARES, {**p, "actual": own_shared,
+                                                             "shares": shares})
+            return CheckResult(True, MSG_BUILD_REUSED, {**p, "shared": own_shared})
         if shared <= len(base_layers):
             return CheckResult(False, MSG_BUILD_NO_CACHE, p)
         return CheckResult(True, MSG_BUILD_REUSED, {**p, "shared": shared - len(base_layers)})
     if base_layers:
-        return CheckResult(True, MSG_BUILD_OK_BASE,
-                           {**p, "own": len(img.layers) - len(base_layers)})
+        return CheckResult(True, MSG_BUILD_OK_BASE, {**p, "own": own})
     return CheckResult(True, MSG_BUILD_OK, p)
+
+
+def _megabytes(n: int) -> str:
+    """A size as 'docker images' prints it (decimal megabytes): ``4.2MB``."""
+    return f"{n / 1e6:.1f}MB"
+
+
+# Compose ------------------------------------------------------------------------
+# Labels Docker Compose v2 puts on what it creates (docker/compose, pkg/api/labels.go):
+# containers carry the project, service, container number and working folder; networks and
+# volumes carry the project and their key in the compose file. Compose names a container
+# PROJECT-SERVICE-N, a network PROJECT_KEY and a volume PROJECT_KEY; the project name defaults
+# to the name of the folder that holds the compose file, lowercased
+# (https://docs.docker.com/compose/how-tos/project-name/).
+COMPOSE_PROJECT = "com.docker.compose.project"
+COMPOSE_SERVICE = "com.docker.compose.service"
+COMPOSE_NUMBER = "com.docker.compose.container-number"
+COMPOSE_ONEOFF = "com.docker.compose.oneoff"
+COMPOSE_WORKDIR = "com.docker.compose.project.working_dir"
+COMPOSE_VOLUME = "com.docker.compose.volume"
+
+
+def _compose_containers(state: EngineState, project: str) -> dict[str, list[ContainerObs]]:
+    """The service containers of ``project`` by service name, lowest container number first
+    (one-off containers of ``docker compose run`` are left out)."""
+    by_service: dict[str, list[ContainerObs]] = {}
+    for c in state.containers:
+        if c.labels.get(COMPOSE_PROJECT) != project or c.labels.get(COMPOSE_ONEOFF) == "True":
+            continue
+        by_service.setdefault(c.labels.get(COMPOSE_SERVICE, "?"), []).append(c)
+    for cs in by_service.values():
+        cs.sort(key=lambda c: c.labels.get(COMPOSE_NUMBER, ""))
+    return by_service
+
+
+def _compose_volume(state: EngineState, project: str, key: str) -> VolumeObs | None:
+    """The volume Compose made for ``key`` of ``project`` (by its labels, or by its name)."""
+    full = f"{project}_{key}"
+    return next((v for v in state.volumes if v.name == full or (
+        v.labels.get(COMPOSE_PROJECT) == project and v.labels.get(COMPOSE_VOLUME) == key)), None)
+
+
+def _compose_seen(state: EngineState, project: str) -> bool:
+    """Whether the engine recently removed something that belonged to ``project``."""
+    return (any(n.startswith(f"{project}-") for n in state.removed)
+            or any(n.startswith(f"{project}_") for n in state.removed_networks)
+            or any(n.startswith(f"{project}_") for n in state.removed_volumes))
+
+
+def _compose_absent(state: EngineState, project: str, services: list[str] | tuple[str, ...],
+                    folder: str) -> CheckResult:
+    """The verdict when ``project`` has no containers: another project that runs the same
+    services (its compose file sits in another folder), or nothing yet."""
+    p: dict[str, Any] = {"project": project, "folder": folder}
+    others: dict[str, list[ContainerObs]] = {}
+    for c in state.containers:
+        other = c.labels.get(COMPOSE_PROJECT)
+        if other and other != project and c.labels.get(COMPOSE_SERVICE) in services:
+            others.setdefault(other, []).append(c)
+    if others:
+        other, cs = max(others.items(), key=lambda kv: len(kv[1]))
+        found = ", ".join(sorted({c.labels.get(COMPOSE_SERVICE, "?") for c in cs}))
+        where = cs[0].labels.get(COMPOSE_WORKDIR, "") or "?"
+        if where.startswith("/root/"):
+            where = "~/" + where[len("/root/"):]
+        return CheckResult(False, MSG_COMPOSE_OTHER_PROJECT,
+                           {**p, "other": other, "found": found, "other_folder": where})
+    return CheckResult(False, MSG_COMPOSE_NONE, p)
+
+
+def _compose_service_state(service: str, cs: list[ContainerObs]) -> CheckResult | None:
+    """None when a container of ``service`` runs, else why not (the first container's state)."""
+    if any(c.state == "running" for c in cs):
+        return None
+    c = cs[0]
+    p: dict[str, Any] = {"service": service, "name": c.name, "state": c.state}
+    if c.state == "exited":
+        return CheckResult(False, MSG_COMPOSE_EXITED,
+                           {**p, "code": "?" if c.exit_code is None else c.exit_code})
+    if c.state == "created":
+        return CheckResult(False, MSG_COMPOSE_CREATED, p)
+    if c.state == "paused":
+        return CheckResult(False, MSG_COMPOSE_PAUSED, p)
+    return CheckResult(False, MSG_COMPOSE_STATE, p)
+
+
+def compose_project_running(
+    state: EngineState, *, project: str, services: list[str], volumes: list[str] | None = None,
+    answered: list[str] | None = None, started_again: bool = False,
+    restarted: list[str] | None = None, folder: str | None = None,
+) -> CheckResult:
+    """Pass when the Compose project ``project`` (seen by the labels Compose puts on its
+    containers) runs a container for every service in ``services``.
+
+    Optional conditions: every volume key in ``volumes`` exists as the project's volume
+    (``PROJECT_KEY``) and a container of the project mounts it; each service in ``answered``
+    has served an HTTP request (seen in its log); with ``started_again``, every service's
+    container was stopped and started again (a ``die`` in its history: the same container,
+    not a new one); each service in ``restarted`` was restarted (a ``restart`` event, as
+    ``docker compose restart`` makes). ``folder`` is where the learner keeps the compose file,
+    for messages (default ``~/PROJECT``).
+    """
+    folder = folder or f"~/{project}"
+    p: dict[str, Any] = {"project": project, "folder": folder}
+    by_service = _compose_containers(state, project)
+    if not by_service:
+        return _compose_absent(state, project, services, folder)
+    for service in services:
+        if service not in by_service:
+            return CheckResult(False, MSG_COMPOSE_NO_SERVICE,
+                               {**p, "service": service, "found": ", ".join(sorted(by_service))})
+    for service in services:
+        why = _compose_service_state(service, by_service[service])
+        if why is not None:
+            return why
+    for key in volumes or []:
+        full = f"{project}_{key}"
+        vol = _compose_volume(state, project, key)
+        if vol is None:
+            return CheckResult(False, MSG_COMPOSE_NO_VOLUME, {**p, "volume": key, "full": full})
+        mine = [c for cs in by_service.values() for c in cs]
+        if not any(m.type == "volume" and m.name == vol.name for c in mine for m in c.mounts):
+            return CheckResult(False, MSG_COMPOSE_VOLUME_UNUSED,
+                               {**p, "volume": key, "full": vol.name})
+    running = {s: [c for c in by_service[s] if c.state == "running"] for s in services}
+    if started_again:
+        for service in services:
+            if not any("die" in c.history for c in running[service]):
+                return CheckResult(False, MSG_COMPOSE_NOT_STARTED_AGAIN, {"service": service})
+    for service in restarted or []:
+        cs = running.get(service) or by_service.get(service) or []
+        if not any("restart" in c.history for c in cs):
+            return CheckResult(False, MSG_COMPOSE_NOT_RESTARTED, {"service": service})
+    for service in answered or []:
+        cs = by_service.get(service) or []
+        if not any(c.http_requests for c in cs):
+            port = next((b.host_port for c in cs for b in c.ports), None)
+            if port is None:
+                return CheckResult(False, MSG_COMPOSE_SILENT_NOPORT, {"service": service})
+            return CheckResult(False, MSG_COMPOSE_SILENT, {"service": service, "port": port})
+    if restarted:
+        return CheckResult(True, MSG_COMPOSE_RESTARTED_OK, {**p, "restarted": ", ".join(restarted)})
+    if started_again:
+        return CheckResult(True, MSG_COMPOSE_STARTED_AGAIN_OK, {"services": ", ".join(services)})
+    if answered:
+        return CheckResult(True, MSG_COMPOSE_ANSWERED_OK, {**p, "answered": ", ".join(answered)})
+    return CheckResult(True, MSG_COMPOSE_UP_OK, {**p, "services": ", ".join(services)})
+
+
+def compose_project_stopped(
+    state: EngineState, *, project: str, services: list[str], folder: str | None = None
+) -> CheckResult:
+    """Pass when every service of ``services`` in Compose project ``project`` still has its
+    container, and none of them is up (``docker compose stop``: the containers stay, stopped).
+    Containers that are gone after a recent removal mean ``down`` (or ``rm``) instead."""
+    folder = folder or f"~/{project}"
+    p: dict[str, Any] = {"project": project, "folder": folder}
+    by_service = _compose_containers(state, project)
+    if not by_service:
+        if _compose_seen(state, project):
+            return CheckResult(False, MSG_CSTOP_REMOVED, p)
+        return _compose_absent(state, project, services, folder)
+    for service in services:
+        if service not in by_service:
+            return CheckResult(False, MSG_COMPOSE_NO_SERVICE,
+                               {**p, "service": service, "found": ", ".join(sorted(by_service))})
+    up = [s for s in services if any(c.state in UP_STATES for c in by_service[s])]
+    if up:
+        return CheckResult(False, MSG_CSTOP_RUNNING, {**p, "running": ", ".join(up)})
+    for service in services:
+        c = by_service[service][0]
+        if c.state == "created":
+            return CheckResult(False, MSG_COMPOSE_CREATED, {"service": service, "name": c.name})
+    return CheckResult(True, MSG_CSTOP_OK, {**p, "services": ", ".join(services)})
+
+
+def compose_project_down(
+    state: EngineState, *, project: str, volumes: list[str], keep_volumes: bool,
+    services: list[str] | None = None, folder: str | None = None,
+) -> CheckResult:
+    """Pass when Compose project ``project`` was taken down: no container and no network of
+    the project is left (a network still there means the containers were removed one by one,
+    not by ``docker compose down``). With ``keep_volumes`` (plain ``down``) every volume key in
+    ``volumes`` must still exist as the project's volume; without it (``down -v``) each must be
+    gone, and its removal must have been seen in the engine's recent events, so that a project
+    that never existed does not count. ``services`` only helps spot the project under another
+    name; ``folder`` is used in messages (default ``~/PROJECT``)."""
+    folder = folder or f"~/{project}"
+    command = "docker compose down" if keep_volumes else "docker compose down -v"
+    p: dict[str, Any] = {"project": project, "folder": folder, "command": command}
+    by_service = _compose_containers(state, project)
+    if by_service:
+        mine = [c for cs in by_service.values() for c in cs]
+        up = sorted({s for s, cs in by_service.items() if any(c.state in UP_STATES for c in cs)})
+        if up:
+            return CheckResult(False, MSG_CDOWN_UP, {**p, "running": ", ".join(up)})
+        return CheckResult(False, MSG_CDOWN_STOPPED, {**p, "names": ", ".join(c.name for c in mine)})
+    net = next((n for n in state.networks if n.labels.get(COMPOSE_PROJECT) == project), None)
+    if net is not None:
+        return CheckResult(False, MSG_CDOWN_BY_HAND, {**p, "network": net.name})
+    names = [f"{project}_{key}" for key in volumes]
+    p["volumes"] = ", ".join(names)
+    kept = [(key, _compose_volume(state, project, key)) for key in volumes]
+    if keep_volumes:
+        gone = [f"{project}_{key}" for key, vol in kept if vol is None]
+        if not gone:
+            return CheckResult(True, MSG_CDOWN_KEPT_OK, p)
+        if not _compose_seen(state, project):
+            return _compose_absent(state, project, services or [], folder)
+        return CheckResult(False, MSG_CDOWN_VOLUME_GONE, {**p, "volume": gone[0]})
+    left = [vol.name for _, vol in kept if vol is not None]
+    if left:
+        return CheckResult(False, MSG_CDOWN_VOLUME_KEPT, {**p, "volume": left[0]})
+    if not _compose_seen(state, project):
+        return _compose_absent(state, project, services or [], folder)
+    unseen = [n for n in names if n not in state.removed_volumes]
+    if unseen:
+        return CheckResult(False, MSG_CDOWN_NOT_SEEN, {**p, "volume": unseen[0]})
+    return CheckResult(True, MSG_CDOWN_REMOVED_OK, p)
+
+
+# A container created but not started ---------------------------------------------
+
+
+def container_created(state: EngineState, *, name: str, image: str) -> CheckResult:
+    """Pass when container ``name`` exists from ``image`` in the ``created`` state: made by
+    ``docker create`` (writable layer, settings, name) and never started."""
+    p: dict[str, Any] = {"name": name, "image": image}
+    c = _named(state, name)
+    if c is None:
+        other = next((o for o in state.containers
+                      if o.state == "created" and container_uses_image(state, o, image)), None)
+        if other is not None:
+            return CheckResult(False, MSG_CREATED_OTHER, {**p, "other": other.name})
+        return CheckResult(False, MSG_NO_CONTAINER, p)
+    if not container_uses_image(state, c, image):
+        return CheckResult(False, MSG_WRONG_IMAGE, {**p, "actual": c.image})
+    if c.state != "created":
+        return CheckResult(False, MSG_CREATED_STARTED, {**p, "state": c.state})
+    return CheckResult(True, MSG_CREATED_OK, p)
+
+
+# Images loaded from a file, or imported ------------------------------------------
+
+
+def _home(path: str) -> str:
+    """A workspace path as the learner writes it: ``busybox.tar`` -> ``~/busybox.tar``."""
+    return f"~/{path}"
+
+
+def _resolve_image(state: EngineState, ref: str) -> ImageObs | None:
+    """The image ``ref`` names, as docker would find it: by tag (``nginx`` is ``nginx:latest``)
+    or by a prefix of its id (``f07b``, ``sha256:f07b...``; at least 4 hex digits)."""
+    tagged = _tagged(state, ref)
+    if tagged is not None:
+        return tagged
+    hexid = ref.removeprefix("sha256:")
+    if len(hexid) >= 4 and _HEX.fullmatch(hexid):
+        return next((i for i in state.images if i.id.removeprefix("sha256:").startswith(hexid)),
+                    None)
+    return None
+
+
+_HEX = re.compile(r"[0-9a-f]+")
+
+
+def image_loaded(state: EngineState, *, image: str, archive: str) -> CheckResult:
+    """Pass when ``image`` is in the engine and the newest event that brought it there is a
+    ``docker load`` (of its id), not a ``docker pull`` (of its reference). ``archive`` is the
+    workspace file the learner loads it from (named in the messages only)."""
+    p: dict[str, Any] = {"image": image, "archive": _home(archive)}
+    img = _resolve_image(state, image)
+    if img is None:
+        return CheckResult(False, MSG_LOAD_MISSING, p)
+    want = normalize_ref(image)
+    for ev in reversed(state.image_events):
+        if ev.action == "load" and ev.ref == img.id:
+            return CheckResult(True, MSG_LOAD_OK, p)
+        if ev.action == "pull" and normalize_ref(ev.ref) == want:
+            return CheckResult(False, MSG_LOAD_PULLED, p)
+    return CheckResult(False, MSG_LOAD_NOT_YET, p)
+
+
+def image_imported(state: EngineState, *, image: str, archive: str) -> CheckResult:
+    """Pass when an image tagged ``image`` has a single layer and no CMD, as ``docker import``
+    makes one from a filesystem archive (measured with Docker 26: one layer, Cmd null, a fresh
+    creation time); a copy of a real image (``docker tag``) keeps its CMD, and ``docker commit``
+    adds a layer. ``archive`` is the workspace file to import (named in the messages only)."""
+    p: dict[str, Any] = {"image": image, "archive": _home(archive)}
+    img = _tagged(state, image)
+    if img is None:
+        if any(not i.tags and len(i.layers) == 1 and not i.cmd for i in state.images):
+            return CheckResult(False, MSG_IMPORT_UNTAGGED, p)
+        return CheckResult(False, MSG_IMPORT_MISSING, p)
+    if img.layers and len(img.layers) != 1:
+        return CheckResult(False, MSG_IMPORT_LAYERS, {**p, "count": len(img.layers)})
+    if img.cmd:
+        return CheckResult(False, MSG_IMPORT_CMD, {**p, "cmd": " ".join(img.cmd)[:MAX_SHOWN]})
+    return CheckResult(True, MSG_IMPORT_OK, p)
+
+
+# Files in the workspace -----------------------------------------------------------
+# A file a check may name: a plain name at the top of the home folder /root, so that reading it
+# can never pass through a link out of the workspace (the file itself is never followed).
+WORKSPACE_PATH = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]*$")
+
+
+def _file(state: EngineState, path: str) -> FileObs:
+    return next((f for f in state.files if f.path == path), FileObs(path=path))
+
+
+def _file_problem(state: EngineState, f: FileObs, p: dict[str, Any]) -> CheckResult | None:
+    """The first reason why ``f`` is not a readable archive (missing, not a regular file, a
+    broken gzip, not a tar), or None."""
+    if f.kind == "missing":
+        other = next((n for n in state.workspace if n != f.path), None)
+        if other is not None:
+            return CheckResult(False, MSG_FILE_OTHER, {**p, "found": _home(other)})
+        return CheckResult(False, MSG_FILE_MISSING, p)
+    if f.kind != "file":
+        return CheckResult(False, MSG_FILE_NOT_REGULAR, {**p, "kind": f.kind})
+    if f.unread:
+        return CheckResult(False, MSG_FILE_UNREAD, p)
+    if f.gzip and not f.gzip_ok:
+        return CheckResult(False, MSG_FILE_BAD_GZIP, p)
+    if not f.tar:
+        return CheckResult(False, MSG_FILE_NOT_TAR, p)
+    return None
+
+
+def image_archive(
+    state: EngineState, *, path: str, images: list[str], gzip: bool = False
+) -> CheckResult:
+    """Pass when the workspace file ``path`` is a tar made by ``docker save`` (it holds
+    ``manifest.json``) whose manifest tags every image in ``images``; with ``gzip``, the file
+    must also be gzip-compressed and pass ``gzip -t``. Image names compare as Docker does
+    (``busybox`` is ``docker.io/library/busybox:latest``). The manifest format is Docker's
+    (moby ``image/tarexport``: a JSON list of ``{Config, RepoTags, Layers}``)."""
+    saved = " ".join(images)
+    example = (f"docker save {saved} | gzip > {_home(path)}" if gzip
+               else f"docker save {saved} -o {_home(path)}")
+    p: dict[str, Any] = {"path": _home(path), "images": ", ".join(images), "example": example}
+    f = _file(state, path)
+    problem = _file_problem(state, f, p)
+    if problem is not None:
+        if gzip and problem.msg is MSG_FILE_NOT_TAR and not f.gzip:
+            return CheckResult(False, MSG_FILE_NOT_GZIP, p)
+        return problem
+    if gzip and not f.gzip:
+        return CheckResult(False, MSG_FILE_NOT_GZIP, p)
+    if f.exported:
+        return CheckResult(False, MSG_ARCHIVE_EXPORTED, p)
+    if not f.manifest:
+        return CheckResult(False, MSG_ARCHIVE_NO_MANIFEST, p)
+    have = {normalize_ref(t) for t in f.repo_tags}
+    missing = [i for i in images if normalize_ref(i) not in have]
+    if missing:
+        return CheckResult(False, MSG_ARCHIVE_LACKS, {**p, "missing": ", ".join(missing),
+                                                      "found": ", ".join(f.repo_tags) or "-"})
+    if gzip:
+        return CheckResult(True, MSG_ARCHIVE_OK_GZ, {**p, "size": _megabytes(f.size)})
+    return CheckResult(True, MSG_ARCHIVE_OK, p)
+
+
+def filesystem_archive(state: EngineState, *, path: str, container: str) -> CheckResult:
+    """Pass when the workspace file ``path`` is a tar of a container's filesystem as
+    ``docker export`` writes it: it holds ``.dockerenv`` (Docker puts that file at the root of
+    every container) and no ``manifest.json``. ``container`` is the container to export (named
+    in the messages only)."""
+    p: dict[str, Any] = {"path": _home(path), "example": f"docker export {container} -o "
+                                                          f"{_home(path)}"}
+    f = _file(state, path)
+    problem = _file_problem(state, f, p)
+    if problem is not None:
+        return problem
+    if f.manifest:
+        return CheckResult(False, MSG_FS_IS_IMAGE, p)
+    if not f.exported:
+        return CheckResult(False, MSG_FS_NOT_EXPORT, p)
+    return CheckResult(True, MSG_FS_OK, p)
+
+
+# Shell history ----------------------------------------------------------------------
+# Docker's management-command spellings count as the classic commands they stand for
+# (https://docs.docker.com/reference/cli/docker/: 'docker container inspect' = 'docker inspect').
+_DOCKER_FORMS = {
+    ("container", "inspect"): "inspect", ("image", "inspect"): "inspect",
+    ("container", "top"): "top", ("container", "diff"): "diff", ("container", "stats"): "stats",
+    ("container", "logs"): "logs", ("container", "ls"): "ps", ("container", "list"): "ps",
+    ("container", "export"): "export", ("image", "history"): "history", ("image", "ls"): "images",
+    ("image", "list"): "images", ("image", "pull"): "pull", ("image", "save"): "save",
+    ("image", "load"): "load", ("image", "import"): "import", ("system", "info"): "info",
+}
+# Global options of the docker command that take a value ('docker --help').
+_DOCKER_VALUE_OPTIONS = frozenset({"-H", "--host", "-c", "--context", "--config", "-l",
+                                   "--log-level", "--tlscacert", "--tlscert", "--tlskey"})
+_OPERATOR_CHARS = frozenset("();<>|&")
+_PREFIXES = frozenset({"sudo", "time", "command", "exec", "nohup", "env"})
+_ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
+MAX_SHOWN = 80  # characters of a learner's command quoted back in a message
+
+
+def _canonical(words: list[str]) -> list[str]:
+    """A simple command's words without leading assignments and prefixes, with docker's global
+    options dropped and its management forms made classic."""
+    while words and (words[0] in _PREFIXES or _ASSIGNMENT.match(words[0])):
+        words = words[1:]
+    if not words:
+        return []
+    prog, rest = words[0].rsplit("/", 1)[-1], words[1:]
+    if prog == "docker":
+        i = 0
+        while i < len(rest) and rest[i].startswith("-"):
+            i += 2 if rest[i] in _DOCKER_VALUE_OPTIONS else 1
+        rest = rest[i:]
+        if len(rest) >= 2 and (rest[0], rest[1]) in _DOCKER_FORMS:
+            rest = [_DOCKER_FORMS[(rest[0], rest[1])], *rest[2:]]
+    return [prog, *rest]
+
+
+def shell_commands(line: str) -> list[list[str]]:
+    """The simple commands of one line of shell, each as its words: ``a | b && c`` gives three.
+    Quotes are removed as the shell does (``shlex``, POSIX rules); redirections and their
+    targets, leading variable assignments and prefixes such as ``sudo`` or ``time`` are dropped,
+    and docker's management forms become the classic ones (``docker image history`` ->
+    ``docker history``). A line that does not parse (an open quote) is split on blanks."""
+    lex = shlex.shlex(line, posix=True, punctuation_chars=True)
+    lex.whitespace_split = True
+    try:
+        tokens = list(lex)
+    except ValueError:
+        tokens = line.split()
+    commands: list[list[str]] = [[]]
+    skip = False
+    for tok in tokens:
+        if skip:
+            skip = False
+        elif tok and set(tok) <= _OPERATOR_CHARS:
+            if "<" in tok or ">" in tok:
+                skip = True  # a redirection: its target is no argument
+            else:
+                commands.append([])
+        else:
+            commands[-1].append(tok)
+    return [c for c in (_canonical(words) for words in commands) if c]
+
+
+def _first_line(text: str) -> str:
+    """The command line of a history entry: its first line, with backslash continuations joined
+    (the rest of a multi-line entry is a here-document's body)."""
+    parts = []
+    for ln in text.splitlines():
+        if ln.endswith("\\"):
+            parts.append(ln[:-1])
+            continue
+        parts.append(ln)
+        break
+    return " ".join(parts).strip()
+
+
+def _shown(line: str) -> str:
+    return line if len(line) <= MAX_SHOWN else line[: MAX_SHOWN - 1] + "…"
+
+
+def ran_command(
+    state: EngineState, *, command: str, container: str | None = None,
+    image: str | None = None, args: list[str] | None = None, example: str | None = None,
+) -> CheckResult:
+    """Pass when the learner's shell history holds ``command`` (its first words, such as
+    ``docker history``; docker's management forms count too), run on ``container`` (by name or
+    id prefix, and not before that container was created) or on ``image`` (any reference to the
+    same image), with each string in ``args`` inside one of its words. For steps where only the
+    command proves the step: reading an image's history leaves no trace in the engine.
+
+    The latest command of the same program explains a miss: another docker command, the right one
+    on something else, or one run before the container existed. ``example`` is the command shown
+    to the learner (by default ``command`` and its target)."""
+    want = _canonical(command.split())
+    target = container or image or ""
+    p: dict[str, Any] = {"example": example or f"{command} {target}".strip(),
+                         "target": target}
+    c = img = None
+    if container:
+        c = _named(state, container)
+        if c is None:
+            return CheckResult(False, MSG_NO_CONTAINER, {"name": container})
+    if image:
+        img = _resolve_image(state, image)
+        if img is None:
+            return CheckResult(False, MSG_IMAGE_MISSING, {"image": image})
+
+    def verdict(words: list[str], when: int) -> str:
+        """"ok", "early", "target" or "other" for one simple command of the same program."""
+        if words[: len(want)] != want:
+            return "other"
+        rest = words[len(want):]
+        if c is not None and not any(w == c.name or (len(w) >= 2 and _HEX.fullmatch(w)
+                                                     and c.id.startswith(w)) for w in rest):
+            return "target"
+        if img is not None and not any(_same_image(state, w, img) for w in rest):
+            return "target"
+        if not all(any(a in w for w in rest) for a in args or []):
+            return "target"
+        if c is not None and c.created and when and when < c.created:
+            return "early"
+        return "ok"
+
+    latest: tuple[str, str] | None = None
+    for entry in reversed(state.shell_history):
+        line = _first_line(entry.text)
+        for words in reversed(shell_commands(line)):
+            if words[0] != want[0]:
+                continue
+            v = verdict(words, entry.time)
+            if v == "ok":
+                return CheckResult(True, MSG_RAN_OK, {**p, "entry": _shown(line)})
+            if latest is None:
+                latest = (v, line)
+    if latest is None:
+        return CheckResult(False, MSG_RAN_NONE, p)
+    v, line = latest
+    if v == "early":
+        return CheckResult(False, MSG_RAN_EARLY, {**p, "entry": _shown(line)})
+    if v == "target":
+        return CheckResult(False, MSG_RAN_TARGET if target else MSG_RAN_ARGS,
+                           {**p, "entry": _shown(line)})
+    return CheckResult(False, MSG_RAN_OTHER, {**p, "last": _shown(line)})
+
+
+def _same_image(state: EngineState, ref: str, img: ImageObs) -> bool:
+    found = _resolve_image(state, ref) if not ref.startswith("-") else None
+    return found is not None and found.id == img.id
 
 
 @dataclass(frozen=True)
@@ -843,6 +1727,10 @@ class CheckType:
     required: frozenset[str]
     optional: frozenset[str] = frozenset()
     choices: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # What it reads besides the engine's lists: "files" (the workspace file in its ``path``
+    # parameter), "history" (the shell history), "image_events" (the engine's recent image
+    # pulls, loads, imports and deletions). The observer reads only what a lab's checks need.
+    reads: frozenset[str] = frozenset()
 
 
 REGISTRY: dict[str, CheckType] = {
@@ -865,7 +1753,27 @@ REGISTRY: dict[str, CheckType] = {
                                 frozenset({"volume", "source", "read_only", "command", "gone"}),
                                 {"mount": MOUNT_TYPES}),
     "image_built": CheckType(image_built, frozenset({"image"}),
-                             frozenset({"base", "label", "reuses"})),
+                             frozenset({"base", "label", "reuses", "own_layers", "shares",
+                                        "max_added"})),
+    "container_created": CheckType(container_created, frozenset({"name", "image"})),
+    "image_loaded": CheckType(image_loaded, frozenset({"image", "archive"}),
+                              reads=frozenset({"image_events"})),
+    "image_imported": CheckType(image_imported, frozenset({"image", "archive"})),
+    "image_archive": CheckType(image_archive, frozenset({"path", "images"}), frozenset({"gzip"}),
+                               reads=frozenset({"files"})),
+    "filesystem_archive": CheckType(filesystem_archive, frozenset({"path", "container"}),
+                                    reads=frozenset({"files"})),
+    "ran_command": CheckType(ran_command, frozenset({"command"}),
+                             frozenset({"container", "image", "args", "example"}),
+                             reads=frozenset({"history"})),
+    "compose_project_running": CheckType(
+        compose_project_running, frozenset({"project", "services"}),
+        frozenset({"volumes", "answered", "started_again", "restarted", "folder"})),
+    "compose_project_stopped": CheckType(compose_project_stopped,
+                                         frozenset({"project", "services"}), frozenset({"folder"})),
+    "compose_project_down": CheckType(compose_project_down,
+                                      frozenset({"project", "volumes", "keep_volumes"}),
+                                      frozenset({"services", "folder"})),
 }
 
 
@@ -888,6 +1796,10 @@ def parse_spec(raw: dict[str, Any]) -> CheckSpec:
         if key in params and params[key] not in allowed:
             raise CheckSpecError(f"check {kind}: {key} must be one of {', '.join(allowed)}, "
                                  f"not {params[key]!r}")
+    for key in ("path", "archive"):
+        if key in params and not WORKSPACE_PATH.match(str(params[key])):
+            raise CheckSpecError(f"check {kind}: {key} must be a plain file name in the home "
+                                 f"folder, such as 'busybox.tar', not {params[key]!r}")
     frozen = tuple(sorted((k, _freeze(v)) for k, v in params.items()))
     return CheckSpec(type=kind, params=frozen)
 

@@ -70,7 +70,7 @@ class LabTerminalConsumer(TerminalConsumer):
 
     async def run_checks(self) -> None:
         async with self._check_lock:
-            state = await asyncio.to_thread(services.lab_observe, user=self.user)
+            state = await asyncio.to_thread(services.lab_observe, user=self.user, lab=self.lab)
             results = services.lab_judge(lab=self.lab, state=state)
             statuses = await database_sync_to_async(services.steps_record)(
                 user=self.user, lab=self.lab, results=results

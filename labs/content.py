@@ -142,6 +142,23 @@ def _lang_sections(path: Path) -> tuple[dict, str, list[tuple[str, str, str, int
     return front, "".join(intro), [(i, t, "".join(b), n) for i, t, b, n in sections]
 
 
+def _check_figures(path: Path, lang: str) -> None:
+    """Every ``::: figure NAME`` in a language file names a diagram that exists in
+    ``static/img/diagrams/`` (``NAME.LANG.svg`` or ``NAME.svg``). Raises :class:`ContentError`
+    at the figure's line."""
+    text = path.read_text(encoding="utf-8")
+    m = _FRONT.match(text)
+    offset = text[: m.end()].count("\n") if m else 0
+    for name, index in markdown.figure_refs(text[m.end():] if m else text):
+        line = offset + index + 1
+        if not name:
+            raise ContentError(path, line, "a figure needs a diagram name: '::: figure NAME'")
+        if markdown.diagram_file(name, lang) is None:
+            raise ContentError(path, line, f"figure {name!r}: there is no "
+                               f"static/{markdown.DIAGRAMS}/{name}.{lang}.svg or {name}.svg "
+                               "(names are lowercase letters, digits and dashes)")
+
+
 def load_lab(folder: Path, course_id: str, number: int) -> Lab:
     """Load one lab folder. Raises :class:`ContentError` for any problem."""
     spec_path = folder / "lab.yaml"
@@ -176,6 +193,7 @@ def load_lab(folder: Path, course_id: str, number: int) -> Lab:
         if not path.exists():
             raise ContentError(path, 1, f"the {lang} version of lab {lab_id} is missing")
         front, intro, sections = _lang_sections(path)
+        _check_figures(path, lang)
         for key in ("title", "summary"):
             if not front.get(key):
                 raise ContentError(path, 2, f"front matter needs '{key}'")
@@ -186,16 +204,17 @@ def load_lab(folder: Path, course_id: str, number: int) -> Lab:
             if sid not in known:
                 raise ContentError(path, line, f"section {sid!r} is not a step in lab.yaml")
             if sid == SUMMARY_ID:
-                outro_title, outro_html = title, markdown.render(body)
+                outro_title, outro_html = title, markdown.render(body, lang)
                 continue
             body_md, hints = markdown.split_hints(body)
             texts[lang][sid] = StepText(
-                title=title, body_html=markdown.render(body_md),
-                hints_html=tuple(markdown.render(h) for h in hints),
+                title=title, body_html=markdown.render(body_md, lang),
+                hints_html=tuple(markdown.render(h, lang) for h in hints),
             )
         lab_texts[lang] = LabText(
             title=str(front["title"]), summary=str(front["summary"]),
-            intro_html=markdown.render(intro), outro_title=outro_title, outro_html=outro_html,
+            intro_html=markdown.render(intro, lang), outro_title=outro_title,
+            outro_html=outro_html,
         )
     steps = []
     seen: set[str] = set()

@@ -11,12 +11,20 @@ the tail of a few running web containers' logs shows whether they answered HTTP 
 them by name). The newest images are inspected for their layers, so a check can tell what an
 image was built on and what a rebuild reused from the build cache. Networks and volumes come
 from their own list calls; each container's networks and mounts are already in the container
-list (no per-container inspect).
+list (no per-container inspect). Labels of containers, networks and volumes come with those lists
+(Docker Compose finds its projects by them), and the same events request also returns the names of
+recently removed networks and volumes (``docker compose down`` removes the project's networks,
+``down -v`` its volumes too).
 """
 from __future__ import annotations
 
+import base64
+import binascii
+import collections
+import dataclasses
 import json
 import re
+import threading
 import time
 
 import docker
@@ -25,6 +33,9 @@ from .checks import (
     DEFAULT_NETWORKS,
     ContainerObs,
     EngineState,
+    FileObs,
+    HistoryEntry,
+    ImageEvent,
     ImageObs,
     MountObs,
     NetworkObs,
@@ -34,8 +45,11 @@ from .checks import (
 
 MAX_OBJECTS = 500
 TIMEOUT_S = 5
-# Lifecycle events kept per container (pause/unpause/die/start) or for removals (destroy).
-HISTORY_EVENTS = ("start", "pause", "unpause", "die", "destroy")
+# Lifecycle events kept per container (pause/unpause/die/start/restart) or for removals
+# (destroy, of containers, networks and volumes).
+HISTORY_EVENTS = ("start", "pause", "unpause", "die", "destroy", "restart")
+EVENT_TYPES = ("container", "network", "volume")
+MAX_LABELS = 100
 MAX_EVENTS = 1000
 # Logs are read only for running containers that publish a port or sit on a user-defined
 # network, at most this many, this deep.
@@ -58,7 +72,7 @@ def engine_state(engine_url: str) -> EngineState:
     api = docker.APIClient(base_url=engine_url, version="1.41", timeout=TIMEOUT_S)
     try:
         # Events first: history is then never newer than the container list read after it.
-        history, removed = _recent_events(api)
+        history, removed, removed_networks, removed_volumes = _recent_events(api)
         containers = []
         logs_left = MAX_LOGS
         for c in api.containers(all=True)[:MAX_OBJECTS]:
@@ -87,17 +101,21 @@ def engine_state(engine_url: str) -> EngineState:
                                            networks=networks,
                                            network_mode=str((c.get("HostConfig") or {})
                                                             .get("NetworkMode", "")),
-                                           mounts=_mounts(c)))
+                                           mounts=_mounts(c), labels=_labels(c),
+                                           created=_int(c.get("Created"))))
         imgs = _images(api)
-        nets = tuple(NetworkObs(name=str(n.get("Name", "")), driver=str(n.get("Driver", "")))
+        nets = tuple(NetworkObs(name=str(n.get("Name", "")), driver=str(n.get("Driver", "")),
+                                labels=_labels(n))
                      for n in (api.networks() or [])[:MAX_OBJECTS])
         vols = tuple(
             VolumeObs(name=str(v.get("Name", "")), driver=str(v.get("Driver", "")),
-                      anonymous="com.docker.volume.anonymous" in (v.get("Labels") or {}))
+                      anonymous="com.docker.volume.anonymous" in (v.get("Labels") or {}),
+                      labels=_labels(v))
             for v in ((api.volumes() or {}).get("Volumes") or [])[:MAX_OBJECTS]
         )
         return EngineState(containers=tuple(containers), images=imgs, removed=removed,
-                           networks=nets, volumes=vols)
+                           networks=nets, volumes=vols, removed_networks=removed_networks,
+                           removed_volumes=removed_volumes)
     finally:
         api.close()
 
@@ -109,15 +127,19 @@ def _images(api: docker.APIClient) -> tuple[ImageObs, ...]:
     imgs = []
     for n, i in enumerate(listed):
         layers: tuple[str, ...] = ()
+        cmd: tuple[str, ...] = ()
         if n < MAX_INSPECT:
             try:
-                rootfs = api.inspect_image(i["Id"]).get("RootFS") or {}
+                info = api.inspect_image(i["Id"])
+                rootfs = info.get("RootFS") or {}
                 layers = tuple(str(x) for x in (rootfs.get("Layers") or [])[:MAX_OBJECTS])
+                cmd = tuple(str(x) for x in ((info.get("Config") or {}).get("Cmd") or [])[:50])
             except docker.errors.APIError:
                 pass  # removed meanwhile: no layers to compare
         imgs.append(ImageObs(
             id=i["Id"], tags=tuple(t for t in (i.get("RepoTags") or []) if t != "<none>:<none>"),
             labels={str(k): str(v) for k, v in (i.get("Labels") or {}).items()}, layers=layers,
+            cmd=cmd, size=_int(i.get("Size")),
         ))
     return tuple(imgs)
 
@@ -132,18 +154,30 @@ def _mounts(c: dict) -> tuple[MountObs, ...]:
     )
 
 
-def _recent_events(api: docker.APIClient) -> tuple[dict[str, tuple[str, ...]], tuple[str, ...]]:
-    """The engine's buffered container events up to now: each container's lifecycle actions by
-    id (oldest first), and the names of removed containers (oldest first)."""
+def _labels(obj: dict) -> dict[str, str]:
+    """The labels of a listed container, network or volume (at most :data:`MAX_LABELS`)."""
+    labels = obj.get("Labels") or {}
+    if not isinstance(labels, dict):
+        return {}
+    return {str(k): str(v) for k, v in list(labels.items())[:MAX_LABELS]}
+
+
+def _recent_events(
+    api: docker.APIClient,
+) -> tuple[dict[str, tuple[str, ...]], tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """The engine's buffered events up to now: each container's lifecycle actions by id (oldest
+    first), and the names of removed containers, networks and volumes (each oldest first)."""
     params = {
         "since": "0",  # from the oldest event the engine still holds
         "until": f"{time.time():.9f}",  # past events only: the engine answers and closes
-        "filters": json.dumps({"type": ["container"], "event": list(HISTORY_EVENTS)}),
+        "filters": json.dumps({"type": list(EVENT_TYPES), "event": list(HISTORY_EVENTS)}),
     }
     # docker-py's events() reads without a timeout; this reads the same endpoint with ours.
     resp = api.get(api._url("/events"), params=params, timeout=TIMEOUT_S, stream=True)
     history: dict[str, list[str]] = {}
     removed: list[str] = []
+    removed_networks: list[str] = []
+    removed_volumes: list[str] = []
     try:
         resp.raise_for_status()
         for n, line in enumerate(resp.iter_lines()):
@@ -151,17 +185,24 @@ def _recent_events(api: docker.APIClient) -> tuple[dict[str, tuple[str, ...]], t
                 break
             try:
                 ev = json.loads(line)
-                action, actor = str(ev["Action"]), ev["Actor"]
+                kind, action, actor = str(ev.get("Type", "container")), str(ev["Action"]), ev["Actor"]
                 cid, name = str(actor["ID"]), str(actor.get("Attributes", {}).get("name", ""))
             except (ValueError, KeyError, TypeError, AttributeError):
                 continue  # not an event we understand: skip it
-            if action == "destroy":
+            if kind == "network":
+                if action == "destroy":
+                    removed_networks.append(name)
+            elif kind == "volume":
+                if action == "destroy":
+                    removed_volumes.append(cid)  # a volume's id is its name
+            elif action == "destroy":
                 removed.append(name)
             elif action in HISTORY_EVENTS:
                 history.setdefault(cid, []).append(action)
     finally:
         resp.close()
-    return {k: tuple(v) for k, v in history.items()}, tuple(removed)
+    return ({k: tuple(v) for k, v in history.items()}, tuple(removed), tuple(removed_networks),
+            tuple(removed_volumes))
 
 
 def _http_requests(api: docker.APIClient, container_id: str) -> int:
@@ -171,3 +212,281 @@ def _http_requests(api: docker.APIClient, container_id: str) -> int:
     except docker.errors.APIError:
         return 0  # removed meanwhile, or an engine that will not say
     return len(_HTTP_REQUEST.findall(log if isinstance(log, bytes) else b""))
+
+
+def _int(value) -> int:
+    """An integer the engine reported, or 0 when it reported something else."""
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+# ------------------------------------------------------------------------------
+# What some labs read besides the engine's lists: image events, workspace files and the shell
+# history. Only the labs whose checks need them pay for them (see CheckType.reads).
+# ------------------------------------------------------------------------------
+IMAGE_EVENTS = ("pull", "load", "import", "delete")
+HISTORY_BYTES = 64 * 1024  # the newest part of ~/.bash_history: about a thousand commands
+MAX_HISTORY = 2000
+MAX_LISTED = 50  # archive-like names listed at the top of the home folder
+MANIFEST_BYTES = 64 * 1024
+STAT_TIMEOUT_S = 5
+ARCHIVE_TIMEOUT_S = 15  # reading one archive (gzip test and listing, manifest); then cached
+
+# One exec (arguments: history bytes to read, 0 for none; names to list; the files): the
+# archive-like names at the top of /root (newest first), the tail of the history file, and a
+# stat line for each file. stat never follows the file itself, and the history file is read
+# only when it is a regular file, not a link.
+_STAT_SCRIPT = r"""
+cd /root || exit 0
+echo '@ls'
+ls -1At 2>/dev/null | grep -E '\.(tar|tgz|gz)$' | head -n "$2"
+if [ "$1" -gt 0 ]; then
+  echo '@history'
+  if [ -f .bash_history ] && [ ! -L .bash_history ]; then
+    tail -c "$1" .bash_history | base64 -w0
+  fi
+  echo
+fi
+shift 2
+for p in "$@"; do
+  printf '@file %s\n' "$p"
+  stat -c '%F|%s|%.9Y|%i' -- "$p" 2>/dev/null || echo missing
+done
+"""
+
+# Reading one archive with bash (arguments: the file, the most bytes of manifest.json to read),
+# again only when it is a regular file and not a link. A gzip file is decompressed once for both
+# the listing and gzip's own verdict on it (cat drains what tar leaves, so gzip's exit status
+# covers the whole file: its CRC and length, as 'gzip -t' checks them). The listing gives the
+# member count and whether .dockerenv and manifest.json are there; manifest.json is then read.
+_ARCHIVE_SCRIPT = r"""
+cd /root || exit 0
+p="$1"
+if [ ! -f "$p" ] || [ -L "$p" ]; then echo '@notfile'; exit 0; fi
+summary() {
+  awk '{n++} $0==".dockerenv"||$0=="./.dockerenv"{d=1} $0=="manifest.json"{m=1}
+       END{printf "@tar %d %d %d\n", n, d, m}'
+}
+z=
+if [ "$(head -c 2 -- "$p" | od -An -tx1 | tr -d ' \n')" = 1f8b ]; then
+  z=z
+  info=$(gzip -dc -- "$p" 2>/dev/null | { tar -tf - 2>/dev/null | summary; cat >/dev/null; }
+         echo "@gzip ${PIPESTATUS[0]}")
+else
+  info=$(tar -tf "$p" 2>/dev/null | summary)
+fi
+printf '%s\n' "$info"
+if printf '%s\n' "$info" | grep -q '^@tar [0-9]* [01] 1$'; then
+  echo '@manifest'
+  tar -x${z}Of "$p" manifest.json 2>/dev/null | head -c "$2" | base64 -w0
+  echo
+fi
+"""
+
+
+class _Unread(Exception):
+    """An archive could not be read in time."""
+
+
+# Archive reads, by (sandbox, file name, stat line): a file is read once per version. One that
+# could not be read in time is tried again after UNREAD_RETRY_S, not on every observation.
+_ARCHIVE_CACHE: collections.OrderedDict[tuple[str, str, str], tuple[FileObs, float | None]] = (
+    collections.OrderedDict())
+_ARCHIVE_CACHE_LOCK = threading.Lock()
+ARCHIVE_CACHE_SIZE = 256
+UNREAD_RETRY_S = 60
+
+
+def lab_state(backend, sandbox_id: str, specs) -> EngineState:
+    """Observe a learner's sandbox for the checks ``specs`` (a lab's :class:`CheckSpec` list):
+    the engine (:func:`engine_state`), plus what those checks read besides: the engine's recent
+    image events, the workspace files they name and the shell history.
+
+    ``backend`` is the :class:`~webapp.sandboxes.backend.SandboxBackend` that runs the sandbox.
+    Costs, measured by ``bench/observe_lab.py``: one more events request for image events; one
+    exec for the files' stat lines and the history; one exec per new or changed archive file
+    (then cached by name, inode, size and time). Raises what :func:`engine_state` raises, and
+    :class:`~webapp.sandboxes.backend.SandboxError` when the sandbox stops meanwhile.
+    """
+    specs = list(specs)
+    reads = frozenset().union(*(s.reads() for s in specs))
+    paths = tuple(dict.fromkeys(p for s in specs for p in s.workspace_paths()))
+    state = engine_state(backend.engine_url(sandbox_id))
+    extra: dict = {}
+    if "image_events" in reads:
+        api = docker.APIClient(base_url=backend.engine_url(sandbox_id), version="1.41",
+                               timeout=TIMEOUT_S)
+        try:
+            extra["image_events"] = _image_events(api)
+        finally:
+            api.close()
+    if paths or "history" in reads:
+        extra.update(_workspace(backend, sandbox_id, paths, history="history" in reads))
+    return dataclasses.replace(state, **extra) if extra else state
+
+
+def _image_events(api: docker.APIClient) -> tuple[ImageEvent, ...]:
+    """The engine's buffered image pulls, loads, imports and deletions, oldest first."""
+    params = {
+        "since": "0",
+        "until": f"{time.time():.9f}",
+        "filters": json.dumps({"type": ["image"], "event": list(IMAGE_EVENTS)}),
+    }
+    resp = api.get(api._url("/events"), params=params, timeout=TIMEOUT_S, stream=True)
+    events: list[ImageEvent] = []
+    try:
+        resp.raise_for_status()
+        for n, line in enumerate(resp.iter_lines()):
+            if n >= MAX_EVENTS:
+                break
+            try:
+                ev = json.loads(line)
+                events.append(ImageEvent(action=str(ev["Action"]), ref=str(ev["Actor"]["ID"])))
+            except (ValueError, KeyError, TypeError):
+                continue  # not an event we understand: skip it
+    finally:
+        resp.close()
+    return tuple(events)
+
+
+def _workspace(backend, sandbox_id: str, paths: tuple[str, ...], *, history: bool) -> dict:
+    """The files ``paths`` (plain names in /root), the other archive-like names there, and the
+    shell history when ``history``: keyword arguments for :class:`EngineState`."""
+    res = backend.exec(sandbox_id, ["sh", "-c", _STAT_SCRIPT, "sh",
+                                    str(HISTORY_BYTES if history else 0), str(MAX_LISTED),
+                                    *paths], timeout=STAT_TIMEOUT_S,
+                       max_output=2 * HISTORY_BYTES + 64 * 1024)
+    listed: list[str] = []
+    history_b64 = ""
+    stats: dict[str, str] = {}
+    section, current = "", ""
+    for line in res.output.splitlines():
+        if line in ("@ls", "@history"):
+            section = line
+        elif line.startswith("@file "):
+            section, current = "@file", line[len("@file "):]
+        elif section == "@ls" and len(listed) < MAX_LISTED:
+            listed.append(line)
+        elif section == "@history" and not history_b64:
+            history_b64 = line.strip()
+        elif section == "@file" and current in paths and current not in stats:
+            stats[current] = line.strip()
+    files = tuple(_file_obs(backend, sandbox_id, p, stats.get(p, "missing")) for p in paths)
+    out: dict = {"files": files, "workspace": tuple(n for n in listed if n not in paths)}
+    if history:
+        try:
+            raw = base64.b64decode(history_b64, validate=False)
+        except (ValueError, binascii.Error):
+            raw = b""
+        out["shell_history"] = parse_history(raw.decode("utf-8", errors="replace"),
+                                             truncated=len(raw) >= HISTORY_BYTES)
+    return out
+
+
+_KINDS = {"regular file": "file", "regular empty file": "file", "directory": "dir",
+          "symbolic link": "link"}
+
+
+def _file_obs(backend, sandbox_id: str, path: str, stat_line: str) -> FileObs:
+    """A workspace file from its stat line (``type|size|mtime in ns|inode``); a regular file is
+    read as an archive once per version (cached)."""
+    parts = stat_line.split("|")
+    if len(parts) != 4:
+        return FileObs(path=path)
+    kind = _KINDS.get(parts[0], "other")
+    if kind != "file":
+        return FileObs(path=path, kind=kind)
+    key = (sandbox_id, path, stat_line)
+    with _ARCHIVE_CACHE_LOCK:
+        hit = _ARCHIVE_CACHE.get(key)
+    if hit is not None and (hit[1] is None or time.monotonic() < hit[1]):
+        return hit[0]
+    try:
+        obs, retry_at = _read_archive(backend, sandbox_id, path, stat_line), None
+    except _Unread:
+        obs = FileObs(path=path, kind="file", size=_int(parts[1]), unread=True)
+        retry_at = time.monotonic() + UNREAD_RETRY_S
+    with _ARCHIVE_CACHE_LOCK:
+        _ARCHIVE_CACHE[key] = (obs, retry_at)
+        _ARCHIVE_CACHE.move_to_end(key)
+        while len(_ARCHIVE_CACHE) > ARCHIVE_CACHE_SIZE:
+            _ARCHIVE_CACHE.popitem(last=False)
+    return obs
+
+
+def _read_archive(backend, sandbox_id: str, path: str, stat_line: str) -> FileObs:
+    """Read the regular file ``path`` as an archive (see :data:`_ARCHIVE_SCRIPT`). Raises
+    :class:`_Unread` when that takes longer than :data:`ARCHIVE_TIMEOUT_S`."""
+    res = backend.exec(sandbox_id, ["bash", "-c", _ARCHIVE_SCRIPT, "bash", path, str(MANIFEST_BYTES)],
+                       timeout=ARCHIVE_TIMEOUT_S, max_output=2 * MANIFEST_BYTES + 4096)
+    if res.timed_out:
+        raise _Unread(path)
+    size = _int(stat_line.split("|")[1])
+    gz = gz_ok = tar = exported = has_manifest = False
+    manifest_b64 = ""
+    lines = res.output.splitlines()
+    for n, line in enumerate(lines):
+        if line == "@notfile":
+            return FileObs(path=path, kind="other")
+        if line.startswith("@gzip "):
+            gz, gz_ok = True, line == "@gzip 0"  # gzip's exit status
+        elif line.startswith("@tar "):
+            fields = line.split()
+            if len(fields) == 4:
+                tar, exported, has_manifest = _int(fields[1]) > 0, fields[2] == "1", fields[3] == "1"
+        elif line == "@manifest" and n + 1 < len(lines):
+            manifest_b64 = lines[n + 1].strip()
+    return FileObs(path=path, kind="file", size=size, gzip=gz, gzip_ok=gz_ok, tar=tar,
+                   exported=exported, manifest=has_manifest,
+                   repo_tags=_repo_tags(manifest_b64) if has_manifest else ())
+
+
+def _repo_tags(manifest_b64: str) -> tuple[str, ...]:
+    """The ``RepoTags`` of every entry of a ``docker save`` manifest.json (base64), in order;
+    empty when it does not parse (the learner controls the file)."""
+    try:
+        data = json.loads(base64.b64decode(manifest_b64))
+    except (ValueError, binascii.Error):
+        return ()
+    tags: list[str] = []
+    for entry in data if isinstance(data, list) else []:
+        for tag in (entry.get("RepoTags") or []) if isinstance(entry, dict) else []:
+            if isinstance(tag, str) and len(tags) < MAX_OBJECTS:
+                tags.append(tag)
+    return tuple(tags)
+
+
+_STAMP = re.compile(r"^#(\d{1,12})$")
+
+
+def parse_history(text: str, *, truncated: bool = False) -> tuple[HistoryEntry, ...]:
+    """Bash's history file as written with ``HISTTIMEFORMAT`` set (the sandbox's bashrc): a
+    ``#<epoch seconds>`` line before each command, whose text runs to the next such line (a
+    here-document spans several). Lines before the first stamp are commands of their own with
+    time 0. With ``truncated`` (the text is the tail of a longer file), the first, partial line
+    is dropped. Returns the newest :data:`MAX_HISTORY` entries, oldest first."""
+    lines = text.splitlines()
+    if truncated and lines:
+        lines = lines[1:]
+    entries: list[HistoryEntry] = []
+    when: int | None = None
+    body: list[str] = []
+
+    def flush() -> None:
+        if when is not None and body:
+            entries.append(HistoryEntry(time=when, text="\n".join(body)))
+
+    for line in lines:
+        stamp = _STAMP.match(line)
+        if stamp:
+            flush()
+            when, body = int(stamp[1]), []
+        elif when is None:
+            if line.strip():
+                entries.append(HistoryEntry(time=0, text=line))
+        else:
+            body.append(line)
+    flush()
+    return tuple(entries[-MAX_HISTORY:])

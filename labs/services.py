@@ -31,8 +31,10 @@ class StepStatus:
     result: CheckResult
 
 
-def lab_observe(*, user) -> EngineState | CheckResult:
-    """Observe the learner's engine; a failed :class:`CheckResult` explains when it cannot.
+def lab_observe(*, user, lab: Lab | None = None) -> EngineState | CheckResult:
+    """Observe the learner's engine, plus the workspace files, shell history and image events
+    that ``lab``'s checks read (nothing more); a failed :class:`CheckResult` explains when it
+    cannot.
 
     Blocking I/O (Docker); does not touch the database.
     """
@@ -44,7 +46,7 @@ def lab_observe(*, user) -> EngineState | CheckResult:
     if sb is None or not sb.running:
         return CheckResult(False, MSG_NO_SANDBOX)
     try:
-        return observe.engine_state(backend.engine_url(sb.id))
+        return observe.lab_state(backend, sb.id, [s.check for s in lab.steps] if lab else [])
     except Exception as exc:  # noqa: BLE001 - an untrusted engine can fail in any way
         log.info("observe %s failed: %s", sb.id, exc)
         return CheckResult(False, MSG_ENGINE_SILENT)
@@ -79,7 +81,8 @@ def steps_record(*, user, lab: Lab, results: dict[str, CheckResult],
 
 def steps_evaluate(*, user, lab: Lab, source: str = "auto") -> list[StepStatus]:
     """Observe, judge and record in one call (for sync callers such as views and tests)."""
-    return steps_record(user=user, lab=lab, results=lab_judge(lab=lab, state=lab_observe(user=user)),
+    return steps_record(user=user, lab=lab,
+                        results=lab_judge(lab=lab, state=lab_observe(user=user, lab=lab)),
                         source=source)
 
 

@@ -1,6 +1,8 @@
 """Unit tests of step checks (pure: no Docker). Each check is tested both ways."""
 from __future__ import annotations
 
+import functools
+
 import pytest
 from django.utils.translation import override
 
@@ -638,5 +640,666 @@ def test_no_dockerfile_step_passes_before_its_commands():
         ("run-image", EngineState(containers=(hello_web,), images=(NGINX_LAYERED, HELLO1))),
         ("rebuild-cache", EngineState(containers=(hello_web,),
                                       images=(NGINX_LAYERED, HELLO1, hello2))),
+        ("dockerignore", EngineState(containers=(hello_web,),
+                                     images=(NGINX_LAYERED, HELLO1, hello2, SHOP2))),
+        ("multi-stage", EngineState(containers=(hello_web,),
+                                    images=(NGINX_LAYERED, HELLO1, hello2, SHOP2, MENU1))),
     ]
     _assert_in_order("dockerfile", ends)
+
+
+SHOP2 = ImageObs("sha256:s2", ("shop:2",), layers=(*BASE_LAYERS, "sha256:copy"), size=4000)
+MENU1 = ImageObs("sha256:m1", ("menu:1",), layers=(*BASE_LAYERS, "sha256:from-kitchen"))
+
+
+# ------------------------------------------------------------------------------
+# Compose projects (compose_project_running, compose_project_stopped, compose_project_down)
+# ------------------------------------------------------------------------------
+SERVICES = ["web", "api", "db"]
+DB_DATA = MountObs("volume", "/data", name="compose-lab_db-data")
+
+
+def svc(service, state="running", project="compose-lab", history=("start",), exit_code=None,
+        http_requests=0, ports=None, mounts=None, workdir=None, oneoff="False"):
+    """A container as Compose makes it for ``service`` of ``project``."""
+    if ports is None:
+        ports = (PortBinding("80/tcp", "0.0.0.0", 8100),) if service == "web" else ()
+    if mounts is None:
+        mounts = (MountObs("volume", "/data", name=f"{project}_db-data"),) if service == "db" else ()
+    labels = {checks.COMPOSE_PROJECT: project, checks.COMPOSE_SERVICE: service,
+              checks.COMPOSE_NUMBER: "1", checks.COMPOSE_ONEOFF: oneoff,
+              checks.COMPOSE_WORKDIR: workdir or f"/root/{project}"}
+    return ContainerObs(name=f"{project}-{service}-1", image="nginx", image_id="sha256:aaa",
+                        state=state, history=history, exit_code=exit_code, ports=ports,
+                        http_requests=http_requests, mounts=mounts, labels=labels,
+                        networks=(f"{project}_backend",))
+
+
+def proj_net(key="backend", project="compose-lab"):
+    return NetworkObs(f"{project}_{key}", labels={checks.COMPOSE_PROJECT: project,
+                                                 "com.docker.compose.network": key})
+
+
+def proj_vol(key="db-data", project="compose-lab"):
+    return VolumeObs(f"{project}_{key}", labels={checks.COMPOSE_PROJECT: project,
+                                                checks.COMPOSE_VOLUME: key})
+
+
+NETS = (*DEFAULT_NETS, proj_net("frontend"), proj_net("backend"))
+VOLS = (proj_vol(),)
+
+
+def project(*containers, networks=NETS, volumes=VOLS, **kw):
+    return EngineState(containers=containers, networks=networks, volumes=volumes, **kw)
+
+
+UP = project(svc("web"), svc("api"), svc("db"))
+
+
+def running(state, **kw):
+    return checks.compose_project_running(state, project="compose-lab", services=SERVICES, **kw)
+
+
+def test_compose_project_running_passes():
+    res = running(UP, volumes=["db-data"])
+    assert res.passed and res.msg is checks.MSG_COMPOSE_UP_OK
+    with override("en"):
+        assert res.message == "The compose-lab project is up: web, api, db are running."
+    with override("ko"):
+        assert res.message == "compose-lab 프로젝트가 올라와 있습니다. web, api, db 서비스가 실행 중입니다."
+
+
+@pytest.mark.parametrize("state,kw,msg,words", [
+    (EngineState(), {}, checks.MSG_COMPOSE_NONE, "In ~/compose-lab, run 'docker compose up -d'"),
+    (project(svc("web", project="my-stack"), svc("api", project="my-stack"),
+             svc("db", project="my-stack")), {}, checks.MSG_COMPOSE_OTHER_PROJECT,
+     "under the project name my-stack (from the folder ~/my-stack), not compose-lab"),
+    (project(svc("web"), svc("api")), {}, checks.MSG_COMPOSE_NO_SERVICE,
+     "has no db service (it has: api, web)"),
+    (project(svc("web", "exited", exit_code=0), svc("api"), svc("db")), {},
+     checks.MSG_COMPOSE_EXITED, "exited with code 0"),
+    (project(svc("web", "created", history=()), svc("api"), svc("db")), {},
+     checks.MSG_COMPOSE_CREATED, "host port is taken"),
+    (project(svc("web"), svc("api", "paused"), svc("db")), {}, checks.MSG_COMPOSE_PAUSED,
+     "docker compose unpause api"),
+    (project(svc("web"), svc("api", "restarting"), svc("db")), {}, checks.MSG_COMPOSE_STATE,
+     "api (container compose-lab-api-1) is restarting"),
+    (project(svc("web"), svc("api"), svc("db", mounts=()), volumes=()), {"volumes": ["db-data"]},
+     checks.MSG_COMPOSE_NO_VOLUME, "no volume db-data (Compose would name it compose-lab_db-data)"),
+    (project(svc("web"), svc("api"), svc("db", mounts=())), {"volumes": ["db-data"]},
+     checks.MSG_COMPOSE_VOLUME_UNUSED, "no container of compose-lab mounts it"),
+    (UP, {"answered": ["web"]}, checks.MSG_COMPOSE_SILENT, "'curl localhost:8100'"),
+    (UP, {"answered": ["api"]}, checks.MSG_COMPOSE_SILENT_NOPORT, "publishes no port"),
+    (UP, {"started_again": True}, checks.MSG_COMPOSE_NOT_STARTED_AGAIN,
+     "web is running, but its container has not been stopped and started again"),
+    (project(svc("web", history=("start", "die", "start")), svc("api"), svc("db")),
+     {"started_again": True}, checks.MSG_COMPOSE_NOT_STARTED_AGAIN, "api is running, but"),
+    (project(svc("web", history=("start", "restart")), svc("api"), svc("db")),
+     {"restarted": ["api"]}, checks.MSG_COMPOSE_NOT_RESTARTED,
+     "'docker compose restart api'"),
+])
+def test_compose_project_running_near_misses(state, kw, msg, words):
+    res = running(state, **kw)
+    assert not res.passed and res.msg is msg
+    with override("en"):
+        assert words in res.message
+    with override("ko"):
+        assert res.message
+
+
+def test_compose_project_running_conditions_pass():
+    answered = project(svc("web", http_requests=3), svc("api"), svc("db"))
+    res = running(answered, answered=["web"])
+    assert res.passed and res.msg is checks.MSG_COMPOSE_ANSWERED_OK
+    again = ("start", "die", "start")
+    started = project(svc("web", history=again), svc("api", history=again),
+                      svc("db", history=again))
+    res = running(started, started_again=True)
+    assert res.passed and res.msg is checks.MSG_COMPOSE_STARTED_AGAIN_OK
+    restarted = project(svc("web"), svc("api", history=("start", "die", "start", "restart")),
+                        svc("db"))
+    res = running(restarted, restarted=["api"])
+    assert res.passed and res.msg is checks.MSG_COMPOSE_RESTARTED_OK
+
+
+def test_compose_one_off_containers_and_other_projects_do_not_count():
+    """'docker compose run' makes one-off containers; another project's services are not ours."""
+    oneoff = project(svc("web"), svc("api"), svc("db", oneoff="True"))
+    assert running(oneoff).msg is checks.MSG_COMPOSE_NO_SERVICE
+    unrelated = project(svc("cache", project="other"))
+    assert running(unrelated).msg is checks.MSG_COMPOSE_NONE
+
+
+def stopped_all(code=0):
+    died = ("start", "die")
+    return project(svc("web", "exited", history=died, exit_code=code),
+                   svc("api", "exited", history=died, exit_code=code),
+                   svc("db", "exited", history=died, exit_code=code))
+
+
+def test_compose_project_stopped_both_ways():
+    stop = functools.partial(checks.compose_project_stopped, project="compose-lab",
+                             services=SERVICES)
+    res = stop(stopped_all())
+    assert res.passed and res.msg is checks.MSG_CSTOP_OK
+    assert stop(stopped_all(code=137)).passed  # a command that ignores SIGTERM is killed at 10 s
+    res = stop(project(svc("web", "exited", exit_code=0), svc("api"), svc("db")))
+    assert not res.passed and res.msg is checks.MSG_CSTOP_RUNNING
+    with override("en"):
+        assert "still up: api, db" in res.message
+    paused = project(svc("web", "exited", exit_code=0), svc("api", "exited", exit_code=0),
+                     svc("db", "paused"))
+    assert stop(paused).msg is checks.MSG_CSTOP_RUNNING
+    downed = EngineState(removed=("compose-lab-web-1", "compose-lab-api-1", "compose-lab-db-1"),
+                         removed_networks=("compose-lab_frontend",), volumes=(proj_vol(),))
+    res = stop(downed)
+    assert not res.passed and res.msg is checks.MSG_CSTOP_REMOVED
+    with override("en"):
+        assert "removed, not stopped" in res.message
+    assert stop(EngineState()).msg is checks.MSG_COMPOSE_NONE
+    assert stop(project(svc("web", "exited"), svc("api", "exited"))).msg is \
+        checks.MSG_COMPOSE_NO_SERVICE
+    created = project(svc("web", "created"), svc("api", "exited"), svc("db", "exited"))
+    assert stop(created).msg is checks.MSG_COMPOSE_CREATED
+
+
+REMOVED_CONTAINERS = ("compose-lab-web-1", "compose-lab-api-1", "compose-lab-db-1")
+DOWN = EngineState(networks=DEFAULT_NETS, volumes=(proj_vol(),), removed=REMOVED_CONTAINERS,
+                   removed_networks=("compose-lab_frontend", "compose-lab_backend"))
+DOWN_V = EngineState(networks=DEFAULT_NETS, removed=REMOVED_CONTAINERS,
+                     removed_networks=("compose-lab_frontend", "compose-lab_backend"),
+                     removed_volumes=("compose-lab_db-data",))
+
+
+def down(state, keep):
+    return checks.compose_project_down(state, project="compose-lab", services=SERVICES,
+                                       volumes=["db-data"], keep_volumes=keep)
+
+
+def test_compose_project_down_both_ways():
+    res = down(DOWN, keep=True)
+    assert res.passed and res.msg is checks.MSG_CDOWN_KEPT_OK
+    with override("en"):
+        assert "volume compose-lab_db-data is kept" in res.message
+    res = down(DOWN_V, keep=False)
+    assert res.passed and res.msg is checks.MSG_CDOWN_REMOVED_OK
+
+
+@pytest.mark.parametrize("state,keep,msg,words", [
+    (UP, True, checks.MSG_CDOWN_UP, "still up: api, db, web running. Run 'docker compose down'"),
+    (UP, False, checks.MSG_CDOWN_UP, "Run 'docker compose down -v'"),
+    (stopped_all(), True, checks.MSG_CDOWN_STOPPED, "'docker compose stop' only stops them"),
+    # docker rm -f of every container: the project's networks stay behind.
+    (EngineState(networks=NETS, volumes=(proj_vol(),), removed=REMOVED_CONTAINERS), True,
+     checks.MSG_CDOWN_BY_HAND, "network compose-lab_frontend is still there"),
+    (DOWN_V, True, checks.MSG_CDOWN_VOLUME_GONE, "The volume compose-lab_db-data is gone"),
+    (DOWN, False, checks.MSG_CDOWN_VOLUME_KEPT,
+     "the volume compose-lab_db-data is still there: plain 'down' keeps volumes"),
+    # Never started: no trace of the project, whether the volume is to be kept or removed.
+    (EngineState(networks=DEFAULT_NETS), True, checks.MSG_COMPOSE_NONE, "no Compose project"),
+    (EngineState(networks=DEFAULT_NETS), False, checks.MSG_COMPOSE_NONE, "no Compose project"),
+    # Everything gone, but the volume's removal was not seen (its event left the buffer).
+    (EngineState(networks=DEFAULT_NETS, removed=REMOVED_CONTAINERS), False,
+     checks.MSG_CDOWN_NOT_SEEN, "removal of its volume compose-lab_db-data was not seen"),
+])
+def test_compose_project_down_near_misses(state, keep, msg, words):
+    res = down(state, keep)
+    assert not res.passed and res.msg is msg
+    with override("en"):
+        assert words in res.message
+    with override("ko"):
+        assert res.message
+
+
+def test_compose_specs_are_validated():
+    spec = checks.parse_spec({"type": "compose_project_down", "project": "p", "volumes": ["v"],
+                              "keep_volumes": True})
+    assert spec.kwargs()["volumes"] == ("v",)
+    with pytest.raises(checks.CheckSpecError, match="needs keep_volumes"):
+        checks.parse_spec({"type": "compose_project_down", "project": "p", "volumes": ["v"]})
+    with pytest.raises(checks.CheckSpecError, match="does not take"):
+        checks.parse_spec({"type": "compose_project_running", "project": "p",
+                           "services": ["web"], "state": "up"})
+
+
+def test_no_compose_step_passes_before_its_commands():
+    again = ("start", "die", "start")
+    web_seen = svc("web", http_requests=3)
+    logs = project(web_seen, svc("api"), svc("db"))
+    stopped = project(svc("web", "exited", history=("start", "die"), exit_code=0, http_requests=3),
+                      svc("api", "exited", history=("start", "die"), exit_code=0),
+                      svc("db", "exited", history=("start", "die"), exit_code=0))
+    started = project(svc("web", history=again, http_requests=3), svc("api", history=again),
+                      svc("db", history=again))
+    restarted = project(svc("web", history=again, http_requests=3),
+                        svc("api", history=(*again, "die", "start", "restart")),
+                        svc("db", history=again))
+    ends = [
+        ("compose-up", UP),
+        ("ps-logs", logs),
+        ("stop", stopped),
+        ("start", started),
+        ("restart-api", restarted),
+        ("down", DOWN),
+        ("down-volumes", DOWN_V),
+    ]
+    _assert_in_order("compose", ends)
+
+
+# ------------------------------------------------------------------------------
+# Image tags, created containers, build details (own_layers, shares, max_added)
+# ------------------------------------------------------------------------------
+
+
+def test_image_present_with_a_tag_needs_that_tag():
+    latest = EngineState(images=(ImageObs("sha256:x", ("nginx:latest",)),))
+    res = checks.image_present(latest, image="nginx:1.27")
+    assert not res.passed and res.msg is checks.MSG_IMAGE_OTHER_TAG
+    with override("en"):
+        assert "You have nginx:latest, but this step needs the tag nginx:1.27" in res.message
+    both = EngineState(images=(ImageObs("sha256:x", ("nginx:latest", "nginx:1.27")),))
+    assert checks.image_present(both, image="nginx:1.27").passed
+    assert checks.image_present(EngineState(), image="nginx:1.27").msg is checks.MSG_IMAGE_MISSING
+    # A full name is the same image as the short one.
+    short = EngineState(images=(ImageObs("sha256:b", ("busybox:latest",)),))
+    assert checks.image_present(short, image="docker.io/library/busybox:latest").passed
+    # Without a tag, any tag still counts (the earlier labs rely on it).
+    assert checks.image_present(both, image="nginx").passed
+
+
+def created(name="step-web", state="created", image="nginx:1.27", image_id="sha256:aaa"):
+    return ContainerObs(name=name, image=image, image_id=image_id, state=state, created=100)
+
+
+@pytest.mark.parametrize("containers,msg", [
+    ((created(),), checks.MSG_CREATED_OK),
+    ((created(state="running"),), checks.MSG_CREATED_STARTED),
+    ((created(name="eager_turing"),), checks.MSG_CREATED_OTHER),
+    ((created(image="busybox", image_id="sha256:bbb"),), checks.MSG_WRONG_IMAGE),
+    ((), checks.MSG_NO_CONTAINER),
+])
+def test_container_created(containers, msg):
+    res = checks.container_created(EngineState(containers=containers, images=(NGINX,)),
+                                   name="step-web", image="nginx:1.27")
+    assert res.msg is msg and res.passed == (msg is checks.MSG_CREATED_OK)
+
+
+def test_container_created_running_says_run_does_both():
+    res = checks.container_created(EngineState(containers=(created(state="running"),)),
+                                   name="step-web", image="nginx:1.27")
+    with override("en"):
+        assert "step-web is already running: 'docker run' creates and starts" in res.message
+
+
+STACK_BASE = ImageObs("sha256:bb", ("busybox:latest",), layers=("sha256:b1",), size=2_000_000)
+STACK1 = ImageObs("sha256:s1", ("stack:1",), layers=("sha256:b1", "sha256:d", "sha256:f", "sha256:k"))
+STACK2 = ImageObs("sha256:s2", ("stack:2",),
+                  layers=("sha256:b1", "sha256:d", "sha256:f2", "sha256:k2"))
+
+
+def test_image_built_counts_its_own_layers():
+    state = EngineState(images=(STACK_BASE, STACK1))
+    assert checks.image_built(state, image="stack:1", base="busybox", own_layers=3).passed
+    res = checks.image_built(state, image="stack:1", base="busybox", own_layers=1)
+    assert not res.passed and res.msg is checks.MSG_BUILD_OWN_LAYERS
+    with override("en"):
+        assert "stack:1 has 3 layer(s) of its own on top of busybox, but this step expects 1" \
+            in res.message
+
+
+@pytest.mark.parametrize("stack2,msg", [
+    (STACK2, checks.MSG_BUILD_REUSED),
+    (ImageObs("sha256:s3", ("stack:2",), layers=("sha256:b1", "sha256:d2", "sha256:f3", "sha256:k3")),
+     checks.MSG_BUILD_SHARES),
+    (ImageObs("sha256:s4", ("stack:2",), layers=("sha256:b1", "sha256:d", "sha256:f", "sha256:k4")),
+     checks.MSG_BUILD_SHARES),
+    (ImageObs(STACK1.id, ("stack:2",), layers=STACK1.layers), checks.MSG_BUILD_SAME_LINE),
+])
+def test_image_built_shares_tells_which_line_changed(stack2, msg):
+    res = checks.image_built(EngineState(images=(STACK_BASE, STACK1, stack2)), image="stack:2",
+                             base="busybox", reuses="stack:1", shares=1)
+    assert res.msg is msg and res.passed == (msg is checks.MSG_BUILD_REUSED)
+
+
+def test_image_built_max_added_catches_a_fat_build_context():
+    small = ImageObs("sha256:c1", ("shop:2",), layers=(*BASE_LAYERS, "sha256:c"), size=1_000_400)
+    fat = ImageObs("sha256:c2", ("shop:2",), layers=(*BASE_LAYERS, "sha256:c"), size=6_000_400)
+    nginx = ImageObs("sha256:aaa", ("nginx:latest",), layers=BASE_LAYERS, size=1_000_000)
+    assert checks.image_built(EngineState(images=(nginx, small)), image="shop:2", base="nginx",
+                              max_added=1_000_000).passed
+    res = checks.image_built(EngineState(images=(nginx, fat)), image="shop:2", base="nginx",
+                             max_added=1_000_000)
+    assert not res.passed and res.msg is checks.MSG_BUILD_TOO_BIG
+    with override("en"):
+        assert "shop:2 is 5.0MB bigger than nginx; this step expects at most 1.0MB" in res.message
+
+
+# ------------------------------------------------------------------------------
+# Loading and importing images (image_loaded, image_imported)
+# ------------------------------------------------------------------------------
+BB_ID = "sha256:248c9a66921b81902cbe162300e505a9afa4014b15f139f177ddf6fa658023de"
+BB = ImageObs(BB_ID, ("busybox:latest",), layers=("sha256:b1",), cmd=("sh",))
+
+
+@pytest.mark.parametrize("images,events,msg", [
+    ((BB,), (checks.ImageEvent("pull", "busybox:latest"), checks.ImageEvent("delete", BB_ID),
+             checks.ImageEvent("load", BB_ID)), checks.MSG_LOAD_OK),
+    ((BB,), (checks.ImageEvent("load", BB_ID), checks.ImageEvent("pull", "busybox:latest")),
+     checks.MSG_LOAD_PULLED),
+    ((BB,), (checks.ImageEvent("pull", "docker.io/library/busybox:latest"),),
+     checks.MSG_LOAD_PULLED),
+    ((BB,), (), checks.MSG_LOAD_NOT_YET),
+    # Loading or pulling another image says nothing about busybox.
+    ((BB,), (checks.ImageEvent("load", "sha256:other"), checks.ImageEvent("pull", "alpine:latest")),
+     checks.MSG_LOAD_NOT_YET),
+    ((), (checks.ImageEvent("delete", BB_ID),), checks.MSG_LOAD_MISSING),
+])
+def test_image_loaded(images, events, msg):
+    res = checks.image_loaded(EngineState(images=images, image_events=events), image="busybox",
+                              archive="busybox.tar")
+    assert res.msg is msg and res.passed == (msg is checks.MSG_LOAD_OK)
+    with override("en"):
+        assert "~/busybox.tar" in res.message or res.passed
+
+
+FLAT = ImageObs("sha256:f1", ("bakery:flat",), layers=("sha256:fs",))
+
+
+@pytest.mark.parametrize("images,msg", [
+    ((BB, FLAT), checks.MSG_IMPORT_OK),
+    ((ImageObs(BB_ID, ("busybox:latest", "bakery:flat"), layers=("sha256:b1",), cmd=("sh",)),),
+     checks.MSG_IMPORT_CMD),
+    ((ImageObs("sha256:c", ("bakery:flat",), layers=("sha256:b1", "sha256:c1"),
+               cmd=("sh", "-c", "echo")),), checks.MSG_IMPORT_LAYERS),
+    ((BB, ImageObs("sha256:f1", (), layers=("sha256:fs",))), checks.MSG_IMPORT_UNTAGGED),
+    ((BB,), checks.MSG_IMPORT_MISSING),
+])
+def test_image_imported(images, msg):
+    res = checks.image_imported(EngineState(images=images), image="bakery:flat",
+                                archive="bakery-fs.tar")
+    assert res.msg is msg and res.passed == (msg is checks.MSG_IMPORT_OK)
+
+
+def test_image_imported_messages_name_the_archive():
+    res = checks.image_imported(EngineState(images=(BB,)), image="bakery:flat",
+                                archive="bakery-fs.tar")
+    with override("en"):
+        assert "'docker import ~/bakery-fs.tar bakery:flat'" in res.message
+
+
+# ------------------------------------------------------------------------------
+# Files in the workspace (image_archive, filesystem_archive)
+# ------------------------------------------------------------------------------
+SAVED = functools.partial(checks.FileObs, kind="file", size=2_158_080, tar=True, manifest=True)
+
+
+@pytest.mark.parametrize("files,workspace,msg", [
+    ((SAVED("busybox.tar", repo_tags=("busybox:latest",)),), (), checks.MSG_ARCHIVE_OK),
+    ((), (), checks.MSG_FILE_MISSING),
+    ((), ("bb.tar",), checks.MSG_FILE_OTHER),
+    ((checks.FileObs("busybox.tar", kind="link"),), (), checks.MSG_FILE_NOT_REGULAR),
+    ((checks.FileObs("busybox.tar", kind="file", unread=True),), (), checks.MSG_FILE_UNREAD),
+    ((checks.FileObs("busybox.tar", kind="file", size=10),), (), checks.MSG_FILE_NOT_TAR),
+    ((SAVED("busybox.tar", manifest=False, exported=True),), (), checks.MSG_ARCHIVE_EXPORTED),
+    ((SAVED("busybox.tar", manifest=False),), (), checks.MSG_ARCHIVE_NO_MANIFEST),
+    ((SAVED("busybox.tar", repo_tags=("alpine:latest",)),), (), checks.MSG_ARCHIVE_LACKS),
+    ((SAVED("busybox.tar", gzip=True, gzip_ok=False),), (), checks.MSG_FILE_BAD_GZIP),
+])
+def test_image_archive(files, workspace, msg):
+    state = EngineState(files=files, workspace=workspace)
+    res = checks.image_archive(state, path="busybox.tar", images=["busybox"])
+    assert res.msg is msg and res.passed == (msg is checks.MSG_ARCHIVE_OK)
+
+
+def test_image_archive_names_what_it_found():
+    state = EngineState(files=(SAVED("base.tar", repo_tags=("busybox:latest",)),))
+    res = checks.image_archive(state, path="base.tar", images=["busybox", "alpine"])
+    with override("en"):
+        assert "~/base.tar holds busybox:latest, but not alpine" in res.message
+        assert "'docker save busybox alpine -o ~/base.tar'" in res.message
+    other = checks.image_archive(EngineState(workspace=("bb.tar",)), path="busybox.tar",
+                                 images=["busybox"])
+    with override("en"):
+        assert "There is no ~/busybox.tar, but there is ~/bb.tar" in other.message
+
+
+def test_image_archive_gzip():
+    gz = SAVED("a.tar.gz", size=1_039_231, gzip=True, gzip_ok=True, repo_tags=("alpine:latest",))
+    res = checks.image_archive(EngineState(files=(gz,)), path="a.tar.gz", images=["alpine"],
+                               gzip=True)
+    assert res.passed and res.msg is checks.MSG_ARCHIVE_OK_GZ
+    with override("en"):
+        assert "(1.0MB)" in res.message
+    plain = SAVED("a.tar.gz", repo_tags=("alpine:latest",))
+    res = checks.image_archive(EngineState(files=(plain,)), path="a.tar.gz", images=["alpine"],
+                               gzip=True)
+    assert not res.passed and res.msg is checks.MSG_FILE_NOT_GZIP
+    with override("en"):
+        assert "'docker save alpine | gzip > ~/a.tar.gz'" in res.message
+    # A gzip-compressed save still counts where a plain tar is asked for: docker load reads both.
+    assert checks.image_archive(EngineState(files=(gz,)), path="a.tar.gz", images=["alpine"]).passed
+
+
+@pytest.mark.parametrize("file,msg", [
+    (SAVED("fs.tar", manifest=False, exported=True), checks.MSG_FS_OK),
+    (SAVED("fs.tar", repo_tags=("busybox:latest",)), checks.MSG_FS_IS_IMAGE),
+    (SAVED("fs.tar", manifest=False), checks.MSG_FS_NOT_EXPORT),
+    (checks.FileObs("fs.tar"), checks.MSG_FILE_MISSING),
+    (checks.FileObs("fs.tar", kind="dir"), checks.MSG_FILE_NOT_REGULAR),
+])
+def test_filesystem_archive(file, msg):
+    res = checks.filesystem_archive(EngineState(files=(file,)), path="fs.tar", container="bakery")
+    assert res.msg is msg and res.passed == (msg is checks.MSG_FS_OK)
+    with override("en"):
+        assert res.passed or "docker export bakery -o ~/fs.tar" in res.message or \
+            msg is checks.MSG_FILE_NOT_REGULAR
+
+
+@pytest.mark.parametrize("path", ["../etc/passwd", "/etc/passwd", "a/b.tar", "-rf.tar", "", "x y"])
+def test_workspace_paths_are_plain_names_in_the_home_folder(path):
+    with pytest.raises(checks.CheckSpecError, match="plain file name"):
+        checks.parse_spec({"type": "image_archive", "path": path, "images": ["busybox"]})
+    with pytest.raises(checks.CheckSpecError, match="plain file name"):
+        checks.parse_spec({"type": "image_loaded", "image": "busybox", "archive": path})
+
+
+def test_specs_say_what_they_read():
+    archive = checks.parse_spec({"type": "image_archive", "path": "b.tar", "images": ["busybox"]})
+    assert archive.workspace_paths() == ("b.tar",) and archive.reads() == {"files"}
+    ran = checks.parse_spec({"type": "ran_command", "command": "docker info"})
+    assert ran.workspace_paths() == () and ran.reads() == {"history"}
+    loaded = checks.parse_spec({"type": "image_loaded", "image": "busybox", "archive": "b.tar"})
+    assert loaded.workspace_paths() == () and loaded.reads() == {"image_events"}
+    assert checks.parse_spec({"type": "image_present", "image": "nginx"}).reads() == frozenset()
+
+
+# ------------------------------------------------------------------------------
+# Shell history (ran_command)
+# ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("line,commands", [
+    ("docker image history nginx", [["docker", "history", "nginx"]]),
+    ("sudo docker --debug -H unix:///x top web | head", [["docker", "top", "web"], ["head"]]),
+    ("docker inspect -f '{{.State.Status}}' step-web && echo ok",
+     [["docker", "inspect", "-f", "{{.State.Status}}", "step-web"], ["echo", "ok"]]),
+    ("X=1 docker system info > /tmp/i 2>&1", [["docker", "info", "2"]]),
+    ("docker save alpine | gzip > ~/a.tar.gz", [["docker", "save", "alpine"], ["gzip"]]),
+    ("echo 'unclosed", [["echo", "'unclosed"]]),
+    ("docker --version", [["docker"]]),
+])
+def test_shell_commands(line, commands):
+    assert checks.shell_commands(line) == commands
+
+
+def hist(*entries):
+    return tuple(checks.HistoryEntry(time=t, text=c) for t, c in entries)
+
+
+STEP_WEB = ContainerObs(name="step-web", image="nginx:1.27", image_id="sha256:aaa",
+                        state="running", id="0d46392ceebb1bca", created=1000)
+
+
+@pytest.mark.parametrize("history,msg,words", [
+    (hist((1001, "docker inspect step-web")), checks.MSG_RAN_OK, "You ran 'docker inspect step-web'"),
+    (hist((1001, "docker container inspect -f '{{.State.Pid}}' step-web")), checks.MSG_RAN_OK, ""),
+    (hist((1001, "docker inspect 0d46")), checks.MSG_RAN_OK, ""),
+    (hist((1001, "docker inspect step-web | less"), (1002, "ls")), checks.MSG_RAN_OK, ""),
+    (hist((1001, "docker inspect step-web"), (1002, "docker ps")), checks.MSG_RAN_OK, ""),
+    ((), checks.MSG_RAN_NONE, "Run 'docker inspect step-web' in the terminal"),
+    (hist((1001, "docker ps -a")), checks.MSG_RAN_OTHER,
+     "Your latest command was 'docker ps -a', but this step needs 'docker inspect step-web'"),
+    (hist((1001, "docker inspect nginx:1.27")), checks.MSG_RAN_TARGET,
+     "You ran 'docker inspect nginx:1.27', but this step needs it on step-web"),
+    (hist((999, "docker inspect step-web")), checks.MSG_RAN_EARLY, "before step-web was created"),
+    # Echoing the words is not running the command.
+    (hist((1001, "echo docker inspect step-web")), checks.MSG_RAN_NONE, ""),
+])
+def test_ran_command_on_a_container(history, msg, words):
+    state = EngineState(containers=(STEP_WEB,), images=(NGINX,), shell_history=history)
+    res = checks.ran_command(state, command="docker inspect", container="step-web")
+    assert res.msg is msg and res.passed == (msg is checks.MSG_RAN_OK)
+    with override("en"):
+        assert words in res.message
+
+
+def test_ran_command_needs_the_container_or_image_to_exist():
+    state = EngineState(shell_history=hist((1, "docker top step-web")))
+    assert checks.ran_command(state, command="docker top", container="step-web").msg \
+        is checks.MSG_NO_CONTAINER
+    res = checks.ran_command(EngineState(shell_history=hist((1, "docker history nginx"))),
+                             command="docker history", image="nginx")
+    assert not res.passed and res.msg is checks.MSG_IMAGE_MISSING
+
+
+@pytest.mark.parametrize("line,passed", [
+    ("docker history nginx", True),
+    ("docker image history nginx:latest", True),
+    ("docker history docker.io/library/nginx", True),
+    ("docker history aaaa", False),  # an id prefix of another image
+    ("docker history sha256:f07", False),  # ids are matched from 4 hex digits on
+    ("docker history busybox", False),
+    ("docker images nginx", False),
+])
+def test_ran_command_on_an_image(line, passed):
+    nginx = ImageObs("sha256:f07b81857d80", ("nginx:latest", "nginx:1.27"))
+    state = EngineState(images=(nginx, BUSYBOX), shell_history=hist((5, line)))
+    assert checks.ran_command(state, command="docker history", image="nginx").passed is passed
+    by_id = EngineState(images=(nginx,), shell_history=hist((5, "docker history f07b8")))
+    assert checks.ran_command(by_id, command="docker history", image="nginx").passed
+
+
+def test_ran_command_with_args():
+    kw = {"command": "curl", "args": ["docker.sock", "/version"],
+          "example": "curl -s --unix-socket /var/run/docker.sock http://localhost/version"}
+    ok = hist((5, "curl -s --unix-socket /var/run/docker.sock http://localhost/version | jq"))
+    assert checks.ran_command(EngineState(shell_history=ok), **kw).passed
+    miss = hist((5, "curl -s http://localhost/version"))
+    res = checks.ran_command(EngineState(shell_history=miss), **kw)
+    assert not res.passed and res.msg is checks.MSG_RAN_ARGS
+    with override("en"):
+        assert ("You ran 'curl -s http://localhost/version', but this step needs 'curl -s "
+                "--unix-socket") in res.message
+
+
+def test_ran_command_reads_only_the_first_line_of_a_here_document():
+    heredoc = hist((5, "cat > notes.txt <<'EOF'\ndocker version\nEOF"))
+    assert not checks.ran_command(EngineState(shell_history=heredoc), command="docker version").passed
+    continued = hist((5, "docker \\\nversion"))
+    assert checks.ran_command(EngineState(shell_history=continued), command="docker version").passed
+
+
+def test_ran_command_quotes_long_commands_shortly():
+    long = hist((5, "docker ps " + "x" * 200))
+    res = checks.ran_command(EngineState(shell_history=long), command="docker version")
+    with override("en"):
+        assert len(res.message) < 200 and "…" in res.message
+
+
+def test_ran_command_spec_is_validated():
+    assert checks.parse_spec({"type": "ran_command", "command": "docker top",
+                              "container": "web"}).kwargs()["container"] == "web"
+    with pytest.raises(checks.CheckSpecError, match="does not take"):
+        checks.parse_spec({"type": "ran_command", "command": "docker top", "name": "web"})
+
+
+# ------------------------------------------------------------------------------
+# No step of the new labs passes before its commands (all checks run on every observation)
+# ------------------------------------------------------------------------------
+
+
+def test_no_docker_run_step_passes_before_its_commands():
+    nginx = ImageObs("sha256:aaa", ("nginx:latest", "nginx:1.27"))
+    made = created()
+    running = ContainerObs(name="step-web", image="nginx:1.27", image_id="sha256:aaa",
+                           state="running", created=100, id="0d46",
+                           ports=(PortBinding("80/tcp", "0.0.0.0", 8085),))
+    inspected = hist((101, "docker inspect step-web"))
+    ends = [
+        ("pull-tag", EngineState(images=(nginx,))),
+        ("create", EngineState(images=(nginx,), containers=(made,))),
+        ("start", EngineState(images=(nginx,), containers=(running,))),
+        ("inspect", EngineState(images=(nginx,), containers=(running,), shell_history=inspected)),
+        ("top", EngineState(images=(nginx,), containers=(running,),
+                            shell_history=inspected + hist((102, "docker top step-web")))),
+    ]
+    _assert_in_order("docker-run", ends)
+
+
+def test_no_architecture_step_passes_before_its_commands():
+    version = hist((1, "docker version"))
+    info = version + hist((2, "docker info"))
+    api = info + hist((3, "curl -s --unix-socket /var/run/docker.sock http://localhost/version"))
+    ends = [
+        ("version", EngineState(shell_history=version)),
+        ("info", EngineState(shell_history=info)),
+        ("rest-api", EngineState(shell_history=api)),
+        ("pull-full-name", EngineState(shell_history=api, images=(BUSYBOX,))),
+    ]
+    _assert_in_order("docker-architecture", ends)
+
+
+def test_no_save_and_load_step_passes_before_its_commands():
+    alpine = ImageObs("sha256:al", ("alpine:latest",), layers=("sha256:a1", "sha256:a2"),
+                      cmd=("/bin/sh",))
+    ev = checks.ImageEvent
+    files1 = (SAVED("busybox.tar", repo_tags=("busybox:latest",)),)
+    events1 = (ev("pull", "busybox:latest"),)
+    events2 = events1 + (ev("delete", BB_ID), ev("load", BB_ID))
+    files3 = files1 + (SAVED("base-images.tar", repo_tags=("busybox:latest", "alpine:latest")),)
+    events3 = events2 + (ev("pull", "alpine:latest"),)
+    files4 = files3 + (SAVED("alpine.tar.gz", gzip=True, gzip_ok=True,
+                             repo_tags=("alpine:latest",)),)
+    events5 = events3 + (ev("delete", "sha256:al"), ev("load", "sha256:al"))
+    files6 = files4 + (SAVED("bakery-fs.tar", manifest=False, exported=True),)
+    bakery = ContainerObs(name="bakery", image="busybox", image_id=BB_ID, state="exited",
+                          exit_code=0)
+    ends = [
+        ("save-one", EngineState(images=(BB,), files=files1, image_events=events1)),
+        ("load-one", EngineState(images=(BB,), files=files1, image_events=events2)),
+        ("save-several", EngineState(images=(BB, alpine), files=files3, image_events=events3)),
+        ("save-gzip", EngineState(images=(BB, alpine), files=files4, image_events=events3)),
+        ("load-gzip", EngineState(images=(BB, alpine), files=files4, image_events=events5)),
+        ("export", EngineState(images=(BB, alpine), files=files6, image_events=events5,
+                               containers=(bakery,))),
+        ("import", EngineState(images=(BB, alpine, FLAT), files=files6, image_events=events5,
+                               containers=(bakery,))),
+    ]
+    _assert_in_order("save-and-load", ends)
+
+
+def test_no_layers_step_passes_before_its_commands():
+    nginx = ImageObs("sha256:aaa", ("nginx:latest",))
+    looked = hist((1, "docker history nginx"))
+    bun = ContainerObs(name="bun", image="stack:2", image_id=STACK2.id, state="running",
+                       created=10, id="b0b0")
+    ends = [
+        ("history", EngineState(images=(nginx,), shell_history=looked)),
+        ("build-stack", EngineState(images=(nginx, STACK_BASE, STACK1), shell_history=looked)),
+        ("change-middle", EngineState(images=(nginx, STACK_BASE, STACK1, STACK2),
+                                      shell_history=looked)),
+        ("writable-layer", EngineState(images=(nginx, STACK_BASE, STACK1, STACK2),
+                                       containers=(bun,),
+                                       shell_history=looked + hist((11, "docker diff bun")))),
+    ]
+    _assert_in_order("layers", ends)
