@@ -4,6 +4,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -29,6 +30,9 @@ class Assignment:
         spec = importlib.util.spec_from_file_location(f"exercises.assignments.{self.id}_grader",
                                                       path)
         module = importlib.util.module_from_spec(spec)
+        # Registered before it runs, as in importlib's "importing a source file directly"
+        # recipe: dataclasses and pickling look a module up by name.
+        sys.modules[spec.name] = module
         spec.loader.exec_module(module)
         return module
 

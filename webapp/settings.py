@@ -210,9 +210,11 @@ BUNGEO_SANDBOX_BACKEND = env.str(
 # ------------------------------------------------------------------------------
 # Grading
 # ------------------------------------------------------------------------------
-# Seconds a grading run may take before Celery stops it (soft limit, then hard limit).
-BUNGEO_GRADING_SOFT_TIME_LIMIT = env.int("BUNGEO_GRADING_SOFT_TIME_LIMIT", default=180)
-BUNGEO_GRADING_TIME_LIMIT = env.int("BUNGEO_GRADING_TIME_LIMIT", default=240)
+# Seconds a grading run may take before Celery stops it (soft limit, then hard limit). A2 pulls
+# four images, builds the API and starts its five containers twice: 1.5-4 min on a fresh sandbox
+# of a busy 2-core host (bench/grade_a2.py).
+BUNGEO_GRADING_SOFT_TIME_LIMIT = env.int("BUNGEO_GRADING_SOFT_TIME_LIMIT", default=360)
+BUNGEO_GRADING_TIME_LIMIT = env.int("BUNGEO_GRADING_TIME_LIMIT", default=420)
 
 # ------------------------------------------------------------------------------
 # Logging

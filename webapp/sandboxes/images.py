@@ -3,7 +3,9 @@
 No container registry is reachable in an offline classroom, so every image is made locally:
 ``mmdebstrap`` (or Debian's ``busybox-static``) makes a root filesystem, ``docker import`` turns it
 into a base image, and a small Dockerfile in ``images/`` finishes it. The Debian mirror is read
-from the host's own apt sources; no mirror name is written in this repository.
+from the host's own apt sources; no mirror name is written in this repository. A recipe may name a
+``customize`` script that mmdebstrap runs inside the new root while the host's network is there
+(the node stand-in fills its offline npm cache so); ``docker build`` on the sandbox engine has none.
 
 Every image is cached by a hash of its recipe (its entry in ``images/images.yaml`` plus all files
 of its recipe folder): an unchanged recipe is never rebuilt, a changed one gets a new tag.
@@ -15,6 +17,7 @@ import hashlib
 import json
 import logging
 import re
+import shlex
 import shutil
 import subprocess
 import tarfile
@@ -47,6 +50,8 @@ class Recipe:
     packages: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
     standin: bool = True
+    # A script in the recipe folder that mmdebstrap runs as a customize hook (new root as $1).
+    customize: str | None = None
 
     @property
     def folder(self) -> Path:
@@ -55,7 +60,10 @@ class Recipe:
     def digest(self) -> str:
         """12 hex digits of SHA-256 over the recipe entry and every file in its folder."""
         h = hashlib.sha256()
-        h.update(json.dumps([self.name, self.rootfs, self.suite, list(self.packages)]).encode())
+        entry = [self.name, self.rootfs, self.suite, list(self.packages)]
+        if self.customize:  # only when set, so that older recipes keep their hash
+            entry.append({"customize": self.customize})
+        h.update(json.dumps(entry).encode())
         for f in sorted(p for p in self.folder.rglob("*") if p.is_file()):
             h.update(str(f.relative_to(self.folder)).encode())
             h.update(f.read_bytes())
@@ -88,6 +96,7 @@ def recipes() -> tuple[Recipe, list[Recipe]]:
         Recipe(
             name=s["name"], recipe=s["recipe"], rootfs=s["rootfs"], suite=s.get("suite", "host"),
             packages=tuple(s.get("packages", [])), tags=tuple(s.get("tags", [])),
+            customize=s.get("customize"),
         )
         for s in data.get("standins", [])
     ]
@@ -173,6 +182,11 @@ def _debian_rootfs(r: Recipe, out: Path) -> None:
            "--dpkgopt=path-exclude=/usr/share/locale/*"]
     if r.packages:
         cmd.append("--include=" + ",".join(r.packages))
+    if r.customize:
+        hook = r.folder / r.customize
+        if not hook.is_file():
+            raise RuntimeError(f"customize hook {hook} of {r.name} does not exist")
+        cmd.append(f'--customize-hook=sh {shlex.quote(str(hook))} "$1"')
     cmd += [suite, str(out), *debian_sources_for(r.suite)]
     log.info("mmdebstrap %s (%s)", r.name, suite)
     res = subprocess.run(cmd, capture_output=True, text=True)

@@ -21,6 +21,8 @@ import docker
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+# yaml_problem and MAX_YAML_NODES live in the shared compose policy; kept importable from here.
+from exercises.compose_policy import MAX_YAML_NODES, policy_problems, yaml_problem  # noqa: F401
 from exercises.grading import CheckOutcome, GradeReport, ProgressFn, Stopwatch, clip, no_progress
 
 log = logging.getLogger(__name__)
@@ -34,49 +36,12 @@ WATCH_S = 4.0
 RATE_MIN, RATE_MAX = 0.6, 2.0
 UP_TIMEOUT_S = 90
 MAX_FILE_BYTES = 2_000_000
-# YAML aliases expand like a zip bomb ("billion laughs"): refuse files whose document, with
-# every alias expanded, would have more nodes than this. Real compose files have hundreds.
-MAX_YAML_NODES = 100_000
 
 
 def tail_lines(text: str, n: int = 4) -> str:
     """The last ``n`` non-empty lines of a command's output (whole lines, never cut mid-word)."""
     lines = [ln for ln in text.strip().splitlines() if ln.strip()]
     return "\n".join(lines[-n:])
-
-
-def yaml_problem(data: bytes) -> str | None:
-    """Why a compose file is refused before Docker sees it (None when it is fine): not UTF-8,
-    not YAML, or a document that would expand to more than MAX_YAML_NODES nodes once its aliases
-    are resolved. PyYAML's composer keeps aliases as shared nodes, so counting with a memo costs
-    time in proportion to the file, not to the expansion."""
-    import yaml
-
-    try:
-        root = yaml.compose(data.decode("utf-8"))
-    except UnicodeDecodeError:
-        return _("The file is not UTF-8 text.")
-    except yaml.YAMLError as exc:
-        return _("The file is not valid YAML: %(error)s") % {"error": str(exc).splitlines()[0]}
-    memo: dict[int, int] = {}
-
-    def size(node) -> int:
-        if id(node) in memo:
-            return memo[id(node)]
-        memo[id(node)] = 1  # a cycle counts once
-        n = 1
-        if isinstance(node, yaml.SequenceNode):
-            n += sum(size(child) for child in node.value)
-        elif isinstance(node, yaml.MappingNode):
-            n += sum(size(k) + size(v) for k, v in node.value)
-        memo[id(node)] = n
-        return n
-
-    expanded = size(root) if root is not None else 0
-    if expanded > MAX_YAML_NODES:
-        return _("The file expands to %(n)s YAML nodes through its aliases; at most %(max)s are "
-                 "allowed.") % {"n": f"{expanded:,}", "max": f"{MAX_YAML_NODES:,}"}
-    return None
 
 
 def missing_images(config: dict, available: set[str]) -> list[str]:
@@ -203,6 +168,14 @@ def grade(files: dict[str, bytes], backend, progress: ProgressFn = no_progress,
             config = json.loads(cfg.output)
         except json.JSONDecodeError:
             config = {}
+        refusals = policy_problems(config, WORKDIR)
+        if refusals:
+            _fail(outcomes["compose-valid"],
+                  _("The classroom refuses this file, so nothing was started: %(why)s")
+                  % {"why": " ".join(refusals)}, clip(cfg.output, 2000))
+            progress("compose-valid", "done", outcomes["compose-valid"])
+            return skip_rest("compose-valid", _("Skipped: the compose file asks for something "
+                                                "the classroom refuses."))
         _pass(outcomes["compose-valid"], _("docker compose reads the file."),
               clip(cfg.output, 2000))
         progress("compose-valid", "done", outcomes["compose-valid"])

@@ -1,0 +1,1234 @@
+"""Grader of A2: a Compose application (see handout.en.md for the contract).
+
+The submission (a folder: a compose file, the API's source and Dockerfile, nginx's configuration)
+runs in a fresh grading sandbox. Static facts come from ``docker compose config`` and from the
+engine's inspect output; behaviour from HTTP requests through nginx on port 8080, ``redis-cli``
+in the Redis container and ``psql``/``pg_dumpall`` in the PostgreSQL container.
+
+* compose-valid (5): ``docker compose config`` reads the file and it asks for nothing the
+  classroom refuses (:mod:`exercises.compose_policy`).
+* stack-up (5): every image builds and every container starts.
+* proxy-answers (10): ``GET /api/instance`` through port 8080 is answered by an API instance.
+* networks (10): networks ``frontend`` and ``backend``; nginx on frontend; PostgreSQL and Redis
+  only on backend and not published.
+* db-volume (5): PostgreSQL's data directory (PGDATA) is on a named volume.
+* load-spread (15): 20 requests are spread over at least two API instances.
+* sessions-shared (15): a session's visit counter keeps counting while different instances answer.
+* session-in-redis (10): ``redis-cli`` in the Redis container finds the session's key.
+* items-stored (10): an item posted through the API is read back and is in PostgreSQL.
+* data-survives (10): after ``docker compose down`` (no ``-v``) and ``up``, the rows are there.
+* db-wait (5): on that second start PostgreSQL is held back a few seconds; the API must still
+  answer ``GET /api/items`` without help.
+
+The first start is made easy on purpose (PostgreSQL and Redis are started and awaited first, while
+the API images build), so that only db-wait judges how the API copes with a slow database.
+
+The folder's reference/ scores full marks; broken/ (real mistakes) and tricky/ (unusual but
+correct) variants hold only the files that differ from reference/, and the verdicts each must get
+are listed in tests/exercises/test_a2_grading.py.
+"""
+from __future__ import annotations
+
+import http.client
+import json
+import logging
+import posixpath
+import re
+import time
+import urllib.parse
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import docker
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from exercises.compose_policy import policy_problems, yaml_problem
+from exercises.grading import (
+    CheckOutcome,
+    GradeReport,
+    ProgressFn,
+    Stopwatch,
+    clip,
+    files_to_tar,
+    no_progress,
+)
+
+log = logging.getLogger(__name__)
+
+ASSIGNMENT = "a2"
+ACCEPTED_FILENAMES = ("compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml")
+WORKDIR = "/srv/submission"
+GRADER_DIR = "/srv/bungeo-grader"  # the grader's own files, outside the submission
+PROJECT = "a2"
+PROXY_PORT = 8080
+DEFAULT_PGDATA = "/var/lib/postgresql/data"
+# Seconds. Building and pulling on a cold sandbox take most of UP_TIMEOUT_S.
+UP_TIMEOUT_S = 150
+PROXY_READY_S = 15
+SETTLE_S = 12
+NGINX_FAIL_TIMEOUT_S = 10.5  # nginx's default fail_timeout (10 s), and a margin
+DB_READY_S = 40
+DB_DELAY_S = 5  # hold when no API container starts (Compose waits for a healthcheck)
+API_HOLD_S = 8  # hold while the API containers run against the missing database
+DB_HOLD_MAX_S = 30
+RELEASE_FILE = "/tmp/bungeo-release"
+DB_WAIT_S = 30  # after PostgreSQL is let start
+DOWN_TIMEOUT_S = 3
+HTTP_TIMEOUT_S = 5
+REQUESTS_BUDGET_S = 30  # for all the requests of one check
+SPREAD_REQUESTS = 20
+SPREAD_MIN_SHARE = 0.2
+VISITS = 6
+MAX_BODY = 64 * 1024
+
+TITLES = {
+    "compose-valid": (gettext_lazy("The compose file is valid and allowed"), 5),
+    "stack-up": (gettext_lazy("Every service builds and starts"), 5),
+    "proxy-answers": (gettext_lazy("nginx answers on port 8080"), 10),
+    "networks": (gettext_lazy("Networks frontend and backend; database and Redis only on "
+                              "backend"), 10),
+    "db-volume": (gettext_lazy("PostgreSQL data in a named volume"), 5),
+    "load-spread": (gettext_lazy("Requests are spread over two API instances"), 15),
+    "sessions-shared": (gettext_lazy("Both instances share the session"), 15),
+    "session-in-redis": (gettext_lazy("The session is stored in Redis"), 10),
+    "items-stored": (gettext_lazy("Items are written to and read from PostgreSQL"), 10),
+    "data-survives": (gettext_lazy("Data survives docker compose down and up"), 10),
+    "db-wait": (gettext_lazy("The API copes with a database that starts late"), 5),
+}
+
+
+# ------------------------------------------------------------------------------------------------
+# Pure helpers (unit-tested without Docker)
+# ------------------------------------------------------------------------------------------------
+def image_repo(ref: str) -> str:
+    """The repository name of an image reference without registry, ``library/``, tag or digest:
+    ``docker.io/library/postgres:16-alpine`` -> ``postgres``, ``bitnami/redis`` -> ``redis``."""
+    ref = ref.split("@", 1)[0]
+    last = ref.rsplit("/", 1)[-1]
+    return last.split(":", 1)[0].lower()
+
+
+@dataclass
+class Roles:
+    """Which services play which part: ``proxy`` (publishes port 8080), ``db`` (PostgreSQL),
+    ``redis`` and ``api`` (every other service). ``None``/empty when missing."""
+
+    proxy: str | None = None
+    db: str | None = None
+    redis: str | None = None
+    api: list[str] = field(default_factory=list)
+
+
+def publishes(svc: dict[str, Any], port: int) -> bool:
+    """True when a resolved service publishes host ``port``."""
+    for p in svc.get("ports") or []:
+        published = str(p.get("published") or "")
+        if published == str(port) or (published and "-" in published
+                                       and _in_range(port, published)):
+            return True
+    return False
+
+
+def _in_range(port: int, spec: str) -> bool:
+    lo, _sep, hi = spec.partition("-")
+    return lo.isdigit() and hi.isdigit() and int(lo) <= port <= int(hi)
+
+
+def service_roles(config: dict[str, Any], image_env: dict[str, list[str]] | None = None) -> Roles:
+    """Find the proxy, database, Redis and API services of a resolved compose ``config``.
+
+    A service is PostgreSQL or Redis by its image's repository name (``postgres``, ``redis``), or
+    for a service built from a Dockerfile by the environment its image carries (``PG_MAJOR`` /
+    ``REDIS_VERSION``, set by the official images and the classroom's stand-ins), given in
+    ``image_env`` (``{service: ["KEY=value", ...]}``). The proxy publishes port 8080, or failing
+    that is the nginx service."""
+    services = config.get("services") or {}
+    image_env = image_env or {}
+    roles = Roles()
+
+    def kind(name: str) -> str:
+        repo = image_repo(str(services[name].get("image") or ""))
+        env_keys = {e.split("=", 1)[0] for e in image_env.get(name, [])}
+        if repo == "postgres" or "PG_MAJOR" in env_keys:
+            return "db"
+        if repo == "redis" or "REDIS_VERSION" in env_keys:
+            return "redis"
+        if repo == "nginx" or "NGINX_VERSION" in env_keys:
+            return "nginx"
+        return "other"
+
+    kinds = {name: kind(name) for name in sorted(services)}
+    roles.proxy = next((n for n in sorted(services) if publishes(services[n], PROXY_PORT)),
+                       next((n for n, k in kinds.items() if k == "nginx"), None))
+    roles.db = next((n for n, k in kinds.items() if k == "db"), None)
+    roles.redis = next((n for n, k in kinds.items() if k == "redis"), None)
+    roles.api = [n for n in sorted(services) if n not in (roles.proxy, roles.db, roles.redis)
+                 and kinds[n] not in ("db", "redis")]
+    return roles
+
+
+def network_keys(config: dict[str, Any], actual_names: list[str]) -> set[str]:
+    """Map a container's actual network names (``a2_backend``) back to the compose file's keys
+    (``backend``) using the resolved config's ``name`` of each network."""
+    by_name = {str((spec or {}).get("name") or f"{PROJECT}_{key}"): key
+               for key, spec in (config.get("networks") or {}).items()}
+    return {by_name.get(n, n) for n in actual_names}
+
+
+def judge_networks(config: dict[str, Any], roles: Roles, attached: dict[str, set[str]],
+                   published: dict[str, list[str]]) -> tuple[bool, str]:
+    """The networks check. ``attached`` maps a service to the compose network keys its
+    containers are on; ``published`` maps a service to its host port bindings (``"5432/tcp ->
+    0.0.0.0:5432"``). Returns (passed, learner message)."""
+    declared = set((config.get("networks") or {}).keys())
+    missing = [n for n in ("frontend", "backend") if n not in declared]
+    if missing:
+        return False, _("The file does not declare the network(s) %(names)s under the "
+                        "top-level 'networks:' key.") % {"names": ", ".join(missing)}
+    problems = []
+    for label, svc in ((_("PostgreSQL"), roles.db), (_("Redis"), roles.redis)):
+        if svc is None:
+            problems.append(_("There is no %(what)s service.") % {"what": label})
+            continue
+        if svc not in attached:
+            problems.append(_("%(service)s (%(what)s) has no container to inspect.")
+                            % {"service": svc, "what": label})
+            continue
+        nets = attached[svc]
+        if nets != {"backend"}:
+            problems.append(_("%(service)s (%(what)s) is on %(nets)s; it must be on backend "
+                              "only.") % {"service": svc, "what": label,
+                                          "nets": ", ".join(sorted(nets)) or _("no network")})
+        if published.get(svc):
+            problems.append(_("%(service)s publishes %(ports)s on the host; remove its 'ports:' "
+                              "(the API reaches it over backend).")
+                            % {"service": svc, "ports": ", ".join(published[svc])})
+    if roles.proxy is None:
+        problems.append(_("No service publishes port %(port)s.") % {"port": PROXY_PORT})
+    elif roles.proxy not in attached:
+        problems.append(_("%(service)s (%(what)s) has no container to inspect.")
+                        % {"service": roles.proxy, "what": "nginx"})
+    elif "frontend" not in attached[roles.proxy]:
+        problems.append(_("%(service)s (nginx) is not on frontend.") % {"service": roles.proxy})
+    if problems:
+        return False, " ".join(problems)
+    return True, _("%(db)s and %(redis)s are only on backend and publish nothing; %(proxy)s is on "
+                   "frontend.") % {"db": roles.db, "redis": roles.redis, "proxy": roles.proxy}
+
+
+def data_mount(mounts: list[dict[str, Any]], pgdata: str) -> dict[str, Any] | None:
+    """The mount that holds ``pgdata``: the one with the longest destination that is ``pgdata``
+    or one of its parents (an image's own VOLUME nested deeper wins, as in the engine)."""
+    best = None
+    for m in mounts:
+        dest = posixpath.normpath(str(m.get("Destination") or ""))
+        if pgdata == dest or pgdata.startswith(dest.rstrip("/") + "/"):
+            if best is None or len(dest) > len(posixpath.normpath(best["Destination"])):
+                best = m
+    return best
+
+
+def judge_db_volume(mount: dict[str, Any] | None, named: bool, pgdata: str) -> tuple[bool, str]:
+    """The db-volume check: ``mount`` is :func:`data_mount`'s answer, ``named`` whether that
+    volume is one the compose file declares (Compose labels it). Returns (passed, message)."""
+    if mount is None:
+        return False, _("Nothing is mounted on PostgreSQL's data directory %(path)s: its data is "
+                        "lost with the container. Mount a named volume there.") % {"path": pgdata}
+    if mount.get("Type") == "bind":
+        return False, _("%(path)s is a bind mount of the host folder %(source)s. A2 asks for a "
+                        "named volume declared under the top-level 'volumes:' key.") % {
+            "path": mount.get("Destination"), "source": mount.get("Source")}
+    if mount.get("Type") == "volume" and named:
+        return True, _("PostgreSQL keeps %(path)s on the named volume %(volume)s.") % {
+            "path": pgdata, "volume": mount.get("Name")}
+    return False, _("%(path)s is on an anonymous volume, which a new container does not get "
+                    "back. Give the volume a name and declare it under the top-level 'volumes:' "
+                    "key.") % {"path": mount.get("Destination")}
+
+
+def judge_spread(answers: list[str | None], api_containers: int) -> tuple[bool, str]:
+    """The load-spread check over the ``instance`` values of SPREAD_REQUESTS answers (None for
+    a failed request). Passes when at least two instances each answered at least
+    SPREAD_MIN_SHARE of the requests and none failed."""
+    counts: dict[str, int] = {}
+    for a in answers:
+        if a is not None:
+            counts[a] = counts.get(a, 0) + 1
+    failed = sum(1 for a in answers if a is None)
+    summary = ", ".join(f"{k}: {v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1]))
+    if failed:
+        return False, _("%(failed)s of %(n)s requests failed (%(summary)s).") % {
+            "failed": failed, "n": len(answers), "summary": summary or "-"}
+    if len(counts) < 2:
+        if api_containers < 2:
+            return False, _("Only %(n)s API container runs, so every request went to the same "
+                            "instance. A2 asks for two instances (two services, or "
+                            "'deploy: replicas: 2').") % {"n": api_containers}
+        return False, _("All %(n)s requests were answered by one instance (%(summary)s). Does "
+                        "nginx list both instances, without sticky sessions such as ip_hash?") % {
+            "n": len(answers), "summary": summary}
+    top = sorted(counts.values(), reverse=True)
+    if top[1] < SPREAD_MIN_SHARE * len(answers):
+        return False, _("The requests were not spread: %(summary)s.") % {"summary": summary}
+    return True, _("%(n)s requests were answered by %(k)s instances: %(summary)s.") % {
+        "n": len(answers), "k": len(counts), "summary": summary}
+
+
+def judge_sessions(visits: list[tuple[int | None, str | None]]) -> tuple[bool, str]:
+    """The sessions-shared check over the (visits, instance) answers of consecutive
+    ``GET /api/visits`` sent with the session cookie. Passes when the counter goes 1, 2, 3 ...
+    without a break and at least two instances answered."""
+    counts = [v for v, _i in visits]
+    instances = [i for _v, i in visits]
+    seq = ", ".join(f"{v}@{i}" for v, i in visits)
+    if any(v is None for v in counts):
+        return False, _("GET /api/visits did not answer JSON such as {\"visits\": 3, "
+                        "\"instance\": \"...\"} every time (%(seq)s).") % {"seq": seq}
+    expected = list(range(1, len(counts) + 1))
+    distinct = len({i for i in instances if i})
+    if counts != expected:
+        return False, _("The visit counter went %(got)s instead of %(expected)s while "
+                        "%(k)s instance(s) answered: each instance keeps its own sessions. Store "
+                        "them in Redis so that every instance sees the same session.") % {
+            "got": ", ".join(map(str, counts)), "expected": ", ".join(map(str, expected)),
+            "k": distinct}
+    if distinct < 2:
+        return False, _("The counter went %(got)s, but one instance answered every request, so "
+                        "this does not show that the session is shared.") % {
+            "got": ", ".join(map(str, counts))}
+    return True, _("The counter went %(got)s while %(k)s instances answered (%(seq)s).") % {
+        "got": ", ".join(map(str, counts)), "k": distinct, "seq": seq}
+
+
+def session_ids(cookie_value: str) -> list[str]:
+    """Strings that identify a session from its cookie's value: the raw value, its URL-decoded
+    form and, for signed cookies (express-session: ``s:<id>.<signature>``), the id alone."""
+    out = [cookie_value]
+    plain = urllib.parse.unquote(cookie_value)
+    out.append(plain)
+    if plain.startswith("s:"):
+        out.append(plain[2:].rsplit(".", 1)[0])
+    return [s for s in dict.fromkeys(out) if len(s) >= 8]
+
+
+def matching_keys(ids: list[str], keys: list[str]) -> list[str]:
+    """The Redis keys that contain one of the session ``ids``."""
+    return [k for k in keys if any(i in k for i in ids)]
+
+
+def contains_token(value: Any, token: str) -> bool:
+    """True when ``token`` appears as (part of) a string anywhere in a decoded JSON value."""
+    if isinstance(value, str):
+        return token in value
+    if isinstance(value, dict):
+        return any(contains_token(v, token) for v in value.values())
+    if isinstance(value, list):
+        return any(contains_token(v, token) for v in value)
+    return False
+
+
+_NOT_CACHED = re.compile(r"request to \S*?/(@[^/\s]+%2[fF][^/\s]+|@[^/\s]+/[^/\s]+|[^/\s@]+)"
+                         r"(?:/-/\S*)? failed[,:].{0,40}only-if-cached")
+
+
+def npm_not_cached(output: str) -> list[str]:
+    """Package names npm could not find in the offline cache, from a build's output
+    (npm's ENOTCACHED: "request to <registry>/<name> failed: cache mode is 'only-if-cached'")."""
+    names = [urllib.parse.unquote(m.group(1)) for m in _NOT_CACHED.finditer(output)]
+    return sorted(set(names))
+
+
+def missing_images(config: dict[str, Any], available: set[str]) -> list[str]:
+    """Images the services pull (``image:`` without ``build:``) that the offline classroom does
+    not serve; ``available`` holds ``name:tag`` references such as ``redis:7-alpine``."""
+    out = []
+    for svc in (config.get("services") or {}).values():
+        ref = str(svc.get("image") or "")
+        if not ref or svc.get("build"):
+            continue
+        name, _sep, tag = ref.partition(":")
+        name = name.removeprefix("docker.io/").removeprefix("library/")
+        if f"{name}:{tag or 'latest'}" not in available:
+            out.append(ref)
+    return sorted(set(out))
+
+
+def image_name(config: dict[str, Any], service: str) -> str:
+    """The image a service runs: its ``image:``, or the name Compose gives a built image
+    (``<project>-<service>``)."""
+    svc = (config.get("services") or {}).get(service) or {}
+    return str(svc.get("image") or f"{PROJECT}-{service}")
+
+
+def build_groups(config: dict[str, Any]) -> list[list[str]]:
+    """Services that build, grouped by identical ``build`` sections (sorted names; the first of
+    each group is the one to build)."""
+    groups: dict[str, list[str]] = {}
+    for name, svc in sorted((config.get("services") or {}).items()):
+        if svc.get("build"):
+            groups.setdefault(json.dumps(svc["build"], sort_keys=True), []).append(name)
+    return list(groups.values())
+
+
+_BASE_MISSING = re.compile(r"failed to resolve source metadata for (\S+?):\s")
+
+
+def base_images_missing(output: str) -> list[str]:
+    """Base images (``FROM``) a build could not find, from BuildKit's output, shortened to the
+    names learners write (``docker.io/library/node:20-alpine`` -> ``node:20-alpine``)."""
+    return sorted({m.group(1).removeprefix("docker.io/").removeprefix("library/")
+                   for m in _BASE_MISSING.finditer(output)})
+
+
+def proc_net_listens(text: str) -> bool:
+    """True when the rows of /proc/net/tcp and /proc/net/tcp6 (proc(5): local address in hex,
+    little-endian per 32-bit word; state 0A is LISTEN) show a listening socket on an address
+    other than loopback. Every container has one on 127.0.0.11 (Docker's DNS server), which
+    does not count, nor does an app that listens on 127.0.0.1 only."""
+    for row in (ln.split() for ln in text.splitlines()):
+        if len(row) < 4 or row[3] != "0A" or ":" not in row[1]:
+            continue
+        addr = row[1].split(":", 1)[0].upper()
+        loopback = ((len(addr) == 8 and addr.endswith("7F"))  # 127.0.0.0/8
+                    or addr == "00000000000000000000000001000000"  # ::1
+                    or (addr.startswith("0000000000000000FFFF0000") and addr.endswith("7F")))
+        if not loopback:
+            return True
+    return False
+
+
+def tail_lines(text: str, n: int = 4) -> str:
+    """The last ``n`` non-empty lines of a command's output."""
+    lines = [ln for ln in text.strip().splitlines() if ln.strip()]
+    return "\n".join(lines[-n:])
+
+
+def hold_override(service: str, path: str, args: list[str], max_s: int) -> str:
+    """A compose override (JSON is YAML) that starts ``service``'s usual process (``path`` and
+    ``args``, as the engine ran it) only once the file RELEASE_FILE exists in its container, or
+    after ``max_s`` seconds. ``$`` is doubled: Compose interpolates variables in every file."""
+    def esc(s: str) -> str:
+        return s.replace("$", "$$")
+
+    wait = (f'i=0; while [ ! -e {RELEASE_FILE} ] && [ $i -lt {int(max_s) * 10} ]; '
+            'do sleep 0.1; i=$((i+1)); done; exec "$@"')
+    return json.dumps({"services": {service: {
+        "entrypoint": ["sh", "-c", esc(wait), "bungeo-hold"],
+        "command": [esc(path), *map(esc, args)],
+    }}}, indent=1)
+
+
+def release_due(now: float, held_since: float | None, api_started: list[float], n_api: int,
+                up_done: bool) -> bool:
+    """Whether to let the held-back PostgreSQL start (times from ``time.monotonic()``).
+
+    ``api_started`` holds when each API container was first seen started. Released once every
+    API container (``n_api``) has run API_HOLD_S seconds against the missing database; or after
+    DB_DELAY_S when no API container starts at all (Compose waits for PostgreSQL's healthcheck);
+    or after DB_HOLD_MAX_S; or when ``docker compose up`` has ended with no API container
+    started."""
+    if held_since is None:
+        return up_done
+    if len(api_started) >= max(n_api, 1):
+        return now - max(api_started) >= API_HOLD_S
+    if not api_started and now - held_since >= DB_DELAY_S:
+        return True
+    return now - held_since >= DB_HOLD_MAX_S or (up_done and not api_started)
+
+
+# ------------------------------------------------------------------------------------------------
+# Observing (I/O)
+# ------------------------------------------------------------------------------------------------
+@dataclass
+class HttpAnswer:
+    """One HTTP exchange with the proxy: ``status`` 0 when no answer came (``error`` says why)."""
+
+    status: int = 0
+    headers: dict[str, str] = field(default_factory=dict)
+    body: str = ""
+    cookies: list[str] = field(default_factory=list)
+    error: str = ""
+
+    def json(self) -> Any:
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            return None
+
+    def describe(self) -> str:
+        if not self.status:
+            return f"no answer: {self.error}"
+        server = self.headers.get("server", "")
+        return f"HTTP {self.status}{f' (Server: {server})' if server else ''} {clip(self.body, 300)}"
+
+
+def http_request(host: str, method: str, path: str, *, body: Any = None,
+                 cookie: str | None = None) -> HttpAnswer:
+    """Send one request to ``host``:PROXY_PORT and read at most MAX_BODY bytes of the answer."""
+    conn = http.client.HTTPConnection(host, PROXY_PORT, timeout=HTTP_TIMEOUT_S)
+    headers = {"Accept": "application/json", "Connection": "close"}
+    data = None
+    if body is not None:
+        data = json.dumps(body).encode()
+        headers["Content-Type"] = "application/json"
+    if cookie:
+        headers["Cookie"] = cookie
+    try:
+        conn.request(method, path, body=data, headers=headers)
+        resp = conn.getresponse()
+        raw = resp.read(MAX_BODY)
+        return HttpAnswer(status=resp.status,
+                          headers={k.lower(): v for k, v in resp.getheaders()},
+                          body=raw.decode(errors="replace"),
+                          cookies=resp.headers.get_all("Set-Cookie") or [])
+    except (OSError, http.client.HTTPException) as exc:
+        return HttpAnswer(error=str(exc) or exc.__class__.__name__)
+    finally:
+        conn.close()
+
+
+class Stack:
+    """The submitted project in a grading sandbox: compose commands and the inner engine."""
+
+    def __init__(self, backend, sandbox, compose_name: str):
+        self.backend, self.sandbox = backend, sandbox
+        self.files = ["-f", compose_name]
+        self.inner = docker.DockerClient(base_url=backend.engine_url(sandbox.id), version="1.41",
+                                         timeout=60)
+
+    def compose(self, *args: str, timeout: float = 60):
+        return self.backend.exec(self.sandbox.id, ["docker", "compose", "-p", PROJECT,
+                                                   *self.files, *args],
+                                 workdir=WORKDIR, timeout=timeout)
+
+    def containers(self, service: str | None = None) -> list:
+        labels = [f"com.docker.compose.project={PROJECT}"]
+        if service:
+            labels.append(f"com.docker.compose.service={service}")
+        try:
+            return sorted(self.inner.containers.list(all=True, filters={"label": labels}),
+                          key=lambda c: c.name)
+        except docker.errors.APIError:
+            return []
+
+    def first(self, service: str | None):
+        if not service:
+            return None
+        running = [c for c in self.containers(service) if c.status == "running"]
+        return running[0] if running else None
+
+    def run(self, service: str | None, argv: list[str], env: dict[str, str] | None = None
+            ) -> tuple[int, str]:
+        """Run ``argv`` in the service's running container: (exit code, output, at most
+        MAX_BODY bytes); (-1, why) when there is no running container."""
+        c = self.first(service)
+        if c is None:
+            return -1, _("%(service)s is not running.") % {"service": service}
+        try:
+            res = c.exec_run(argv, environment=env or {}, demux=False)
+        except docker.errors.APIError as exc:
+            return -1, str(exc)
+        return res.exit_code, (res.output or b"")[:MAX_BODY].decode(errors="replace")
+
+    def sh(self, service: str | None, script: str, env: dict[str, str] | None = None
+           ) -> tuple[int, str]:
+        """:meth:`run` of ``sh -c script`` (the grader's own scripts only)."""
+        return self.run(service, ["sh", "-c", script], env)
+
+    def listens(self, container) -> bool:
+        """True when a process in ``container`` listens on a TCP port that other containers can
+        reach (see :func:`proc_net_listens`); also True when that cannot be read, so that an
+        image without ``cat`` is simply not waited for."""
+        try:
+            res = container.exec_run(["cat", "/proc/net/tcp", "/proc/net/tcp6"])
+        except docker.errors.APIError:
+            return True
+        if res.exit_code not in (0, 1) or not res.output:
+            return True
+        return proc_net_listens(res.output.decode(errors="replace"))
+
+    def pg_ready(self, service: str | None, deadline: float) -> bool:
+        """Wait until PostgreSQL in ``service`` accepts TCP connections, until ``deadline``
+        (``time.monotonic()``)."""
+        while time.monotonic() < deadline:
+            code, _out = self.sh(service, 'pg_isready -q -h 127.0.0.1 -U "${POSTGRES_USER:-postgres}"')
+            if code == 0:
+                return True
+            containers = self.containers(service)
+            if not containers or all(c.status in ("exited", "dead") for c in containers):
+                return False
+            time.sleep(0.3)
+        return False
+
+    def ps(self) -> str:
+        rows = []
+        for c in self.containers():
+            try:
+                c.reload()
+            except docker.errors.NotFound:  # removed meanwhile (a restart policy, a crash)
+                continue
+            st = c.attrs.get("State") or {}
+            rows.append(f"{c.name}: {st.get('Status')} (exit {st.get('ExitCode')}, restarts "
+                        f"{c.attrs.get('RestartCount', 0)})")
+        return "\n".join(rows)
+
+    def logs(self, service: str | None, tail: int = 20) -> str:
+        out = []
+        for c in self.containers(service):
+            try:
+                text = c.logs(stdout=True, stderr=True, tail=tail).decode(errors="replace")
+            except docker.errors.APIError:
+                text = ""
+            out.append(f"--- {c.name} (last {tail} lines)\n{text.rstrip()}")
+        return "\n".join(out)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+PSQL = ('psql -v ON_ERROR_STOP=1 -U "${POSTGRES_USER:-postgres}" '
+        '-d "${POSTGRES_DB:-${POSTGRES_USER:-postgres}}" -tA')
+DUMP = 'pg_dumpall -U "${POSTGRES_USER:-postgres}" --data-only'
+
+
+# ------------------------------------------------------------------------------------------------
+# Grading
+# ------------------------------------------------------------------------------------------------
+def _outcome(check_id: str) -> CheckOutcome:
+    title, pts = TITLES[check_id]
+    return CheckOutcome(id=check_id, title=str(title), max_points=pts)
+
+
+def _pass(o: CheckOutcome, message: str, evidence: str = "") -> CheckOutcome:
+    o.passed, o.points, o.message, o.evidence = True, o.max_points, message, clip(evidence)
+    return o
+
+
+def _fail(o: CheckOutcome, message: str, evidence: str = "") -> CheckOutcome:
+    o.passed, o.points, o.message, o.evidence = False, 0.0, message, clip(evidence)
+    return o
+
+
+class _Run:
+    """One grading run: the outcomes, the progress callback and the state checks share."""
+
+    def __init__(self, progress: ProgressFn):
+        self.progress = progress
+        self.outcomes = {cid: _outcome(cid) for cid in TITLES}
+        self.done: set[str] = set()
+
+    def start(self, cid: str) -> CheckOutcome:
+        self.progress(cid, "running", None)
+        return self.outcomes[cid]
+
+    def finish(self, cid: str) -> None:
+        self.done.add(cid)
+        self.progress(cid, "done", self.outcomes[cid])
+
+    def skip(self, cids: list[str], why: str, evidence: str = "") -> None:
+        for cid in cids:
+            if cid not in self.done:
+                _fail(self.outcomes[cid], why, evidence)
+                self.finish(cid)
+
+    def skip_rest(self, why: str) -> None:
+        self.skip([c for c in TITLES if c not in self.done], why)
+
+
+def grade(files: dict[str, bytes], backend, progress: ProgressFn = no_progress,
+          *, owner: str = "cli") -> GradeReport:
+    """Grade one A2 submission (``{relative path: content}``) in a fresh sandbox of ``backend``.
+
+    Messages are in the active language (wrap the call in ``translation.override``). Returns the
+    report; raises ``SandboxError`` (infrastructure) if no sandbox can be had. The sandbox is
+    removed afterwards, also on failure.
+    """
+    watch = Stopwatch()
+    report = GradeReport(assignment=ASSIGNMENT)
+    run = _Run(progress)
+    report.checks = list(run.outcomes.values())
+    compose_name = next((n for n in ACCEPTED_FILENAMES if n in files), None)
+
+    o = run.start("compose-valid")
+    if compose_name is None:
+        _fail(o, _("No compose file found at the top of the submission. Name it one of: "
+                   "%(names)s.") % {"names": ", ".join(ACCEPTED_FILENAMES)},
+              "files: " + ", ".join(sorted(files)))
+        run.finish("compose-valid")
+        run.skip_rest(_("Skipped: there is no compose file to run."))
+        report.duration_s = watch()
+        return report
+    problem = yaml_problem(files[compose_name])
+    if problem:
+        _fail(o, problem)
+        run.finish("compose-valid")
+        run.skip_rest(_("Skipped: the compose file is not valid."))
+        report.duration_s = watch()
+        return report
+
+    sandbox = backend.create_fresh(owner=owner)
+    stack = None
+    try:
+        backend.put_archive(sandbox.id, WORKDIR, files_to_tar(files))
+        stack = Stack(backend, sandbox, compose_name)
+        _grade_in_sandbox(run, stack, compose_name)
+    finally:
+        if stack is not None:
+            stack.close()
+        try:
+            backend.remove(sandbox.id, keep_workspace=False)
+        except Exception as exc:  # noqa: BLE001 - never hide the grading result
+            log.error("could not remove grading sandbox %s: %s", sandbox.id, exc)
+    report.duration_s = watch()
+    return report
+
+
+def _grade_in_sandbox(run: _Run, stack: Stack, compose_name: str) -> None:
+    o = run.outcomes["compose-valid"]
+    cfg = stack.compose("config", "--format", "json", timeout=30)
+    if cfg.exit_code != 0:
+        why = (_("it took too long to read") if cfg.timed_out
+               else tail_lines(cfg.output, 3) or f"exit code {cfg.exit_code}")
+        _fail(o, _("docker compose cannot read the file: %(why)s") % {"why": why}, cfg.output)
+        run.finish("compose-valid")
+        run.skip_rest(_("Skipped: the compose file is not valid."))
+        return
+    try:
+        config = json.loads(cfg.output)
+    except json.JSONDecodeError:
+        config = {}
+    refusals = policy_problems(config, WORKDIR)
+    if refusals:
+        _fail(o, _("The classroom refuses this file, so nothing was started: %(why)s")
+              % {"why": " ".join(refusals)}, clip(cfg.output, 2000))
+        run.finish("compose-valid")
+        run.skip_rest(_("Skipped: the compose file asks for something the classroom refuses."))
+        return
+    _pass(o, _("docker compose reads %(file)s and it asks for nothing the classroom refuses.")
+          % {"file": compose_name}, clip(cfg.output, 2000))
+    run.finish("compose-valid")
+
+    roles = service_roles(config)
+    if not _stack_up(run, stack, config, roles):
+        return
+    # Services built from a Dockerfile (FROM postgres, FROM redis ...) show their part in their
+    # image's environment.
+    image_env = {}
+    for c in stack.containers():
+        svc = c.labels.get("com.docker.compose.service", "")
+        image_env.setdefault(svc, list(c.attrs.get("Config", {}).get("Env") or []))
+    roles = service_roles(config, image_env)
+    host = stack.sandbox.address
+    first = _proxy_answers(run, stack, config, roles, host)
+    _networks(run, stack, config, roles)
+    _db_volume(run, stack, roles)
+    if first is None:
+        run.skip(["load-spread", "sessions-shared", "session-in-redis", "items-stored"],
+                 _("Skipped: nginx does not answer on port %(port)s.") % {"port": PROXY_PORT})
+        token = None
+    else:
+        _load_spread(run, stack, roles, host)
+        cookie_ids = _sessions_shared(run, stack, roles, host)
+        _session_in_redis(run, stack, roles, cookie_ids)
+        token = _items_stored(run, stack, roles, host)
+    _restart_checks(run, stack, roles, host, token, api_ok=first is not None)
+
+
+def _stack_up(run: _Run, stack: Stack, config: dict, roles: Roles) -> bool:
+    o = run.start("stack-up")
+    services = config.get("services") or {}
+    prestart = [n for n in (roles.db, roles.redis) if n and not services[n].get("build")]
+    outputs: list[str] = []
+
+    def pull_and_prestart() -> str:
+        out = stack.compose("pull", "--quiet", "--ignore-buildable", timeout=UP_TIMEOUT_S).output
+        if prestart:
+            res = stack.compose("up", "-d", "--no-build", "--no-deps", *prestart,
+                                timeout=UP_TIMEOUT_S)
+            out += res.output
+            if res.exit_code == 0 and roles.db in prestart:
+                stack.pg_ready(roles.db, time.monotonic() + DB_READY_S)
+        return out
+
+    def build() -> tuple[int, str]:
+        # Services with the same build (two API services from ./api) need one build: the
+        # others get its image under their own name, as if Compose had built them too.
+        groups = build_groups(config)
+        if not groups:
+            return 0, ""
+        res = stack.compose("build", *[g[0] for g in groups], timeout=UP_TIMEOUT_S)
+        out = res.output
+        for group in groups:
+            for other in group[1:]:
+                if image_name(config, other) != image_name(config, group[0]):
+                    tag = stack.backend.exec(stack.sandbox.id, [
+                        "docker", "tag", image_name(config, group[0]), image_name(config, other)],
+                        timeout=30)
+                    out += f"\n$ docker tag ({other}): {tag.output.strip() or 'ok'}"
+        return res.exit_code, out
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        pulled = pool.submit(pull_and_prestart)
+        built = pool.submit(build)
+        outputs.append(pulled.result())
+        build_code, build_out = built.result()
+    outputs.append(build_out)
+    up = stack.compose("up", "-d", "--no-build", timeout=UP_TIMEOUT_S)
+    outputs.append(up.output)
+    ps = stack.ps()
+    evidence = tail_lines("\n".join(outputs), 30) + "\n\n" + ps
+    containers = stack.containers()
+    running = [c for c in containers if c.status == "running"]
+    if build_code != 0:
+        missing = npm_not_cached(build_out)
+        bases = base_images_missing(build_out)
+        if bases:
+            why = _("the base image(s) %(images)s in a Dockerfile are not in the classroom "
+                    "(there is no internet here); use one of the tags the handout lists.") % {
+                "images": ", ".join(bases)}
+        elif missing:
+            why = _("npm could not find %(packages)s in the course's offline package cache (there "
+                    "is no internet here). Use the packages the handout lists; if package.json "
+                    "changed, run npm install again so that package-lock.json matches it.") % {
+                "packages": ", ".join(missing)}
+        elif build_out and "timed out" not in build_out and build_code != 124:
+            why = _("an image does not build: %(why)s") % {"why": tail_lines(build_out, 6)}
+        else:
+            why = _("building took longer than %(s)s s.") % {"s": UP_TIMEOUT_S}
+        _fail(o, why, clip(build_out, 3000) + "\n\n" + ps)
+    elif up.exit_code != 0 or not containers or len(running) < len(containers):
+        from webapp.sandboxes.images import standin_tags
+
+        missing = missing_images(config, set(standin_tags()))
+        if missing:
+            why = _("the image(s) %(images)s are not in the classroom (there is no internet "
+                    "here); use one of the tags the handout lists.") % {
+                "images": ", ".join(missing)}
+        elif up.timed_out:
+            why = _("docker compose up did not finish within %(s)s s.") % {"s": UP_TIMEOUT_S}
+        else:
+            stopped = [c.name for c in containers if c.status != "running"]
+            why = (tail_lines(up.output, 4) if up.exit_code != 0
+                   else _("%(names)s stopped right after starting; see its log in the evidence.")
+                   % {"names": ", ".join(stopped)})
+            evidence += "\n\n" + "\n".join(
+                stack.logs(c.labels.get("com.docker.compose.service"), 15)
+                for c in containers if c.status != "running")
+        _fail(o, _("Not every container is running: %(why)s") % {"why": why}, evidence)
+    else:
+        _pass(o, _("%(n)s containers are running: %(names)s.") % {
+            "n": len(running), "names": ", ".join(c.name for c in running)}, evidence)
+    run.finish("stack-up")
+    if not running:
+        run.skip_rest(_("Skipped: no container is running."))
+        return False
+    return True
+
+
+def _api_containers(stack: Stack, roles: Roles) -> list:
+    return [c for s in roles.api for c in stack.containers(s)]
+
+
+def _proxy_answers(run: _Run, stack: Stack, config: dict, roles: Roles, host: str
+                   ) -> HttpAnswer | None:
+    """Wait for ``GET /api/instance`` through port 8080; returns the first good answer."""
+    o = run.start("proxy-answers")
+    services = config.get("services") or {}
+    if not roles.proxy or not publishes(services.get(roles.proxy) or {}, PROXY_PORT):
+        ports = [f"{n}: {p.get('published')}->{p.get('target')}" for n, s in services.items()
+                 for p in s.get("ports") or []]
+        _fail(o, _("No service publishes port %(port)s on the host. Publish nginx's port 80 as "
+                   "\"%(port)s:80\".") % {"port": PROXY_PORT},
+              _("published ports: %(ports)s") % {"ports": ", ".join(ports) or "-"})
+        run.finish("proxy-answers")
+        return None
+    deadline = time.monotonic() + PROXY_READY_S
+    # A request that nginx cannot pass on marks the instance as failed for fail_timeout, in each
+    # nginx worker separately: first wait until every API container listens on a port.
+    apis = [c for c in _api_containers(stack, roles) if c.status == "running"]
+    while apis and time.monotonic() < deadline and not all(stack.listens(c) for c in apis):
+        time.sleep(0.3)
+    answer = HttpAnswer()
+    last_failure = None
+    while True:
+        answer = http_request(host, "GET", "/api/instance")
+        data = answer.json()
+        if answer.status == 200 and isinstance(data, dict) and isinstance(data.get("instance"),
+                                                                          str):
+            break
+        last_failure = time.monotonic()
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
+    evidence = f"GET /api/instance -> {answer.describe()}"
+    data = answer.json()
+    if answer.status == 200 and isinstance(data, dict) and isinstance(data.get("instance"), str):
+        # nginx puts aside for fail_timeout (10 s) an instance that failed while it was still
+        # starting: wait until every running instance has answered once (or SETTLE_S passed)
+        # so that load-spread measures nginx's balancing, not the start-up.
+        expected = len([c for c in _api_containers(stack, roles) if c.status == "running"])
+        seen = {data["instance"]}
+        settle = time.monotonic() + SETTLE_S
+        while len(seen) < expected and time.monotonic() < settle:
+            time.sleep(0.3)
+            a = http_request(host, "GET", "/api/instance")
+            d = a.json()
+            if a.status == 200 and isinstance(d, dict) and isinstance(d.get("instance"), str):
+                seen.add(d["instance"])
+            else:
+                last_failure = time.monotonic()
+        if last_failure is not None:
+            # Another nginx worker may still hold an instance aside: let fail_timeout pass.
+            time.sleep(max(0.0, last_failure + NGINX_FAIL_TIMEOUT_S - time.monotonic()))
+        evidence += (f"\ninstances seen before measuring: {', '.join(sorted(seen))} "
+                     f"({expected} API container(s) running)\n\n{stack.logs(roles.proxy, 10)}")
+        _pass(o, _("nginx on port %(port)s answered GET /api/instance: %(body)s.") % {
+            "port": PROXY_PORT, "body": clip(answer.body, 200)}, evidence)
+        run.finish("proxy-answers")
+        return answer
+    proxy_log = stack.logs(roles.proxy, 30)
+    # nginx names the address it failed to reach once; later lines only say "no live upstreams".
+    full_log = stack.logs(roles.proxy, 2000)
+    if not answer.status:
+        msg = _("Nothing answered on port %(port)s (%(error)s). Is nginx running, and is its "
+                "port 80 published as \"%(port)s:80\"?") % {"port": PROXY_PORT,
+                                                           "error": answer.error}
+    elif answer.status in (502, 504) and re.search(r"upstream: \"?https?://(127\.0\.0\.1|"
+                                                   r"localhost|\[::1\])", full_log):
+        msg = _("nginx answered %(status)s: it sends requests to localhost, which inside the "
+                "nginx container is nginx itself. Point proxy_pass (or the upstream's servers) "
+                "at the API services by their names, such as api1:3000.") % {
+            "status": answer.status}
+    elif answer.status in (502, 504):
+        msg = _("nginx answered %(status)s: it cannot reach the API. Do the upstream's names and "
+                "port match the API services, are they running, and do they share a network "
+                "with nginx?") % {"status": answer.status}
+    elif answer.status == 200:
+        msg = _("GET /api/instance answered %(body)s; the contract asks for JSON such as "
+                "{\"instance\": \"<the container's hostname>\"}.") % {
+            "body": clip(answer.body, 200)}
+    else:
+        msg = _("GET /api/instance answered HTTP %(status)s. Does nginx pass /api/ to the API "
+                "unchanged, and does the API serve GET /api/instance?") % {
+            "status": answer.status}
+    _fail(o, msg, f"GET /api/instance -> {answer.describe()}\n\n{proxy_log}\n\n"
+          f"{stack.logs(roles.api[0] if roles.api else None, 10)}")
+    run.finish("proxy-answers")
+    return None
+
+
+def _networks(run: _Run, stack: Stack, config: dict, roles: Roles) -> None:
+    o = run.start("networks")
+    attached: dict[str, set[str]] = {}
+    published: dict[str, list[str]] = {}
+    lines = []
+    for c in stack.containers():
+        svc = c.labels.get("com.docker.compose.service", "")
+        nets = list((c.attrs.get("NetworkSettings") or {}).get("Networks") or {})
+        keys = network_keys(config, nets)
+        attached.setdefault(svc, set()).update(keys)
+        bindings = (c.attrs.get("HostConfig") or {}).get("PortBindings") or {}
+        for port, binds in bindings.items():
+            for b in binds or []:
+                published.setdefault(svc, []).append(
+                    f"{port} -> {b.get('HostIp') or '0.0.0.0'}:{b.get('HostPort')}")
+        lines.append(f"{c.name}: networks {', '.join(nets) or '-'}; published "
+                     f"{', '.join(published.get(svc, [])) or '-'}")
+    ok, msg = judge_networks(config, roles, attached, published)
+    excerpt = json.dumps({"networks": config.get("networks"),
+                          "services": {n: {"networks": s.get("networks"), "ports": s.get("ports")}
+                                       for n, s in (config.get("services") or {}).items()}},
+                         indent=1)
+    (_pass if ok else _fail)(o, msg, "\n".join(lines) + "\n\n" + excerpt)
+    run.finish("networks")
+
+
+def _db_volume(run: _Run, stack: Stack, roles: Roles) -> None:
+    o = run.start("db-volume")
+    db = None
+    if roles.db:
+        db = stack.first(roles.db) or next(iter(stack.containers(roles.db)), None)
+    if db is None:
+        _fail(o, _("There is no PostgreSQL service (an image named postgres)."))
+        run.finish("db-volume")
+        return
+    env = dict(e.split("=", 1) for e in (db.attrs.get("Config", {}).get("Env") or []) if "=" in e)
+    pgdata = posixpath.normpath(env.get("PGDATA") or DEFAULT_PGDATA)
+    mounts = db.attrs.get("Mounts") or []
+    mount = data_mount(mounts, pgdata)
+    named = False
+    if mount and mount.get("Type") == "volume" and mount.get("Name"):
+        try:
+            labels = stack.inner.volumes.get(mount["Name"]).attrs.get("Labels") or {}
+            named = bool(labels.get("com.docker.compose.volume"))
+        except docker.errors.APIError:
+            named = False
+    ok, msg = judge_db_volume(mount, named, pgdata)
+    (_pass if ok else _fail)(o, msg, f"PGDATA={pgdata}\n{db.name} mounts:\n"
+                             + json.dumps(mounts, indent=1))
+    run.finish("db-volume")
+
+
+def _load_spread(run: _Run, stack: Stack, roles: Roles, host: str) -> None:
+    o = run.start("load-spread")
+    answers: list[str | None] = []
+    lines = []
+    budget = time.monotonic() + REQUESTS_BUDGET_S
+    for i in range(SPREAD_REQUESTS):
+        if time.monotonic() > budget:  # nginx hangs: count the rest as failed
+            answers.append(None)
+            continue
+        a = http_request(host, "GET", "/api/instance")
+        data = a.json()
+        inst = data.get("instance") if a.status == 200 and isinstance(data, dict) else None
+        answers.append(inst if isinstance(inst, str) else None)
+        lines.append(f"{i + 1}: {a.describe()}")
+    apis = [c for c in _api_containers(stack, roles) if c.status == "running"]
+    hostnames = ", ".join(f"{c.name}={c.attrs.get('Config', {}).get('Hostname')}" for c in apis)
+    ok, msg = judge_spread(answers, len(apis))
+    evidence = f"API containers: {hostnames or '-'}\n" + "\n".join(lines)
+    if None in answers:
+        evidence += "\n\n" + stack.logs(roles.proxy, 20)
+    (_pass if ok else _fail)(o, msg, evidence)
+    run.finish("load-spread")
+
+
+def _sessions_shared(run: _Run, stack: Stack, roles: Roles, host: str) -> list[str]:
+    """Follow one session through VISITS requests; returns the session's ids (from its cookie)."""
+    o = run.start("sessions-shared")
+    cookie = None
+    ids: list[str] = []
+    visits: list[tuple[int | None, str | None]] = []
+    lines = []
+    budget = time.monotonic() + REQUESTS_BUDGET_S
+    for i in range(VISITS):
+        if time.monotonic() > budget:
+            visits.append((None, None))
+            continue
+        a = http_request(host, "GET", "/api/visits", cookie=cookie)
+        lines.append(f"{i + 1}: Cookie: {cookie or '-'} -> {a.describe()}"
+                     + (f"\n   Set-Cookie: {'; '.join(a.cookies)}" if a.cookies else ""))
+        if a.cookies and cookie is None:
+            pair = a.cookies[0].split(";", 1)[0].strip()
+            cookie = pair
+            ids = session_ids(pair.split("=", 1)[1] if "=" in pair else pair)
+        data = a.json()
+        if a.status == 200 and isinstance(data, dict):
+            v, inst = data.get("visits"), data.get("instance")
+            visits.append((v if isinstance(v, int) and not isinstance(v, bool) else None,
+                           inst if isinstance(inst, str) else None))
+        else:
+            visits.append((None, None))
+    evidence = "\n".join(lines)
+    if (None, None) in visits:
+        evidence += "\n\n" + stack.logs(roles.proxy, 20)
+    if cookie is None:
+        _fail(o, _("GET /api/visits set no cookie, so the session cannot continue: does the API "
+                   "use a session middleware (express-session) that sets a cookie?"), evidence)
+    else:
+        ok, msg = judge_sessions(visits)
+        (_pass if ok else _fail)(o, msg, evidence)
+    run.finish("sessions-shared")
+    return ids
+
+
+def _redis_auth(stack: Stack, service: str | None) -> dict[str, str]:
+    """REDISCLI_AUTH for a Redis started with ``--requirepass`` (else no environment)."""
+    c = stack.first(service)
+    if c is None:
+        return {}
+    cmd = list(c.attrs.get("Config", {}).get("Cmd") or [])
+    if "--requirepass" in cmd and cmd.index("--requirepass") + 1 < len(cmd):
+        return {"REDISCLI_AUTH": cmd[cmd.index("--requirepass") + 1]}
+    return {}
+
+
+def _session_in_redis(run: _Run, stack: Stack, roles: Roles, ids: list[str]) -> None:
+    o = run.start("session-in-redis")
+    if not roles.redis:
+        _fail(o, _("There is no Redis service (an image named redis)."))
+        run.finish("session-in-redis")
+        return
+    if not ids:
+        _fail(o, _("Skipped: there was no session cookie to look for in Redis."))
+        run.finish("session-in-redis")
+        return
+    code, out = stack.sh(roles.redis, "redis-cli --scan | head -n 5000",
+                         env=_redis_auth(stack, roles.redis))
+    keys = [k for k in out.splitlines() if k.strip()]
+    found = matching_keys(ids, keys)
+    evidence = (f"session ids from the cookie: {', '.join(ids)}\n$ redis-cli --scan "
+                f"(exit {code})\n" + "\n".join(keys[:50]))
+    if code != 0 or "NOAUTH" in out:
+        _fail(o, _("redis-cli in %(service)s could not list the keys: %(why)s") % {
+            "service": roles.redis, "why": tail_lines(out, 2)}, evidence)
+    elif found:
+        key = found[0]
+        _c, ttl = stack.run(roles.redis, ["redis-cli", "TTL", key],
+                            env=_redis_auth(stack, roles.redis))
+        _pass(o, _("redis-cli in %(service)s finds the session's key %(key)s.") % {
+            "service": roles.redis, "key": key}, evidence + f"\n$ redis-cli TTL {key}\n{ttl}")
+    else:
+        _fail(o, _("Redis holds %(n)s key(s), none with this session's id. Are sessions stored "
+                   "in Redis (for example connect-redis), not in each instance's memory?") % {
+            "n": len(keys)}, evidence)
+    run.finish("session-in-redis")
+
+
+def _items_stored(run: _Run, stack: Stack, roles: Roles, host: str) -> str | None:
+    """POST an item and read it back; returns its token when it reached PostgreSQL."""
+    o = run.start("items-stored")
+    token = f"bungeo-{uuid.uuid4().hex[:12]}"
+    post = http_request(host, "POST", "/api/items", body={"name": token})
+    get = http_request(host, "GET", "/api/items")
+    evidence = (f"POST /api/items {{\"name\": \"{token}\"}} -> {post.describe()}\n"
+                f"GET /api/items -> {get.describe()}")
+    if post.status not in (200, 201):
+        _fail(o, _("POST /api/items with {\"name\": \"%(token)s\"} answered %(answer)s; the "
+                   "contract asks for 201 and the new item.") % {
+            "token": token, "answer": post.describe()}, evidence + "\n\n"
+              + stack.logs(roles.proxy, 10) + "\n" + stack.logs(roles.api[0] if roles.api else None, 15))
+        run.finish("items-stored")
+        return None
+    if get.status != 200 or not contains_token(get.json(), token):
+        _fail(o, _("The item was accepted, but GET /api/items does not list it (%(answer)s).")
+              % {"answer": get.describe()}, evidence)
+        run.finish("items-stored")
+        return None
+    code, out = stack.sh(roles.db, f"{DUMP} 2>&1 | grep -F -e '{token}' | head -n 5")
+    evidence += f"\n$ pg_dumpall --data-only | grep {token}\n{out}"
+    if code == 0 and token in out:
+        _pass(o, _("The item %(token)s came back from GET /api/items and is stored in "
+                   "PostgreSQL.") % {"token": token}, evidence)
+        run.finish("items-stored")
+        return token
+    _fail(o, _("GET /api/items lists the item, but PostgreSQL does not hold it: does the API "
+               "keep items in memory instead of the database?"), evidence)
+    run.finish("items-stored")
+    return None
+
+
+def _up_with_db_held(stack: Stack, roles: Roles, n_api: int) -> tuple[float, dict[str, Any]]:
+    """``docker compose up -d`` (in a thread: it blocks while Compose waits for a healthcheck)
+    with PostgreSQL held back until :func:`release_due`. Returns (the release time, {"up": the
+    compose result, "held_s": seconds held})."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        fut = pool.submit(stack.compose, "up", "-d", "--no-build", timeout=UP_TIMEOUT_S)
+        held_since, first_started = None, {}
+        while True:
+            now = time.monotonic()
+            if held_since is None and stack.first(roles.db) is not None:
+                held_since = now
+            for c in _api_containers(stack, roles):
+                if c.status != "created":
+                    first_started.setdefault(c.id, now)
+            if release_due(now, held_since, list(first_started.values()), n_api, fut.done()):
+                break
+            time.sleep(0.2)
+        stack.run(roles.db, ["touch", RELEASE_FILE])
+        released = time.monotonic()
+        up = fut.result()
+    return released, {"up": up, "held_s": released - held_since if held_since else 0.0}
+
+
+def _restart_checks(run: _Run, stack: Stack, roles: Roles, host: str, token: str | None,
+                    *, api_ok: bool) -> None:
+    """data-survives and db-wait: down (no -v), then up with PostgreSQL held back."""
+    o = run.start("data-survives")
+    db = stack.first(roles.db)
+    if db is None:
+        _fail(o, _("There is no running PostgreSQL service to keep data in."))
+        run.finish("data-survives")
+        run.skip(["db-wait"], _("Skipped: there is no running PostgreSQL service."))
+        return
+    probe = f"bungeo-probe-{uuid.uuid4().hex[:8]}"
+    code, out = stack.sh(roles.db, f"{PSQL} -c \"CREATE TABLE IF NOT EXISTS bungeo_probe "
+                                   f"(token text); INSERT INTO bungeo_probe VALUES ('{probe}')\"")
+    evidence = [f"grader's probe row {probe}: psql exit {code} {out.strip()}"]
+    path, args = db.attrs.get("Path") or "", list(db.attrs.get("Args") or [])
+    volumes_before = sorted(v.name for v in stack.inner.volumes.list())
+    down = stack.compose("down", "-t", str(DOWN_TIMEOUT_S), timeout=60)
+    volumes_after = sorted(v.name for v in stack.inner.volumes.list())
+    evidence.append(f"$ docker compose down -t {DOWN_TIMEOUT_S} (exit {down.exit_code})\n"
+                    f"{tail_lines(down.output, 12)}\nvolumes before: {', '.join(volumes_before)}"
+                    f"\nvolumes after: {', '.join(volumes_after)}")
+    n_api = max(1, len([c for c in stack.containers() if c.labels.get(
+        "com.docker.compose.service") in roles.api]))
+    stack.backend.exec(stack.sandbox.id, ["mkdir", "-p", GRADER_DIR], timeout=10)
+    override = hold_override(roles.db, path, args, DB_HOLD_MAX_S + 30)
+    stack.backend.exec(stack.sandbox.id, ["sh", "-c", f"cat > {GRADER_DIR}/slow-db.yaml <<'EOF'\n"
+                                          f"{override}\nEOF"], timeout=10)
+    stack.files = [*stack.files, "-f", f"{GRADER_DIR}/slow-db.yaml"]
+    t0, held = _up_with_db_held(stack, roles, n_api)
+    up = held["up"]
+    evidence.append(f"$ docker compose up -d, PostgreSQL held back {held['held_s']:.1f} s (exit "
+                    f"{up.exit_code})\n{tail_lines(up.output, 12)}")
+    ready = stack.pg_ready(roles.db, time.monotonic() + DB_READY_S)
+    code, out = stack.sh(roles.db, f"{PSQL} -c 'SELECT token FROM bungeo_probe'") if ready \
+        else (-1, _("PostgreSQL did not start again."))
+    probe_back = code == 0 and probe in out
+    evidence.append(f"probe row after the restart: {out.strip()}")
+    item_back = None
+    if token:
+        _c, dump = stack.sh(roles.db, f"{DUMP} 2>&1 | grep -F -e '{token}' | head -n 5")
+        item_back = token in dump
+        evidence.append(f"item {token} after the restart: {'found' if item_back else 'missing'}")
+    evidence_text = "\n\n".join(evidence)
+    if probe_back and item_back is not False:
+        _pass(o, _("After docker compose down and up, the rows written before are still in "
+                   "PostgreSQL."), evidence_text)
+    elif not ready:
+        _fail(o, _("After docker compose down and up, PostgreSQL did not accept connections "
+                   "again."), evidence_text + "\n\n" + stack.logs(roles.db, 20))
+    else:
+        _fail(o, _("After docker compose down and up, the rows written before are gone: the "
+                   "data directory is not on a volume that outlives the container."),
+              evidence_text)
+    run.finish("data-survives")
+
+    o = run.start("db-wait")
+    if not api_ok:
+        _fail(o, _("Skipped: nginx did not answer on port %(port)s in the first start.")
+              % {"port": PROXY_PORT})
+        run.finish("db-wait")
+        return
+    answer = HttpAnswer(error=_("no API instance listened on a port"))
+    gave_up = False
+    while True:
+        apis = _api_containers(stack, roles)
+        # Ask nginx only once an instance listens: a refused request would make nginx put the
+        # instances aside for fail_timeout (10 s).
+        if any(stack.listens(c) for c in apis if c.status == "running"):
+            answer = http_request(host, "GET", "/api/items")
+            if answer.status == 200 and isinstance(answer.json(), (list, dict)):
+                break
+        gave_up = bool(apis) and all(
+            c.status == "exited" and (c.attrs.get("HostConfig", {}).get("RestartPolicy") or {})
+            .get("Name", "no") in ("", "no") for c in apis)
+        if gave_up or time.monotonic() > t0 + DB_WAIT_S:
+            break
+        time.sleep(0.5)
+    waited = time.monotonic() - t0
+    evidence = (f"GET /api/items -> {answer.describe()} {waited:.1f} s after PostgreSQL was let "
+                f"start\n\n{stack.ps()}\n\n"
+                + stack.logs(roles.api[0] if roles.api else None, 15))
+    if answer.status == 200 and isinstance(answer.json(), (list, dict)):
+        _pass(o, _("PostgreSQL was held back %(held)s s and the API still answered GET "
+                   "/api/items %(s)s s after PostgreSQL was let start.") % {
+            "held": f"{held['held_s']:.0f}", "s": f"{waited:.0f}"}, evidence)
+    else:
+        if gave_up:
+            what = _("the API containers exited: %(names)s") % {"names": ", ".join(
+                f"{c.name} (exit {c.attrs.get('State', {}).get('ExitCode')})"
+                for c in _api_containers(stack, roles))}
+        else:
+            what = answer.describe()
+        _fail(o, _("PostgreSQL was held back %(held)s s while the API started, and the API did "
+                   "not recover once it was let start (%(answer)s). Make the API wait for the "
+                   "database: a healthcheck on PostgreSQL with 'depends_on: condition: "
+                   "service_healthy', or retry the connection in the code.") % {
+            "held": f"{held['held_s']:.0f}", "answer": what}, evidence)
+    run.finish("db-wait")

@@ -1,0 +1,359 @@
+"""A2 without an engine: the shared compose policy and the grader's pure judging, each both ways
+(the right answer passes, a plausible mistake fails with the right message), and refusals that
+happen before any sandbox starts."""
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+from django.utils import translation
+
+from exercises import registry
+from exercises.compose_policy import inside, policy_problems, yaml_problem
+
+grader = registry.get("a2").grader
+ROOT = "/srv/submission"
+
+
+@pytest.fixture(autouse=True)
+def english():
+    with translation.override("en"):
+        yield
+
+
+# A resolved config as `docker compose config --format json` prints it for the reference.
+REFERENCE = {
+    "name": "a2",
+    "networks": {"backend": {"name": "a2_backend", "ipam": {}},
+                 "frontend": {"name": "a2_frontend", "ipam": {}}},
+    "services": {
+        "proxy": {"image": "nginx:alpine", "networks": {"frontend": None},
+                  "ports": [{"mode": "ingress", "target": 80, "published": "8080",
+                             "protocol": "tcp"}],
+                  "volumes": [{"type": "bind", "source": f"{ROOT}/nginx/default.conf",
+                               "target": "/etc/nginx/conf.d/default.conf", "read_only": True}]},
+        "api1": {"build": {"context": f"{ROOT}/api", "dockerfile": "Dockerfile"},
+                 "networks": {"backend": None, "frontend": None}},
+        "api2": {"build": {"context": f"{ROOT}/api", "dockerfile": "Dockerfile"},
+                 "networks": {"backend": None, "frontend": None}},
+        "redis": {"image": "redis:7-alpine", "networks": {"backend": None}},
+        "db": {"image": "postgres:16-alpine", "networks": {"backend": None},
+               "volumes": [{"type": "volume", "source": "pgdata",
+                            "target": "/var/lib/postgresql/data", "volume": {}}]},
+    },
+    "volumes": {"pgdata": {"name": "a2_pgdata"}},
+}
+
+
+def with_db(**extra) -> dict:
+    cfg = copy.deepcopy(REFERENCE)
+    cfg["services"]["db"].update(extra)
+    return cfg
+
+
+# -- compose policy ----------------------------------------------------------------------------
+def test_reference_config_is_allowed():
+    assert policy_problems(REFERENCE, ROOT) == []
+
+
+@pytest.mark.parametrize("extra,needle", [
+    ({"privileged": True}, "privileged: true"),
+    ({"network_mode": "host"}, "network_mode: host"),
+    ({"pid": "host"}, "pid: host"),
+    ({"ipc": "host"}, "ipc: host"),
+    ({"userns_mode": "host"}, "userns_mode: host"),
+    ({"cap_add": ["NET_ADMIN"]}, "cap_add"),
+    ({"devices": [{"source": "/dev/fuse", "target": "/dev/fuse", "permissions": "rwm"}]},
+     "devices"),
+    ({"cgroup_parent": "/"}, "cgroup_parent"),
+    ({"security_opt": ["seccomp=unconfined"]}, "seccomp=unconfined"),
+])
+def test_policy_refuses_power_over_the_machine(extra, needle):
+    problems = policy_problems(with_db(**extra), ROOT)
+    assert len(problems) == 1 and needle in problems[0] and "db" in problems[0]
+
+
+@pytest.mark.parametrize("extra", [
+    {"privileged": False},
+    {"network_mode": "bridge"},
+    {"network_mode": "service:redis"},
+    {"ipc": "shareable"},
+    {"cap_add": []},
+    {"cap_drop": ["ALL"]},
+    {"security_opt": ["no-new-privileges:true"]},
+    {"security_opt": ["no-new-privileges"]},
+    {"read_only": True},
+])
+def test_policy_allows_harmless_settings(extra):
+    assert policy_problems(with_db(**extra), ROOT) == []
+
+
+@pytest.mark.parametrize("source", ["/", "/etc", "/var/run/docker.sock", "/srv/up",
+                                    f"{ROOT}/../secrets", "/srv/submission-evil"])
+def test_policy_refuses_bind_mounts_outside_the_submission(source):
+    cfg = with_db(volumes=[{"type": "bind", "source": source, "target": "/host"}])
+    problems = policy_problems(cfg, ROOT)
+    assert len(problems) == 1 and source in problems[0] and "host path" in problems[0]
+
+
+@pytest.mark.parametrize("source", [ROOT, f"{ROOT}/pgdata", f"{ROOT}/nginx/default.conf"])
+def test_policy_allows_bind_mounts_inside_the_submission(source):
+    cfg = with_db(volumes=[{"type": "bind", "source": source, "target": "/x"}])
+    assert policy_problems(cfg, ROOT) == []
+
+
+def test_policy_refuses_host_backed_volumes_secrets_and_build_contexts():
+    cfg = copy.deepcopy(REFERENCE)
+    cfg["volumes"]["evil"] = {"name": "a2_evil", "driver_opts": {"type": "none", "o": "bind",
+                                                                 "device": "/"}}
+    cfg["secrets"] = {"s": {"file": "/etc/shadow"}, "ok": {"file": f"{ROOT}/secret.txt"}}
+    cfg["services"]["api1"]["build"]["context"] = "/"
+    problems = policy_problems(cfg, ROOT)
+    assert len(problems) == 3
+    text = " ".join(problems)
+    assert "Volume evil" in text and "/etc/shadow" in text and "api1 builds from /" in text
+    assert "secret.txt" not in text
+
+
+def test_inside_resolves_dot_dot():
+    assert inside(f"{ROOT}/a/../b", ROOT)
+    assert not inside(f"{ROOT}/../etc", ROOT)
+    assert not inside("/srv/submission2", ROOT)
+    assert inside("nginx/default.conf", ROOT)
+
+
+def test_policy_messages_are_translated():
+    with translation.override("ko"):
+        problems = policy_problems(with_db(privileged=True), ROOT)
+    assert problems and "privileged: true" in problems[0] and "서비스" in problems[0]
+
+
+def test_yaml_problem_refuses_bombs_and_accepts_anchors():
+    bomb = "a: &a [x,x,x,x,x,x,x,x,x,x]\n" + "".join(
+        f"{c}: &{c} [{', '.join([f'*{p}'] * 10)}]\n" for p, c in zip("abcdef", "bcdefg", strict=True))
+    assert "YAML nodes" in yaml_problem(bomb.encode())
+    ok = (registry.get("a2").folder / "reference" / "compose.yaml").read_bytes()
+    assert yaml_problem(ok) is None
+
+
+# -- roles, networks, volumes ------------------------------------------------------------------
+def test_service_roles_by_image_port_and_built_image_env():
+    roles = grader.service_roles(REFERENCE)
+    assert (roles.proxy, roles.db, roles.redis, roles.api) == ("proxy", "db", "redis",
+                                                               ["api1", "api2"])
+    cfg = copy.deepcopy(REFERENCE)
+    cfg["services"]["database"] = {"build": {"context": f"{ROOT}/db"}}
+    del cfg["services"]["db"]
+    assert grader.service_roles(cfg).db is None
+    roles = grader.service_roles(cfg, {"database": ["PG_MAJOR=15", "PATH=/bin"]})
+    assert roles.db == "database" and "database" not in roles.api
+
+
+def test_image_repo():
+    assert grader.image_repo("docker.io/library/postgres:16-alpine") == "postgres"
+    assert grader.image_repo("bitnami/redis@sha256:abc") == "redis"
+    assert grader.image_repo("localhost:5000/nginx") == "nginx"
+
+
+def test_network_keys_follow_custom_names():
+    cfg = copy.deepcopy(REFERENCE)
+    cfg["networks"]["backend"]["name"] = "private"
+    assert grader.network_keys(cfg, ["private", "a2_frontend"]) == {"backend", "frontend"}
+
+
+def _attached(**over) -> dict[str, set[str]]:
+    base = {"proxy": {"frontend"}, "api1": {"frontend", "backend"},
+            "api2": {"frontend", "backend"}, "db": {"backend"}, "redis": {"backend"}}
+    base.update(over)
+    return base
+
+
+def test_networks_pass_and_fail():
+    roles = grader.service_roles(REFERENCE)
+    ok, msg = grader.judge_networks(REFERENCE, roles, _attached(), {})
+    assert ok and "only on backend" in msg
+    ok, msg = grader.judge_networks(REFERENCE, roles, _attached(db={"frontend", "backend"}),
+                                    {"db": ["5432/tcp -> 0.0.0.0:5432"]})
+    assert not ok and "backend, frontend" in msg and "5432/tcp" in msg
+    ok, msg = grader.judge_networks(REFERENCE, roles, _attached(redis={"frontend"}), {})
+    assert not ok and "redis (Redis) is on frontend" in msg
+    ok, msg = grader.judge_networks(REFERENCE, roles, _attached(proxy={"backend"}), {})
+    assert not ok and "proxy (nginx) is not on frontend" in msg
+    cfg = copy.deepcopy(REFERENCE)
+    del cfg["networks"]["frontend"]
+    ok, msg = grader.judge_networks(cfg, roles, _attached(), {})
+    assert not ok and "frontend" in msg and "top-level" in msg
+
+
+def test_db_volume_named_bind_anonymous_and_nested():
+    pg = "/var/lib/postgresql/data"
+    named = {"Type": "volume", "Name": "a2_pgdata", "Destination": pg}
+    assert grader.judge_db_volume(grader.data_mount([named], pg), True, pg)[0]
+    bind = {"Type": "bind", "Source": f"{ROOT}/pgdata", "Destination": pg}
+    ok, msg = grader.judge_db_volume(grader.data_mount([bind], pg), False, pg)
+    assert not ok and "bind mount" in msg
+    anon = {"Type": "volume", "Name": "3f2a" * 16, "Destination": pg}
+    ok, msg = grader.judge_db_volume(grader.data_mount([anon], pg), False, pg)
+    assert not ok and "anonymous" in msg
+    ok, msg = grader.judge_db_volume(grader.data_mount([], pg), False, pg)
+    assert not ok and "Nothing is mounted" in msg
+    # PGDATA in a subfolder of the named volume: the volume holds it.
+    sub = f"{pg}/pgdata"
+    assert grader.data_mount([named], sub) == named
+    # A named volume on the parent is shadowed by the image's own VOLUME on PGDATA.
+    parent = {"Type": "volume", "Name": "a2_pg", "Destination": "/var/lib/postgresql"}
+    assert grader.data_mount([parent, anon], pg) == anon
+
+
+# -- spread, sessions, items -------------------------------------------------------------------
+def test_spread():
+    ok, msg = grader.judge_spread(["a", "b"] * 10, 2)
+    assert ok and "2 instances" in msg
+    ok, msg = grader.judge_spread(["a"] * 20, 1)
+    assert not ok and "Only 1 API container" in msg
+    ok, msg = grader.judge_spread(["a"] * 20, 2)
+    assert not ok and "ip_hash" in msg
+    ok, msg = grader.judge_spread(["a"] * 19 + ["b"], 2)
+    assert not ok and "not spread" in msg
+    ok, msg = grader.judge_spread(["a", None] * 10, 2)
+    assert not ok and "10 of 20 requests failed" in msg
+
+
+def test_sessions():
+    ok, msg = grader.judge_sessions([(i, "ab"[i % 2]) for i in range(1, 7)])
+    assert ok and "1, 2, 3, 4, 5, 6" in msg
+    # Each instance keeps its own MemoryStore: the counter restarts on the other instance.
+    ok, msg = grader.judge_sessions([(1, "a"), (1, "b"), (2, "a"), (2, "b"), (3, "a"), (3, "b")])
+    assert not ok and "each instance keeps its own sessions" in msg
+    ok, msg = grader.judge_sessions([(i, "a") for i in range(1, 7)])
+    assert not ok and "one instance answered" in msg
+    ok, msg = grader.judge_sessions([(1, "a"), (None, None)])
+    assert not ok and "did not answer JSON" in msg
+
+
+def test_session_ids_and_redis_keys():
+    ids = grader.session_ids("s%3AXzVWTRmPkwCcHt70n_F8a7xDwEO_v7wP.RBddAxFbfbos%2BJz")
+    assert "XzVWTRmPkwCcHt70n_F8a7xDwEO_v7wP" in ids
+    keys = ["sess:XzVWTRmPkwCcHt70n_F8a7xDwEO_v7wP", "other"]
+    assert grader.matching_keys(ids, keys) == keys[:1]
+    assert grader.matching_keys(ids, ["sess:somethingelse"]) == []
+    assert grader.session_ids("short") == []
+
+
+def test_contains_token():
+    assert grader.contains_token([{"id": 1, "name": "bungeo-x1"}], "bungeo-x1")
+    assert grader.contains_token({"items": [{"name": "bungeo-x1"}]}, "bungeo-x1")
+    assert not grader.contains_token([{"id": 1, "name": "other"}], "bungeo-x1")
+
+
+# -- build and start-up ------------------------------------------------------------------------
+def test_npm_not_cached_names_the_package():
+    out = ("#8 3.1 npm error code ENOTCACHED\n#8 3.1 npm error request to "
+           "https://registry.example/left-pad failed: cache mode is 'only-if-cached' but no "
+           "cached response is available.\n"
+           "npm ERR! request to https://registry.example/@scope%2fpkg failed, reason: cache "
+           "mode is 'only-if-cached'")
+    assert grader.npm_not_cached(out) == ["@scope/pkg", "left-pad"]
+    assert grader.npm_not_cached("added 100 packages in 7s") == []
+
+
+def test_base_images_missing():
+    out = ("failed to solve: node:20-alpine: failed to resolve source metadata for "
+           "docker.io/library/node:20-alpine: failed to do request")
+    assert grader.base_images_missing(out) == ["node:20-alpine"]
+    assert grader.base_images_missing("#5 DONE 0.1s") == []
+
+
+def test_missing_images():
+    assert grader.missing_images(REFERENCE, {"nginx:alpine", "redis:7-alpine",
+                                             "postgres:16-alpine"}) == []
+    assert grader.missing_images(REFERENCE, {"nginx:alpine", "redis:7-alpine"}) == [
+        "postgres:16-alpine"]
+
+
+def test_build_groups_build_a_shared_build_once():
+    assert grader.build_groups(REFERENCE) == [["api1", "api2"]]
+    cfg = copy.deepcopy(REFERENCE)
+    cfg["services"]["api2"]["build"]["args"] = {"X": "1"}
+    assert grader.build_groups(cfg) == [["api1"], ["api2"]]
+    assert grader.image_name(REFERENCE, "api2") == "a2-api2"
+    assert grader.image_name(REFERENCE, "db") == "postgres:16-alpine"
+
+
+def test_hold_override_keeps_the_command_and_escapes_dollars():
+    text = grader.hold_override("db", "docker-entrypoint.sh", ["postgres", "-c", "x=$HOME"], 60)
+    svc = json.loads(text)["services"]["db"]
+    assert svc["entrypoint"][:2] == ["sh", "-c"] and grader.RELEASE_FILE in svc["entrypoint"][2]
+    assert '"$$@"' in svc["entrypoint"][2] and "-lt 600" in svc["entrypoint"][2]
+    assert svc["command"] == ["docker-entrypoint.sh", "postgres", "-c", "x=$$HOME"]
+
+
+def test_release_waits_for_the_api_to_meet_the_missing_database():
+    hold = grader.API_HOLD_S
+    # Both API containers started at t=1 and t=2: released API_HOLD_S after the last one.
+    assert not grader.release_due(2 + hold - 0.1, 0.0, [1.0, 2.0], 2, False)
+    assert grader.release_due(2 + hold, 0.0, [1.0, 2.0], 2, False)
+    # Only one of two started yet: keep holding (up to the maximum).
+    assert not grader.release_due(1 + hold + 1, 0.0, [1.0], 2, False)
+    assert grader.release_due(grader.DB_HOLD_MAX_S, 0.0, [1.0], 2, False)
+    # No API container starts (Compose waits for PostgreSQL's healthcheck): DB_DELAY_S.
+    assert not grader.release_due(grader.DB_DELAY_S - 0.1, 0.0, [], 2, False)
+    assert grader.release_due(grader.DB_DELAY_S, 0.0, [], 2, False)
+    # The database never started: nothing to hold once compose up has ended.
+    assert not grader.release_due(100.0, None, [], 2, False)
+    assert grader.release_due(100.0, None, [], 2, True)
+
+
+def test_publishes():
+    assert grader.publishes(REFERENCE["services"]["proxy"], 8080)
+    assert grader.publishes({"ports": [{"published": "8000-8100", "target": 80}]}, 8080)
+    assert not grader.publishes({"ports": [{"published": "80", "target": 80}]}, 8080)
+
+
+# -- refusals before any sandbox ---------------------------------------------------------------
+class NoBackend:
+    """Fails the test if the grader tries to start a sandbox."""
+
+    def create_fresh(self, **kw):
+        raise AssertionError("a refused submission must not reach a sandbox")
+
+
+def test_no_compose_file_is_refused_before_docker():
+    report = grader.grade({"api/server.js": b"// hi"}, NoBackend())
+    assert "No compose file" in report.checks[0].message
+    assert [c.id for c in report.checks] == list(grader.TITLES)
+    assert all(not c.passed for c in report.checks) and report.score == 0
+    assert report.max_score == 100
+
+
+def test_compose_file_in_a_subfolder_is_not_taken():
+    report = grader.grade({"project/compose.yaml": b"services: {}"}, NoBackend())
+    assert "No compose file" in report.checks[0].message
+
+
+def test_invalid_yaml_is_refused_before_docker():
+    report = grader.grade({"compose.yaml": b"services: [unclosed"}, NoBackend())
+    assert "not valid YAML" in report.checks[0].message
+    assert all("Skipped" in c.message for c in report.checks[1:])
+
+
+def test_every_check_has_a_korean_title():
+    with translation.override("ko"):
+        titles = [str(t) for t, _pts in grader.TITLES.values()]
+    english = [str(t) for t, _pts in grader.TITLES.values()]
+    assert all(k != e for k, e in zip(titles, english, strict=True)), titles
+
+
+def test_listening_sockets_other_than_loopback():
+    head = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid\n"
+    dns = "   0: 0B00007F:A2F9 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0\n"
+    app_any6 = ("   0: 00000000000000000000000000000000:0BB8 00000000000000000000000000000000:0000"
+                " 0A 00000000:00000000 00:00000000 00000000  1000\n")
+    app_local = "   1: 0100007F:0BB8 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000\n"
+    app_any4 = "   2: 00000000:0BB8 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000\n"
+    client = "   3: 0200150A:D2F0 0300150A:1538 01 00000000:00000000 00:00000000 00000000  1000\n"
+    assert not grader.proc_net_listens(head + dns)  # Docker's DNS server only
+    assert not grader.proc_net_listens(head + dns + app_local + client)  # 127.0.0.1 only
+    assert grader.proc_net_listens(head + dns + app_any4)
+    assert grader.proc_net_listens(head + dns + head + app_any6)
