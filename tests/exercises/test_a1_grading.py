@@ -96,6 +96,11 @@ def inline_files(name: str) -> dict[str, bytes]:
     return files
 
 
+# The module grades every variant once (two at a time) before its first test: on a busy 2-core
+# host that takes about 10 minutes, all charged to the first test that uses ``graded``.
+pytestmark = pytest.mark.timeout(3600)
+
+
 @pytest.fixture(scope="module")
 def graded(backend):
     """Every variant's verdicts: ``{variant: {check id: (passed, message, evidence)}}``."""
