@@ -74,6 +74,7 @@ def test_every_variant_folder_is_listed():
 # variants a few at a time, each in its own fresh sandbox as on the site; every test then judges
 # one variant's report.
 GRADING_WORKERS = int(os.environ.get("BUNGEO_TEST_GRADING_WORKERS", "2"))
+TIMING_SENSITIVE = {"broken/no-db-wait"}
 
 
 @pytest.fixture(scope="module")
@@ -86,8 +87,13 @@ def graded(backend):
             except Exception as exc:  # noqa: BLE001 - reported by the variant's own test
                 return exc
 
+    # Start-up ordering is judged by timing: that variant is graded alone, after the others.
+    alone = [v for v in VARIANTS if v in TIMING_SENSITIVE]
+    rest = [v for v in VARIANTS if v not in TIMING_SENSITIVE]
     with ThreadPoolExecutor(GRADING_WORKERS) as ex:
-        return dict(zip(VARIANTS, ex.map(one, VARIANTS), strict=True))
+        out = dict(zip(rest, ex.map(one, rest), strict=True))
+    out.update({v: one(v) for v in alone})
+    return out
 
 
 @pytest.mark.docker
