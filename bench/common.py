@@ -71,3 +71,22 @@ def table(rows: list[tuple], headers: tuple) -> str:
 
 
 __all__ = ["ensure_users", "login", "ws_url", "pct", "table", "statistics"]
+
+
+def grading_pool_ready(backend, timeout: float = 600.0) -> float:
+    """Fill the grading pool (``BUNGEO_GRADING_POOL_SIZE`` sandboxes pre-pulling
+    ``BUNGEO_GRADING_PREPULL``) and wait until every member is ready, as the beat task keeps it
+    between gradings. Returns the seconds waited. Raises SystemExit when a pre-pull fails."""
+    import time
+
+    t0 = time.monotonic()
+    backend.grading_pool_fill()
+    while time.monotonic() - t0 < timeout:
+        states = [backend._prepull_state(c.labels.get("org.bungeo.slot", c.name))
+                  for c in backend._grading_pool_members()]
+        if "failed" in states:
+            raise SystemExit("a grading pool pre-pull failed: see the sandbox's prepull.failed")
+        if states and all(s == "ready" for s in states):
+            return time.monotonic() - t0
+        time.sleep(0.5)
+    raise SystemExit(f"the grading pool was not ready in {timeout:.0f} s")

@@ -3,7 +3,8 @@
 Layout of a course folder (e.g. ``labs/content/week1/``)::
 
     course.yaml              id, title {ko, en}, labs: [lab-id, ...] in teaching order
-    <lab-id>/lab.yaml        id, assignment, steps: [{id, check: {type, ...}, solution: [cmd]}]
+    <lab-id>/lab.yaml        id, assignment, steps: [{id, check: {type, ...}, solution: [cmd],
+                             needs: [feature]}] (``needs`` optional, see :data:`FEATURES`)
     <lab-id>/ko.md, en.md    front matter (title, summary), intro, then one "## Title {#step-id}"
                              section per step (``::: hint`` blocks inside), and an optional
                              closing section "## Title {#summary}"
@@ -28,6 +29,11 @@ LANGS = ("ko", "en")
 SUMMARY_ID = "summary"
 _HEADING = re.compile(r"^##\s+(?P<title>.+?)\s*\{#(?P<id>[a-z0-9][a-z0-9-]*)\}\s*$")
 _FRONT = re.compile(r"\A---\n(?P<yaml>.*?)\n---\n", re.S)
+# What a step may need from the learner's engine beyond plain containers (``needs:`` in lab.yaml).
+# A sandbox isolation mode that lacks one (webapp.sandboxes.isolation.missing_features) shows the
+# step with a notice instead of checking it. cgroups: docker pause/unpause, top, stats and
+# per-container limits (--memory, --cpus, --pids-limit).
+FEATURES = ("cgroups",)
 
 
 class ContentError(Exception):
@@ -66,6 +72,8 @@ class Step:
     solution: tuple[str, ...]
     text: dict[str, StepText] = field(hash=False)
     mistakes: tuple[Mistake, ...] = ()
+    # Engine features the step needs (names from FEATURES), e.g. ("cgroups",).
+    needs: tuple[str, ...] = ()
 
     def t(self, lang: str) -> StepText:
         return self.text.get(lang) or self.text["en"]
@@ -243,9 +251,14 @@ def load_lab(folder: Path, course_id: str, number: int) -> Lab:
             mistakes.append(Mistake(commands=tuple(m["commands"]), expect=str(m["expect"])))
         if not mistakes:
             raise ContentError(spec_path, line, f"step {sid} lists no plausible mistake to test")
+        needs = raw.get("needs") or []
+        needs = [needs] if isinstance(needs, str) else needs
+        if not isinstance(needs, list) or any(n not in FEATURES for n in needs):
+            raise ContentError(spec_path, line, f"step {sid}: needs must list features among "
+                               f"{', '.join(FEATURES)}, not {raw.get('needs')!r}")
         steps.append(Step(id=sid, check=check, solution=tuple(raw["solution"]),
                           text={lang: texts[lang][sid] for lang in LANGS},
-                          mistakes=tuple(mistakes)))
+                          mistakes=tuple(mistakes), needs=tuple(needs)))
     return Lab(id=lab_id, course_id=course_id, number=number, assignment=spec.get("assignment"),
                steps=tuple(steps), text=lab_texts, questions=questions)
 

@@ -46,7 +46,12 @@ PY="$ROOT/.venv/bin/python"
 log "starting bungeo's sandbox engine and registry mirror"
 $SUDO "$PY" manage.py sandbox-engine start >/dev/null
 log "building images (cached by recipe hash; the first build takes a few minutes)"
-$SUDO "$PY" manage.py images build
+if [ "$mode" = "test" ]; then
+  # The tests cover every isolation mode this host can run, rootless included.
+  $SUDO "$PY" manage.py images build --rootless
+else
+  $SUDO "$PY" manage.py images build
+fi
 
 # Redis: the channel layer and the Celery broker (loopback only).
 if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then

@@ -18,6 +18,7 @@ settings.BUNGEO_SANDBOX_PREFIX = TEST_PREFIX
 settings.BUNGEO_PRESTART_ON_LOGIN = False
 # No warm pool unless a test asks for one (pool sandboxes would be claimed by other tests).
 settings.BUNGEO_SANDBOX_POOL_SIZE = 0
+settings.BUNGEO_GRADING_POOL_SIZE = 0
 
 
 @pytest.fixture(scope="session")

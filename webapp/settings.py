@@ -116,6 +116,8 @@ CELERY_BEAT_SCHEDULE = {
                             "schedule": 60.0},
     "sandboxes-pool-fill": {"task": "webapp.sandboxes.tasks.sandboxes_pool_fill",
                             "schedule": 15.0, "options": {"expires": 14}},
+    "sandboxes-grading-pool-fill": {"task": "webapp.sandboxes.tasks.sandboxes_grading_pool_fill",
+                                    "schedule": 15.0, "options": {"expires": 14}},
 }
 
 # ------------------------------------------------------------------------------
@@ -169,8 +171,8 @@ BUNGEO_MIRROR_PORT = env.int("BUNGEO_MIRROR_PORT", default=5000)
 # Off: sandboxes reach only the classroom registry mirror. On: also public internet addresses
 # (never private ranges, link-local or the host's services). See engine.firewall_plan.
 BUNGEO_SANDBOX_INTERNET = env.bool("BUNGEO_SANDBOX_INTERNET", default=False)
-# Isolation mode (DESIGN.md): only "userns" is implemented so far.
-# auto (strongest available), sysbox, userns or trusted: see webapp/sandboxes/isolation.py
+# Isolation mode (DESIGN.md): auto (strongest available), sysbox, userns, rootless or trusted:
+# see webapp/sandboxes/isolation.py
 BUNGEO_ISOLATION = env.str("BUNGEO_ISOLATION", default="auto")
 # Limits per sandbox, enforced from outside (a host-owned cgroup).
 BUNGEO_SANDBOX_MEMORY = env.str("BUNGEO_SANDBOX_MEMORY", default="2g")
@@ -215,6 +217,13 @@ BUNGEO_SANDBOX_BACKEND = env.str(
 # of a busy 2-core host (bench/grade_a2.py).
 BUNGEO_GRADING_SOFT_TIME_LIMIT = env.int("BUNGEO_GRADING_SOFT_TIME_LIMIT", default=360)
 BUNGEO_GRADING_TIME_LIMIT = env.int("BUNGEO_GRADING_TIME_LIMIT", default=420)
+# Grading sandboxes kept started with the images below already pulled (one per grading worker is
+# enough; each is used for one run, then removed). Pulling the node stand-in into a cold sandbox
+# takes 15-25 s of an A1 grading on this kind of host. 0 turns the pool off.
+BUNGEO_GRADING_POOL_SIZE = env.int("BUNGEO_GRADING_POOL_SIZE", default=2)
+BUNGEO_GRADING_PREPULL = env.list("BUNGEO_GRADING_PREPULL", default=[
+    "node:18-alpine", "nginx:alpine", "redis:7-alpine", "postgres:16-alpine", "busybox:latest",
+    "alpine:latest"])
 
 # ------------------------------------------------------------------------------
 # Logging

@@ -46,14 +46,17 @@ def test_trusted_spec_is_privileged_equivalent():
 
 def test_auto_picks_the_strongest_available(settings):
     settings.BUNGEO_ISOLATION = "auto"
-    assert isolation.resolve({"Runtimes": {"runc": {}}}) == "userns"
+    remapping = {"SecurityOptions": ["name=seccomp,profile=default", "name=userns"]}
+    assert isolation.resolve({"Runtimes": {"runc": {}}, **remapping}) == "userns"
     assert isolation.resolve({"Runtimes": {"runc": {}, "sysbox-runc": {}}}) == "sysbox"
+    # An engine that does not remap ids: userns's namespaced capabilities would be real ones.
+    assert isolation.resolve({"Runtimes": {"runc": {}},
+                              "SecurityOptions": ["name=seccomp,profile=default"]}) == "rootless"
     settings.BUNGEO_ISOLATION = "sysbox"
     with pytest.raises(ImproperlyConfigured, match="no sysbox-runc runtime"):
         isolation.resolve({"Runtimes": {"runc": {}}})
     settings.BUNGEO_ISOLATION = "rootless"
-    with pytest.raises(ImproperlyConfigured, match="not implemented"):
-        isolation.resolve({})
+    assert isolation.resolve({}) == "rootless"
     settings.BUNGEO_ISOLATION = "chroot"
     with pytest.raises(ImproperlyConfigured):
         isolation.resolve({})

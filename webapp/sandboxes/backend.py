@@ -14,6 +14,7 @@ import functools
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from django.conf import settings
 from django.utils.module_loading import import_string
@@ -23,6 +24,9 @@ KIND_LEARNER = "learner"
 KIND_GRADING = "grading"
 # Started, unassigned sandboxes waiting in the warm pool (see SandboxBackend.pool_fill).
 KIND_POOL = "pool"
+# Started grading sandboxes with the stand-in images already pulled, each used for one grading
+# run only (see SandboxBackend.grading_pool_fill).
+KIND_GRADING_POOL = "gpool"
 
 
 MSG_NO_EXTEND = _("This sandbox cannot be extended.")
@@ -150,6 +154,12 @@ class SandboxBackend:
         """The disk quota of each sandbox and workspace in bytes, or None without quotas."""
         return None
 
+    def workspace_path(self, owner: str) -> Path | None:
+        """The host folder holding ``owner``'s workspace (their /root), or None when they have
+        none yet or it is not reachable from this host. Nothing is created or mounted. The
+        learner controls its content: never follow links in it."""
+        return None
+
     def mode(self) -> str:
         """The isolation mode of this backend's sandboxes (``userns``, ``sysbox``, ``trusted``)."""
         return "unknown"
@@ -169,6 +179,15 @@ class SandboxBackend:
         """Start unassigned sandboxes until ``size`` (default ``BUNGEO_SANDBOX_POOL_SIZE``) are
         ready for the next learner's :meth:`ensure` to claim; a claim is atomic under
         concurrency. Returns the ids started. Backends without a pool return []."""
+        return []
+
+    def grading_pool_fill(self, size: int | None = None) -> list[str]:
+        """Start grading sandboxes until ``size`` (default ``BUNGEO_GRADING_POOL_SIZE``) are
+        ready or getting ready; each pulls ``BUNGEO_GRADING_PREPULL`` from the classroom mirror in
+        the background, and :meth:`create_fresh` takes a ready one instead of starting a cold
+        sandbox. Each is used for one grading run only, so every run still starts clean (no
+        container, volume or network of an earlier run). Returns the ids started; backends
+        without a pool return []."""
         return []
 
     def idle_seconds(self, sandbox_id: str, *, now: float | None = None) -> float | None:

@@ -30,6 +30,7 @@ import io
 import json
 import logging
 import os
+import shlex
 import shutil
 import socket
 import subprocess
@@ -48,6 +49,7 @@ from docker.errors import APIError, NotFound
 from . import engine, images, isolation
 from .backend import (
     KIND_GRADING,
+    KIND_GRADING_POOL,
     KIND_LEARNER,
     KIND_POOL,
     ExecResult,
@@ -180,6 +182,30 @@ def delegate_cgroups(pid: int) -> list[Path]:
     return dirs
 
 
+def host_uid_of(pid: int, uid: int) -> int:
+    """The host uid that ``uid`` of process ``pid``'s user namespace is (``/proc/<pid>/uid_map``,
+    user_namespaces(7)). Raises ``LookupError`` when ``uid`` is not mapped there."""
+    for line in Path(f"/proc/{pid}/uid_map").read_text().splitlines():
+        inside, outside, count = (int(x) for x in line.split())
+        if inside <= uid < inside + count:
+            return outside + uid - inside
+    raise LookupError(f"uid {uid} is not mapped in the user namespace of process {pid}")
+
+
+def rootless_remap_count(user: str = "dockremap") -> int:
+    """How many ids an engine started with ``--userns-remap=default`` gives each container: the
+    size of ``user``'s range in the host's /etc/subuid (Docker's documentation, "Isolate
+    containers with a user namespace"); 65536 when the file has no such line."""
+    try:
+        for line in Path("/etc/subuid").read_text().splitlines():
+            name, _start, count = line.strip().split(":")
+            if name == user:
+                return int(count)
+    except (OSError, ValueError):
+        pass
+    return 65536
+
+
 def _mountpoints() -> set[str]:
     """Every mount point of this process's mount namespace (``/proc/self/mountinfo``, field 5)."""
     out = set()
@@ -298,6 +324,9 @@ class DockerSandboxBackend(SandboxBackend):
         learner = f"{self.prefix}-{KIND_LEARNER}-"
         if kind == KIND_POOL and c.name.startswith(learner):
             return KIND_LEARNER, c.name[len(learner):]
+        grading = f"{self.prefix}-{KIND_GRADING}-"
+        if kind == KIND_GRADING_POOL and c.name.startswith(grading):  # {owner}-{8 hex}
+            return KIND_GRADING, c.name[len(grading):].rsplit("-", 1)[0]
         return kind, owner
 
     def _as_sandbox(self, c) -> Sandbox:
@@ -367,6 +396,10 @@ class DockerSandboxBackend(SandboxBackend):
 
     def create_fresh(self, *, owner: str, kind: str = KIND_GRADING) -> Sandbox:
         name = f"{self.prefix}-{kind}-{owner}-{uuid.uuid4().hex[:8]}"
+        if kind == KIND_GRADING and settings.BUNGEO_GRADING_POOL_SIZE > 0:
+            c = self._claim_grading(name)
+            if c is not None:
+                return self._as_sandbox(c)
         c = self._create(name, owner=owner, kind=kind, workspace=False)
         self._start(c)
         c.reload()
@@ -374,7 +407,7 @@ class DockerSandboxBackend(SandboxBackend):
 
     def _create(self, name: str, *, owner: str, kind: str, workspace: bool = True):
         api = self.client.api
-        image = images.sandbox_image()
+        image = images.sandbox_image(self.mode())
         self._slots[name] = name
         hostdir = self.host_dir(name)
         hostdir.mkdir(parents=True, exist_ok=True)
@@ -404,17 +437,21 @@ class DockerSandboxBackend(SandboxBackend):
                 except NotFound:
                     self.client.volumes.create(vol, labels=labels)
         mode = self.mode()
+        if mode == "rootless":
+            binds.update(self._rootless_binds())
         spec = isolation.host_config(mode, name=name, binds=binds,
-                                     seccomp=seccomp_profile() if mode == "userns" else None)
+                                     seccomp=seccomp_profile() if mode in ("userns", "rootless") else None)
         raw = spec.pop("_raw")
         hc = api.create_host_config(**spec)
         hc.update(raw)
         isolation.warn_if_trusted(mode)
         try:
             res = api.create_container(
-                image, name=name, hostname=kind if kind == KIND_GRADING else "bungeo",
+                image, name=name,
+                hostname="grading" if kind in (KIND_GRADING, KIND_GRADING_POOL) else "bungeo",
                 labels=labels, host_config=hc,
                 environment={"BUNGEO_MIRROR": engine.mirror_address()},
+                **isolation.container_config(mode),
             )
         except docker.errors.ImageNotFound as exc:
             raise SandboxError(MSG_IMAGE_MISSING) from exc
@@ -460,12 +497,15 @@ class DockerSandboxBackend(SandboxBackend):
                 delegate_cgroups(pid)
             except OSError as exc:
                 log.error("sandbox %s: cgroup delegation failed: %s", c.name, exc)
+        elif mode == "rootless":  # the learner's inner engine writes into the shared folders
+            self._rootless_hand_over(c, pid)
         elif mode == "trusted":  # /sys and the cgroup mounts read-write, as --privileged does
             self.exec(c.name, ["sh", "-c", "mount -o remount,rw /sys; mount -o remount,rw "
                                "/sys/fs/cgroup 2>/dev/null; for d in /sys/fs/cgroup/*/; do "
                                "mount -o remount,rw \"$d\" 2>/dev/null; done; true"], timeout=10)
         (hostdir / "ready").touch()
-        if c.labels.get(LABEL_KIND) != KIND_GRADING and self.lease(c.name) is None:
+        if (c.labels.get(LABEL_KIND) not in (KIND_GRADING, KIND_GRADING_POOL)
+                and self.lease(c.name) is None):
             self._lease_new(c.name)
         self._wait_ready(c)
 
@@ -534,6 +574,7 @@ class DockerSandboxBackend(SandboxBackend):
                     raise
         self._detach_workspace(slot)
         (Path(settings.BUNGEO_RUN_DIR) / "leases" / f"{slot}.json").unlink(missing_ok=True)
+        self._claimed_path(slot).unlink(missing_ok=True)
         storage_image, storage_mnt = self._storage_disk(slot)
         _disk_unmount(storage_mnt)
         storage_image.unlink(missing_ok=True)
@@ -547,11 +588,14 @@ class DockerSandboxBackend(SandboxBackend):
         vols = [f"{slot}-docker"]
         if not keep_workspace and owner:
             vols.append(f"{self.prefix}-workspace-{owner}")
-        for v in vols:
-            try:
-                self.client.volumes.get(v).remove(force=True)
-            except NotFound:
-                pass
+        if c is not None and c.labels.get(LABEL_KIND) in (KIND_GRADING, KIND_GRADING_POOL):
+            # A grading sandbox's image storage can hold a gigabyte of small files: delete it in
+            # the background so the learner's result is not held up (reconcile removes what a
+            # crash leaves behind).
+            threading.Thread(target=self._remove_volumes, args=(vols,), daemon=True,
+                             name=f"remove {slot}").start()
+        else:
+            self._remove_volumes(vols)
         shutil.rmtree(Path(settings.BUNGEO_RUN_DIR) / "sandboxes" / slot, ignore_errors=True)
         (Path(settings.BUNGEO_RUN_DIR) / "sandboxes" / f"{sandbox_id}.lock").unlink(missing_ok=True)
         self._slots.pop(sandbox_id, None)
@@ -559,6 +603,67 @@ class DockerSandboxBackend(SandboxBackend):
         if slot != sandbox_id:
             remove_cgroup_parent(slot)
         log.info("sandbox %s removed", sandbox_id)
+
+    # -- isolation mode rootless ---------------------------------------------------------------
+    def _rootless_binds(self) -> dict:
+        """Read-only binds over the image's /etc/subuid and /etc/subgid when the engine remaps
+        ids (see :func:`isolation.subid_file`); none otherwise. The file is written by bungeo in
+        ``<run dir>/rootless`` (root-owned: the learner can never widen their own id range)."""
+        remapped = isolation.engine_remaps(self.client.info())
+        content = isolation.subid_file(remapped, rootless_remap_count() if remapped else 65536)
+        if content is None:
+            return {}
+        d = Path(settings.BUNGEO_RUN_DIR) / "rootless"
+        d.mkdir(parents=True, exist_ok=True)
+        binds = {}
+        for name in ("subuid", "subgid"):
+            path = d / name
+            if not path.exists() or path.read_text() != content:
+                tmp = path.with_suffix(".tmp")
+                tmp.write_text(content)
+                tmp.chmod(0o644)
+                tmp.replace(path)
+            binds[str(path)] = {"bind": f"/etc/{name}", "mode": "ro"}
+        return binds
+
+    def _rootless_hand_over(self, c, pid: int, owner: str | None = None) -> list[Path]:
+        """Give the learner (uid 1000 in the sandbox, whatever host uid that is: read from
+        ``/proc/<pid>/uid_map``) the folders it shares with the host: the host folder of its
+        inner engine's socket, the storage file system's root (disk quotas on), a pool slot's
+        home, and the learner's workspace (recursively, once: a workspace last used in another
+        mode belongs to that mode's root). Returns the folders changed."""
+        uid = host_uid_of(pid, isolation.ROOTLESS_UID)
+        slot = c.labels.get(LABEL_SLOT, c.name)
+        dirs = [self.host_dir(c.name)]
+        storage = self._storage_disk(slot)[1]
+        if str(storage) in _mountpoints():
+            dirs.append(storage)
+        home = Path(settings.BUNGEO_DATA_DIR) / "slots" / slot / "home"
+        if home.is_dir():
+            dirs.append(home)
+        if owner is None:
+            kind, owner = self._identity(c)
+            owner = owner if kind == KIND_LEARNER else None
+        changed = []
+        for d in dirs:
+            if d.stat().st_uid != uid:
+                os.chown(d, uid, uid)
+                changed.append(d)
+        ws = self.workspace_path(owner) if owner else None
+        if ws is not None and Path(ws).stat().st_uid != uid:
+            subprocess.run(["chown", "-R", f"{uid}:{uid}", str(ws)], check=False)
+            changed.append(Path(ws))
+        return changed
+
+    def _remove_volumes(self, names: list[str]) -> None:
+        """Remove the named volumes (missing ones are skipped; errors are logged)."""
+        for v in names:
+            try:
+                self.client.volumes.get(v).remove(force=True)
+            except NotFound:
+                pass
+            except (APIError, docker.errors.DockerException) as exc:
+                log.warning("volume %s not removed: %s", v, exc)
 
     # -- disk quota ----------------------------------------------------------------------------
     def _disks(self) -> Path:
@@ -598,6 +703,21 @@ class DockerSandboxBackend(SandboxBackend):
                 (mnt / "work").mkdir(exist_ok=True)
             subprocess.run(["chown", "-R", f"{REMAP_ROOT}:{REMAP_ROOT}", str(mnt)], check=False)
         return str(mnt)
+
+    def workspace_path(self, owner: str) -> Path | None:
+        """The host folder of ``owner``'s workspace: the mount point of their quota'd file
+        system when quotas are on and it is mounted, else their named volume's folder when the
+        volume exists; None otherwise. Creates and mounts nothing."""
+        if disk_quota_bytes():
+            mnt = self._workspace_disk(owner)[1]
+            return mnt if str(mnt) in _mountpoints() else None
+        try:
+            vol = self.client.volumes.get(f"{self.prefix}-workspace-{owner}")
+        except NotFound:
+            return None
+        except docker.errors.DockerException as exc:
+            raise SandboxError(MSG_ENGINE_DOWN) from exc
+        return Path(vol.attrs["Mountpoint"])
 
     def disk_usage(self, sandbox_id: str) -> list[tuple[str, int, int]]:
         """``[(what, used bytes, size bytes)]`` of the sandbox's quota'd file systems
@@ -729,6 +849,8 @@ class DockerSandboxBackend(SandboxBackend):
                     continue
                 try:
                     self._attach_workspace(slot, owner)
+                    if self.mode() == "rootless":
+                        self._rootless_hand_over(c, c.attrs["State"]["Pid"], owner=owner)
                     c.rename(name)
                 except (APIError, SandboxError) as exc:
                     log.warning("pool sandbox %s could not be claimed: %s", slot, exc)
@@ -775,21 +897,164 @@ class DockerSandboxBackend(SandboxBackend):
             started.append(name)
         return started
 
+    # -- grading pool ------------------------------------------------------------------------
+    def _claimed_path(self, slot: str) -> Path:
+        """When a grading-pool sandbox was claimed (Unix time, text); outside the sandbox."""
+        return Path(settings.BUNGEO_RUN_DIR) / "gpool" / f"{slot}.claimed"
+
+    def _grading_pool_members(self) -> list:
+        filters = {"label": [f"{LABEL_PREFIX}={self.prefix}", f"{LABEL_KIND}={KIND_GRADING_POOL}"]}
+        pool_prefix = f"{self.prefix}-{KIND_GRADING_POOL}-"
+        return [c for c in self.client.containers.list(all=True, filters=filters)
+                if c.name.startswith(pool_prefix)]
+
+    def _prepull_state(self, slot: str) -> str:
+        """``"ready"``, ``"failed"`` or ``"pulling"``: how a grading-pool sandbox's pre-pull
+        (run inside it, see :meth:`grading_pool_fill`) is getting on."""
+        hostdir = Path(settings.BUNGEO_RUN_DIR) / "sandboxes" / slot
+        if (hostdir / "prepull.failed").exists():
+            return "failed"
+        return "ready" if (hostdir / "prepull.done").exists() else "pulling"
+
+    def _claim_grading(self, name: str):
+        """Take a ready grading-pool sandbox and rename it ``name``; None when none is ready.
+        Atomic across threads and processes, as :meth:`_claim` is."""
+        for c in self._grading_pool_members():
+            slot = c.labels.get(LABEL_SLOT, c.name)
+            if c.status != "running" or self._prepull_state(slot) != "ready":
+                continue
+            with self._claim_lock(slot) as held:
+                if not held:
+                    continue
+                try:
+                    c.reload()
+                except NotFound:
+                    continue
+                if c.name != slot or c.status != "running" or not self._inner_answers(slot):
+                    continue
+                claimed = self._claimed_path(slot)
+                claimed.parent.mkdir(parents=True, exist_ok=True)
+                claimed.write_text(str(time.time()))
+                try:
+                    c.rename(name)
+                except APIError as exc:
+                    log.warning("grading pool sandbox %s could not be claimed: %s", slot, exc)
+                    claimed.unlink(missing_ok=True)
+                    continue
+                self._slots[name] = slot
+                (self.host_dir(name) / "prepull.done").unlink(missing_ok=True)
+                c.reload()
+                log.info("grading pool sandbox %s claimed as %s", slot, name)
+                return c
+        return None
+
+    def grading_pool_fill(self, size: int | None = None) -> list[str]:
+        """See :meth:`SandboxBackend.grading_pool_fill`. Members whose pre-pull failed, that
+        stopped, or that are not ready after ``BUNGEO_GRADING_TIME_LIMIT`` seconds are removed.
+        One fill runs at a time (a non-blocking host-wide lock; a second caller returns [])."""
+        size = settings.BUNGEO_GRADING_POOL_SIZE if size is None else size
+        lock_dir = Path(settings.BUNGEO_RUN_DIR) / "sandboxes"
+        lock_dir.mkdir(parents=True, exist_ok=True)
+        with open(lock_dir / f"{self.prefix}-gpool-fill.lock", "w") as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return []
+            now = time.time()
+            alive = 0
+            for c in self._grading_pool_members():
+                slot = c.labels.get(LABEL_SLOT, c.name)
+                state = self._prepull_state(slot)
+                try:
+                    age = now - float(c.labels.get(LABEL_CREATED, "0"))
+                except ValueError:
+                    age = now
+                stale = state == "pulling" and age > settings.BUNGEO_GRADING_TIME_LIMIT
+                if c.status == "running" and state != "failed" and not stale:
+                    alive += 1
+                    continue
+                with self._claim_lock(slot) as held:
+                    if held:
+                        log.warning("grading pool sandbox %s removed (%s, pre-pull %s)",
+                                    slot, c.status, state)
+                        self.remove(c.name, keep_workspace=False)
+            started = []
+            for _n in range(max(0, size - alive)):
+                name = f"{self.prefix}-{KIND_GRADING_POOL}-{uuid.uuid4().hex[:8]}"
+                c = self._create(name, owner="", kind=KIND_GRADING_POOL, workspace=False)
+                try:
+                    self._start(c)
+                    self._prepull_start(name)
+                except (SandboxError, APIError) as exc:
+                    self.remove(name, keep_workspace=False)
+                    raise SandboxError(f"grading pool: {exc}") from exc
+                started.append(name)
+            return started
+
+    def _prepull_start(self, name: str) -> None:
+        """Pull ``BUNGEO_GRADING_PREPULL`` inside the sandbox, detached; the sandbox reports
+        ``prepull.done`` (or ``prepull.failed`` with the pull's output) in its host folder."""
+        refs = " ".join(shlex.quote(r) for r in settings.BUNGEO_GRADING_PREPULL)
+        # Three tries each: a mirror that is busy being pushed to can miss a request.
+        script = (f"for r in {refs}; do ok=; for t in 1 2 3; do "
+                  "docker pull -q \"$r\" >>/tmp/prepull.log 2>&1 && { ok=1; break; }; sleep 2; done; "
+                  "[ -n \"$ok\" ] || { cp /tmp/prepull.log /run/bungeo-host/prepull.failed; exit 1; }; "
+                  "done; touch /run/bungeo-host/prepull.done")
+        api = self.client.api
+        ex = api.exec_create(name, ["sh", "-c", script], stdout=False, stderr=False)
+        api.exec_start(ex["Id"], detach=True)
+
     def reconcile(self, *, grading_max_age: float, now: float | None = None) -> list[str]:
         now = time.time() if now is None else now
-        filters = {"label": [f"{LABEL_PREFIX}={self.prefix}", f"{LABEL_KIND}={KIND_GRADING}"]}
         removed = []
-        for c in self.client.containers.list(all=True, filters=filters):
+        for kind in (KIND_GRADING, KIND_GRADING_POOL):
+            filters = {"label": [f"{LABEL_PREFIX}={self.prefix}", f"{LABEL_KIND}={kind}"]}
+            for c in self.client.containers.list(all=True, filters=filters):
+                if self._identity(c)[0] != KIND_GRADING:
+                    continue  # an unclaimed pool member: grading_pool_fill looks after those
+                if self._reconcile_one(c, grading_max_age, now):
+                    removed.append(c.name)
+        if removed:
+            log.warning("reconcile removed %d leftover grading sandbox(es)", len(removed))
+        self._remove_orphan_grading_volumes(now)
+        return removed
+
+    def _remove_orphan_grading_volumes(self, now: float, min_age: float = 600.0) -> list[str]:
+        """Remove grading sandboxes' storage volumes whose container is gone (a worker that
+        died while the volume was being deleted in the background); only volumes older than
+        ``min_age`` seconds, so one whose sandbox is being created is never touched. Returns the
+        names removed."""
+        names = {c.labels.get(LABEL_SLOT, c.name) for c in self.client.containers.list(
+            all=True, filters={"label": [f"{LABEL_PREFIX}={self.prefix}"]})}
+        gone = []
+        for kind in (KIND_GRADING, KIND_GRADING_POOL):
+            for v in self.client.volumes.list(filters={"label": [
+                    f"{LABEL_PREFIX}={self.prefix}", f"{LABEL_KIND}={kind}"]}):
+                labels = v.attrs.get("Labels") or {}
+                try:
+                    age = now - float(labels.get(LABEL_CREATED, "0"))
+                except ValueError:
+                    age = now
+                if labels.get(LABEL_SLOT) not in names and age > min_age:
+                    self._remove_volumes([v.name])
+                    gone.append(v.name)
+        return gone
+
+    def _reconcile_one(self, c, grading_max_age: float, now: float) -> bool:
+        """Remove grading sandbox ``c`` when it is older than ``grading_max_age`` seconds
+        (counted from its claim for a grading-pool sandbox). Returns whether it was removed."""
+        slot = c.labels.get(LABEL_SLOT, c.name)
+        try:
+            created = float(self._claimed_path(slot).read_text())
+        except (OSError, ValueError):
             try:
                 created = float(c.labels.get(LABEL_CREATED, "0"))
             except ValueError:
                 created = 0.0
-            if now - created > grading_max_age:
-                self.remove(c.name, keep_workspace=False)
-                removed.append(c.name)
-        if removed:
-            log.warning("reconcile removed %d leftover grading sandbox(es)", len(removed))
-        return removed
+        if now - created <= grading_max_age:
+            return False
+        self.remove(c.name, keep_workspace=False)
+        return True
 
     def idle_seconds(self, sandbox_id: str, *, now: float | None = None) -> float | None:
         sb = self.get(sandbox_id)

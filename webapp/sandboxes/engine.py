@@ -394,8 +394,12 @@ def status() -> dict[str, object]:
             userns="name=userns" in " ".join(info.get("SecurityOptions", [])),
             isolation=_isolation_of(info),
             runtimes=sorted(info.get("Runtimes") or {}),
-            sandboxes=len(c.containers.list(all=True, filters={"label": "org.bungeo.kind"})),
+            # sparse: no inspect per container (one removed meanwhile would raise NotFound)
+            sandboxes=len(c.containers.list(all=True, sparse=True, filters={"label": "org.bungeo.kind"})),
         )
+        from .isolation import fidelity_report
+
+        report.update(fidelity_report(str(report["isolation"]), info.get("CgroupVersion")))
         report["kernel_limits"] = {
             k: int((Path("/proc/sys") / k).read_text().split()[0]) for k in HOST_SYSCTLS
         }

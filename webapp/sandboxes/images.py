@@ -103,9 +103,28 @@ def recipes() -> tuple[Recipe, list[Recipe]]:
     return sandbox, standins
 
 
-def sandbox_image() -> str:
-    """The tag of the sandbox image that the current recipe produces."""
+def sandbox_image(mode: str | None = None) -> str:
+    """The tag of the sandbox image that the current recipe produces; for isolation mode
+    ``rootless``, the tag of :func:`rootless_recipe`'s image."""
+    if mode == "rootless":
+        return rootless_recipe().image_ref
     return recipes()[0].image_ref
+
+
+def rootless_recipe() -> Recipe:
+    """The sandbox recipe of isolation mode ``rootless`` (``sandbox_rootless`` in
+    ``images/images.yaml``): built only when that mode is in use, see :func:`build_rootless`.
+    Raises ``KeyError`` when images.yaml has no such entry."""
+    data = yaml.safe_load((IMAGES_DIR / "images.yaml").read_text())["sandbox_rootless"]
+    return Recipe(name="sandbox-rootless", recipe=data["recipe"], rootfs=data["rootfs"],
+                  suite=data.get("suite", "host"), packages=tuple(data.get("packages", [])),
+                  standin=False)
+
+
+def build_rootless(c: docker.DockerClient | None = None) -> bool:
+    """Build the rootless-mode sandbox image unless its recipe hash is cached (as :func:`build`).
+    Returns True when it built."""
+    return build(rootless_recipe(), c or engine.client(timeout=600))
 
 
 # ------------------------------------------------------------------------------
@@ -322,8 +341,12 @@ def push_standin(r: Recipe, c: docker.DockerClient) -> list[str]:
     return pushed
 
 
-def build_all(*, push: bool = True) -> BuildReport:
-    """Build the sandbox image and every stand-in (cached), then push stand-ins to the mirror."""
+def build_all(*, push: bool = True, rootless: bool | None = None) -> BuildReport:
+    """Build the sandbox image and every stand-in (cached), then push stand-ins to the mirror.
+    The rootless-mode sandbox image is built too when ``rootless`` is True, or when it is None
+    and ``BUNGEO_ISOLATION`` is ``rootless`` (the default run builds no extra image)."""
+    if rootless is None:
+        rootless = settings.BUNGEO_ISOLATION == "rootless"
     from .docker_backend import seccomp_profile
 
     seccomp_profile()  # fetched from Debian's archive now, not when a learner is waiting
@@ -334,6 +357,9 @@ def build_all(*, push: bool = True) -> BuildReport:
         (report.built if build(r, c) else report.cached).append(r.image_ref)
         if push and r.standin:
             report.pushed += push_standin(r, c)
+    if rootless:
+        r = rootless_recipe()
+        (report.built if build(r, c) else report.cached).append(r.image_ref)
     return report
 
 

@@ -2,7 +2,9 @@
 "Sandboxes"). One setting, ``BUNGEO_ISOLATION``:
 
 * ``auto`` (default): the strongest mode the engine offers: ``sysbox`` when the engine has the
-  ``sysbox-runc`` runtime, else ``userns``.
+  ``sysbox-runc`` runtime, else ``userns`` when it remaps user ids (``--userns-remap``, as bungeo's
+  own engine does), else ``rootless`` (the namespaced capabilities of ``userns`` would be the
+  host's real ones on an engine that does not remap).
 * ``sysbox``: the Sysbox runtime (installed by the operator) gives the sandbox its own user
   namespace and a virtualised /proc, /sys and cgroup tree; no extra capabilities, Docker's default
   seccomp profile. Full fidelity, no host privileges. (Sysbox documentation: "Sysbox containers
@@ -10,12 +12,16 @@
 * ``userns``: bungeo's dedicated engine runs with ``--userns-remap``; the sandbox gets namespaced
   SYS_ADMIN, NET_ADMIN and SYS_PTRACE, Docker's seccomp profile plus four syscalls, and a
   host-owned parent cgroup whose own directories are handed to the remapped root after start.
+* ``rootless``: the fallback where a second engine cannot run (DESIGN.md, "Fallback"): the
+  sandbox runs on whatever engine bungeo is given, as the unprivileged user ``learner`` (uid
+  1000, no capabilities), whose inner engine is rootless Docker (rootlesskit + slirp4netns). The
+  sandbox gets SYS_ADMIN (which Docker's seccomp profile needs to allow unshare and mount; the
+  learner never holds it: setuid programs other than newuidmap/newgidmap are stripped from the
+  image), /dev/net/tun, unmasked /proc and /sys, and the same seccomp profile as ``userns``. On a
+  cgroup v1 host its inner engine has no cgroups (:data:`MISSING_CGROUP_FEATURES`).
 * ``trusted``: privileged-equivalent (all capabilities but SYS_RESOURCE, no seccomp, the host's
   user namespace, every device allowed): the learner effectively owns the host. For a single
   person's laptop only; every staff page and the log say so.
-
-The fallback ``rootless`` mode of DESIGN.md (a rootless inner engine for hosts where a second
-engine cannot run) is not implemented yet: asking for it is an error.
 """
 from __future__ import annotations
 
@@ -27,7 +33,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 log = logging.getLogger(__name__)
 
-MODES = ("sysbox", "userns", "trusted")
+MODES = ("sysbox", "userns", "rootless", "trusted")
 SYSBOX_RUNTIME = "sysbox-runc"
 TRUSTED_WARNING = ("Isolation mode 'trusted': learners can take over this host. Use it only on a "
                    "single-user laptop, never for a class.")
@@ -35,30 +41,38 @@ TRUSTED_WARNING = ("Isolation mode 'trusted': learners can take over this host. 
 
 def configured_mode() -> str:
     """``BUNGEO_ISOLATION`` checked: ``auto`` or one of :data:`MODES`. Raises
-    ``ImproperlyConfigured`` otherwise (``rootless`` is named as not implemented)."""
+    ``ImproperlyConfigured`` otherwise."""
     mode = settings.BUNGEO_ISOLATION
     if mode == "auto" or mode in MODES:
         return mode
-    if mode == "rootless":
-        raise ImproperlyConfigured("BUNGEO_ISOLATION=rootless is not implemented yet; use userns")
     raise ImproperlyConfigured(f"BUNGEO_ISOLATION must be auto or one of {', '.join(MODES)}: {mode!r}")
 
 
 def resolve(engine_info: dict[str, Any]) -> str:
-    """The mode to use, given the sandbox engine's ``docker info`` (``Runtimes``)."""
+    """The mode to use, given the sandbox engine's ``docker info`` (``Runtimes`` and
+    ``SecurityOptions``, where ``name=userns`` says the engine remaps user ids)."""
     mode = configured_mode()
     if mode == "sysbox" and SYSBOX_RUNTIME not in (engine_info.get("Runtimes") or {}):
         raise ImproperlyConfigured("BUNGEO_ISOLATION=sysbox but the sandbox engine has no "
                                    f"{SYSBOX_RUNTIME} runtime (install Sysbox, restart the engine)")
     if mode != "auto":
         return mode
-    return "sysbox" if SYSBOX_RUNTIME in (engine_info.get("Runtimes") or {}) else "userns"
+    if SYSBOX_RUNTIME in (engine_info.get("Runtimes") or {}):
+        return "sysbox"
+    return "userns" if engine_remaps(engine_info) else "rootless"
+
+
+def engine_remaps(engine_info: dict[str, Any]) -> bool:
+    """True when the engine runs with ``--userns-remap`` (``name=userns`` among the
+    ``SecurityOptions`` of ``docker info``, Engine API ``SystemInfo``)."""
+    return any(str(o).startswith("name=userns") for o in engine_info.get("SecurityOptions") or [])
 
 
 def host_config(mode: str, *, name: str, binds: dict, seccomp: str | None) -> dict[str, Any]:
     """Keyword arguments for docker-py's ``create_host_config`` for a sandbox in ``mode``, plus
     the raw host-config keys under ``"_raw"`` (``MaskedPaths``/``ReadonlyPaths``, ``Runtime``,
-    ``UsernsMode``). ``seccomp`` is the userns profile JSON (ignored by the other modes).
+    ``UsernsMode``). ``seccomp`` is the userns profile JSON (used by ``userns`` and ``rootless``,
+    ignored by the other modes).
     Limits (memory, CPUs, pids, a host-owned cgroup parent, log size) are the same in every
     mode: they are what keeps one learner from starving the others."""
     memory = settings.BUNGEO_SANDBOX_MEMORY
@@ -91,6 +105,9 @@ def host_config(mode: str, *, name: str, binds: dict, seccomp: str | None) -> di
         # Docker masks and write-protects parts of /proc and /sys; the inner engine needs them
         # (it sets sysctls for its own networks). The user namespace keeps them harmless.
         raw.update(MaskedPaths=[], ReadonlyPaths=[])
+    elif mode == "rootless":
+        spec.update(rootless_host_config(seccomp))
+        raw.update(MaskedPaths=[], ReadonlyPaths=[])
     elif mode == "sysbox":
         # Sysbox virtualises what the inner engine needs; nothing is added or unmasked.
         raw["Runtime"] = SYSBOX_RUNTIME
@@ -114,3 +131,93 @@ def warn_if_trusted(mode: str) -> None:
     """Log the trusted-mode warning (called whenever a sandbox starts in that mode)."""
     if mode == "trusted":
         log.warning(TRUSTED_WARNING)
+
+
+# ------------------------------------------------------------------------------------------
+# rootless (DESIGN.md, "Fallback (rootless mode)")
+# ------------------------------------------------------------------------------------------
+ROOTLESS_UID = 1000
+# What a rootless inner engine cannot do without cgroups (cgroup v1 host, measured on this one):
+# key -> what the learner sees. Lab steps that need one of them carry ``needs: cgroups``.
+MISSING_CGROUP_FEATURES = {
+    "pause": "docker pause/unpause: 'cannot toggle freezer: cgroups not configured'",
+    "top": "docker top fails",
+    "stats": "docker stats shows the whole sandbox's usage, not the container's",
+    "limits": "--memory, --cpus and --pids-limit are accepted but not enforced",
+}
+
+
+def rootless_host_config(seccomp: str | None) -> dict[str, Any]:
+    """The host-config keywords (docker-py ``create_host_config``) that mode ``rootless`` adds to
+    the common limits: SYS_ADMIN only (Docker's seccomp profile allows ``unshare``, ``mount``
+    and ``clone`` of new namespaces only to a container that has it; the learner's processes,
+    uid 1000, never hold it), ``seccomp`` (the ``userns`` profile, JSON), AppArmor unconfined
+    (its default profile denies the mounts rootlesskit makes), /dev/net/tun for slirp4netns and
+    a /run owned by the learner (rootless Docker's ``XDG_RUNTIME_DIR`` is /run/user/1000). The
+    caller also clears ``MaskedPaths``/``ReadonlyPaths``.
+
+    Measured on this host: without SYS_ADMIN, rootlesskit stops at "failed to start the child:
+    fork/exec /proc/self/exe: operation not permitted"; with Docker's masked paths the inner
+    engine starts but every inner container fails at "mount proc:/proc ... operation not
+    permitted". This host has no AppArmor, so ``apparmor=unconfined`` is untested here."""
+    return {
+        "cgroupns": "private",
+        "cap_add": ["SYS_ADMIN"],
+        "security_opt": [f"seccomp={seccomp}", "apparmor=unconfined"],
+        "devices": ["/dev/net/tun"],
+        "tmpfs": {"/run": f"rw,nosuid,nodev,mode=755,uid={ROOTLESS_UID},gid={ROOTLESS_UID}",
+                  "/tmp": "rw,nosuid,nodev,mode=1777"},
+    }
+
+
+def container_config(mode: str) -> dict[str, Any]:
+    """Extra keywords for docker-py's ``create_container`` in ``mode``: ``user`` for
+    ``rootless`` (the learner, uid:gid 1000:1000), nothing for the other modes."""
+    return {"user": f"{ROOTLESS_UID}:{ROOTLESS_UID}"} if mode == "rootless" else {}
+
+
+def has_cgroups(mode: str, cgroup_version: str | int | None) -> bool:
+    """Whether the learner's inner engine has cgroups (pause, top, stats, per-container limits)
+    in ``mode`` on an engine whose ``docker info`` reports ``cgroup_version`` ("1" or "2").
+    Only ``rootless`` on cgroup v1 lacks them. On cgroup v2, rootless Docker has them only if the
+    host delegates controllers to the learner's systemd user session, which a sandbox does not
+    have, so it is reported as lacking them too (rootless Docker documentation, "Limiting
+    resources")."""
+    return mode != "rootless"
+
+
+def missing_features(mode: str) -> frozenset[str]:
+    """The lab features (``labs.content.FEATURES``) the learner's inner engine lacks in
+    ``mode``: ``{"cgroups"}`` for ``rootless`` (see :func:`has_cgroups`), else none."""
+    return frozenset() if has_cgroups(mode, None) else frozenset({"cgroups"})
+
+
+ROOTLESS_ADVICE = ("use isolation mode userns or sysbox on a host where bungeo can run its own "
+                   "engine (on cgroup v2, userns delegates each sandbox's cgroup)")
+
+
+def fidelity_report(mode: str, cgroup_version: str | int | None) -> dict[str, Any]:
+    """What the operator's host check (``manage.py sandbox-engine status``) says about the
+    learners' inner engines in ``mode``: ``learner_cgroups`` (bool) and, when they lack them,
+    ``unavailable`` (:data:`MISSING_CGROUP_FEATURES`' descriptions, the lab steps marked
+    ``needs: cgroups`` show a notice instead of a check) and ``advice``."""
+    if has_cgroups(mode, cgroup_version):
+        return {"learner_cgroups": True}
+    return {"learner_cgroups": False, "unavailable": list(MISSING_CGROUP_FEATURES.values()),
+            "advice": ROOTLESS_ADVICE}
+
+
+def subid_file(remapped: bool, remap_count: int = 65536) -> str | None:
+    """The contents of ``/etc/subuid`` (and ``/etc/subgid``) for the learner in mode
+    ``rootless``, or None to keep the image's (``learner:100000:65536``).
+
+    On an engine that remaps ids (``--userns-remap``), a sandbox owns only ``remap_count`` ids
+    (Docker's default: 65536, see ``/etc/subuid`` of ``dockremap``), so the learner's
+    subordinate ids are those above its own uid: ``learner:1001:<remap_count - 1001>``. Raises
+    ``ValueError`` when ``remap_count`` leaves fewer than 1000 ids."""
+    if not remapped:
+        return None
+    count = remap_count - ROOTLESS_UID - 1
+    if count < 1000:
+        raise ValueError(f"the engine remaps only {remap_count} ids: too few for rootless Docker")
+    return f"learner:{ROOTLESS_UID + 1}:{count}\n"

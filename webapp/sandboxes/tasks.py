@@ -76,3 +76,14 @@ def sandboxes_pool_fill() -> list[str]:
     except SandboxError as exc:
         log.warning("warm pool refill failed: %s", exc)
         return []
+
+
+@shared_task(ignore_result=True)
+def sandboxes_grading_pool_fill() -> list[str]:
+    """Keep BUNGEO_GRADING_POOL_SIZE grading sandboxes started with the stand-in images pulled
+    (Celery beat, every 15 s). Returns the ids started."""
+    try:
+        return get_backend().grading_pool_fill()
+    except SandboxError as exc:
+        log.warning("grading pool refill failed: %s", exc)
+        return []

@@ -16,6 +16,9 @@ class Command(BaseCommand):
         sub = parser.add_subparsers(dest="action", required=True)
         b = sub.add_parser("build", help="build every image whose recipe changed, push stand-ins")
         b.add_argument("--no-push", action="store_true", help="do not push to the mirror")
+        b.add_argument("--rootless", action="store_true",
+                       help="also build the sandbox image of isolation mode 'rootless' (built anyway "
+                            "when BUNGEO_ISOLATION=rootless)")
         sub.add_parser("list", help="list recipes, their hashes and the public stand-in names")
         sub.add_parser("push", help="push the built stand-ins to the classroom mirror")
         e = sub.add_parser("export", help="write a bundle (docker save + manifest) for an offline host")
@@ -30,6 +33,7 @@ class Command(BaseCommand):
             sandbox, standins = images.recipes()
             for r in [sandbox, *standins]:
                 self.stdout.write(f"{r.image_ref:40} {' '.join(r.tags)}")
+            self.stdout.write(f"{images.rootless_recipe().image_ref:40} (isolation mode rootless only)")
             return
         if not engine.engine_answers():
             raise CommandError("the sandbox engine does not answer: run 'manage.py sandbox-engine start'")
@@ -59,7 +63,7 @@ class Command(BaseCommand):
             self.stdout.write(f"pushed  {', '.join(pushed) or 'nothing (the mirror is up to date)'}")
             return
         t0 = time.monotonic()
-        report = images.build_all(push=not opts["no_push"])
+        report = images.build_all(push=not opts["no_push"], rootless=opts["rootless"] or None)
         for ref in report.built:
             self.stdout.write(f"built   {ref}")
         for ref in report.cached:

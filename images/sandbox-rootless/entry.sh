@@ -1,0 +1,30 @@
+#!/bin/sh
+# Entry point of a learner's sandbox in isolation mode "rootless" (PID 1 is docker-init). Runs as
+# the learner (uid 1000) with no capabilities.
+# 1. Wait until bungeo has made the host-shared directory ours and written /run/bungeo-host/ready.
+# 2. Run rootless Docker (dockerd-rootless.sh: rootlesskit makes a user namespace from the
+#    subordinate ids in /etc/subuid and /etc/subgid, slirp4netns gives it a network), restarting it
+#    if it dies. It listens on the learner's socket ($DOCKER_HOST) and on a socket in the
+#    host-shared directory that bungeo's step checks use.
+# There are no cgroups for it on a cgroup v1 host: pause, top, stats and limits are unavailable.
+set -u
+i=0
+while [ ! -e /run/bungeo-host/ready ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i + 1)); done
+mkdir -p "$XDG_RUNTIME_DIR" && chmod 0700 "$XDG_RUNTIME_DIR"
+MIRROR="${BUNGEO_MIRROR:-}"
+set -- --host "$DOCKER_HOST" --host unix:///run/bungeo-host/docker.sock \
+       --data-root /var/lib/docker --log-level warn --log-opt max-size=5m --log-opt max-file=2
+if [ -n "$MIRROR" ]; then
+  set -- "$@" --registry-mirror "http://$MIRROR" --insecure-registry "$MIRROR"
+fi
+# slirp4netns reaches the host's network through the sandbox's own interface; the mirror's
+# address is the sandbox's gateway, so the default "disable host loopback" is kept.
+export DOCKERD_ROOTLESS_ROOTLESSKIT_NET=slirp4netns
+export DOCKERD_ROOTLESS_ROOTLESSKIT_PORT_DRIVER=builtin
+LOG=/tmp/dockerd.log
+while true; do
+  rm -f "$XDG_RUNTIME_DIR/docker.pid"
+  dockerd-rootless.sh "$@" >>"$LOG" 2>&1
+  echo "inner dockerd exited with $?; restarting in 1 s" >>"$LOG"
+  sleep 1
+done
