@@ -205,9 +205,14 @@ class CheckSpec:
         """The workspace files (relative to /root) this check reads; empty for most checks."""
         return (str(self.kwargs()["path"]),) if "files" in REGISTRY[self.type].reads else ()
 
-    def reads(self) -> frozenset[str]:
-        """What this check reads besides the engine's lists (see :attr:`CheckType.reads`)."""
-        return REGISTRY[self.type].reads
+    def reads(self, state: EngineState | None = None) -> frozenset[str]:
+        """What this check reads besides the engine's lists (see :attr:`CheckType.reads`);
+        given the engine's ``state``, also what it needs in that state only
+        (:attr:`CheckType.reads_if`)."""
+        ct = REGISTRY[self.type]
+        if state is None or ct.reads_if is None:
+            return ct.reads
+        return ct.reads | ct.reads_if(state, **self.kwargs())
 
 
 # ------------------------------------------------------------------------------
@@ -1368,8 +1373,11 @@ def compose_project_down(
     the project is left (a network still there means the containers were removed one by one,
     not by ``docker compose down``). With ``keep_volumes`` (plain ``down``) every volume key in
     ``volumes`` must still exist as the project's volume; without it (``down -v``) each must be
-    gone, and its removal must have been seen in the engine's recent events, so that a project
-    that never existed does not count. ``services`` only helps spot the project under another
+    gone. A project that never existed leaves the same end state, so ``down -v`` also needs proof
+    that the project was there and taken down: the volumes' removal in the engine's recent events
+    (the engine keeps only its last 256 events, so a busy learner can push it out), or else the
+    shell history (:func:`compose_history`): a ``docker compose ... down -v`` (or ``--volumes``)
+    after a ``docker compose ... up``. ``services`` only helps spot the project under another
     name; ``folder`` is used in messages (default ``~/PROJECT``)."""
     folder = folder or f"~/{project}"
     command = "docker compose down" if keep_volumes else "docker compose down -v"
@@ -1391,18 +1399,102 @@ def compose_project_down(
         gone = [f"{project}_{key}" for key, vol in kept if vol is None]
         if not gone:
             return CheckResult(True, MSG_CDOWN_KEPT_OK, p)
-        if not _compose_seen(state, project):
+        if not _compose_seen(state, project) and not compose_history(state, project).up:
             return _compose_absent(state, project, services or [], folder)
         return CheckResult(False, MSG_CDOWN_VOLUME_GONE, {**p, "volume": gone[0]})
     left = [vol.name for _, vol in kept if vol is not None]
     if left:
         return CheckResult(False, MSG_CDOWN_VOLUME_KEPT, {**p, "volume": left[0]})
-    if not _compose_seen(state, project):
+    if all(n in state.removed_volumes for n in names) and _compose_seen(state, project):
+        return CheckResult(True, MSG_CDOWN_REMOVED_OK, p)
+    ran = compose_history(state, project)
+    others = _compose_others(state, project, services or [])
+    if ran.down_volumes and not others:
+        return CheckResult(True, MSG_CDOWN_REMOVED_OK, p)
+    if others or not (_compose_seen(state, project) or ran.up):
         return _compose_absent(state, project, services or [], folder)
     unseen = [n for n in names if n not in state.removed_volumes]
-    if unseen:
-        return CheckResult(False, MSG_CDOWN_NOT_SEEN, {**p, "volume": unseen[0]})
-    return CheckResult(True, MSG_CDOWN_REMOVED_OK, p)
+    return CheckResult(False, MSG_CDOWN_NOT_SEEN, {**p, "volume": (unseen or names or [project])[0]})
+
+
+def compose_down_reads(state: EngineState, *, project: str, volumes: list[str],
+                       **_: Any) -> frozenset[str]:
+    """What :func:`compose_project_down` needs besides the engine's lists in ``state``: the shell
+    history when nothing of ``project`` is left, a volume of it is gone, and the engine's recent
+    events do not show all of that (the history then tells a project taken down from one that
+    never was). Reading the history costs an exec in the sandbox (``bench/observe_lab.py``), so
+    only then."""
+    if _compose_containers(state, project) or any(
+            n.labels.get(COMPOSE_PROJECT) == project for n in state.networks):
+        return frozenset()
+    gone = [f"{project}_{k}" for k in volumes if _compose_volume(state, project, k) is None]
+    if not gone or (_compose_seen(state, project) and all(n in state.removed_volumes for n in gone)):
+        return frozenset()
+    return frozenset({"history"})
+
+
+@dataclass(frozen=True)
+class ComposeRan:
+    """What the shell history says of a Compose project: ``up`` when a ``docker compose ... up``
+    was run, ``down_volumes`` when a ``docker compose ... down -v`` (or ``--volumes``) came after
+    such an ``up``."""
+
+    up: bool = False
+    down_volumes: bool = False
+
+
+# Options of 'docker compose' (before the subcommand) that take a value
+# (https://docs.docker.com/reference/cli/docker/compose/).
+_COMPOSE_VALUE_OPTIONS = frozenset({"-f", "--file", "-p", "--project-name", "--project-directory",
+                                    "--env-file", "--profile", "--ansi", "--parallel",
+                                    "--progress"})
+
+
+def _compose_command(words: list[str]) -> tuple[str | None, str, list[str]]:
+    """A simple command as Compose reads it: (project given with ``-p``, or None; subcommand;
+    its arguments). The subcommand is empty when ``words`` is no Compose command
+    (``docker compose ...`` or ``docker-compose ...``)."""
+    if words[:2] == ["docker", "compose"]:
+        rest = words[2:]
+    elif words[:1] == ["docker-compose"]:
+        rest = words[1:]
+    else:
+        return None, "", []
+    named = None
+    i = 0
+    while i < len(rest) and rest[i].startswith("-"):
+        opt, _, value = rest[i].partition("=")
+        if opt in ("-p", "--project-name"):
+            named = value or (rest[i + 1] if i + 1 < len(rest) else "")
+        i += 1 if value or opt not in _COMPOSE_VALUE_OPTIONS else 2
+    return (named, rest[i], rest[i + 1:]) if i < len(rest) else (named, "", [])
+
+
+def compose_history(state: EngineState, project: str) -> ComposeRan:
+    """Read the shell history (oldest first) for Compose commands that act on ``project``:
+    those that name no project with ``-p`` (the project then comes from the folder, which the
+    history does not record) or name this one. ``-v`` may lead a group of short flags (``-vt 5``;
+    in ``-tv`` the ``v`` is ``-t``'s value)."""
+    up = down_v = False
+    for entry in state.shell_history:
+        for words in shell_commands(_first_line(entry.text)):
+            named, sub, args = _compose_command(words)
+            if not sub or named not in (None, project):
+                continue
+            if sub == "up":
+                up = True
+            elif sub == "down" and up:
+                down_v = down_v or any(a in ("--volumes", "--volumes=true")
+                                       or (a.startswith("-v") and a[1:].isalpha()) for a in args)
+    return ComposeRan(up=up, down_volumes=down_v)
+
+
+def _compose_others(state: EngineState, project: str, services: list[str] | tuple[str, ...]
+                    ) -> bool:
+    """Whether another Compose project runs containers of the same ``services`` (the learner's
+    compose file sits in another folder)."""
+    return any(c.labels.get(COMPOSE_PROJECT) not in (None, project)
+               and c.labels.get(COMPOSE_SERVICE) in services for c in state.containers)
 
 
 # A container created but not started ---------------------------------------------
@@ -1731,6 +1823,9 @@ class CheckType:
     # parameter), "history" (the shell history), "image_events" (the engine's recent image
     # pulls, loads, imports and deletions). The observer reads only what a lab's checks need.
     reads: frozenset[str] = frozenset()
+    # What it reads only in some engine states: called with the state and the check's
+    # parameters, after the engine's lists are read (so that the cost is paid only then).
+    reads_if: Callable[..., frozenset[str]] | None = None
 
 
 REGISTRY: dict[str, CheckType] = {
@@ -1773,7 +1868,8 @@ REGISTRY: dict[str, CheckType] = {
                                          frozenset({"project", "services"}), frozenset({"folder"})),
     "compose_project_down": CheckType(compose_project_down,
                                       frozenset({"project", "volumes", "keep_volumes"}),
-                                      frozenset({"services", "folder"})),
+                                      frozenset({"services", "folder"}),
+                                      reads_if=compose_down_reads),
 }
 
 

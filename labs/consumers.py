@@ -70,17 +70,21 @@ class LabTerminalConsumer(TerminalConsumer):
 
     async def run_checks(self) -> None:
         async with self._check_lock:
+            observed_ms = services.now_ms()
             state = await asyncio.to_thread(services.lab_observe, user=self.user, lab=self.lab)
-            results = services.lab_judge(lab=self.lab, state=state)
+            # The isolation mode may need one `docker info` the first time: not on the loop.
+            unavailable = await asyncio.to_thread(services.unavailable_features)
+            results = services.lab_judge(lab=self.lab, state=state, unavailable=unavailable)
             statuses = await database_sync_to_async(services.steps_record)(
-                user=self.user, lab=self.lab, results=results
+                user=self.user, lab=self.lab, results=results, observed_ms=observed_ms
             )
             with override(self.lang):
                 steps = [
                     {"id": st.step_id, "completed": st.completed, "passed": st.result.passed,
                      "html": render_to_string("labs/_step_status.html", {
                          "lab": self.lab, "step": self.lab.step(st.step_id),
-                         "completed": st.completed, "result": st.result})}
+                         "completed": st.completed, "result": st.result,
+                         "observed_ms": st.observed_ms})}
                     for st in statuses
                 ]
             try:

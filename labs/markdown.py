@@ -21,6 +21,7 @@ from pathlib import Path
 import nh3
 from django.conf import settings
 from django.templatetags.static import static
+from django.utils import translation
 from markdown_it import MarkdownIt
 from mdit_py_plugins.container import container_plugin
 
@@ -50,10 +51,14 @@ def _render_fence(self, tokens, idx, options, env):
     code = token.content.rstrip("\n")
     if info == RUN_INFO:
         esc = html.escape(code, quote=True)
+        # Same msgid as the solution blocks in templates/labs/lab.html.
+        lang = (env or {}).get("lang") or translation.get_language()
+        with translation.override(lang):
+            title = html.escape(translation.gettext("Send to terminal"), quote=True)
         return (
             f'<div class="run-block"><pre><code>{html.escape(code)}</code></pre>'
             f'<button type="button" class="run-button" data-run="{esc}" '
-            f'title="Send to terminal">&#9654;</button></div>\n'
+            f'title="{title}">&#9654;</button></div>\n'
         )
     lang = f' class="language-{html.escape(info)}"' if info else ""
     return f"<pre><code{lang}>{html.escape(code)}</code></pre>\n"
@@ -125,7 +130,12 @@ def _attribute_filter(tag: str, attr: str, value: str) -> str | None:
 
 def render(text: str, lang: str | None = None) -> str:
     """Render lesson Markdown to sanitized HTML (a string safe to mark safe in templates);
-    ``lang`` picks the language version of a figure's diagram."""
+    ``lang`` (``"ko"``/``"en"``, None = the active language) picks the language of a figure's
+    diagram and of the UI text the renderer adds (the run buttons' "Send to terminal" tooltip,
+    translated with Django's gettext at render time).
+
+    The result depends on ``lang``: :func:`labs.content.courses` caches one rendering per
+    language (``Lab.text[lang]``/``Step.text[lang]``), never one for all languages."""
     raw = _MD.render(text, {"lang": lang})
     return nh3.clean(raw, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES,
                      link_rel="noopener noreferrer", attribute_filter=_attribute_filter)

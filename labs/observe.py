@@ -311,9 +311,11 @@ def lab_state(backend, sandbox_id: str, specs) -> EngineState:
     :class:`~webapp.sandboxes.backend.SandboxError` when the sandbox stops meanwhile.
     """
     specs = list(specs)
-    reads = frozenset().union(*(s.reads() for s in specs))
     paths = tuple(dict.fromkeys(p for s in specs for p in s.workspace_paths()))
     state = engine_state(backend.engine_url(sandbox_id))
+    # Some checks read more only in some states (compose down -v: the history once nothing of
+    # the project is left), so what to read is decided after the engine's lists.
+    reads = frozenset().union(*(s.reads(state) for s in specs))
     extra: dict = {}
     if "image_events" in reads:
         api = docker.APIClient(base_url=backend.engine_url(sandbox_id), version="1.41",

@@ -58,6 +58,16 @@ class Question:
         opts = tuple(sorted(self.options, key=key))
         return opts if opts != self.options else opts[1:] + opts[:1]
 
+    def arranged(self, answer: list[str] | None) -> tuple[Option, ...]:
+        """The options as the learner last put them: in the order of the option ids in
+        ``answer`` (unknown and repeated ids skipped, missing options appended in
+        :meth:`shuffled` order), or :meth:`shuffled` when there is no answer."""
+        if not answer:
+            return self.shuffled()
+        by_id = {o.id: o for o in self.options}
+        picked = list(dict.fromkeys(by_id[a] for a in answer if a in by_id))
+        return tuple(picked + [o for o in self.shuffled() if o not in picked])
+
 
 @dataclass(frozen=True)
 class Verdict:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
@@ -22,13 +23,23 @@ MSG_ENGINE_SILENT = _(
 )
 
 
+def now_ms() -> int:
+    """The wall-clock time in milliseconds since the epoch: the "observed at" stamp of a status
+    (taken before observing, so that a later stamp never stands for an older observation)."""
+    return time.time_ns() // 1_000_000
+
+
 @dataclass(frozen=True)
 class StepStatus:
-    """A step's state for one learner: ``completed`` (stored) and the latest check ``result``."""
+    """A step's state for one learner: ``completed`` (stored) and the latest check ``result``;
+    ``observed_ms`` (:func:`now_ms`) is when the observation behind it began. The page keeps
+    the status of the newest observation whatever order the statuses arrive in (websocket and
+    "Check" button race), and never turns a completed step back (static/js/lab-status.js)."""
 
     step_id: str
     completed: bool
     result: CheckResult
+    observed_ms: int = 0
 
 
 def lab_observe(*, user, lab: Lab | None = None) -> EngineState | CheckResult:
@@ -52,16 +63,55 @@ def lab_observe(*, user, lab: Lab | None = None) -> EngineState | CheckResult:
         return CheckResult(False, MSG_ENGINE_SILENT)
 
 
-def lab_judge(*, lab: Lab, state: EngineState | CheckResult) -> dict[str, CheckResult]:
-    """Run every step check of ``lab`` on ``state`` (pure)."""
-    if isinstance(state, CheckResult):
-        return {s.id: state for s in lab.steps}
-    return {s.id: s.check.run(state) for s in lab.steps}
+# A step that needs cgroups in a mode whose inner engine has none (isolation mode rootless).
+MSG_UNAVAILABLE_CGROUPS = _(
+    "Skipped here: the sandboxes of this classroom run Docker without cgroups, so this step "
+    "cannot work. Read it, then go on to the next step."
+)
+UNAVAILABLE_MESSAGES = {"cgroups": MSG_UNAVAILABLE_CGROUPS}
+
+
+def unavailable_features() -> frozenset[str]:
+    """The lab features (``labs.content.FEATURES``) that the active sandbox isolation mode
+    lacks, e.g. ``{"cgroups"}`` in mode ``rootless``; empty when the mode cannot be told."""
+    from webapp.sandboxes import isolation
+
+    try:
+        mode = get_backend().mode()
+    except Exception:  # noqa: BLE001 - the page works on while the engine is down
+        return frozenset()
+    return isolation.missing_features(mode)
+
+
+def step_unavailable(step, unavailable: frozenset[str]) -> CheckResult | None:
+    """The "skipped here" verdict of ``step`` when it needs a feature in ``unavailable``, else
+    None. Such a step is never checked and never recorded as done; it does not block the lab."""
+    missing = [n for n in step.needs if n in unavailable]
+    return CheckResult(False, UNAVAILABLE_MESSAGES[missing[0]]) if missing else None
+
+
+def lab_judge(*, lab: Lab, state: EngineState | CheckResult,
+              unavailable: frozenset[str] | None = None) -> dict[str, CheckResult]:
+    """Run every step check of ``lab`` on ``state``; steps needing a feature in
+    ``unavailable`` (default: :func:`unavailable_features`) get their "skipped here" verdict."""
+    if unavailable is None:
+        unavailable = unavailable_features()
+    out = {}
+    for s in lab.steps:
+        skipped = step_unavailable(s, unavailable)
+        if skipped is not None:
+            out[s.id] = skipped
+        elif isinstance(state, CheckResult):
+            out[s.id] = state
+        else:
+            out[s.id] = s.check.run(state)
+    return out
 
 
 def steps_record(*, user, lab: Lab, results: dict[str, CheckResult],
-                 source: str = "auto") -> list[StepStatus]:
-    """Store completions for passed steps; return every step's status in lab order."""
+                 source: str = "auto", observed_ms: int = 0) -> list[StepStatus]:
+    """Store completions for passed steps; return every step's status in lab order, stamped
+    with ``observed_ms`` (when the observation behind ``results`` began, :func:`now_ms`)."""
     done = set(
         StepCompletion.objects.filter(user=user, course_id=lab.course_id, lab_id=lab.id)
         .values_list("step_id", flat=True)
@@ -76,14 +126,16 @@ def steps_record(*, user, lab: Lab, results: dict[str, CheckResult],
                 pass  # completed concurrently (event and button at once)
             done.add(step_id)
             log.info("user %s completed %s/%s", user.pk, lab.id, step_id)
-    return [StepStatus(s.id, s.id in done, results[s.id]) for s in lab.steps if s.id in results]
+    return [StepStatus(s.id, s.id in done, results[s.id], observed_ms)
+            for s in lab.steps if s.id in results]
 
 
 def steps_evaluate(*, user, lab: Lab, source: str = "auto") -> list[StepStatus]:
     """Observe, judge and record in one call (for sync callers such as views and tests)."""
+    observed_ms = now_ms()
     return steps_record(user=user, lab=lab,
                         results=lab_judge(lab=lab, state=lab_observe(user=user, lab=lab)),
-                        source=source)
+                        source=source, observed_ms=observed_ms)
 
 
 def quiz_answer(*, user, lab: Lab, question_id: str, answer: list[str]):

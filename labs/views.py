@@ -43,11 +43,15 @@ def index(request: HttpRequest) -> HttpResponse:
 def lab_detail(request: HttpRequest, course_id: str, lab_id: str) -> HttpResponse:
     lab = _lab_or_404(course_id, lab_id)
     lang = _lang()
+    observed_ms = services.now_ms()  # the stored completions are read after this moment
     done = selectors.completed_steps(user=request.user, lab=lab)
-    steps = [{"step": s, "text": s.t(lang), "completed": s.id in done, "result": None}
+    unavailable = services.unavailable_features() if any(s.needs for s in lab.steps) else frozenset()
+    steps = [{"step": s, "text": s.t(lang), "completed": s.id in done, "result": None,
+              "unavailable": sorted(set(s.needs) & unavailable)}
              for s in lab.steps]
     return render(request, "labs/lab.html", {
         "lab": lab, "text": lab.t(lang), "steps": steps, "done": len(done), "lang": lang,
+        "observed_ms": observed_ms,
         "ws_path": f"/ws/labs/{lab.course_id}/{lab.id}/terminal/",
     })
 
@@ -62,7 +66,8 @@ def step_check(request: HttpRequest, course_id: str, lab_id: str, step_id: str) 
     statuses = services.steps_evaluate(user=request.user, lab=lab, source="button")
     st = next(s for s in statuses if s.step_id == step_id)
     return render(request, "labs/_step_status.html",
-                  {"lab": lab, "step": step, "completed": st.completed, "result": st.result})
+                  {"lab": lab, "step": step, "completed": st.completed, "result": st.result,
+                   "observed_ms": st.observed_ms})
 
 
 @require_POST
@@ -77,4 +82,5 @@ def quiz_answer(request: HttpRequest, course_id: str, lab_id: str,
                                              question_id=question_id, answer=answer)
     return render(request, "labs/_quiz_question.html", {
         "lab": lab, "q": question, "lang": _lang(), "verdict": verdict, "answer": answer,
+        "items": question.arranged(answer),
     })

@@ -29,21 +29,10 @@
     }
   }
 
+  // Status boxes go through lab-status.js, which keeps the newest observation's box.
   function applySteps(steps) {
-    let done = 0;
-    for (const s of steps) {
-      const li = document.getElementById("step-" + s.id);
-      if (!li) continue;
-      const box = document.getElementById("status-" + s.id);
-      if (box) {
-        box.outerHTML = s.html;
-        if (window.htmx) htmx.process(document.getElementById("status-" + s.id));
-      }
-      li.classList.toggle("done", s.completed);
-      if (s.completed) done += 1;
-    }
-    const counter = document.getElementById("done-count");
-    if (counter) counter.textContent = String(done);
+    const applied = steps.filter((s) => window.bungeoLabStatus.apply(s.id, s.html)).map((s) => s.id);
+    document.dispatchEvent(new CustomEvent("bungeo:steps", { detail: { applied: applied } }));
   }
 
   // Lease countdown: the server sends the seconds left; the page counts down on its own and
@@ -144,10 +133,4 @@
     }
   });
 
-  // The "Check" button swaps the status box; keep the step's tick in sync with it.
-  document.body.addEventListener("htmx:afterSwap", (ev) => {
-    const li = ev.target.closest ? ev.target.closest(".step") : null;
-    const box = li && li.querySelector(".step-status .badge");
-    if (li && box) li.classList.toggle("done", box.classList.contains("ok"));
-  });
 })();

@@ -73,3 +73,43 @@ def test_reading_lab_page_has_no_terminal(client, student, lab, monkeypatch):
     page = client.get(f"/labs/week1/{lab.id}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert 'id="terminal"' not in page and "Check your understanding" in page
     assert page.count('class="quiz-question"') == 3
+    assert "lab-progress" not in page  # a reading lab has no steps to count
+
+
+def test_arranged_keeps_the_learners_order(lab):
+    q = lab.question("history-order")
+    assert q.arranged(None) == q.shuffled() == q.arranged([])
+    assert [o.id for o in q.arranged(["vm", "container", "physical"])] == ["vm", "container",
+                                                                          "physical"]
+    # Unknown and repeated ids are skipped; the missing ones follow in the shuffled order.
+    rest = [o.id for o in q.shuffled() if o.id != "container"]
+    assert [o.id for o in q.arranged(["x", "container", "container"])] == ["container", *rest]
+
+
+def _order_items(html: str) -> list[str]:
+    import re
+
+    return re.findall(r'<li class="order-item" draggable="true" data-id="([\w-]+)">', html)
+
+
+@pytest.mark.django_db
+def test_order_question_is_a_draggable_list_with_move_buttons(client, student, lab, monkeypatch):
+    monkeypatch.setattr(content, "get_lab", lambda c, lab_id: lab if lab_id == lab.id else None)
+    client.force_login(student)
+    q = lab.question("history-order")
+    page = client.get(f"/labs/week1/{lab.id}/", HTTP_ACCEPT_LANGUAGE="ko").content.decode()
+    assert _order_items(page) == [o.id for o in q.shuffled()]
+    assert "<select" not in page and "js/quiz.js" in page
+    assert page.count('data-move="up"') == 3 and 'aria-label="위로 옮기기: ' in page
+    assert "항목을 끌어서 순서대로 놓거나" in page
+    # The answer comes back in the order posted, graded, with the learner's order kept.
+    url = f"/labs/week1/{lab.id}/quiz/history-order/"
+    wrong = client.post(url, {"answer": ["vm", "physical", "container"]},
+                        HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "Not quite." in wrong and "VMs came to share physical servers" in wrong
+    assert _order_items(wrong) == ["vm", "physical", "container"]
+    right = client.post(url, {"answer": ["physical", "vm", "container"]},
+                        HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "quiz-verdict pass" in right and _order_items(right) == ["physical", "vm", "container"]
+    row = QuizAnswer.objects.get(user=student, question_id="history-order")
+    assert row.correct and row.answer == ["physical", "vm", "container"] and row.attempts == 2
