@@ -22,10 +22,15 @@ or reaches outside the submission: the rules follow Docker's documentation of th
 
 :func:`yaml_problem` refuses what should not even reach Docker: text that is not UTF-8 or not
 YAML, and "billion laughs" documents whose aliases expand past :data:`MAX_YAML_NODES` nodes.
+
+:func:`config_json` finds the resolved config in ``docker compose config --format json`` output
+that also holds Compose's warnings (the graders read stdout and stderr merged).
 """
 from __future__ import annotations
 
+import json
 import posixpath
+import re
 from typing import Any
 
 from django.utils.translation import gettext as _
@@ -37,6 +42,22 @@ MAX_YAML_NODES = 100_000
 HOST_NAMESPACE_KEYS = ("network_mode", "pid", "ipc", "uts", "userns_mode", "cgroup")
 LIST_KEYS = ("cap_add", "devices", "device_cgroup_rules")
 ALLOWED_SECURITY_OPTS = {"no-new-privileges", "no-new-privileges:true", "no-new-privileges=true"}
+
+
+def config_json(output: str) -> dict[str, Any]:
+    """The object printed by ``docker compose config --format json``, from output that may also
+    hold warnings (stderr is merged in: a ``version:`` key makes Compose print "the attribute
+    `version` is obsolete" before the JSON). Tries each line that starts with ``{``; returns {}
+    when no JSON object can be found (a caller must then treat the file as unreadable, since an
+    empty config would pass :func:`policy_problems`)."""
+    for m in re.finditer(r"^\{", output, re.MULTILINE):
+        try:
+            obj, _end = json.JSONDecoder().raw_decode(output[m.start():])
+        except json.JSONDecodeError:
+            continue
+        if isinstance(obj, dict):
+            return obj
+    return {}
 
 
 def yaml_problem(data: bytes) -> str | None:

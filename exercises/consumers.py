@@ -10,7 +10,8 @@ from .services import group_name
 
 
 class SubmissionProgressConsumer(AsyncWebsocketConsumer):
-    """``/ws/submissions/<id>/``: only the submission's owner (or staff) may listen."""
+    """``/ws/submissions/<id>/``: only the submission's owner (or staff) may listen; learners
+    never receive fragments of hidden checks."""
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -25,7 +26,8 @@ class SubmissionProgressConsumer(AsyncWebsocketConsumer):
         if not allowed:
             await self.close(code=4403)
             return
-        self.group = group_name(sid)
+        # Staff listen on their own group, which also carries the rows of hidden checks.
+        self.group = group_name(sid, staff=user.is_staff)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
 

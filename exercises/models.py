@@ -15,6 +15,10 @@ class Submission(models.Model):
         DONE = "done", "done"
         ERROR = "error", "error"
 
+    class Source(models.TextChoices):
+        UPLOAD = "upload", "upload"
+        WORKSPACE = "workspace", "workspace"
+
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
                              related_name="submissions")
     assignment = models.CharField(max_length=16)
@@ -32,6 +36,15 @@ class Submission(models.Model):
     duration_s = models.FloatField(null=True, blank=True)
     # The learner's language when submitting: progress and results are rendered in it.
     language = models.CharField(max_length=8, default="ko")
+    # Where the files came from: an upload, or a folder of the learner's sandbox workspace
+    # (``source_path``, relative to their /root). ``skipped`` lists folders left out on the way
+    # (node_modules, .git).
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.UPLOAD)
+    source_path = models.CharField(max_length=255, blank=True)
+    skipped = models.JSONField(default=list, blank=True)
+    # Grading runs: 1 for the first, one more for each regrade; when the last regrade was asked.
+    attempt = models.PositiveSmallIntegerField(default=1)
+    regraded_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -42,7 +55,13 @@ class Submission(models.Model):
 
     @property
     def finished(self) -> bool:
+        """True once grading ended, with a score ("done") or without ("error")."""
         return self.status in (self.Status.DONE, self.Status.ERROR)
+
+    @property
+    def regraded(self) -> bool:
+        """True when staff asked for this submission to be graded again at least once."""
+        return self.regraded_at is not None
 
 
 class CheckResult(models.Model):

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from datetime import timedelta
 from pathlib import Path, PurePosixPath
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -31,15 +33,20 @@ MSG_TOO_LARGE = _("The file is too large: at most %(limit)s bytes.")
 MSG_BAD_NAME = _("Name the file one of: %(names)s.")
 MSG_NOT_TEXT = _("The file must be UTF-8 text.")
 MSG_ARCHIVE_MISSING = _("The archive must contain one of these at its top level: %(names)s.")
+MSG_FOLDER_NEEDS = _("The folder %(folder)s must contain one of these at its top level: %(names)s.")
+MSG_NO_WORKSPACE = _("You have no workspace yet: open a lab once so that your sandbox is made, "
+                     "then try again.")
+MSG_WORKSPACE_DOWN = _("Your workspace cannot be read right now. Please try again in a moment.")
 
 
 class SubmissionError(ValueError):
     """The upload was refused; ``str(exc)`` explains why to the learner."""
 
 
-def group_name(submission_id: int) -> str:
-    """The channel-layer group that follows one submission's grading."""
-    return f"submission.{submission_id}"
+def group_name(submission_id: int, *, staff: bool = False) -> str:
+    """The channel-layer group that follows one submission's grading: one for its learner, one
+    for staff (who also receive the rows of hidden checks)."""
+    return f"submission.{submission_id}{'.staff' if staff else ''}"
 
 
 def _store(data: bytes) -> tuple[str, str]:
@@ -88,12 +95,56 @@ def submission_create(*, user, assignment_id: str, filename: str, data: bytes,
         except UnicodeDecodeError as exc:
             raise SubmissionError(MSG_NOT_TEXT) from exc
         files = {name: data}
+    return _submission_store(user=user, assignment_id=assignment_id, files=files,
+                             language=language)
+
+
+def submission_create_from_workspace(*, user, assignment_id: str, folder: str,
+                                     language: str = "ko", backend=None) -> Submission:
+    """Submit the files of ``folder`` of the learner's sandbox workspace (relative to their
+    /root, e.g. ``a3``), read from the host side without following any link, within the
+    upload limits; ``node_modules`` and ``.git`` folders are left out (listed in
+    ``Submission.skipped``). Stored and queued exactly like an upload.
+
+    Raises :class:`SubmissionError` (unknown assignment, no workspace, unsafe or missing folder,
+    empty, link or special file, limits, no required file at the folder's top level).
+    """
+    from webapp.sandboxes.backend import SandboxError, get_backend, learner_owner
+
+    assignment = registry.get(assignment_id)
+    if assignment is None:
+        raise SubmissionError(MSG_UNKNOWN_ASSIGNMENT)
+    try:
+        root = (backend or get_backend()).workspace_path(learner_owner(user))
+    except SandboxError as exc:
+        raise SubmissionError(MSG_WORKSPACE_DOWN) from exc
+    if root is None or not Path(root).is_dir():
+        raise SubmissionError(MSG_NO_WORKSPACE)
+    try:
+        files, skipped = uploads.files_from_folder(root, folder)
+    except uploads.UploadError as exc:
+        raise SubmissionError(str(exc)) from exc
+    accepted = assignment.grader.ACCEPTED_FILENAMES
+    shown = uploads.normalize_folder(folder)  # valid: files_from_folder checked it
+    if not any(n in files for n in accepted):
+        raise SubmissionError(MSG_FOLDER_NEEDS % {"folder": shown, "names": ", ".join(accepted)})
+    return _submission_store(user=user, assignment_id=assignment_id, files=files,
+                             language=language, source=Submission.Source.WORKSPACE,
+                             source_path=shown[:255], skipped=skipped)
+
+
+def _submission_store(*, user, assignment_id: str, files: dict[str, bytes], language: str,
+                      source: str = Submission.Source.UPLOAD, source_path: str = "",
+                      skipped: list[str] | None = None) -> Submission:
+    """Store validated ``files`` immutably (a tar named by its SHA-256), create the submission
+    and queue its grading on commit. Shared by uploads and workspace folders."""
     archive = files_to_tar(files)
     sha, rel = _store(archive)
     sub = Submission.objects.create(user=user, assignment=assignment_id, sha256=sha,
                                     archive_path=rel, filenames=sorted(files),
                                     size_bytes=sum(len(b) for b in files.values()),
-                                    language=language)
+                                    language=language, source=source, source_path=source_path,
+                                    skipped=list(skipped or []))
     submission_enqueue(submission=sub)
     return sub
 
@@ -103,6 +154,51 @@ def submission_enqueue(*, submission: Submission) -> None:
     from .tasks import grade_submission
 
     transaction.on_commit(lambda: grade_submission.delay(submission.pk))
+
+
+def submission_regrade(*, submission_id: int) -> bool:
+    """Grade a stored submission again (staff): its results are cleared, its status set back to
+    queued, ``attempt`` counted up, ``regraded_at`` set, and grading queued on commit.
+
+    Returns False, changing nothing, when it is already queued or running: the status changes
+    in one conditional UPDATE, so two concurrent requests (a double click) queue one run only.
+    Raises ``Submission.DoesNotExist`` for an unknown id."""
+    with transaction.atomic():
+        sub = Submission.objects.get(pk=submission_id)
+        changed = Submission.objects.filter(
+            pk=submission_id, status__in=[Submission.Status.DONE, Submission.Status.ERROR],
+        ).update(status=Submission.Status.QUEUED, score=None, max_score=None, error="",
+                 started_at=None, finished_at=None, duration_s=None,
+                 attempt=F("attempt") + 1, regraded_at=timezone.now())
+        if not changed:
+            return False
+        sub.results.all().delete()
+        sub.refresh_from_db()
+        submission_enqueue(submission=sub)
+    log.info("submission %s queued for regrading (attempt %s)", sub.pk, sub.attempt)
+    return True
+
+
+REGRADE_LATEST = "latest"
+REGRADE_ALL = "all"
+
+
+def assignment_regrade(*, assignment_id: str, scope: str = REGRADE_LATEST) -> int:
+    """Regrade the submissions of one assignment (staff): with ``scope`` ``"latest"`` the
+    newest submission of each learner, with ``"all"`` every one. Submissions still queued or
+    running are left alone. Returns how many were queued. Raises ``ValueError`` for another
+    scope."""
+    if scope not in (REGRADE_LATEST, REGRADE_ALL):
+        raise ValueError(f"unknown regrade scope {scope!r}")
+    subs = Submission.objects.filter(assignment=assignment_id).order_by("user_id", "-created_at",
+                                                                          "-pk")
+    ids, seen = [], set()
+    for pk, uid in subs.values_list("pk", "user_id"):
+        if scope == REGRADE_LATEST and uid in seen:
+            continue
+        seen.add(uid)
+        ids.append(pk)
+    return sum(submission_regrade(submission_id=pk) for pk in ids)
 
 
 def submission_files(submission: Submission) -> dict[str, bytes]:
@@ -118,27 +214,49 @@ def submission_files(submission: Submission) -> dict[str, bytes]:
     return out
 
 
-def _notify(submission_id: int, html: str, event: str = "grading.progress") -> None:
+def _notify(submission_id: int, html: str | None, staff_html: str | None = None,
+            event: str = "grading.progress") -> None:
+    """Send ``html`` to the learner's group and ``staff_html`` (default: ``html``) to the staff
+    group of a submission; a None fragment is not sent. Best effort: results are stored."""
     layer = get_channel_layer()
     if layer is None:
         return
-    try:
-        async_to_sync(layer.group_send)(group_name(submission_id), {"type": event, "html": html})
-    except Exception as exc:  # noqa: BLE001 - progress is best effort, results are stored
-        log.warning("progress for submission %s not sent: %s", submission_id, exc)
+    staff_html = html if staff_html is None else staff_html
+    for staff, fragment in ((False, html), (True, staff_html)):
+        if fragment is None:
+            continue
+        try:
+            async_to_sync(layer.group_send)(group_name(submission_id, staff=staff),
+                                            {"type": event, "html": fragment})
+        except Exception as exc:  # noqa: BLE001 - progress is best effort, results are stored
+            log.warning("progress for submission %s not sent: %s", submission_id, exc)
+
+
+def _claim(submission_id: int) -> bool:
+    """Mark a queued submission running, atomically; also one left "running" by a worker that
+    died longer ago than the hard time limit (its task is delivered again, acks_late). False
+    when it is finished or another run holds it."""
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.BUNGEO_GRADING_TIME_LIMIT)
+    return bool(Submission.objects.filter(pk=submission_id).filter(
+        Q(status=Submission.Status.QUEUED)
+        | Q(status=Submission.Status.RUNNING, started_at__lt=stale)
+        | Q(status=Submission.Status.RUNNING, started_at__isnull=True),
+    ).update(status=Submission.Status.RUNNING, started_at=now))
 
 
 def submission_grade(*, submission_id: int, backend=None) -> Submission:
     """Grade a stored submission now (the Celery task calls this). Idempotent: a finished
-    submission is returned unchanged. Stores every check's result; streams progress."""
+    submission, or one another run is grading, is returned unchanged. Stores every check's
+    result (checks listed as hidden in the assignment's grading.yaml are marked hidden) and
+    streams progress; a hidden check's rows go to staff only."""
     from webapp.sandboxes.backend import get_backend
 
+    if not _claim(submission_id):
+        return Submission.objects.get(pk=submission_id)
     sub = Submission.objects.get(pk=submission_id)
-    if sub.finished:
-        return sub
     assignment = registry.get(sub.assignment)
-    sub.status, sub.started_at = Submission.Status.RUNNING, timezone.now()
-    sub.save(update_fields=["status", "started_at"])
+    hidden = assignment.hidden_checks
     with override(sub.language):
         _notify(sub.pk, render_to_string("exercises/_status.html",
                                          {"submission": sub, "oob": True}))
@@ -146,12 +264,15 @@ def submission_grade(*, submission_id: int, backend=None) -> Submission:
     def progress(check_id: str, state: str, outcome: CheckOutcome | None) -> None:
         with override(sub.language):
             html = render_to_string("exercises/_check_row.html", {
-                "check_id": check_id, "state": state, "outcome": outcome, "oob": True})
-        _notify(sub.pk, html)
+                "check_id": check_id, "state": state, "outcome": outcome, "oob": True,
+                "hidden": check_id in hidden})
+        _notify(sub.pk, None if check_id in hidden else html, html)
 
     with override(sub.language):
         report: GradeReport = assignment.grader.grade(
             submission_files(sub), backend or get_backend(), progress, owner=f"s{sub.pk}")
+    for c in report.checks:
+        c.hidden = c.hidden or c.id in hidden
     submission_record(submission=sub, report=report)
     return sub
 
@@ -183,8 +304,13 @@ def submission_fail(*, submission_id: int, reason: str) -> None:
 
 def _notify_final(submission_id: int) -> None:
     sub = Submission.objects.get(pk=submission_id)
-    ctx = {"submission": sub, "results": sub.results.filter(hidden=False), "oob": True}
-    with override(sub.language):
-        html = render_to_string("exercises/_status.html", ctx) + render_to_string(
-            "exercises/_result.html", ctx)
-    _notify(submission_id, html)
+    results = list(sub.results.all())
+    html = {}
+    for staff in (False, True):
+        ctx = {"submission": sub, "oob": True, "staff": staff,
+               "results": results if staff else [r for r in results if not r.hidden],
+               "hidden_count": sum(r.hidden for r in results)}
+        with override(sub.language):
+            html[staff] = render_to_string("exercises/_status.html", ctx) + render_to_string(
+                "exercises/_result.html", ctx)
+    _notify(submission_id, html[False], html[True])

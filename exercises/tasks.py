@@ -22,7 +22,8 @@ log = logging.getLogger(__name__)
     max_retries=1,
 )
 def grade_submission(self, submission_id: int) -> None:
-    """Grade one submission in a fresh sandbox. Idempotent (a finished submission is skipped);
+    """Grade one submission in a fresh sandbox. Idempotent (a finished submission, or one another
+    run is grading, is skipped; a regrade first sets it back to queued);
     retried once on an infrastructure error, then recorded as "error" with the reason."""
     try:
         services.submission_grade(submission_id=submission_id)

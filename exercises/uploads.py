@@ -9,7 +9,9 @@ zipped project folder), that folder is dropped.
 """
 from __future__ import annotations
 
+import errno
 import io
+import os
 import stat
 import tarfile
 import zipfile
@@ -28,6 +30,23 @@ MSG_LINK = _("The archive contains a link or special file (%(path)s); only regul
 MSG_TOO_MANY = _("The archive contains more than %(max)s files.")
 MSG_FILE_TOO_BIG = _("%(path)s is larger than %(max)s bytes once unpacked.")
 MSG_TOTAL_TOO_BIG = _("The archive unpacks to more than %(max)s bytes.")
+
+# Reading a folder of a learner's workspace (files_from_folder).
+SKIPPED_FOLDERS = ("node_modules", ".git")
+MAX_ENTRIES = 10 * MAX_FILES  # files, folders and skipped entries visited, in all
+MAX_DEPTH = 32  # folders below the chosen one
+MSG_FOLDER_BAD = _("Give a folder of your home folder (/root), such as a3 or work/a3, without "
+                   "..: %(path)s")
+MSG_FOLDER_DEEP = _("%(path)s is nested too deeply.")
+MSG_FOLDER_MISSING = _("There is no folder %(path)s in your workspace.")
+MSG_FOLDER_EMPTY = _("The folder %(path)s has no files.")
+MSG_FOLDER_LINK = _("%(path)s is a symbolic link; links are not followed. Put the file itself "
+                    "there, or remove the link.")
+MSG_FOLDER_SPECIAL = _("%(path)s is not a regular file or folder.")
+MSG_FOLDER_TOO_MANY = _("The folder holds more than %(max)s files and folders.")
+MSG_FOLDER_FILES = _("The folder holds more than %(max)s files.")
+MSG_FOLDER_FILE_BIG = _("%(path)s is larger than %(max)s bytes.")
+MSG_FOLDER_TOTAL = _("The files in the folder add up to more than %(max)s bytes.")
 
 
 class UploadError(ValueError):
@@ -121,3 +140,123 @@ def files_from_upload(filename: str, data: bytes) -> dict[str, bytes]:
     except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError, RuntimeError) as exc:
         raise UploadError(MSG_BAD_ARCHIVE % {"error": str(exc)[:200]}) from exc
     return _strip_common_folder(files)
+
+
+class _FolderBudget(_Budget):
+    """The upload limits, worded for a folder rather than an archive."""
+
+    def take_file(self) -> None:
+        self.files += 1
+        if self.files > MAX_FILES:
+            raise UploadError(MSG_FOLDER_FILES % {"max": MAX_FILES})
+
+    def read(self, fh, path: str) -> bytes:
+        data = fh.read(MAX_FILE_BYTES + 1)
+        if len(data) > MAX_FILE_BYTES:
+            raise UploadError(MSG_FOLDER_FILE_BIG % {"path": path, "max": MAX_FILE_BYTES})
+        self.total += len(data)
+        if self.total > MAX_TOTAL_BYTES:
+            raise UploadError(MSG_FOLDER_TOTAL % {"max": MAX_TOTAL_BYTES})
+        return data
+
+
+def _folder_error(msg, path: str) -> UploadError:
+    return UploadError(msg % {"path": path})
+
+
+def _open_dir(name: str, dir_fd: int, shown: str) -> int:
+    """Open directory ``name`` below ``dir_fd`` without following a link (O_NOFOLLOW)."""
+    try:
+        return os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=dir_fd)
+    except FileNotFoundError:
+        raise _folder_error(MSG_FOLDER_MISSING, shown) from None
+    except OSError as exc:
+        st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+        if stat.S_ISLNK(st.st_mode) or exc.errno == errno.ELOOP:
+            raise _folder_error(MSG_FOLDER_LINK, shown) from None
+        if exc.errno == errno.ENOTDIR:
+            raise _folder_error(MSG_FOLDER_MISSING, shown) from None
+        raise
+
+
+def normalize_folder(folder: str) -> str:
+    """A workspace folder as the learner typed it (``a3``, ``~/a3/``, ``/root/work/a3``) made
+    relative to their home: ``a3``, ``work/a3``. Raises :class:`UploadError` for an empty path,
+    ``..``, or an absolute path outside /root."""
+    text = (folder or "").strip().replace("\\", "/")
+    for home in ("~/", "/root/"):  # what the learner sees in the terminal
+        text = text.removeprefix(home)
+    p = PurePosixPath(text)
+    if not text or p.is_absolute() or text.startswith("~") or ".." in p.parts:
+        raise _folder_error(MSG_FOLDER_BAD, folder)
+    parts = [part for part in p.parts if part not in ("", ".")]
+    if not parts:
+        raise _folder_error(MSG_FOLDER_BAD, folder)
+    return "/".join(parts)
+
+
+def files_from_folder(root, folder: str) -> tuple[dict[str, bytes], list[str]]:
+    """The files under ``root/folder``, read safely from the host side of a learner's workspace.
+
+    ``root`` is the host folder of the workspace (a path); ``folder`` is relative to it (what the
+    learner sees under /root). Returns ``({relative path: bytes}, [skipped folder paths])``.
+    Every step opens relative to its parent's descriptor with O_NOFOLLOW, so no symbolic link
+    (including one swapped in while reading) is ever followed: a link, the chosen folder or any
+    entry in it, is refused, as is a device, FIFO or socket. Folders named in
+    ``SKIPPED_FOLDERS`` are left out and listed. The upload limits apply (``MAX_FILES``,
+    ``MAX_FILE_BYTES``, ``MAX_TOTAL_BYTES``; at most ``MAX_ENTRIES`` entries visited).
+    Raises :class:`UploadError` with the learner-facing reason (bad path, missing, empty, link,
+    special file, limits)."""
+    shown = normalize_folder(folder)
+    parts = shown.split("/")
+    fd = os.open(str(root), os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for i, part in enumerate(parts):
+            nxt = _open_dir(part, fd, "/".join(parts[: i + 1]))
+            os.close(fd)
+            fd = nxt
+        out: dict[str, bytes] = {}
+        skipped: list[str] = []
+        _walk(fd, "", out, skipped, _FolderBudget(), [0])
+    finally:
+        os.close(fd)
+    if not out:
+        raise _folder_error(MSG_FOLDER_EMPTY, shown)
+    return out, skipped
+
+
+def _walk(dir_fd: int, prefix: str, out: dict[str, bytes], skipped: list[str], budget: _Budget,
+          entries: list[int]) -> None:
+    for name in sorted(os.listdir(dir_fd)):
+        entries[0] += 1
+        if entries[0] > MAX_ENTRIES:
+            raise UploadError(MSG_FOLDER_TOO_MANY % {"max": MAX_ENTRIES})
+        path = f"{prefix}{name}"
+        st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+        if stat.S_ISLNK(st.st_mode):
+            raise _folder_error(MSG_FOLDER_LINK, path)
+        if stat.S_ISDIR(st.st_mode):
+            if name in SKIPPED_FOLDERS:
+                skipped.append(path)
+                continue
+            if path.count("/") >= MAX_DEPTH:
+                raise _folder_error(MSG_FOLDER_DEEP, path)
+            sub = _open_dir(name, dir_fd, path)
+            try:
+                _walk(sub, f"{path}/", out, skipped, budget, entries)
+            finally:
+                os.close(sub)
+            continue
+        if not stat.S_ISREG(st.st_mode):
+            raise _folder_error(MSG_FOLDER_SPECIAL, path)
+        budget.take_file()
+        try:  # O_NONBLOCK: a FIFO swapped in after the stat above must not block the open
+            ffd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise _folder_error(MSG_FOLDER_LINK, path) from None
+            raise
+        with os.fdopen(ffd, "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                raise _folder_error(MSG_FOLDER_SPECIAL, path)
+            out[path] = budget.read(fh, path)

@@ -1,16 +1,20 @@
-"""Assignment pages: list, handout with the upload form, and a submission's live result."""
+"""Assignment pages: list, handout with the upload and workspace forms, a submission's live result,
+and staff actions (regrade one or all)."""
 from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import urlencode
 from django.utils.translation import get_language
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from labs.markdown import render as render_md
 
-from . import registry, services
+from . import registry, selectors, services
 from .models import Submission
 
 
@@ -18,22 +22,29 @@ def _lang() -> str:
     return "ko" if (get_language() or "ko").startswith("ko") else "en"
 
 
+def _staff_only(request: HttpRequest) -> None:
+    if not request.user.is_staff:
+        raise PermissionDenied("staff only")
+
+
 @require_GET
 @login_required
 def index(request: HttpRequest) -> HttpResponse:
+    """Every assignment with the learner's best and latest score."""
+    found = registry.assignments()
+    scores = selectors.learner_scores(user=request.user, assignment_ids=list(found))
     items = []
-    for aid, a in registry.assignments().items():
+    for aid, a in found.items():
         title, _body = a.handout(_lang())
-        subs = Submission.objects.filter(user=request.user, assignment=aid)
-        best = max((s.score for s in subs if s.score is not None), default=None)
-        items.append({"id": aid, "title": title, "count": subs.count(), "best": best,
-                      "latest": subs.first()})
+        items.append({"id": aid, "title": title, "scores": scores[aid]})
     return render(request, "exercises/index.html", {"items": items})
 
 
 @require_http_methods(["GET", "POST"])
 @login_required
 def detail(request: HttpRequest, assignment_id: str) -> HttpResponse:
+    """The handout, the learner's scores and submissions, the upload (POST) and workspace forms;
+    for staff also every learner's submissions with regrade buttons."""
     a = registry.get(assignment_id)
     if a is None:
         raise Http404("no such assignment")
@@ -68,20 +79,79 @@ def detail(request: HttpRequest, assignment_id: str) -> HttpResponse:
     return render(request, "exercises/detail.html", {
         "assignment": a, "title": title, "handout_html": render_md(body), "submissions": subs,
         "accepted": a.grader.ACCEPTED_FILENAMES, "everyone": everyone,
+        "scores": selectors.learner_scores(user=request.user,
+                                           assignment_ids=[assignment_id])[assignment_id],
+        "workspace_folder": request.GET.get("folder") or a.config.workspace_folder,
     })
+
+
+@require_POST
+@login_required
+def submit_workspace(request: HttpRequest, assignment_id: str) -> HttpResponse:
+    """Submit a folder of the learner's own sandbox workspace (form field ``folder``)."""
+    if registry.get(assignment_id) is None:
+        raise Http404("no such assignment")
+    folder = request.POST.get("folder", "")
+    try:
+        sub = services.submission_create_from_workspace(
+            user=request.user, assignment_id=assignment_id, folder=folder, language=_lang())
+    except services.SubmissionError as exc:
+        messages.error(request, str(exc))
+        url = reverse("exercises:detail", args=[assignment_id])
+        return redirect(f"{url}?{urlencode({'folder': folder[:200]})}#workspace-form")
+    return redirect("exercises:submission", sub.pk)
 
 
 @require_GET
 @login_required
 def submission(request: HttpRequest, submission_id: int) -> HttpResponse:
-    qs = Submission.objects.all() if request.user.is_staff else request.user.submissions.all()
-    sub = get_object_or_404(qs, pk=submission_id)
+    """One submission's live or final result: its owner sees the checks that are not hidden;
+    staff see every check (hidden ones marked), the evidence and the submitted files."""
+    staff = request.user.is_staff
+    qs = Submission.objects.all() if staff else request.user.submissions.all()
+    sub = get_object_or_404(qs.select_related("user"), pk=submission_id)
     a = registry.get(sub.assignment)
-    results = sub.results.all()
-    if not request.user.is_staff:
-        results = results.filter(hidden=False)
-    pending = [] if sub.finished else list(a.grader.TITLES.items())
+    results = list(sub.results.all())
+    hidden_count = sum(r.hidden for r in results)
+    if not staff:
+        results = [r for r in results if not r.hidden]
+    hidden_ids = a.hidden_checks
+    pending = [] if sub.finished else [
+        (cid, info[0], cid in hidden_ids) for cid, info in a.grader.TITLES.items()
+        if staff or cid not in hidden_ids]
+    files = None
+    if staff:
+        try:
+            files = selectors.submission_file_views(sub)
+        except OSError:
+            files = []
     return render(request, "exercises/submission.html", {
-        "submission": sub, "results": results, "pending": pending,
+        "submission": sub, "results": results, "pending": pending, "staff": staff,
+        "hidden_count": hidden_count, "files": files,
         "title": a.handout(_lang())[0],
     })
+
+
+@require_POST
+@login_required
+def regrade(request: HttpRequest, submission_id: int) -> HttpResponse:
+    """Staff: grade one submission again (403 for anyone else)."""
+    _staff_only(request)
+    get_object_or_404(Submission, pk=submission_id)
+    services.submission_regrade(submission_id=submission_id)
+    return redirect("exercises:submission", submission_id)
+
+
+@require_POST
+@login_required
+def regrade_all(request: HttpRequest, assignment_id: str) -> HttpResponse:
+    """Staff: regrade the newest submission of each learner (``scope=latest``, the default) or
+    every submission (``scope=all``) of one assignment (403 for anyone else)."""
+    _staff_only(request)
+    if registry.get(assignment_id) is None:
+        raise Http404("no such assignment")
+    scope = request.POST.get("scope", services.REGRADE_LATEST)
+    if scope not in (services.REGRADE_LATEST, services.REGRADE_ALL):
+        scope = services.REGRADE_LATEST
+    services.assignment_regrade(assignment_id=assignment_id, scope=scope)
+    return redirect("exercises:detail", assignment_id)

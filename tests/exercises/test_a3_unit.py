@@ -63,3 +63,61 @@ def test_missing_images():
 
 def test_tail_lines_never_cuts_words():
     assert grader.tail_lines("one\n\ntwo three\nfour\n", 2) == "two three\nfour"
+
+
+def test_config_json_skips_warnings_before_the_object():
+    out = ('time="2026-01-01T00:00:00Z" level=warning msg="the attribute `version` is obsolete"\n'
+           '{"name": "a3", "services": {"w": {"image": "alpine"}}}\n')
+    assert grader.config_json(out)["services"] == {"w": {"image": "alpine"}}
+    assert grader.config_json('{"services": {}}') == {"services": {}}
+    assert grader.config_json("level=warning msg={oops}\nno json here") == {}
+
+
+def test_file_growth_tells_appended_rewritten_and_unchanged_files():
+    before = {"a": ["1", "2"], "b": ["t1"], "c": ["x"], "gone": ["z"]}
+    after = {"a": ["1", "2", "3", "4"], "b": ["t2"], "c": ["x"], "new": ["n1", "n2"]}
+    g = grader.file_growth(before, after)
+    assert g.grown == {"a": ["3", "4"], "new": ["n1", "n2"]}
+    assert g.rewritten == ["b"] and g.unchanged == ["c"]
+    assert grader.file_growth({}, {}).grown == {}
+
+
+def test_command_text_joins_entrypoint_and_command():
+    attrs = {"Config": {"Entrypoint": ["sh", "-c"], "Cmd": ["while true; do date; done"]}}
+    assert grader.command_text(attrs) == "sh -c while true; do date; done"
+    assert grader.command_text({"Config": {"Entrypoint": None, "Cmd": ["tail", "-F", "f"]}}) \
+        == "tail -F f"
+    assert grader.command_text({}) == ""
+
+
+def test_writes_to_file():
+    assert grader.writes_to_file("sh -c while true; do date >> /s/t.log; sleep 1; done")
+    assert grader.writes_to_file("sh -c while sleep 1; do date; done>/s/t")
+    assert grader.writes_to_file("sh -c while true; do date | tee -a /s/t.log; sleep 1; done")
+    assert not grader.writes_to_file("tail -F /s/t.log 2>&1")
+    assert not grader.writes_to_file("sh -c tail -F /s/steeple.log")
+    assert not grader.writes_to_file("sh -c tail -F /s/t.log >/dev/stdout 2>&1")
+    assert not grader.writes_to_file("sh -c tail -F /s/t 2>/dev/null | cat")
+
+
+def test_runs_in_background():
+    assert grader.runs_in_background("sh -c while true; do date >> f; sleep 1; done &")
+    assert grader.runs_in_background("sh -c 'while true; do date >> f; sleep 1; done &' ")
+    assert not grader.runs_in_background("sh -c while true; do date >> f; sleep 1; done")
+    assert not grader.runs_in_background("sh -c loop & wait")
+    assert not grader.runs_in_background("sh -c test -d /s && tail -F /s/t")
+
+
+def test_uses_cat():
+    assert grader.uses_cat("cat /shared/times.log")
+    assert grader.uses_cat("sh -c sleep 2; cat /shared/times.log")
+    assert grader.uses_cat("/bin/cat /s/t")
+    assert not grader.uses_cat("tail -F /s/t | cat")
+    assert not grader.uses_cat("sh -c concat.sh /s/t")
+
+
+def test_reader_pipe():
+    assert grader.reader_pipe("sh -c tail -F /s/t | sed 's/^/x /'") == "sed"
+    assert grader.reader_pipe("sh -c tail -F /s/t |/bin/grep UTC") == "grep"
+    assert grader.reader_pipe("tail -F /s/t") is None
+    assert grader.reader_pipe("sh -c tail -F /s/t || sleep 1") is None

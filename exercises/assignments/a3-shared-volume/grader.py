@@ -6,23 +6,40 @@ Runs the submitted compose file in a fresh grading sandbox and watches it for a 
 * two-services (10): exactly two services, and both containers start.
 * named-volume (20): one named volume (declared at top level, not a bind mount or anonymous
   volume) is mounted by both containers.
-* writer-appends (30): a file in the shared mount grows by about one line per second.
-* reader-follows (30): a container is still running and its output shows the new lines.
+* writer-appends (30): a file in a volume grows by about one line per second (RATE_MIN to
+  RATE_MAX lines a second over WATCH_S seconds). Judged on its own: a writer whose volume is not
+  shared still passes here and loses named-volume.
+* reader-follows (30): a running container printed at least two of the lines the writer added,
+  while they were added. Not judged (fails) when the writer added fewer than two lines.
+
+Failure messages name the likely mistake from what was observed and from the services'
+commands: a trailing '&' (writer exits), '>' instead of '>>', no 'sleep 1', 'cat' instead of
+'tail -F', a pipe into a program that buffers its output (busybox grep/sed/awk do when not
+writing to a terminal), volumes that differ between the services.
 """
 from __future__ import annotations
 
 import io
 import json
 import logging
+import posixpath
+import re
 import tarfile
 import time
+from dataclasses import dataclass, field
 
 import docker
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-# yaml_problem and MAX_YAML_NODES live in the shared compose policy; kept importable from here.
-from exercises.compose_policy import MAX_YAML_NODES, policy_problems, yaml_problem  # noqa: F401
+# yaml_problem, MAX_YAML_NODES and config_json live in the shared compose policy; kept importable
+# from here.
+from exercises.compose_policy import (  # noqa: F401
+    MAX_YAML_NODES,
+    config_json,
+    policy_problems,
+    yaml_problem,
+)
 from exercises.grading import CheckOutcome, GradeReport, ProgressFn, Stopwatch, clip, no_progress
 
 log = logging.getLogger(__name__)
@@ -104,14 +121,6 @@ def _read_dir_lines(container, path: str) -> dict[str, list[str]]:
     return out
 
 
-def _logs(container) -> list[str]:
-    try:
-        raw = container.logs(stdout=True, stderr=True, tail=2000)
-    except docker.errors.APIError:
-        return []
-    return raw.decode(errors="replace").splitlines()
-
-
 def grade(files: dict[str, bytes], backend, progress: ProgressFn = no_progress,
           *, owner: str = "cli") -> GradeReport:
     """Grade one A3 submission (``{filename: content}``) in a fresh sandbox of ``backend``.
@@ -164,10 +173,7 @@ def grade(files: dict[str, bytes], backend, progress: ProgressFn = no_progress,
                   cfg.output)
             progress("compose-valid", "done", outcomes["compose-valid"])
             return skip_rest("compose-valid", _("Skipped: the compose file is not valid."))
-        try:
-            config = json.loads(cfg.output)
-        except json.JSONDecodeError:
-            config = {}
+        config = config_json(cfg.output)
         refusals = policy_problems(config, WORKDIR)
         if refusals:
             _fail(outcomes["compose-valid"],
@@ -240,13 +246,25 @@ def grade(files: dict[str, bytes], backend, progress: ProgressFn = no_progress,
         else:
             kinds = {m.get("Type") for ms in mounts.values() for m in ms}
             if "bind" in kinds:
-                msg = _("The containers share a bind mount (a host folder). A3 asks for a named "
-                        "volume declared under the top-level 'volumes:' key.")
+                bind = next(m for ms in mounts.values() for m in ms if m.get("Type") == "bind")
+                msg = _("The containers share a bind mount: the host folder %(source)s appears at "
+                        "%(dest)s. A3 asks for a named volume: write 'NAME:%(dest)s' in both "
+                        "services and declare NAME under the top-level 'volumes:' key.") \
+                    % {"source": bind.get("Source", "?"), "dest": bind.get("Destination", "?")}
+            elif len(named) >= 2:
+                by_name = {c.name: c for c in containers}
+                msg = _("Each service mounts a different named volume (%(pairs)s), so the reader "
+                        "never sees the writer's file. Mount the same volume in both services.") \
+                    % {"pairs": ", ".join(
+                        f"{_service(by_name[u])}: {v}" for v, users in sorted(named.items())
+                        for u in sorted(users))}
             elif named:
                 msg = _("A named volume exists, but it is not mounted by both containers.")
             elif "volume" in kinds:
-                msg = _("Only anonymous volumes are mounted. Give the volume a name and declare "
-                        "it under the top-level 'volumes:' key.")
+                msg = _("Only anonymous volumes are mounted: a path alone such as '- /shared' "
+                        "gives each container its own unnamed volume, so nothing is shared. Write "
+                        "'NAME:/shared' in both services and declare NAME under the top-level "
+                        "'volumes:' key.")
             else:
                 msg = _("No volume is mounted. Mount one named volume in both services.")
             _fail(outcomes["named-volume"], msg, mount_evidence)
@@ -254,88 +272,157 @@ def grade(files: dict[str, bytes], backend, progress: ProgressFn = no_progress,
 
         # -- writer-appends and reader-follows: watch for WATCH_S seconds -------------------
         progress("writer-appends", "running", None)
-        shared_dest = _shared_destination(mounts)
-        probe = next((c for c in started if c.name in shared_dest), None)
-        before_files: dict[str, list[str]] = {}
-        before_logs = {c.name: _logs(c) for c in started}
+        roles = {c.name: _role(c) for c in containers}
+        readable = _mount_readers(mounts, {c.name: c for c in containers})
+        t_wall = time.time()
         t0 = time.monotonic()
-        if probe is not None:
-            before_files = _read_dir_lines(probe, shared_dest[probe.name])
+        before_files = _read_sources(readable)
         time.sleep(WATCH_S)
-        after_files: dict[str, list[str]] = {}
+        after_files = _read_sources(readable)
         elapsed = time.monotonic() - t0
-        if probe is not None:
-            try:
-                after_files = _read_dir_lines(probe, shared_dest[probe.name])
-            except docker.errors.APIError:
-                after_files = {}
-        grown = {
-            f: after_files[f][len(before_files.get(f, [])):]
-            for f in after_files if len(after_files[f]) > len(before_files.get(f, []))
-        }
+        for c in containers:
+            c.reload()
+        growth = file_growth(before_files, after_files)
         file_evidence = "\n".join(
             f"{f}: {len(before_files.get(f, []))} -> {len(after_files.get(f, []))} lines"
-            for f in sorted(set(before_files) | set(after_files))) or "no files in the shared mount"
+            for f in sorted(set(before_files) | set(after_files))) or _("no file in any volume")
+        writer = _pick(containers, roles, "writer")
         new_lines: list[str] = []
-        if probe is None:
-            _fail(outcomes["writer-appends"],
-                  _("The two containers share no mount, so nothing can pass between them."),
-                  mount_evidence)
-        elif not grown:
-            _fail(outcomes["writer-appends"],
-                  _("No file in the shared mount grew during %(s)s s. Does the writer append "
-                    "(>>) in a loop that keeps running?") % {"s": f"{elapsed:.0f}"}, file_evidence)
-        else:
-            fname, lines = max(grown.items(), key=lambda kv: len(kv[1]))
+        grown_source = None
+        outcome = outcomes["writer-appends"]
+        if growth.grown:
+            fname, lines = max(growth.grown.items(), key=lambda kv: len(kv[1]))
+            grown_source = readable[fname.split("/", 1)[0]][0]
             new_lines = lines
             rate = len(lines) / elapsed
+            params = {"file": _display(fname, readable), "n": len(lines),
+                      "s": f"{elapsed:.1f}", "rate": f"{rate:.1f}"}
             if RATE_MIN <= rate <= RATE_MAX:
-                _pass(outcomes["writer-appends"],
-                      _("%(file)s grew by %(n)s lines in %(s)s s (%(rate)s per second).")
-                      % {"file": fname, "n": len(lines), "s": f"{elapsed:.1f}",
-                         "rate": f"{rate:.1f}"}, file_evidence)
+                _pass(outcome, _("%(file)s grew by %(n)s lines in %(s)s s (%(rate)s per second).")
+                      % params, file_evidence)
+            elif rate > RATE_MAX:
+                _fail(outcome, _("The writer is too fast: %(file)s grew by %(n)s lines in %(s)s s "
+                                 "(%(rate)s per second). A3 asks for one line per second: end "
+                                 "each round of the loop with 'sleep 1'.") % params, file_evidence)
             else:
-                _fail(outcomes["writer-appends"],
-                      _("%(file)s grew by %(n)s lines in %(s)s s (%(rate)s per second); A3 asks "
-                        "for about one line per second.")
-                      % {"file": fname, "n": len(lines), "s": f"{elapsed:.1f}",
-                         "rate": f"{rate:.1f}"}, file_evidence)
-        progress("writer-appends", "done", outcomes["writer-appends"])
+                _fail(outcome, _("The writer is too slow: %(file)s grew by only %(n)s line(s) in "
+                                 "%(s)s s (%(rate)s per second). A3 asks for one line every "
+                                 "second: use 'sleep 1' in the loop.") % params, file_evidence)
+        elif writer is not None and writer.status != "running":
+            cmd = command_text(writer.attrs)
+            params = {"service": _service(writer),
+                      "code": writer.attrs["State"].get("ExitCode")}
+            if runs_in_background(cmd):
+                msg = _("The writer service '%(service)s' exited (code %(code)s) right after "
+                        "starting: its command ends with '&', so the loop runs in the background, "
+                        "the shell ends at once and Docker stops the container (and the loop with "
+                        "it). Remove the '&' so the loop is the container's main process.") % params
+            else:
+                msg = _("The writer service '%(service)s' exited (code %(code)s). Its command must "
+                        "keep running: append in an endless loop such as 'while true; do ...; "
+                        "sleep 1; done'.") % params
+            _fail(outcome, msg, file_evidence + "\n" + cmd)
+        elif growth.rewritten:
+            _fail(outcome, _("%(file)s changed but never grew: the writer replaces its content "
+                             "each time ('>' overwrites the file). Use '>>', which appends a line "
+                             "to the end.") % {"file": _display(growth.rewritten[0], readable)},
+                  file_evidence)
+        elif growth.unchanged:
+            _fail(outcome, _("The writer is too slow: %(file)s did not grow at all in %(s)s s. A3 "
+                             "asks for one line every second: use 'sleep 1' in the loop.")
+                  % {"file": _display(growth.unchanged[0], readable), "s": f"{elapsed:.0f}"},
+                  file_evidence)
+        elif not readable:
+            _fail(outcome, _("No container mounts a volume, so no file can pass from the writer "
+                             "to the reader."), mount_evidence)
+        else:
+            _fail(outcome, _("No file in the volumes grew during %(s)s s. Does the writer append "
+                             "(>>) to a file in the volume, in a loop that keeps running?")
+                  % {"s": f"{elapsed:.0f}"}, file_evidence)
+        progress("writer-appends", "done", outcome)
 
         progress("reader-follows", "running", None)
+        outcome = outcomes["reader-follows"]
+        # Judge on distinct lines (a writer that is too fast repeats the same second); the last
+        # few are enough and keep the search cheap.
+        probe_lines = list(dict.fromkeys(ln for ln in new_lines if ln.strip()))[-50:]
+        since = {c.name: _logs_since(c, t_wall) for c in started}
+        log_evidence = "\n".join(
+            f"--- {_service(c)} ({c.status}, {command_text(c.attrs)[:120]}): "
+            f"{len(since[c.name])} lines of output while watched\n" + "\n".join(since[c.name][-8:])
+            for c in started)
+        best, best_hits = None, 0
         for c in started:
-            c.reload()
-        after_logs = {c.name: _logs(c) for c in started}
-        best, best_hits, log_evidence = None, 0, []
-        for c in started:
-            fresh = after_logs[c.name][len(before_logs.get(c.name, [])):]
-            hits = sum(1 for ln in new_lines if ln and any(ln in out for out in fresh))
-            log_evidence.append(f"--- {c.name} ({c.status}): {len(fresh)} new lines of output\n"
-                                + "\n".join(fresh[-10:]))
-            if c.status == "running" and hits > best_hits:
+            if c is writer:  # a writer that also prints its lines (tee) is not the reader
+                continue
+            blob = "\n".join(since[c.name])
+            hits = sum(1 for ln in probe_lines if ln in blob)
+            # A reader that exits and is started again by its restart policy does not count.
+            if c.status == "running" and not _restarts(c) and hits > best_hits:
                 best, best_hits = c, hits
-        evidence = "\n".join(log_evidence)
-        exited = [c for c in started if c.status != "running"]
-        if not new_lines:
-            _fail(outcomes["reader-follows"],
-                  _("No new lines were written, so the reader had nothing to show."), evidence)
-        elif best is not None and best_hits >= min(2, len(new_lines)):
-            _pass(outcomes["reader-follows"],
-                  _("%(name)s is running and printed %(hits)s of the %(n)s new lines as they "
-                    "came.") % {"name": best.name, "hits": best_hits, "n": len(new_lines)},
-                  evidence)
-        elif exited:
-            c = exited[0]
-            _fail(outcomes["reader-follows"],
-                  _("%(name)s exited (code %(code)s) instead of following the file. The reader "
-                    "must keep running and print new lines, like 'tail -f'.")
-                  % {"name": c.name, "code": c.attrs["State"].get("ExitCode")}, evidence)
+        reader = next((c for c in started if c is not writer and roles[c.name] == "reader"),
+                      None) or next((c for c in started if c is not writer), None)
+        if len(probe_lines) < 2:
+            _fail(outcome, _("Not judged: the writer added fewer than two new lines while the "
+                             "grader watched, so there was nothing for the reader to follow. Fix "
+                             "the writer first."), log_evidence)
+        elif best is not None and best_hits >= 2:
+            _pass(outcome, _("%(service)s is running and printed %(hits)s of the %(n)s new lines "
+                             "as they came.") % {"service": _service(best), "hits": best_hits,
+                                                "n": len(probe_lines)}, log_evidence)
+        elif reader is None:
+            _fail(outcome, _("No second container is running to read the file."), log_evidence)
+        elif _restarts(reader):
+            params = {"service": _service(reader), "n": _restarts(reader)}
+            if uses_cat(command_text(reader.attrs)):
+                msg = _("The reader service '%(service)s' exited and its restart policy started "
+                        "it again %(n)s time(s): 'cat' prints the file once and exits, and "
+                        "'restart:' only runs it anew. Use 'tail -F FILE', which keeps running and "
+                        "prints every new line as it arrives.") % params
+            else:
+                msg = _("The reader service '%(service)s' exited and its restart policy started "
+                        "it again %(n)s time(s). The reader must keep running by itself and "
+                        "print each new line, like 'tail -F FILE'.") % params
+            _fail(outcome, msg, log_evidence)
+        elif reader.status != "running":
+            cmd = command_text(reader.attrs)
+            out = "\n".join(_logs_since(reader, 0))
+            params = {"service": _service(reader), "code": reader.attrs["State"].get("ExitCode")}
+            if uses_cat(cmd):
+                msg = _("The reader service '%(service)s' ran 'cat', which prints the file once "
+                        "and exits (code %(code)s). Use 'tail -F FILE': it keeps the file open and "
+                        "prints every new line as it arrives.") % params
+            elif "no such file" in out.lower() or "can't open" in out.lower():
+                msg = _("The reader service '%(service)s' exited (code %(code)s) because the file "
+                        "did not exist yet when it started. 'tail -F' (capital F) waits for the "
+                        "file to appear and then follows it.") % params
+            else:
+                msg = _("The reader service '%(service)s' exited (code %(code)s) instead of "
+                        "following the file. It must keep running and print each new line, "
+                        "like 'tail -F FILE'.") % params
+            _fail(outcome, msg, log_evidence)
+        elif grown_source and not any(
+                (m.get("Name") or m.get("Source")) == grown_source
+                for m in mounts.get(reader.name, [])):
+            _fail(outcome, _("The reader service '%(service)s' does not mount the volume the "
+                             "writer writes to, so it cannot see the new lines. Mount the same "
+                             "named volume in both services.") % {"service": _service(reader)},
+                  log_evidence + "\n" + mount_evidence)
+        elif (prog := reader_pipe(command_text(reader.attrs))) is not None:
+            _fail(outcome, _("The reader service '%(service)s' is running but printed none of the "
+                             "%(n)s new lines in %(s)s s: it pipes tail into '%(prog)s', which "
+                             "keeps its output in a buffer when it does not write to a terminal, "
+                             "so the lines never show up. Drop the pipe, or make the program "
+                             "flush each line (in awk: '{print; fflush()}').")
+                  % {"service": _service(reader), "n": len(probe_lines), "s": f"{elapsed:.0f}",
+                     "prog": prog}, log_evidence)
         else:
-            _fail(outcomes["reader-follows"],
-                  _("No container printed the %(n)s new lines during %(s)s s. Is the reader's "
-                    "output buffered, or does it read another file?")
-                  % {"n": len(new_lines), "s": f"{elapsed:.0f}"}, evidence)
-        progress("reader-follows", "done", outcomes["reader-follows"])
+            _fail(outcome, _("The reader service '%(service)s' is running but printed none of the "
+                             "%(n)s new lines in %(s)s s. Does it follow the file the writer "
+                             "appends to, and print to standard output?")
+                  % {"service": _service(reader), "n": len(probe_lines), "s": f"{elapsed:.0f}"},
+                  log_evidence)
+        progress("reader-follows", "done", outcome)
         inner.close()
     finally:
         try:
@@ -346,16 +433,125 @@ def grade(files: dict[str, bytes], backend, progress: ProgressFn = no_progress,
     return report
 
 
-def _shared_destination(mounts: dict[str, list[dict]]) -> dict[str, str]:
-    """For each container, where it mounts a volume or bind source that another container also
-    mounts: ``{container name: destination path}``."""
-    by_source: dict[str, dict[str, str]] = {}
+@dataclass
+class Growth:
+    """How the files seen in the volumes changed while the grader watched.
+
+    ``grown``: file -> the lines added at its end; ``rewritten``: files whose line count did not
+    grow but whose content changed (overwritten); ``unchanged``: files that stayed the same."""
+
+    grown: dict[str, list[str]] = field(default_factory=dict)
+    rewritten: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+
+
+def file_growth(before: dict[str, list[str]], after: dict[str, list[str]]) -> Growth:
+    """Compare two readings (``{file: lines}``) of the volumes, taken some seconds apart.
+
+    A file counts as grown when it has more lines than before (the new ones are returned, also
+    when the start of the file changed); files present only before are ignored."""
+    g = Growth()
+    for f in sorted(after):
+        old, new = before.get(f, []), after[f]
+        if len(new) > len(old):
+            g.grown[f] = new[len(old):]
+        elif new != old:
+            g.rewritten.append(f)
+        else:
+            g.unchanged.append(f)
+    return g
+
+
+def command_text(attrs: dict) -> str:
+    """A container's entrypoint and command (from ``docker inspect`` attrs) as one line."""
+    cfg = attrs.get("Config") or {}
+    parts = list(cfg.get("Entrypoint") or []) + list(cfg.get("Cmd") or [])
+    return " ".join(str(p) for p in parts)
+
+
+_FD_DUP = re.compile(r"\d*>&\d|\d*>>?\s*/dev/\w+")
+
+
+def writes_to_file(cmd: str) -> bool:
+    """Whether a command line writes into a file (``>``, ``>>`` or ``tee``), ignoring ``2>&1``
+    and devices such as ``> /dev/null`` or ``> /dev/stdout``: the writer's mark."""
+    return ">" in _FD_DUP.sub("", cmd) or re.search(r"(^|[\s;&|/])tee(\s|$)", cmd) is not None
+
+
+def runs_in_background(cmd: str) -> bool:
+    """Whether a shell command line ends with ``&`` (the loop sent to the background, so the
+    container's main process ends at once). ``&&`` and ``... & wait`` do not count."""
+    return re.search(r"(?<!&)&[\s\"']*$", cmd.strip()) is not None
+
+
+def uses_cat(cmd: str) -> bool:
+    """Whether a command line prints a file with ``cat`` (once) and does not follow it with
+    ``tail``."""
+    return re.search(r"(^|[\s;&|(/])cat(\s|$)", cmd) is not None and "tail" not in cmd
+
+
+def reader_pipe(cmd: str) -> str | None:
+    """The program a command line pipes into (``tail -F f | sed ...`` -> ``"sed"``), or None.
+    ``||`` is not a pipe."""
+    m = re.search(r"(?<!\|)\|(?!\|)\s*([\w./-]+)", cmd)
+    return posixpath.basename(m.group(1)) if m else None
+
+
+def _service(c) -> str:
+    return (c.labels or {}).get("com.docker.compose.service") or c.name
+
+
+def _restarts(c) -> int:
+    """How many times the engine restarted a container (its restart policy)."""
+    return int(c.attrs.get("RestartCount") or 0)
+
+
+def _role(c) -> str:
+    return "writer" if writes_to_file(command_text(c.attrs)) else "reader"
+
+
+def _pick(containers, roles: dict[str, str], role: str):
+    return next((c for c in containers if roles[c.name] == role), None)
+
+
+def _mount_readers(mounts: dict[str, list[dict]], by_name: dict) -> dict[str, tuple[str, object, str]]:
+    """Where to read each volume or bind mount the containers use: ``{label: (source key,
+    container, destination)}``, preferring a running container; labels are ``m0``, ``m1``, ..."""
+    chosen: dict[str, tuple[object, str]] = {}
     for cname, ms in mounts.items():
+        c = by_name[cname]
         for m in ms:
             key = m.get("Name") or m.get("Source")
-            if key:
-                by_source.setdefault(key, {})[cname] = m.get("Destination", "")
-    for users in by_source.values():
-        if len(users) >= 2:
-            return users
-    return {}
+            if not key or m.get("Type") not in ("volume", "bind"):
+                continue
+            if key not in chosen or (chosen[key][0].status != "running" and c.status == "running"):
+                chosen[key] = (c, m.get("Destination", ""))
+    return {f"m{i}": (key, c, dest) for i, (key, (c, dest)) in enumerate(sorted(
+        chosen.items(), key=lambda kv: kv[0]))}
+
+
+def _read_sources(readable: dict[str, tuple[str, object, str]]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for label, (_key, c, dest) in readable.items():
+        try:
+            files = _read_dir_lines(c, dest)
+        except docker.errors.APIError:
+            continue
+        out.update({f"{label}/{name}": lines for name, lines in files.items()})
+    return out
+
+
+def _display(fname: str, readable: dict[str, tuple[str, object, str]]) -> str:
+    """``m0/shared/times.log`` -> ``/shared/times.log`` (the path inside the container)."""
+    label, _sep, member = fname.partition("/")
+    dest = readable[label][2] if label in readable else "/"
+    return posixpath.join(posixpath.dirname(dest.rstrip("/")) or "/", member)
+
+
+def _logs_since(container, since: float) -> list[str]:
+    try:
+        raw = container.logs(stdout=True, stderr=True, tail=2000,
+                             **({"since": since} if since else {}))
+    except docker.errors.APIError:
+        return []
+    return raw.decode(errors="replace").splitlines()
