@@ -1,0 +1,60 @@
+"""The offline stand-in images as learners meet them: every tag listed in images/images.yaml is
+served by the classroom mirror from the current recipe, and each stand-in does its basic job inside
+a real sandbox with no network (python, redis, busybox and alpine here; node, nginx and postgres
+are exercised by the A1/A2 graders and the labs)."""
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import inner_sh
+from webapp.sandboxes import images
+
+pytestmark = pytest.mark.docker
+
+
+def test_every_listed_tag_is_served_from_its_current_recipe(backend):
+    _sandbox, standins = images.recipes()
+    missing = []
+    for r in standins:
+        digest = r.digest()
+        for public in r.tags:
+            repo, _, tag = public.partition(":")
+            if not images._mirror_has(repo, tag or "latest", digest):
+                missing.append(public)
+    assert not missing, f"not in the mirror from the current recipe: {missing}"
+
+
+SCRIPT = r"""
+set -e
+docker pull -q python:3.12-alpine >/dev/null
+docker pull -q redis:7-alpine >/dev/null
+docker pull -q busybox:1.36 >/dev/null
+docker pull -q alpine:3.19 >/dev/null
+docker run --rm --network none python:3.12-alpine python -c \
+  'import json, sqlite3, sys; print("PY", sys.version_info[0], json.dumps({"ok": True}))'
+# A learner's script in a bind mount, run by the stand-in as on Docker Hub's image.
+mkdir -p /tmp/app && printf 'print(sum(range(5)))\n' > /tmp/app/main.py
+docker run --rm --network none -v /tmp/app:/app -w /app python:3.12-alpine python main.py \
+  | sed 's/^/SUM /'
+docker run -d --name cache --network none redis:7-alpine >/dev/null
+for i in $(seq 50); do docker exec cache redis-cli ping 2>/dev/null | grep -q PONG && break; sleep 0.2; done
+docker exec cache redis-cli set k v >/dev/null && docker exec cache redis-cli get k | sed 's/^/REDIS /'
+docker rm -f cache >/dev/null
+docker run --rm busybox:1.36 sh -c 'echo BUSYBOX $(date +%Y | wc -c)'
+docker run --rm alpine:3.19 sh -c 'tail --help >/dev/null 2>&1; echo ALPINE ok'
+docker image inspect -f '{{index .Config.Labels "org.bungeo.standin"}}' python:3.12-alpine \
+  | sed 's/^/LABEL /'
+"""
+
+
+def test_python_redis_busybox_alpine_standins_work_offline(backend):
+    sb = backend.create_fresh(owner="standins")
+    try:
+        res = inner_sh(backend, sb.id, SCRIPT, timeout=300)
+    finally:
+        backend.remove(sb.id, keep_workspace=False)
+    out = res.output
+    assert res.exit_code == 0, out[-3000:]
+    for want in ('PY 3 {"ok": true}', "SUM 10", "REDIS v", "BUSYBOX 5", "ALPINE ok",
+                 "LABEL true"):
+        assert want in out, (want, out[-3000:])
