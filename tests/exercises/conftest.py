@@ -14,6 +14,10 @@ def celery_worker_real(backend):
     if not settings.REDIS_URL:
         pytest.fail("REDIS_URL is not set: the grading tests need a real Redis ('make test')")
     app.conf.task_always_eager = False
+    app.control.purge()  # tasks queued by an earlier, interrupted run
+    # The worker stops once its current task ends: a grading queued by a test that did not wait
+    # for it can take minutes on a busy host, so allow that (and drop what is still queued).
     with start_worker(app, pool="solo", concurrency=1, perform_ping_check=False,
-                      loglevel="WARNING", shutdown_timeout=30) as worker:
+                      loglevel="WARNING", shutdown_timeout=420) as worker:
         yield worker
+        app.control.purge()

@@ -519,3 +519,17 @@ def test_node_recipe_is_cached_by_its_hook_and_lock_files_too():
         h.update(str(f.relative_to(nginx.folder)).encode())
         h.update(f.read_bytes())
     assert nginx.customize is None and nginx.digest() == h.hexdigest()[:12]
+
+
+def test_transient_pull_failure_only_for_images_the_mirror_serves(monkeypatch):
+    """A build that could not pull an image the classroom mirror serves is retried; one that
+    names an image the classroom does not have is the learner's mistake."""
+    from webapp.sandboxes import images
+
+    served = {"docker.io/library/node:18-alpine"}
+    monkeypatch.setattr(images, "mirror_serves", lambda ref: ref in served)
+    out = ("ERROR: failed to solve: node:18-alpine: failed to resolve source metadata for "
+           "docker.io/library/node:18-alpine: dial tcp: lookup registry-1.docker.io: refused")
+    assert grader.transient_pull_failure(out) == "docker.io/library/node:18-alpine"
+    assert grader.transient_pull_failure(out.replace("node:18-alpine", "node:20-alpine")) is None
+    assert grader.transient_pull_failure("npm ERR! code ENOTCACHED") is None

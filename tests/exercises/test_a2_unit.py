@@ -10,7 +10,7 @@ import pytest
 from django.utils import translation
 
 from exercises import registry
-from exercises.compose_policy import inside, policy_problems, yaml_problem
+from exercises.compose_policy import config_json, inside, policy_problems, yaml_problem
 
 grader = registry.get("a2").grader
 ROOT = "/srv/submission"
@@ -284,25 +284,143 @@ def test_build_groups_build_a_shared_build_once():
 def test_hold_override_keeps_the_command_and_escapes_dollars():
     text = grader.hold_override("db", "docker-entrypoint.sh", ["postgres", "-c", "x=$HOME"], 60)
     svc = json.loads(text)["services"]["db"]
-    assert svc["entrypoint"][:2] == ["sh", "-c"] and grader.RELEASE_FILE in svc["entrypoint"][2]
-    assert '"$$@"' in svc["entrypoint"][2] and "-lt 600" in svc["entrypoint"][2]
+    script = svc["entrypoint"][2]
+    assert svc["entrypoint"][:2] == ["sh", "-c"] and grader.RELEASE_FILE in script
+    assert '"$$@"' in script and "-lt 600" in script
     assert svc["command"] == ["docker-entrypoint.sh", "postgres", "-c", "x=$$HOME"]
+    # The listener logs attempts on PostgreSQL's port; every $ reaches sh and perl as one $.
+    assert grader.ATTEMPTS_FILE in script and '"$${PGPORT:-5432}"' in script
+    assert "$$c->peerhost" in script and "$c->" not in script.replace("$$", "")
+    assert "'" not in grader._LISTENER  # it sits in sh's single quotes
 
 
-def test_release_waits_for_the_api_to_meet_the_missing_database():
+def test_parse_attempts():
+    text = ("1700000000.100 listening\n1700000001.250 172.20.0.4\n"
+            "garbage\n1700000002.000 172.20.0.5\nx 1.2.3.4\n")
+    listening, attempts = grader.parse_attempts(text)
+    assert listening == 1700000000.1
+    assert attempts == [(1700000001.25, "172.20.0.4"), (1700000002.0, "172.20.0.5")]
+    assert grader.parse_attempts("") == (None, [])
+
+
+def watch(name="a2-api1-1", started=1.0, first_attempt=None, stopped=False, gone=False):
+    return grader.ApiWatch(name, started=started, first_attempt=first_attempt,
+                           attempts=int(first_attempt is not None), stopped=stopped, gone=gone)
+
+
+def test_release_waits_for_every_api_instance_to_try_the_database():
+    grace = grader.ATTEMPT_GRACE_S
+    # Started long ago (a loaded host) but no attempt yet: keep holding, whatever the time.
+    slow = [watch(started=1.0), watch("a2-api2-1", started=1.0)]
+    assert grader.release_due(1 + grader.API_HOLD_S + 5, 0.0, slow, 2, False, True) is None
+    # One tried, the other not yet: keep holding.
+    half = [watch(first_attempt=20.0), watch("a2-api2-1", started=1.0)]
+    assert grader.release_due(20 + grace + 1, 0.0, half, 2, False, True) is None
+    # Both tried and keep running: released ATTEMPT_GRACE_S after the last first try ...
+    both = [watch(first_attempt=3.0), watch("a2-api2-1", first_attempt=4.0)]
+    assert grader.release_due(4 + grace - 0.1, 0.0, both, 2, False, True) is None
+    assert "tried" in grader.release_due(4 + grace, 0.0, both, 2, False, True)
+    # ... or as soon as each has tried again RETRY_SPAN_S later (it retries).
+    both[0].span_s = grader.RETRY_SPAN_S
+    assert grader.release_due(4.1, 0.0, both, 2, False, True) is None
+    both[1].span_s = grader.RETRY_SPAN_S - 0.1  # two connections at once is not a retry
+    assert grader.release_due(4.1, 0.0, both, 2, False, True) is None
+    both[1].span_s = grader.RETRY_SPAN_S + 0.5
+    assert grader.release_due(4.1, 0.0, both, 2, False, True)
+    # Both tried and exited (an API that gives up): released at once.
+    gave_up = [watch(first_attempt=3.0, stopped=True, gone=True),
+               watch("a2-api2-1", first_attempt=3.5, stopped=True, gone=True)]
+    assert grader.release_due(3.6, 0.0, gave_up, 2, False, True)
+    # Restarted by a restart policy after its try: nothing more to wait for either.
+    restarted = [watch(first_attempt=3.0, stopped=True), watch("a2-api2-1", first_attempt=3.0)]
+    assert grader.release_due(3.5, 0.0, restarted, 2, False, True) is None
+    restarted[1].stopped = True
+    assert grader.release_due(3.5, 0.0, restarted, 2, False, True)
+    # Only one of two containers started: keep holding, up to the maximum.
+    assert grader.release_due(20.0, 0.0, [watch(first_attempt=3.0)], 2, False, True) is None
+    assert "30 s" in grader.release_due(grader.DB_HOLD_MAX_S, 0.0, slow, 2, False, True)
+
+
+def test_release_without_observable_attempts_or_started_api():
     hold = grader.API_HOLD_S
-    # Both API containers started at t=1 and t=2: released API_HOLD_S after the last one.
-    assert not grader.release_due(2 + hold - 0.1, 0.0, [1.0, 2.0], 2, False)
-    assert grader.release_due(2 + hold, 0.0, [1.0, 2.0], 2, False)
-    # Only one of two started yet: keep holding (up to the maximum).
-    assert not grader.release_due(1 + hold + 1, 0.0, [1.0], 2, False)
-    assert grader.release_due(grader.DB_HOLD_MAX_S, 0.0, [1.0], 2, False)
-    # No API container starts (Compose waits for PostgreSQL's healthcheck): DB_DELAY_S.
-    assert not grader.release_due(grader.DB_DELAY_S - 0.1, 0.0, [], 2, False)
-    assert grader.release_due(grader.DB_DELAY_S, 0.0, [], 2, False)
+    # No listener (an image without perl): API_HOLD_S after the last API container started.
+    started = [watch(started=1.0), watch("a2-api2-1", started=2.0)]
+    assert grader.release_due(2 + hold - 0.1, 0.0, started, 2, False, False) is None
+    assert grader.release_due(2 + hold, 0.0, started, 2, False, False)
+    # Compose keeps every API back for PostgreSQL's healthcheck: DB_DELAY_S.
+    gated = [watch(started=None), watch("a2-api2-1", started=None)]
+    assert grader.release_due(grader.DB_DELAY_S - 0.1, 0.0, gated, 0, False, True) is None
+    assert "healthcheck" in grader.release_due(grader.DB_DELAY_S, 0.0, gated, 0, False, True)
+    # ... but API containers that should start and are slow to are waited for.
+    assert grader.release_due(grader.DB_DELAY_S + 5, 0.0, gated, 2, False, True) is None
+    assert grader.release_due(grader.DB_DELAY_S + 5, 0.0, gated, 2, True, True)
     # The database never started: nothing to hold once compose up has ended.
-    assert not grader.release_due(100.0, None, [], 2, False)
-    assert grader.release_due(100.0, None, [], 2, True)
+    assert grader.release_due(100.0, None, [], 2, False, True) is None
+    assert grader.release_due(100.0, None, [], 2, True, True)
+
+
+def test_waits_for_db_health_reads_depends_on_conditions():
+    cfg = copy.deepcopy(REFERENCE)
+    cfg["services"]["api1"]["depends_on"] = {"db": {"condition": "service_healthy",
+                                                    "required": True}}
+    cfg["services"]["api2"]["depends_on"] = {"db": {"condition": "service_started",
+                                                    "required": True}}
+    assert grader._waits_for_db_health(cfg, "api1", "db")
+    assert not grader._waits_for_db_health(cfg, "api2", "db")
+    assert not grader._waits_for_db_health(REFERENCE, "api1", "db")
+
+
+def test_describe_hold_names_the_instances_and_their_attempts():
+    apis = [watch(first_attempt=3.0, stopped=True, gone=True), watch("a2-api2-1")]
+    text = grader.describe_hold(apis, 100.0, [(101.5, "172.20.0.4"), (101.9, "127.0.0.1")],
+                                {"172.20.0.4": "a2-api1-1"})
+    assert "a2-api1-1: 1 attempt(s) at +1.5 s; then gone" in text
+    assert "a2-api2-1: 0 attempt(s)" in text and "127.0.0.1" in text
+    assert "not observable" in grader.describe_hold(apis, None, [], {})
+
+
+def test_config_json_finds_the_config_among_compose_warnings():
+    cfg = {"name": "a2", "services": {"db": {"image": "postgres", "privileged": True}}}
+    warned = ('time="2026-01-01T00:00:00Z" level=warning msg="/srv/submission/compose.yaml: the '
+              'attribute `version` is obsolete, it will be ignored"\n' + json.dumps(cfg, indent=2))
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(warned)  # what the grader used to do: the policy then saw nothing
+    assert config_json(warned) == cfg
+    assert policy_problems(config_json(warned), ROOT)
+    assert config_json(json.dumps(cfg)) == cfg
+    # A JSON-looking warning line before the config, or no JSON at all.
+    assert config_json('{not json\n' + json.dumps(cfg)) == cfg
+    assert config_json("level=error msg=boom") == {}
+    assert config_json("[1, 2]") == {}
+
+
+class _FakeStack:
+    """Only ``compose config``, as a sandbox would answer it (unit tests only)."""
+
+    def __init__(self, output: str):
+        self.output = output
+
+    def compose(self, *args, timeout=60):
+        assert args[:1] == ("config",)
+        return type("Res", (), {"exit_code": 0, "output": self.output, "timed_out": False})()
+
+
+@pytest.mark.parametrize("output, needle", [
+    ('level=warning msg="the attribute `version` is obsolete"\n'
+     + json.dumps(with_db(privileged=True)), "privileged: true"),
+    ("level=warning msg=something\nnot json at all", "printed no services"),
+])
+def test_grader_judges_the_policy_on_config_with_warnings(output, needle):
+    run = grader._Run(lambda *a: None)
+    grader._grade_in_sandbox(run, _FakeStack(output), "compose.yaml")
+    first = run.outcomes["compose-valid"]
+    assert not first.passed and needle in first.message
+    assert all(not o.passed and "Skipped" in o.message
+               for cid, o in run.outcomes.items() if cid != "compose-valid")
+
+
+def test_a3_grader_still_exports_config_json():
+    assert registry.get("a3").grader.config_json is config_json
 
 
 def test_publishes():

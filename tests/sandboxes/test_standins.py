@@ -58,3 +58,10 @@ def test_python_redis_busybox_alpine_standins_work_offline(backend):
     for want in ('PY 3 {"ok": true}', "SUM 10", "REDIS v", "BUSYBOX 5", "ALPINE ok",
                  "LABEL true"):
         assert want in out, (want, out[-3000:])
+
+
+def test_mirror_serves_tells_classroom_images_from_others(backend):
+    assert images.mirror_serves("node:18-alpine")
+    assert images.mirror_serves("docker.io/library/nginx")  # no tag: latest
+    assert not images.mirror_serves("node:99-alpine")
+    assert not images.mirror_serves("someone/app:1")  # only official images are mirrored

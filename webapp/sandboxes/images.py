@@ -319,6 +319,26 @@ def _mirror_has(repo: str, tag: str, digest: str) -> bool:
         return False
 
 
+def mirror_serves(ref: str) -> bool:
+    """True when the classroom mirror serves image ``ref`` (``node:18-alpine``,
+    ``docker.io/library/nginx``; a missing tag means ``latest``). Only Docker Hub's official
+    images (``library/``) are mirrored. Used to tell a transient pull failure (retry) from an
+    image the classroom does not have (the learner's mistake)."""
+    name, _, tag = ref.rpartition(":") if ":" in ref.rsplit("/", 1)[-1] else (ref, "", "latest")
+    name = name.removeprefix("docker.io/").removeprefix("index.docker.io/")
+    name = name.removeprefix("library/")
+    if "/" in name or not name:
+        return False
+    req = urllib.request.Request(
+        f"http://{engine.mirror_address()}/v2/library/{name}/manifests/{tag}", method="HEAD",
+        headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"})
+    try:
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            return resp.status == 200
+    except Exception:  # noqa: BLE001 - anything but an answer means "not served"
+        return False
+
+
 def push_standin(r: Recipe, c: docker.DockerClient) -> list[str]:
     """Push a built stand-in to the mirror under each of its tags; skip tags already there.
 

@@ -51,6 +51,7 @@ from exercises.grading import (
     files_to_tar,
     no_progress,
 )
+from webapp.sandboxes import images
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,9 @@ EXPECTED_BODY = {"message": "Hello from Docker!"}
 # Limits of the dynamic checks (seconds, bytes). The whole run must stay well inside the Celery
 # task's soft time limit (BUNGEO_GRADING_SOFT_TIME_LIMIT, 180 s by default).
 PULL_TIMEOUT_S = 60
+# Tries of a pull (and of a build whose base image could not be pulled) when the classroom mirror
+# does serve the image: on a busy host the engine sometimes gives up on the mirror.
+PULL_ATTEMPTS = 3
 BUILD_TIMEOUT_S = 100
 BUILD_LOG_MAX = 200_000  # bytes of build output kept: its first and last halves
 BUILD_LOG_DISK_MAX = 50_000_000  # a flood beyond this ends the build (SIGPIPE)
@@ -552,6 +556,17 @@ _PULL_FAILED = re.compile(r"(?:failed to resolve source metadata for|pull access
                           r"([\w./-]+(?::[\w.-]+)?)")
 
 
+def transient_pull_failure(output: str) -> str | None:
+    """The image a failed build could not pull although the classroom mirror serves it (a
+    transient failure, e.g. the mirror slow to answer on a busy host: worth another try), or
+    None when the build failed for another reason or the image is really missing."""
+    m = _PULL_FAILED.search(output)
+    if m is None:
+        return None
+    ref = m.group(1)
+    return ref if images.mirror_serves(ref) else None
+
+
 def package_from_registry_url(url: str) -> str:
     """``express`` or ``formidable@2.1.5`` from an npm registry URL of a packument or tarball."""
     path = urllib.parse.unquote(urllib.parse.urlparse(url).path).lstrip("/")
@@ -810,11 +825,25 @@ def grade(files: dict[str, bytes], backend, progress: ProgressFn = no_progress,
         inner = docker.DockerClient(base_url=backend.engine_url(sandbox.id), version="1.41",
                                     timeout=30)
         log.info("a1 %s: sandbox ready at %.1f s", sandbox.id, watch())
-        pull = backend.exec(sandbox.id, ["docker", "pull", "-q", final_base],
-                            timeout=PULL_TIMEOUT_S)
+        for attempt in range(PULL_ATTEMPTS):
+            pull = backend.exec(sandbox.id, ["docker", "pull", "-q", final_base],
+                                timeout=PULL_TIMEOUT_S)
+            if pull.exit_code == 0 or not images.mirror_serves(final_base):
+                break
+            log.warning("a1 %s: pulling %s failed (attempt %d), the mirror has it: retrying",
+                        sandbox.id, final_base, attempt + 1)
+            time.sleep(2)
         log.info("a1 %s: %s pulled at %.1f s", sandbox.id, final_base, watch())
-        build = backend.exec(sandbox.id, build_command(), workdir=WORKDIR,
-                             timeout=BUILD_TIMEOUT_S + 15, max_output=BUILD_LOG_MAX + 1000)
+        for attempt in range(PULL_ATTEMPTS):
+            build = backend.exec(sandbox.id, build_command(), workdir=WORKDIR,
+                                 timeout=BUILD_TIMEOUT_S + 15, max_output=BUILD_LOG_MAX + 1000)
+            missing = transient_pull_failure(build.output) if build.exit_code not in (0, 124) \
+                else None
+            if missing is None:
+                break
+            log.warning("a1 %s: the build could not pull %s (attempt %d), the mirror has it: "
+                        "retrying", sandbox.id, missing, attempt + 1)
+            time.sleep(2)
         log.info("a1 %s: built at %.1f s (exit %s)", sandbox.id, watch(), build.exit_code)
         if build.exit_code != 0:
             done("build", Verdict(False, explain_build_failure(build.output,

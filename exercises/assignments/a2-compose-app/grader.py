@@ -17,8 +17,10 @@ in the Redis container and ``psql``/``pg_dumpall`` in the PostgreSQL container.
 * session-in-redis (10): ``redis-cli`` in the Redis container finds the session's key.
 * items-stored (10): an item posted through the API is read back and is in PostgreSQL.
 * data-survives (10): after ``docker compose down`` (no ``-v``) and ``up``, the rows are there.
-* db-wait (5): on that second start PostgreSQL is held back a few seconds; the API must still
-  answer ``GET /api/items`` without help.
+* db-wait (5): on that second start PostgreSQL is held back (a stand-in listener on its port
+  logs and drops every connection) until each API instance has tried it and then stopped or kept
+  going a few seconds (:func:`release_due`); the API must still answer ``GET /api/items``
+  without help.
 
 The first start is made easy on purpose (PostgreSQL and Redis are started and awaited first, while
 the API images build), so that only db-wait judges how the API copes with a slow database.
@@ -45,7 +47,7 @@ import docker
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from exercises.compose_policy import policy_problems, yaml_problem
+from exercises.compose_policy import config_json, policy_problems, yaml_problem
 from exercises.grading import (
     CheckOutcome,
     GradeReport,
@@ -71,10 +73,13 @@ PROXY_READY_S = 15
 SETTLE_S = 12
 NGINX_FAIL_TIMEOUT_S = 10.5  # nginx's default fail_timeout (10 s), and a margin
 DB_READY_S = 40
-DB_DELAY_S = 5  # hold when no API container starts (Compose waits for a healthcheck)
-API_HOLD_S = 8  # hold while the API containers run against the missing database
+DB_DELAY_S = 5  # hold when the API waits for PostgreSQL's healthcheck (Compose starts no API)
+ATTEMPT_GRACE_S = 3  # hold after an API container's first attempt to reach the held database
+RETRY_SPAN_S = 0.5  # ... or until its attempts span this long (it retries: no need to wait more)
+API_HOLD_S = 8  # hold after the API containers started, when no attempt can be observed
 DB_HOLD_MAX_S = 30
 RELEASE_FILE = "/tmp/bungeo-release"
+ATTEMPTS_FILE = "/tmp/bungeo-attempts"  # the held database's stand-in listener writes here
 DB_WAIT_S = 30  # after PostgreSQL is let start
 DOWN_TIMEOUT_S = 3
 HTTP_TIMEOUT_S = 5
@@ -406,37 +411,148 @@ def tail_lines(text: str, n: int = 4) -> str:
     return "\n".join(lines[-n:])
 
 
+# The held database's stand-in listener (Perl; the postgres stand-in has perl and its core
+# IO::Socket::INET). It listens on PostgreSQL's port, writes "<epoch s> listening" once, then one
+# "<epoch s> <peer address>" line per connection and closes each at once: a client sees its
+# connection fail as it would against a database that is still starting.
+_LISTENER = (
+    '$SIG{TERM} = sub { exit 0 }; '
+    'sub note { open(my $f, ">>", $ARGV[1]) or return; print $f "@_\\n"; close $f } '
+    'my $s = IO::Socket::INET->new(LocalAddr => "0.0.0.0", LocalPort => $ARGV[0], '
+    'Listen => 128, ReuseAddr => 1, Proto => "tcp") or exit 1; '
+    'note(sprintf("%.3f listening", time)); '
+    'while (1) { my $c = $s->accept or next; '
+    'note(sprintf("%.3f %s", time, $c->peerhost)); close $c }'
+)
+
+
 def hold_override(service: str, path: str, args: list[str], max_s: int) -> str:
     """A compose override (JSON is YAML) that starts ``service``'s usual process (``path`` and
     ``args``, as the engine ran it) only once the file RELEASE_FILE exists in its container, or
-    after ``max_s`` seconds. ``$`` is doubled: Compose interpolates variables in every file."""
+    after ``max_s`` seconds. Meanwhile, when the image has perl, a listener on PostgreSQL's port
+    (``$PGPORT``, default 5432) logs every connection attempt to ATTEMPTS_FILE (see
+    :func:`parse_attempts`) and closes it; it is stopped before the usual process starts. ``$``
+    is doubled: Compose interpolates variables in every file."""
     def esc(s: str) -> str:
         return s.replace("$", "$$")
 
-    wait = (f'i=0; while [ ! -e {RELEASE_FILE} ] && [ $i -lt {int(max_s) * 10} ]; '
-            'do sleep 0.1; i=$((i+1)); done; exec "$@"')
+    wait = (f': > {ATTEMPTS_FILE}; l=; '
+            'if command -v perl >/dev/null 2>&1; then '
+            f"perl -MIO::Socket::INET -MTime::HiRes=time -e '{_LISTENER}' "
+            f'"${{PGPORT:-5432}}" {ATTEMPTS_FILE} & l=$!; fi; '
+            f'i=0; while [ ! -e {RELEASE_FILE} ] && [ $i -lt {int(max_s) * 10} ]; '
+            'do sleep 0.1; i=$((i+1)); done; '
+            'if [ -n "$l" ]; then kill "$l" 2>/dev/null; wait "$l" 2>/dev/null; fi; exec "$@"')
     return json.dumps({"services": {service: {
         "entrypoint": ["sh", "-c", esc(wait), "bungeo-hold"],
         "command": [esc(path), *map(esc, args)],
     }}}, indent=1)
 
 
-def release_due(now: float, held_since: float | None, api_started: list[float], n_api: int,
-                up_done: bool) -> bool:
-    """Whether to let the held-back PostgreSQL start (times from ``time.monotonic()``).
+def parse_attempts(text: str) -> tuple[float | None, list[tuple[float, str]]]:
+    """Read ATTEMPTS_FILE as the held database's listener wrote it: (the epoch time it started
+    listening, or None when it never did; [(epoch time, peer IP address)] of each connection
+    attempt, in order). Malformed lines are skipped."""
+    listening: float | None = None
+    attempts: list[tuple[float, str]] = []
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) != 2:
+            continue
+        try:
+            t = float(parts[0])
+        except ValueError:
+            continue
+        if parts[1] == "listening":
+            listening = t if listening is None else listening
+        else:
+            attempts.append((t, parts[1]))
+    return listening, attempts
 
-    ``api_started`` holds when each API container was first seen started. Released once every
-    API container (``n_api``) has run API_HOLD_S seconds against the missing database; or after
-    DB_DELAY_S when no API container starts at all (Compose waits for PostgreSQL's healthcheck);
-    or after DB_HOLD_MAX_S; or when ``docker compose up`` has ended with no API container
-    started."""
+
+@dataclass
+class ApiWatch:
+    """What the grader saw of one API container while PostgreSQL was held back. Times are
+    ``time.monotonic()`` seconds when the grader first saw the fact.
+
+    ``started``: first seen not "created"; ``first_attempt``/``attempts``: its connection
+    attempts to the held database (matched by its IP addresses); ``span_s``: seconds between its
+    first and last attempt (the listener's clock); ``stopped``: it exited or was restarted
+    since; ``gone``: it exited and its restart policy will not start it again."""
+
+    name: str
+    started: float | None = None
+    first_attempt: float | None = None
+    attempts: int = 0
+    span_s: float = 0.0
+    stopped: bool = False
+    gone: bool = False
+
+    def settled(self, now: float) -> bool:
+        """Nothing more to wait for: it tried the database and then stopped, tried again at
+        least RETRY_SPAN_S seconds later (it retries) or kept running ATTEMPT_GRACE_S seconds; or
+        it is gone for good."""
+        if self.gone:
+            return True
+        return self.first_attempt is not None and (
+            self.stopped or self.span_s >= RETRY_SPAN_S
+            or now - self.first_attempt >= ATTEMPT_GRACE_S)
+
+
+def release_due(now: float, held_since: float | None, apis: list[ApiWatch], n_expected: int,
+                up_done: bool, listening: bool) -> str | None:
+    """Whether to let the held-back PostgreSQL start: the reason (a short English phrase for the
+    evidence) or None to keep holding. Times from ``time.monotonic()``.
+
+    ``apis`` are the API containers seen so far, ``n_expected`` how many must start while the
+    database is held (those whose service does not wait for PostgreSQL's healthcheck with
+    ``depends_on: condition: service_healthy``), ``listening`` whether the held database's
+    listener runs (see :func:`hold_override`). Released:
+
+    * once every expected API container has tried the database and then stopped, retried or
+      kept running ATTEMPT_GRACE_S seconds (:meth:`ApiWatch.settled`): evidence, not wall time,
+      so a slow start under load cannot hide an API that gives up;
+    * without a listener: API_HOLD_S after the last expected API container started;
+    * when no API container is expected to start (Compose waits for the healthcheck): after
+      DB_DELAY_S;
+    * after DB_HOLD_MAX_S in any case, or when ``docker compose up`` has ended (failed) while
+      no API container started."""
     if held_since is None:
-        return up_done
-    if len(api_started) >= max(n_api, 1):
-        return now - max(api_started) >= API_HOLD_S
-    if not api_started and now - held_since >= DB_DELAY_S:
-        return True
-    return now - held_since >= DB_HOLD_MAX_S or (up_done and not api_started)
+        return "docker compose up ended" if up_done else None
+    started = [a for a in apis if a.started is not None]
+    if now - held_since >= DB_HOLD_MAX_S:
+        return f"{DB_HOLD_MAX_S} s passed"
+    if n_expected <= 0 and not started:
+        if now - held_since >= DB_DELAY_S:
+            return "the API waits for PostgreSQL's healthcheck"
+        return "docker compose up ended" if up_done else None
+    if started and len(started) >= n_expected:
+        if listening:
+            if all(a.settled(now) for a in started):
+                return "every API container tried the database"
+        elif now - max(a.started for a in started if a.started is not None) >= API_HOLD_S:
+            return f"{API_HOLD_S} s after the API started (attempts not observable)"
+    if up_done and not started:
+        return "docker compose up ended"
+    return None
+
+
+def describe_hold(apis: list[ApiWatch], listening: float | None,
+                  attempts: list[tuple[float, str]], names: dict[str, str]) -> str:
+    """The db-wait evidence of the hold: each API container's attempts, and other peers.
+    ``names`` maps a peer IP address to its API container's name."""
+    if listening is None:
+        return "connection attempts: not observable (the database image has no perl)"
+    lines = [f"connection attempts to the held database: {len(attempts)}"]
+    for a in apis:
+        times = [f"+{t - listening:.1f}" for t, ip in attempts if names.get(ip) == a.name]
+        state = "gone" if a.gone else "stopped/restarted" if a.stopped else "running"
+        lines.append(f"  {a.name}: {len(times)} attempt(s) at {', '.join(times[:8]) or '-'} s; "
+                     f"then {state}")
+    others = sorted({ip for _t, ip in attempts if ip not in names})
+    if others:
+        lines.append(f"  other peers (not API containers): {', '.join(others)}")
+    return "\n".join(lines)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -696,10 +812,16 @@ def _grade_in_sandbox(run: _Run, stack: Stack, compose_name: str) -> None:
         run.finish("compose-valid")
         run.skip_rest(_("Skipped: the compose file is not valid."))
         return
-    try:
-        config = json.loads(cfg.output)
-    except json.JSONDecodeError:
-        config = {}
+    # Compose prints warnings (such as "the attribute `version` is obsolete") into the same
+    # output as the JSON: config_json finds the JSON among them.
+    config = config_json(cfg.output)
+    if not isinstance(config.get("services"), dict) or not config["services"]:
+        # Never judge the policy on an empty config: it would allow anything.
+        _fail(o, _("docker compose printed no services for the file: %(why)s") % {
+            "why": tail_lines(cfg.output, 3) or "-"}, clip(cfg.output, 2000))
+        run.finish("compose-valid")
+        run.skip_rest(_("Skipped: the compose file is not valid."))
+        return
     refusals = policy_problems(config, WORKDIR)
     if refusals:
         _fail(o, _("The classroom refuses this file, so nothing was started: %(why)s")
@@ -734,7 +856,7 @@ def _grade_in_sandbox(run: _Run, stack: Stack, compose_name: str) -> None:
         cookie_ids = _sessions_shared(run, stack, roles, host)
         _session_in_redis(run, stack, roles, cookie_ids)
         token = _items_stored(run, stack, roles, host)
-    _restart_checks(run, stack, roles, host, token, api_ok=first is not None)
+    _restart_checks(run, stack, config, roles, host, token, api_ok=first is not None)
 
 
 def _stack_up(run: _Run, stack: Stack, config: dict, roles: Roles) -> bool:
@@ -1111,31 +1233,84 @@ def _items_stored(run: _Run, stack: Stack, roles: Roles, host: str) -> str | Non
     return None
 
 
-def _up_with_db_held(stack: Stack, roles: Roles, n_api: int) -> tuple[float, dict[str, Any]]:
+def _container_ips(c) -> list[str]:
+    nets = (c.attrs.get("NetworkSettings") or {}).get("Networks") or {}
+    return [str(n.get("IPAddress")) for n in nets.values() if n and n.get("IPAddress")]
+
+
+def _up_with_db_held(stack: Stack, roles: Roles, n_expected: int) -> tuple[float, dict[str, Any]]:
     """``docker compose up -d`` (in a thread: it blocks while Compose waits for a healthcheck)
     with PostgreSQL held back until :func:`release_due`. Returns (the release time, {"up": the
-    compose result, "held_s": seconds held})."""
+    compose result, "held_s": seconds held, "reason": why it was released, "attempts": the
+    evidence of :func:`describe_hold`})."""
+    watches: dict[str, ApiWatch] = {}
+    names: dict[str, str] = {}  # API container IP address -> container name
+    listening, attempts = None, []
+    reason = None
     with ThreadPoolExecutor(max_workers=1) as pool:
         fut = pool.submit(stack.compose, "up", "-d", "--no-build", timeout=UP_TIMEOUT_S)
-        held_since, first_started = None, {}
+        held_since, db = None, None
         while True:
             now = time.monotonic()
-            if held_since is None and stack.first(roles.db) is not None:
-                held_since = now
+            if db is None:
+                db = stack.first(roles.db)
+                if db is not None:
+                    held_since = now
+            # The containers first, then the attempts: an attempt is logged before the client
+            # sees it fail, so a container seen stopped has its attempts in the file.
             for c in _api_containers(stack, roles):
-                if c.status != "created":
-                    first_started.setdefault(c.id, now)
-            if release_due(now, held_since, list(first_started.values()), n_api, fut.done()):
+                w = watches.setdefault(c.id, ApiWatch(c.name))
+                for ip in _container_ips(c):
+                    names[ip] = c.name
+                state = c.attrs.get("State") or {}
+                policy = ((c.attrs.get("HostConfig") or {}).get("RestartPolicy") or {}).get(
+                    "Name") or "no"
+                if c.status != "created" and w.started is None:
+                    w.started = now
+                if c.status in ("exited", "dead", "restarting") or c.attrs.get("RestartCount"):
+                    w.stopped = True
+                w.gone = c.status in ("exited", "dead") and (
+                    policy == "no" or (policy == "on-failure" and state.get("ExitCode") == 0))
+            if db is not None:
+                try:
+                    res = db.exec_run(["cat", ATTEMPTS_FILE])
+                    if res.exit_code == 0:
+                        listening, attempts = parse_attempts(
+                            (res.output or b"").decode(errors="replace"))
+                except docker.errors.APIError:
+                    pass
+                for w in watches.values():
+                    mine = [t for t, ip in attempts if names.get(ip) == w.name]
+                    if mine and w.first_attempt is None:
+                        w.first_attempt = now
+                    w.attempts = len(mine)
+                    w.span_s = max(mine) - min(mine) if mine else 0.0
+            reason = release_due(now, held_since, list(watches.values()), n_expected,
+                                 fut.done(), listening is not None)
+            if reason:
                 break
-            time.sleep(0.2)
+            time.sleep(0.25)
         stack.run(roles.db, ["touch", RELEASE_FILE])
         released = time.monotonic()
         up = fut.result()
-    return released, {"up": up, "held_s": released - held_since if held_since else 0.0}
+    return released, {"up": up, "held_s": released - held_since if held_since else 0.0,
+                      "reason": reason,
+                      "attempts": describe_hold(list(watches.values()), listening, attempts,
+                                                names)}
 
 
-def _restart_checks(run: _Run, stack: Stack, roles: Roles, host: str, token: str | None,
-                    *, api_ok: bool) -> None:
+def _waits_for_db_health(config: dict[str, Any], service: str, db: str | None) -> bool:
+    """True when ``service`` starts only once ``db`` is healthy (or has completed):
+    ``depends_on: {db: {condition: service_healthy}}`` in the resolved config."""
+    deps = ((config.get("services") or {}).get(service) or {}).get("depends_on") or {}
+    if not isinstance(deps, dict) or not db:
+        return False
+    cond = (deps.get(db) or {}).get("condition")
+    return cond in ("service_healthy", "service_completed_successfully")
+
+
+def _restart_checks(run: _Run, stack: Stack, config: dict, roles: Roles, host: str,
+                    token: str | None, *, api_ok: bool) -> None:
     """data-survives and db-wait: down (no -v), then up with PostgreSQL held back."""
     o = run.start("data-survives")
     db = stack.first(roles.db)
@@ -1155,17 +1330,22 @@ def _restart_checks(run: _Run, stack: Stack, roles: Roles, host: str, token: str
     evidence.append(f"$ docker compose down -t {DOWN_TIMEOUT_S} (exit {down.exit_code})\n"
                     f"{tail_lines(down.output, 12)}\nvolumes before: {', '.join(volumes_before)}"
                     f"\nvolumes after: {', '.join(volumes_after)}")
-    n_api = max(1, len([c for c in stack.containers() if c.labels.get(
-        "com.docker.compose.service") in roles.api]))
+    # The API containers that start while PostgreSQL is held (not those Compose keeps back
+    # until PostgreSQL's healthcheck passes).
+    n_expected = len([c for c in stack.containers() if c.labels.get(
+        "com.docker.compose.service") in roles.api and not _waits_for_db_health(
+        config, c.labels["com.docker.compose.service"], roles.db)])
     stack.backend.exec(stack.sandbox.id, ["mkdir", "-p", GRADER_DIR], timeout=10)
     override = hold_override(roles.db, path, args, DB_HOLD_MAX_S + 30)
     stack.backend.exec(stack.sandbox.id, ["sh", "-c", f"cat > {GRADER_DIR}/slow-db.yaml <<'EOF'\n"
                                           f"{override}\nEOF"], timeout=10)
     stack.files = [*stack.files, "-f", f"{GRADER_DIR}/slow-db.yaml"]
-    t0, held = _up_with_db_held(stack, roles, n_api)
+    t0, held = _up_with_db_held(stack, roles, n_expected)
     up = held["up"]
-    evidence.append(f"$ docker compose up -d, PostgreSQL held back {held['held_s']:.1f} s (exit "
-                    f"{up.exit_code})\n{tail_lines(up.output, 12)}")
+    hold_evidence = (f"PostgreSQL held back {held['held_s']:.1f} s, released: {held['reason']}\n"
+                     f"{held['attempts']}")
+    evidence.append(f"$ docker compose up -d (exit {up.exit_code})\n{tail_lines(up.output, 12)}"
+                    f"\n{hold_evidence}")
     ready = stack.pg_ready(roles.db, time.monotonic() + DB_READY_S)
     code, out = stack.sh(roles.db, f"{PSQL} -c 'SELECT token FROM bungeo_probe'") if ready \
         else (-1, _("PostgreSQL did not start again."))
@@ -1212,8 +1392,8 @@ def _restart_checks(run: _Run, stack: Stack, roles: Roles, host: str, token: str
             break
         time.sleep(0.5)
     waited = time.monotonic() - t0
-    evidence = (f"GET /api/items -> {answer.describe()} {waited:.1f} s after PostgreSQL was let "
-                f"start\n\n{stack.ps()}\n\n"
+    evidence = (f"{hold_evidence}\n\nGET /api/items -> {answer.describe()} {waited:.1f} s after "
+                f"PostgreSQL was let start\n\n{stack.ps()}\n\n"
                 + stack.logs(roles.api[0] if roles.api else None, 15))
     if answer.status == 200 and isinstance(answer.json(), (list, dict)):
         _pass(o, _("PostgreSQL was held back %(held)s s and the API still answered GET "
