@@ -829,15 +829,15 @@ class DockerSandboxBackend(SandboxBackend):
         return [c for c in self.client.containers.list(all=True, filters=filters)
                 if c.name.startswith(pool_prefix)]
 
-    def _claim(self, name: str, *, owner: str):
-        """Take a started, unassigned pool sandbox for ``owner``: rename it to ``name`` and
-        attach the owner's workspace at /root. Returns the container, or None when the pool is
-        empty. A claim is atomic across threads and processes: each pool slot is taken under a
-        non-blocking flock, and its name is checked again under the lock."""
-        for c in self._pool_members():
-            if c.status != "running":
-                continue
+    def _claimable(self, members: list, ready=None):
+        """Yield ``(container, slot)`` for each pool member that can be claimed now: running,
+        still under its pool name, its inner engine answering and ``ready(slot)`` true, with its
+        claim lock (a non-blocking flock) held until the caller asks for the next one. Close the
+        generator (``contextlib.closing``) when done, so the last lock is released at once."""
+        for c in members:
             slot = c.labels.get(LABEL_SLOT, c.name)
+            if c.status != "running" or (ready is not None and not ready(slot)):
+                continue
             with self._claim_lock(slot) as held:
                 if not held:
                     continue
@@ -847,6 +847,15 @@ class DockerSandboxBackend(SandboxBackend):
                     continue
                 if c.name != slot or c.status != "running" or not self._inner_answers(slot):
                     continue
+                yield c, slot
+
+    def _claim(self, name: str, *, owner: str):
+        """Take a started, unassigned pool sandbox for ``owner``: rename it to ``name`` and
+        attach the owner's workspace at /root. Returns the container, or None when the pool is
+        empty. A claim is atomic across threads and processes: each pool slot is taken under a
+        non-blocking flock, and its name is checked again under the lock."""
+        with contextlib.closing(self._claimable(self._pool_members())) as candidates:
+            for c, slot in candidates:
                 try:
                     self._attach_workspace(slot, owner)
                     if self.mode() == "rootless":
@@ -919,19 +928,10 @@ class DockerSandboxBackend(SandboxBackend):
     def _claim_grading(self, name: str):
         """Take a ready grading-pool sandbox and rename it ``name``; None when none is ready.
         Atomic across threads and processes, as :meth:`_claim` is."""
-        for c in self._grading_pool_members():
-            slot = c.labels.get(LABEL_SLOT, c.name)
-            if c.status != "running" or self._prepull_state(slot) != "ready":
-                continue
-            with self._claim_lock(slot) as held:
-                if not held:
-                    continue
-                try:
-                    c.reload()
-                except NotFound:
-                    continue
-                if c.name != slot or c.status != "running" or not self._inner_answers(slot):
-                    continue
+        members = self._grading_pool_members()
+        ready = (lambda slot: self._prepull_state(slot) == "ready")  # noqa: E731
+        with contextlib.closing(self._claimable(members, ready)) as candidates:
+            for c, slot in candidates:
                 claimed = self._claimed_path(slot)
                 claimed.parent.mkdir(parents=True, exist_ok=True)
                 claimed.write_text(str(time.time()))
