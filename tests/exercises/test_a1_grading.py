@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import json
-import time
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -19,6 +18,7 @@ from django.utils.translation import override
 
 from exercises import registry, services
 from exercises.models import Submission
+from tests.exercises.helpers import wait_finished
 
 A1 = registry.get("a1").folder
 grader = registry.get("a1").grader
@@ -195,13 +195,7 @@ def test_no_grading_sandbox_is_left_behind(graded):
 
 
 def _wait_finished(pk: int, timeout: float = 240) -> Submission:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        sub = Submission.objects.get(pk=pk)
-        if sub.finished:
-            return sub
-        time.sleep(0.5)
-    raise AssertionError(f"submission {pk} not graded in {timeout} s (status {sub.status})")
+    return wait_finished(pk, timeout)
 
 
 @pytest.mark.docker

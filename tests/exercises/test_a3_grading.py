@@ -25,6 +25,7 @@ from django.utils.translation import override
 from exercises import registry, services
 from exercises.consumers import SubmissionProgressConsumer
 from exercises.models import Submission
+from tests.exercises.helpers import wait_finished
 
 A3 = registry.get("a3").folder
 GRADER = registry.get("a3").grader
@@ -139,13 +140,7 @@ def test_variant_gets_exactly_its_verdicts(graded, variant):
 
 
 def _wait_finished(pk: int, timeout: float = 120) -> Submission:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        sub = Submission.objects.get(pk=pk)
-        if sub.finished:
-            return sub
-        time.sleep(0.2)
-    raise AssertionError(f"submission {pk} not graded in {timeout} s (status {sub.status})")
+    return wait_finished(pk, timeout)
 
 
 @pytest.mark.docker

@@ -24,6 +24,7 @@ from exercises.consumers import SubmissionProgressConsumer
 from exercises.grading import CheckOutcome, GradeReport, files_to_tar
 from exercises.models import CheckResult, Submission
 from tests.conftest import inner_sh
+from tests.exercises.helpers import wait_finished
 
 A3 = registry.get("a3").folder
 COMPOSE = (A3 / "reference" / "compose.yaml").read_bytes()
@@ -423,13 +424,7 @@ def test_workspace_form_shows_the_reason(client, backend, student):
 
 # -- end to end: real Celery, real engine ------------------------------------------------------
 def _wait_finished(pk: int, timeout: float = 180) -> Submission:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        sub = Submission.objects.get(pk=pk)
-        if sub.finished:
-            return sub
-        time.sleep(0.2)
-    raise AssertionError(f"submission {pk} not graded in {timeout} s (status {sub.status})")
+    return wait_finished(pk, timeout)
 
 
 async def _collect(comm, timeout: float = 120) -> str:
