@@ -219,7 +219,8 @@ BUNGEO_GRADING_SOFT_TIME_LIMIT = env.int("BUNGEO_GRADING_SOFT_TIME_LIMIT", defau
 BUNGEO_GRADING_TIME_LIMIT = env.int("BUNGEO_GRADING_TIME_LIMIT", default=420)
 # Grading sandboxes kept started with the images below already pulled (one per grading worker is
 # enough; each is used for one run, then removed). Pulling the node stand-in into a cold sandbox
-# takes 15-25 s of an A1 grading on this kind of host. 0 turns the pool off.
+# takes 15-25 s of an A1 grading on this kind of host. 0 turns the pool off. Pulled in this order;
+# a run that needs fewer (A1: node) trims the rest once it claims the sandbox: node comes first.
 BUNGEO_GRADING_POOL_SIZE = env.int("BUNGEO_GRADING_POOL_SIZE", default=2)
 BUNGEO_GRADING_PREPULL = env.list("BUNGEO_GRADING_PREPULL", default=[
     "node:18-alpine", "nginx:alpine", "redis:7-alpine", "postgres:16-alpine", "busybox:latest",

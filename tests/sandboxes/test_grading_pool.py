@@ -102,7 +102,9 @@ def test_a_failed_prepull_is_replaced(backend, pool):
     assert good != bad and backend.get(bad) is None
 
 
-def test_a3_grading_uses_a_pool_member_and_removes_it(backend, pool):
+def test_a3_grading_leaves_the_pool_to_runs_that_pull(backend, pool):
+    """A3 runs busybox-sized images: it starts a cold sandbox and leaves the pre-pulled member
+    (hundreds of MB of node, nginx, redis and postgres in a real pool) to A1 and A2."""
     pool.BUNGEO_GRADING_POOL_SIZE = 1
     [name] = backend.grading_pool_fill()
     _wait_ready(backend, [name])
@@ -110,5 +112,50 @@ def test_a3_grading_uses_a_pool_member_and_removes_it(backend, pool):
     files = {"compose.yaml": (a3.folder / "reference" / "compose.yaml").read_bytes()}
     report = a3.grader.grade(files, backend, owner="pooltest")
     assert report.score == report.max_score, report.as_json()
-    assert backend.get(name) is None and backend._grading_pool_members() == []
+    assert [c.name for c in backend._grading_pool_members()] == [name]
+    assert backend._prepull_state(name) == "ready"
     assert [sb for sb in backend.list(kind=KIND_GRADING) if sb.owner == "pooltest"] == []
+
+
+def test_a_ready_member_is_preferred_to_one_still_pulling(backend, pool):
+    pool.BUNGEO_GRADING_POOL_SIZE = 1
+    [ready] = backend.grading_pool_fill()
+    _wait_ready(backend, [ready])
+    pool.BUNGEO_GRADING_POOL_SIZE = 2
+    pool.BUNGEO_GRADING_PREPULL = ["python:3.11", "busybox:latest"]  # python: ~190 MB, seconds
+    [pulling] = backend.grading_pool_fill()
+    assert backend._prepull_state(pulling) == "pulling"
+    first = backend.create_fresh(owner="first", images=["busybox:latest"])
+    assert backend._slot(first.id) == ready
+    # With no ready member left, one still pulling beats a cold sandbox.
+    second = backend.create_fresh(owner="second", images=["busybox:latest"])
+    assert backend._slot(second.id) == pulling
+    for sb in (first, second):
+        backend.remove(sb.id, keep_workspace=False)
+
+
+def test_a_claim_trims_the_prepull_to_the_images_the_run_needs(backend, pool):
+    """An A1 run needs node only: the member finishes the image it is pulling and skips the
+    rest, so a burst of A1 runs does not pull nginx, redis and postgres for nothing."""
+    pool.BUNGEO_GRADING_POOL_SIZE = 1
+    pool.BUNGEO_GRADING_PREPULL = ["python:3.11", "alpine:latest", "busybox:latest"]
+    [name] = backend.grading_pool_fill()
+    sb = backend.create_fresh(owner="trim", images=["python:3.12-slim"])  # same repository
+    assert backend._slot(sb.id) == name
+    done = backend.host_dir(sb.id) / "prepull.done"
+    deadline = time.monotonic() + 180
+    while not done.exists() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert done.exists(), "the trimmed pre-pull never finished"
+    have = inner_sh(backend, sb.id, "docker image ls --format '{{.Repository}}' | sort -u", timeout=30)
+    assert have.output.split() == ["python"], have.output
+    backend.remove(sb.id, keep_workspace=False)
+
+
+def test_repository_of():
+    from webapp.sandboxes.docker_backend import repository_of
+    assert repository_of("node:18-alpine") == "node"
+    assert repository_of("library/node:18.20-alpine3.19") == "node"
+    assert repository_of("docker.io/library/postgres@sha256:" + "a" * 64) == "postgres"
+    assert repository_of("bitnami/redis:7") == "bitnami/redis"
+    assert repository_of("busybox") == "busybox"

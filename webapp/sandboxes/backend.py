@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -109,8 +109,15 @@ class SandboxBackend:
         """
         raise NotImplementedError("subclasses of SandboxBackend must provide an ensure() method")
 
-    def create_fresh(self, *, owner: str, kind: str = KIND_GRADING) -> Sandbox:
-        """Create and start a new sandbox with nothing in it (for grading runs)."""
+    def create_fresh(self, *, owner: str, kind: str = KIND_GRADING,
+                     images: Sequence[str] | None = None) -> Sandbox:
+        """Create and start a new sandbox with nothing in it (for grading runs).
+
+        ``images``: the image references the run will pull. ``None`` (it may need any of
+        ``BUNGEO_GRADING_PREPULL``) or a list of them takes a grading-pool sandbox when there is
+        one, whose pre-pull then skips the repositories not listed; an empty list skips the pool
+        (a run that needs none of those images starts as fast in a cold sandbox, and leaves the
+        pre-pulled ones to runs that need them). Raises :class:`SandboxError`."""
         raise NotImplementedError("subclasses of SandboxBackend must provide a create_fresh() method")
 
     def get(self, sandbox_id: str) -> Sandbox | None:

@@ -38,6 +38,7 @@ import tarfile
 import threading
 import time
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -75,6 +76,9 @@ API_VERSION = "1.41"
 SECCOMP_EXTRA = ["keyctl", "add_key", "request_key", "pivot_root"]
 # Where each open terminal's tmux client writes its pid, inside the sandbox (a tmpfs).
 TERMINAL_PIDS = "/run/bungeo-terminals"
+# In a claimed grading-pool sandbox's host folder: the repositories its claimer needs, one per
+# line; the pre-pull skips the others.
+PREPULL_ONLY = "prepull.only"
 
 MSG_ENGINE_DOWN = _("The sandbox service is not running. Please tell your instructor.")
 MSG_NOT_READY = _("Your sandbox did not become ready in time. Please try again in a moment.")
@@ -394,10 +398,12 @@ class DockerSandboxBackend(SandboxBackend):
                 self._wait_ready(c)
             return self._as_sandbox(c)
 
-    def create_fresh(self, *, owner: str, kind: str = KIND_GRADING) -> Sandbox:
+    def create_fresh(self, *, owner: str, kind: str = KIND_GRADING,
+                     images: Sequence[str] | None = None) -> Sandbox:
         name = f"{self.prefix}-{kind}-{owner}-{uuid.uuid4().hex[:8]}"
-        if kind == KIND_GRADING and settings.BUNGEO_GRADING_POOL_SIZE > 0:
-            c = self._claim_grading(name)
+        wants_pool = images is None or len(images) > 0
+        if kind == KIND_GRADING and settings.BUNGEO_GRADING_POOL_SIZE > 0 and wants_pool:
+            c = self._claim_grading(name, images)
             if c is not None:
                 return self._as_sandbox(c)
         c = self._create(name, owner=owner, kind=kind, workspace=False)
@@ -925,27 +931,36 @@ class DockerSandboxBackend(SandboxBackend):
             return "failed"
         return "ready" if (hostdir / "prepull.done").exists() else "pulling"
 
-    def _claim_grading(self, name: str):
-        """Take a ready grading-pool sandbox and rename it ``name``; None when none is ready.
-        Atomic across threads and processes, as :meth:`_claim` is."""
+    def _claim_grading(self, name: str, images: Sequence[str] | None = None):
+        """Take a grading-pool sandbox and rename it ``name``; None when the pool is empty.
+        A member whose pre-pull is done is preferred; otherwise one still pulling is taken (it
+        is ahead of a cold sandbox: the run's own pulls join the ones in flight). With
+        ``images``, the member's pre-pull is trimmed to those repositories: it finishes the
+        image it is pulling and skips the others (an A1 run needs node only). Atomic across
+        threads and processes, as :meth:`_claim` is."""
         members = self._grading_pool_members()
-        ready = (lambda slot: self._prepull_state(slot) == "ready")  # noqa: E731
-        with contextlib.closing(self._claimable(members, ready)) as candidates:
-            for c, slot in candidates:
-                claimed = self._claimed_path(slot)
-                claimed.parent.mkdir(parents=True, exist_ok=True)
-                claimed.write_text(str(time.time()))
-                try:
-                    c.rename(name)
-                except APIError as exc:
-                    log.warning("grading pool sandbox %s could not be claimed: %s", slot, exc)
-                    claimed.unlink(missing_ok=True)
-                    continue
-                self._slots[name] = slot
-                (self.host_dir(name) / "prepull.done").unlink(missing_ok=True)
-                c.reload()
-                log.info("grading pool sandbox %s claimed as %s", slot, name)
-                return c
+        for wanted in ("ready", "pulling"):
+            state_is = (lambda slot, w=wanted: self._prepull_state(slot) == w)  # noqa: E731
+            with contextlib.closing(self._claimable(members, state_is)) as candidates:
+                for c, slot in candidates:
+                    claimed = self._claimed_path(slot)
+                    claimed.parent.mkdir(parents=True, exist_ok=True)
+                    claimed.write_text(str(time.time()))
+                    try:
+                        c.rename(name)
+                    except APIError as exc:
+                        log.warning("grading pool sandbox %s could not be claimed: %s", slot, exc)
+                        claimed.unlink(missing_ok=True)
+                        continue
+                    self._slots[name] = slot
+                    hostdir = self.host_dir(name)
+                    if images is not None:
+                        (hostdir / PREPULL_ONLY).write_text(
+                            "".join(f"{repository_of(r)}\n" for r in images))
+                    (hostdir / "prepull.done").unlink(missing_ok=True)
+                    c.reload()
+                    log.info("grading pool sandbox %s (pre-pull %s) claimed as %s", slot, wanted, name)
+                    return c
         return None
 
     def grading_pool_fill(self, size: int | None = None) -> list[str]:
@@ -994,9 +1009,14 @@ class DockerSandboxBackend(SandboxBackend):
     def _prepull_start(self, name: str) -> None:
         """Pull ``BUNGEO_GRADING_PREPULL`` inside the sandbox, detached; the sandbox reports
         ``prepull.done`` (or ``prepull.failed`` with the pull's output) in its host folder."""
-        refs = " ".join(shlex.quote(r) for r in settings.BUNGEO_GRADING_PREPULL)
-        # Three tries each: a mirror that is busy being pushed to can miss a request.
-        script = (f"for r in {refs}; do ok=; for t in 1 2 3; do "
+        refs = " ".join(shlex.quote(f"{repository_of(r)}={r}") for r in settings.BUNGEO_GRADING_PREPULL)
+        # Three tries each: a mirror that is busy being pushed to can miss a request. Once the
+        # sandbox is claimed, its claimer may list the repositories it needs in PREPULL_ONLY:
+        # the others are skipped.
+        only = f"/run/bungeo-host/{PREPULL_ONLY}"
+        script = (f"for rr in {refs}; do r=\"${{rr#*=}}\"; "
+                  f"if [ -f {only} ] && ! grep -qxF \"${{rr%%=*}}\" {only}; then continue; fi; "
+                  "ok=; for t in 1 2 3; do "
                   "docker pull -q \"$r\" >>/tmp/prepull.log 2>&1 && { ok=1; break; }; sleep 2; done; "
                   "[ -n \"$ok\" ] || { cp /tmp/prepull.log /run/bungeo-host/prepull.failed; exit 1; }; "
                   "done; touch /run/bungeo-host/prepull.done")
@@ -1185,6 +1205,17 @@ class DockerSandboxBackend(SandboxBackend):
 
         resize(cols, rows)
         return Terminal(sock=raw, resize=resize, close=close)
+
+
+def repository_of(ref: str) -> str:
+    """The repository of an image reference, as the classroom mirror serves it: ``node:18-alpine``,
+    ``library/node:18`` and ``docker.io/library/node@sha256:...`` all give ``node``;
+    ``bitnami/redis:7`` gives ``bitnami/redis``. (Reference grammar: the distribution project's
+    ``reference`` package; parsing is docker-py's ``parse_repository_tag``.)"""
+    repo, _tag = docker.utils.parse_repository_tag(ref)
+    for default in ("docker.io/", "index.docker.io/", "registry-1.docker.io/"):
+        repo = repo.removeprefix(default)
+    return repo.removeprefix("library/")
 
 
 def _demux(data: bytes) -> bytes:

@@ -817,7 +817,7 @@ def grade(files: dict[str, bytes], backend, progress: ProgressFn = no_progress,
     build_text, dropped = without_syntax_directive(text)
     note = (f"note: the parser directive '{dropped}' was left out: the classroom is offline, so "
             "the engine's built-in Dockerfile frontend builds it.\n" if dropped else "")
-    sandbox = backend.create_fresh(owner=owner)
+    sandbox = backend.create_fresh(owner=owner, images=[final_base])
     inner = None
     try:
         backend.put_archive(sandbox.id, WORKDIR,
