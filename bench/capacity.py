@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import websockets
-from common import django_setup, ensure_users, login, pct, table, ws_url
+from common import at_prompt, django_setup, ensure_users, login, pct, table, ws_url
 from echo_latency import session
 
 
@@ -27,7 +27,7 @@ async def open_once(base: str, cookie: str) -> float:
     async with websockets.connect(ws_url(base), additional_headers={"Cookie": cookie, "Origin": base},
                                   max_size=None) as ws:
         buf = b""
-        while b"# " not in buf:
+        while not at_prompt(buf):
             msg = await asyncio.wait_for(ws.recv(), 300)
             if isinstance(msg, bytes):
                 buf += msg

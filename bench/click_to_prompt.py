@@ -16,9 +16,7 @@ import json
 import time
 
 import websockets
-from common import django_setup, ensure_users, login, pct, table, ws_url
-
-PROMPT = b"# "
+from common import at_prompt, django_setup, ensure_users, login, pct, table, ws_url
 
 
 async def one(base: str, cookie: str) -> float:
@@ -30,7 +28,7 @@ async def one(base: str, cookie: str) -> float:
             msg = await asyncio.wait_for(ws.recv(), 60)
             if isinstance(msg, bytes):
                 buf += msg
-                if PROMPT in buf:
+                if at_prompt(buf):
                     return time.perf_counter() - t0
             elif json.loads(msg).get("state") == "error":
                 raise SystemExit(f"sandbox error: {msg}")

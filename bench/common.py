@@ -59,6 +59,24 @@ def ws_url(base: str, path: str = LAB_WS) -> str:
     return base.replace("http://", "ws://").replace("https://", "wss://") + path
 
 
+# The learner's shell prompt as the terminal websocket sends it (through tmux), e.g.
+# "\x1b[32m\x1b[1mroot@bungeo\x1b(B\x1b[m:\x1b[34m\x1b[1m~\x1b(B\x1b[m# ": it ends in "# " for root
+# (isolation modes userns, sysbox, trusted) and in "$ " for the learner uid 1000 of mode rootless.
+# Escape sequences (CSI, OSC such as a window title, character-set selection, other two-byte ones;
+# ECMA-48) are removed first.
+_ESCAPES = re.compile(rb"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[()*+][0-9A-Za-z]"
+                      rb"|[@-Z\\-_=>])")
+PROMPT_RE = re.compile(rb"[^\s:]+:[^\r\n]*?[#$] ")
+
+
+def at_prompt(buf: bytes) -> bool:
+    """Whether the terminal output ``buf`` (raw bytes, escape sequences included) holds a shell
+    prompt "<user@host>:<dir># " or "...$ " (``PROMPT_RE``): root's in every isolation mode but
+    rootless, the unprivileged learner's in rootless. Every bench that waits for the prompt uses
+    this (bench/output_throughput.py too)."""
+    return PROMPT_RE.search(_ESCAPES.sub(b"", buf)) is not None
+
+
 def pct(values: list[float], q: float) -> float:
     s = sorted(values)
     return s[min(len(s) - 1, int(q * len(s)))]
@@ -70,7 +88,7 @@ def table(rows: list[tuple], headers: tuple) -> str:
     return "\n".join([line(headers), line(["-" * w for w in widths])] + [line(r) for r in rows])
 
 
-__all__ = ["ensure_users", "login", "ws_url", "pct", "table", "statistics"]
+__all__ = ["ensure_users", "login", "ws_url", "pct", "table", "statistics", "at_prompt"]
 
 
 def grading_pool_ready(backend, timeout: float = 600.0) -> float:

@@ -13,7 +13,7 @@ import json
 import time
 
 import websockets
-from common import ensure_users, login, pct, table, ws_url
+from common import at_prompt, ensure_users, login, pct, table, ws_url
 
 PACE_S = 0.1  # one keystroke per session every 100 ms
 
@@ -23,7 +23,7 @@ async def session(base: str, cookie: str, rounds: int, out: list[float], ready: 
     async with websockets.connect(ws_url(base), additional_headers={"Cookie": cookie,
                                   "Origin": base}, max_size=None) as ws:
         buf = b""
-        while b"# " not in buf:
+        while not at_prompt(buf):
             msg = await asyncio.wait_for(ws.recv(), 120)
             if isinstance(msg, bytes):
                 buf += msg

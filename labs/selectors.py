@@ -13,11 +13,29 @@ def completed_steps(*, user, lab: Lab) -> set[str]:
     )
 
 
-def course_progress(*, user, course) -> dict[str, tuple[int, int]]:
-    """Per lab id: (completed steps, total steps) for ``user``."""
-    done: dict[str, int] = {}
-    for lab_id in StepCompletion.objects.filter(user=user, course_id=course.id).values_list(
-        "lab_id", flat=True
+def counted_steps(lab: Lab, unavailable: frozenset[str] = frozenset()) -> list[str]:
+    """Ids of the steps of ``lab`` that count towards its progress, in lab order: every step
+    but those needing a feature in ``unavailable`` (``labs.services.unavailable_features``,
+    e.g. ``{"cgroups"}`` in isolation mode rootless), which are skipped there and never done."""
+    return [s.id for s in lab.steps if not set(s.needs) & unavailable]
+
+
+def lab_progress(*, done: set[str], lab: Lab,
+                 unavailable: frozenset[str] = frozenset()) -> tuple[int, int]:
+    """(completed, total) counted steps of ``lab``, given the ids ``done`` the learner completed.
+    A skipped step is in neither number, even if it was completed in another isolation mode."""
+    counted = counted_steps(lab, unavailable)
+    return len(done.intersection(counted)), len(counted)
+
+
+def course_progress(*, user, course,
+                    unavailable: frozenset[str] = frozenset()) -> dict[str, tuple[int, int]]:
+    """Per lab id: (completed steps, total steps) for ``user``, counting only the steps that are
+    not skipped for lack of a feature in ``unavailable`` (see :func:`lab_progress`)."""
+    done: dict[str, set[str]] = {}
+    for lab_id, step_id in StepCompletion.objects.filter(user=user, course_id=course.id).values_list(
+        "lab_id", "step_id"
     ):
-        done[lab_id] = done.get(lab_id, 0) + 1
-    return {lab.id: (done.get(lab.id, 0), len(lab.steps)) for lab in course.labs}
+        done.setdefault(lab_id, set()).add(step_id)
+    return {lab.id: lab_progress(done=done.get(lab.id, set()), lab=lab, unavailable=unavailable)
+            for lab in course.labs}

@@ -28,7 +28,9 @@ def _lab_or_404(course_id: str, lab_id: str) -> content.Lab:
 @login_required
 def index(request: HttpRequest) -> HttpResponse:
     course = content.courses()[DEFAULT_COURSE]
-    progress = selectors.course_progress(user=request.user, course=course)
+    needs = any(s.needs for lab in course.labs for s in lab.steps)
+    unavailable = services.unavailable_features() if needs else frozenset()
+    progress = selectors.course_progress(user=request.user, course=course, unavailable=unavailable)
     lang = _lang()
     labs = [
         {"lab": lab, "text": lab.t(lang), "done": progress[lab.id][0], "total": progress[lab.id][1]}
@@ -49,8 +51,11 @@ def lab_detail(request: HttpRequest, course_id: str, lab_id: str) -> HttpRespons
     steps = [{"step": s, "text": s.t(lang), "completed": s.id in done, "result": None,
               "unavailable": sorted(set(s.needs) & unavailable)}
              for s in lab.steps]
+    # "N / M steps done" counts neither number's skipped steps (lab-status.js does the same).
+    done_count, total = selectors.lab_progress(done=done, lab=lab, unavailable=unavailable)
     return render(request, "labs/lab.html", {
-        "lab": lab, "text": lab.t(lang), "steps": steps, "done": len(done), "lang": lang,
+        "lab": lab, "text": lab.t(lang), "steps": steps, "done": done_count, "total": total,
+        "lang": lang,
         "observed_ms": observed_ms,
         "ws_path": f"/ws/labs/{lab.course_id}/{lab.id}/terminal/",
     })

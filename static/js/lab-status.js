@@ -22,14 +22,16 @@
     return el && el.classList.contains("step-status") ? el : null;
   }
 
-  // The step's tick and the page's "N / M steps done" follow the status boxes.
+  // The step's tick and the page's "N / M steps done" follow the status boxes. Skipped steps
+  // (li.skipped: a feature the classroom's sandboxes lack) are not counted (labs.selectors).
   function sync() {
     for (const li of document.querySelectorAll(".steps > .step")) {
       const box = li.querySelector(".step-status");
       if (box) li.classList.toggle("done", box.dataset.completed === "1");
     }
     const counter = document.getElementById("done-count");
-    if (counter) counter.textContent = String(document.querySelectorAll(".steps > .step.done").length);
+    const done = document.querySelectorAll(".steps > .step.done:not(.skipped)");
+    if (counter) counter.textContent = String(done.length);
   }
 
   // Put the status fragment `html` of step `stepId` in place unless it is older than the one

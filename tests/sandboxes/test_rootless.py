@@ -9,18 +9,23 @@ The real-engine tests run only when the rootless sandbox image is built
 """
 from __future__ import annotations
 
+import importlib.util
 import io
 import os
+import re
+import select
+import time
 from pathlib import Path
 
 import docker
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.test import override_settings
 from django.urls import reverse
 from django.utils import translation
 
-from labs import content, services
+from labs import content, selectors, services
 from labs.checks import CheckResult
 from labs.models import StepCompletion
 from tests.conftest import inner_sh
@@ -88,6 +93,40 @@ def test_the_operators_host_check_reports_the_mode_and_what_learners_lack():
     assert st["isolation"] == "userns" and st["learner_cgroups"] is True and "unavailable" not in st
 
 
+def test_explicit_userns_is_refused_on_an_engine_that_does_not_remap(settings):
+    settings.BUNGEO_ISOLATION = "userns"
+    remapping = {"SecurityOptions": ["name=seccomp,profile=default", "name=userns"]}
+    assert isolation.resolve(remapping) == "userns"
+    plain = {"Runtimes": {"runc": {}}, "SecurityOptions": ["name=seccomp,profile=default"]}
+    for info in (plain, {}):
+        with pytest.raises(ImproperlyConfigured) as exc:
+            isolation.resolve(info)
+        msg = str(exc.value)
+        assert "does not remap user ids" in msg and "userns-remap" in msg, msg  # what, how to fix
+        assert "BUNGEO_ISOLATION=rootless" in msg and "사용자 ID를 다시 매핑하지 않습니다" in msg, msg
+    settings.BUNGEO_ISOLATION = "auto"  # auto picks rootless there instead of refusing
+    assert isolation.resolve(plain) == "rootless"
+
+
+@pytest.mark.docker
+def test_userns_against_the_real_engines_docker_info(backend, settings):
+    settings.BUNGEO_ISOLATION = "userns"
+    info = engine.client().info()
+    assert isolation.resolve(info) == "userns"  # bungeo's own engine runs with --userns-remap
+    # The backend asks the engine (it used to resolve an explicit userns without docker info).
+    assert DockerSandboxBackend(prefix=backend.prefix).mode() == "userns"
+    # The same engine's answer without its remapping: refused, and the host check says so.
+    stripped = {**info, "SecurityOptions": [o for o in info["SecurityOptions"]
+                                            if not o.startswith("name=userns")]}
+    with pytest.raises(ImproperlyConfigured, match="does not remap user ids"):
+        isolation.resolve(stripped)
+    assert engine._isolation_of(stripped).startswith("misconfigured: BUNGEO_ISOLATION=userns but")
+    b = DockerSandboxBackend(prefix=backend.prefix)
+    b.client.info = lambda: stripped  # the real client, answering as an engine without remapping
+    with pytest.raises(ImproperlyConfigured, match="enable|userns-remap"):
+        b.mode()
+
+
 def test_images_list_names_the_rootless_image():
     out = io.StringIO()
     call_command("images", "list", stdout=out)
@@ -105,6 +144,66 @@ def test_the_rootless_image_is_its_own_recipe():
     assert images.sandbox_image("rootless") == r.image_ref != images.sandbox_image()
     assert {"rootlesskit", "slirp4netns", "uidmap", "docker.io"} <= set(r.packages)
     assert r.standin is False
+
+
+# ------------------------------------------------------------------------------------------------
+# The benches' prompt detection (bench/common.py): root's "# " and the rootless learner's "$ "
+# ------------------------------------------------------------------------------------------------
+def _bench_common():
+    spec = importlib.util.spec_from_file_location(
+        "bench_common", Path(__file__).resolve().parents[2] / "bench" / "common.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+# What the terminal websocket sent on this host (tmux redrawing, then the prompt), in both forms.
+ROOT_PROMPT = (b"\x1b[K\r\n\x1b[K\x1b[?12l\x1b[?25h\x1b[H\x1b[32m\x1b[1mroot@bungeo\x1b(B\x1b[m:"
+               b"\x1b[34m\x1b[1m~\x1b(B\x1b[m# \x1b[?25l\x1b[?12l\x1b[?25h")
+LEARNER_PROMPT = ROOT_PROMPT.replace(b"root@", b"learner@").replace(b"m# ", b"m$ ")
+
+
+def test_bench_prompt_detection_knows_root_and_the_rootless_learner():
+    at_prompt = _bench_common().at_prompt
+    assert at_prompt(ROOT_PROMPT) and at_prompt(LEARNER_PROMPT)
+    assert at_prompt(b"bungeo:/root/work$ ") and at_prompt(b"learner@bungeo:~/work$ ")
+    # Not yet: tmux's screen clearing, a prompt cut before its last byte, a "$" inside output.
+    assert not at_prompt(LEARNER_PROMPT.split(b"$ ")[0] + b"$")
+    assert not at_prompt(b"\x1b[K\r\n\x1b[K\r\n\x1b[?25h\x1b[H")
+    assert not at_prompt(b"costs 5$ \r\n") and not at_prompt(b"")
+    assert not at_prompt(b"\x1b]0;learner@bungeo: ~$ \x07")  # a window title is no prompt
+
+
+def _read_until_prompt(b, sandbox_id, timeout=30.0) -> bytes:
+    at_prompt = _bench_common().at_prompt
+    term = b.open_terminal(sandbox_id)
+    buf, t0 = b"", time.monotonic()
+    try:
+        while not at_prompt(buf) and time.monotonic() - t0 < timeout:
+            if select.select([term.sock], [], [], 0.5)[0]:
+                if not (chunk := term.sock.recv(65536)):
+                    break
+                buf += chunk
+    finally:
+        term.close()
+    return buf
+
+
+@pytest.mark.docker
+def test_bench_prompt_detection_on_real_terminals(backend, rootless):
+    b, sb = rootless
+    buf = _read_until_prompt(b, sb.id)
+    assert _bench_common().at_prompt(buf), buf[-300:]
+    assert b"$ " in buf and b"learner@" in buf, buf[-300:]
+    with override_settings(BUNGEO_ISOLATION="userns"):  # the rootless fixture overrides it
+        userns = DockerSandboxBackend(prefix=backend.prefix)
+        sb_root = userns.ensure(owner="prompt")
+        try:
+            buf = _read_until_prompt(userns, sb_root.id)
+            assert _bench_common().at_prompt(buf) and b"# " in buf and b"$ " not in buf, buf[-300:]
+            assert b"root@" in buf, buf[-300:]
+        finally:
+            userns.remove(sb_root.id, keep_workspace=False)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -188,6 +287,86 @@ def test_lab_page_shows_the_notice_only_where_cgroups_are_missing(client, studen
     monkeypatch.setattr(services, "unavailable_features", lambda: frozenset())
     page = client.get(url, HTTP_ACCEPT_LANGUAGE=lang).content.decode()
     assert "step-unavailable" not in page and words not in page
+
+
+def test_progress_counts_neither_done_nor_total_of_skipped_steps():
+    lab = content.get_lab("week1", "container-lifecycle")
+    n = len(lab.steps)
+    ids = selectors.counted_steps(lab, frozenset({"cgroups"}))
+    assert len(ids) == n - 2 and "pause-life" not in ids and "unpause-life" not in ids
+    assert selectors.counted_steps(lab) == [s.id for s in lab.steps]
+    # pause-life done in another mode (userns) before the class moved to rootless: not counted.
+    done = {"run-life", "pause-life"}
+    assert selectors.lab_progress(done=done, lab=lab, unavailable=frozenset({"cgroups"})) == (1, n - 2)
+    assert selectors.lab_progress(done=done, lab=lab) == (2, n)
+    every = {s.id for s in lab.steps} - {"pause-life", "unpause-life"}
+    assert selectors.lab_progress(done=every, lab=lab, unavailable=frozenset({"cgroups"})) == (n - 2, n - 2)
+
+
+def _index_progress(page: str, lab_id: str) -> str:
+    """The "N of M steps done" line of a lab's card on the course index."""
+    card = page.split(f"/labs/week1/{lab_id}/", 1)[1].split("</li>", 1)[0]
+    return re.search(r"<small>([^<]*steps done)</small>", card).group(1)
+
+
+@pytest.mark.django_db
+def test_lab_page_and_index_count_only_steps_the_classroom_can_do(client, student, monkeypatch):
+    lab = content.get_lab("week1", "container-lifecycle")
+    n = len(lab.steps)
+    for step_id in ("run-life", "pause-life"):  # pause-life: done earlier, in another mode
+        StepCompletion.objects.create(user=student, course_id="week1", lab_id=lab.id, step_id=step_id)
+    client.force_login(student)
+    url = reverse("labs:lab", args=["week1", lab.id])
+    monkeypatch.setattr(services, "unavailable_features", lambda: frozenset({"cgroups"}))
+    with translation.override("en"):
+        page = client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+        index = client.get(reverse("labs:index"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert f'<span id="done-count">1</span> / <span id="total-count">{n - 2}</span>' in page
+    # The page's live counter (lab-status.js) leaves out li.skipped: both skipped steps carry it.
+    assert len(re.findall(r'<li class="step[^"]*\bskipped\b', page)) == 2
+    assert re.search(r'<li class="step done skipped" id="step-pause-life"', page)
+    assert _index_progress(index, lab.id) == f"1 of {n - 2} steps done"
+    docker_run = content.get_lab("week1", "docker-run")  # its step "top" needs cgroups
+    assert _index_progress(index, "docker-run") == f"0 of {len(docker_run.steps) - 1} steps done"
+
+    monkeypatch.setattr(services, "unavailable_features", lambda: frozenset())
+    with translation.override("en"):
+        page = client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+        index = client.get(reverse("labs:index"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert f'<span id="done-count">2</span> / <span id="total-count">{n}</span>' in page
+    assert not re.search(r'<li class="step[^"]*\bskipped\b', page)
+    assert _index_progress(index, lab.id) == f"2 of {n} steps done"
+
+
+@pytest.mark.browser
+@pytest.mark.django_db
+def test_the_live_counter_leaves_skipped_steps_out(client, student, monkeypatch):
+    """static/js/lab-status.js in Chromium on the real page: a step ticked live counts, a
+    skipped step (done in another mode) does not."""
+    from playwright.sync_api import sync_playwright
+
+    lab = content.get_lab("week1", "container-lifecycle")
+    StepCompletion.objects.create(user=student, course_id="week1", lab_id=lab.id, step_id="pause-life")
+    client.force_login(student)
+    monkeypatch.setattr(services, "unavailable_features", lambda: frozenset({"cgroups"}))
+    html = client.get(reverse("labs:lab", args=["week1", lab.id]), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    box = re.search(r'<div class="step-status" id="status-run-life"[^>]*>', html).group(0)
+    ticked = re.sub(r'data-completed="0"', 'data-completed="1"',
+                    re.sub(r'data-observed="\d+"', f'data-observed="{services.now_ms() + 1000}"', box))
+    html = re.sub(r"<script\b[^>]*>.*?</script>", "", html, flags=re.S)  # no server to load from
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
+                                    args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page()
+            page.set_content(html)
+            page.add_script_tag(path=str(Path(__file__).resolve().parents[2] / "static/js/lab-status.js"))
+            assert page.inner_text("#done-count") == "0"
+            assert page.evaluate("h => window.bungeoLabStatus.apply('run-life', h)", ticked + "</div>")
+            assert page.inner_text("#done-count") == "1"  # run-life; pause-life is skipped here
+            assert page.inner_text("#total-count") == str(len(lab.steps) - 2)
+        finally:
+            browser.close()
 
 
 # ------------------------------------------------------------------------------------------------

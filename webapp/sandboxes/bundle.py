@@ -10,6 +10,11 @@ A bundle is a folder with:
 * ``bundle.json``: what is inside (image refs, recipe hashes, public stand-in names) and the
   SHA-256 of the other two files, checked before anything is loaded.
 
+The sandbox image of isolation mode ``rootless`` (``sandbox_rootless`` in ``images/images.yaml``,
+recipe name ``sandbox-rootless``) is built only on request (``images build --rootless``). A full
+export includes it when it is built and otherwise says so (:data:`MSG_ROOTLESS_NOT_BUILT`): a
+classroom host that runs mode ``rootless`` needs it and cannot build it offline.
+
 Because images are tagged by recipe hash (``bungeo/<name>:<hash>``), an imported bundle made by
 the same bungeo version satisfies ``images build`` without building anything.
 """
@@ -21,7 +26,7 @@ import json
 import shutil
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
@@ -36,16 +41,39 @@ class BundleError(Exception):
     """A bundle cannot be written or read; ``str(exc)`` says why, for an operator."""
 
 
+# An export without the rootless sandbox image, because it is not built (operator-facing).
+MSG_ROOTLESS_NOT_BUILT = (
+    "not included: {ref} (the sandbox image of isolation mode rootless) is not built. A host that "
+    "runs BUNGEO_ISOLATION=rootless (or auto on an engine without userns-remap) needs it: run "
+    "'manage.py images build --rootless', then export again.\n"
+    "포함되지 않음: {ref} (격리 모드 rootless의 샌드박스 이미지)가 빌드되어 있지 않습니다. "
+    "BUNGEO_ISOLATION=rootless(또는 userns-remap이 없는 엔진에서 auto)로 운영할 호스트에는 이 이미지가 "
+    "필요합니다: 'manage.py images build --rootless'를 실행한 뒤 다시 내보내세요."
+)
+
+# An import on a host whose isolation mode is rootless, when the rootless image is still missing.
+MSG_ROOTLESS_MISSING_HERE = (
+    "this host runs isolation mode rootless but {ref} is not here (the bundle does not hold it): "
+    "learners' sandboxes cannot start. Export again on a host where "
+    "'manage.py images build --rootless' was run.\n"
+    "이 호스트는 격리 모드 rootless로 운영되지만 {ref} 이미지가 없습니다(번들에 들어 있지 않음): "
+    "학습자의 샌드박스를 시작할 수 없습니다. 'manage.py images build --rootless'를 실행한 호스트에서 "
+    "다시 내보내세요."
+)
+
+
 @dataclass
 class BundleReport:
-    """What an export or import did: image refs, bytes of the image archive, seconds taken, and
-    (import) the stand-in names pushed to the mirror and refs not matching current recipes."""
+    """What an export or import did: image refs, bytes of the image archive, seconds taken,
+    (import) the stand-in names pushed to the mirror and refs not matching current recipes, and
+    ``notes``: operator messages (export: :data:`MSG_ROOTLESS_NOT_BUILT` when it applies)."""
 
     refs: list[str]
     archive_bytes: int
     seconds: float
     pushed: list[str]
     stale: list[str]
+    notes: list[str] = field(default_factory=list)
 
 
 def _sha256(path: Path) -> str:
@@ -56,9 +84,14 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _selected(only: list[str] | None) -> list[images.Recipe]:
+def _every_recipe() -> list[images.Recipe]:
+    """The sandbox recipe, the stand-ins, and the rootless sandbox recipe last."""
     sandbox, standins = images.recipes()
-    every = [sandbox, *standins]
+    return [sandbox, *standins, images.rootless_recipe()]
+
+
+def _selected(only: list[str] | None) -> list[images.Recipe]:
+    every = _every_recipe()
     if not only:
         return every
     unknown = set(only) - {r.name for r in every}
@@ -68,8 +101,11 @@ def _selected(only: list[str] | None) -> list[images.Recipe]:
 
 
 def export_bundle(dest: Path, *, only: list[str] | None = None) -> BundleReport:
-    """Write a bundle of the built images (all, or the recipe names in ``only``) into ``dest``
-    (created; must be empty or absent). Raises :class:`BundleError` when an image is not built."""
+    """Write a bundle of the built images (all, or the recipe names in ``only``, e.g.
+    ``["busybox", "sandbox-rootless"]``) into ``dest`` (created; must be empty or absent).
+    Without ``only``, the rootless sandbox image is included when built, else left out with a
+    note in the report's ``notes``. Raises :class:`BundleError` when a chosen image (any named in
+    ``only``, every other one otherwise) is not built."""
     from .docker_backend import _seccomp_default_path, seccomp_profile
 
     t0 = time.monotonic()
@@ -78,12 +114,17 @@ def export_bundle(dest: Path, *, only: list[str] | None = None) -> BundleReport:
         raise BundleError(f"{dest} is not empty")
     dest.mkdir(parents=True, exist_ok=True)
     client = engine.client(timeout=600)
-    chosen = _selected(only)
-    refs = []
-    for r in chosen:
+    rootless = images.rootless_recipe()
+    chosen, notes = [], []
+    for r in _selected(only):
         if not images._exists(client, r.image_ref):
-            raise BundleError(f"{r.image_ref} is not built: run 'manage.py images build' first")
-        refs.append(r.image_ref)
+            if r.name == rootless.name and not only:
+                notes.append(MSG_ROOTLESS_NOT_BUILT.format(ref=r.image_ref))
+                continue
+            build = "images build --rootless" if r.name == rootless.name else "images build"
+            raise BundleError(f"{r.image_ref} is not built: run 'manage.py {build}' first")
+        chosen.append(r)
+    refs = [r.image_ref for r in chosen]
     archive = dest / "images.tar.gz"
     # The docker CLI saves several images into one archive with shared layers stored once
     # (docker-py's get_image takes one image only).
@@ -105,7 +146,7 @@ def export_bundle(dest: Path, *, only: list[str] | None = None) -> BundleReport:
                    "seccomp-default.json": _sha256(dest / "seccomp-default.json")},
     }
     (dest / "bundle.json").write_text(json.dumps(manifest, indent=2) + "\n")
-    return BundleReport(refs, archive.stat().st_size, time.monotonic() - t0, [], [])
+    return BundleReport(refs, archive.stat().st_size, time.monotonic() - t0, [], [], notes)
 
 
 def import_bundle(src: Path, *, push: bool = True) -> BundleReport:
@@ -139,7 +180,7 @@ def import_bundle(src: Path, *, push: bool = True) -> BundleReport:
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(json.dumps(profile))
-    current = {r.name: r for r in [images.recipes()[0], *images.recipes()[1]]}
+    current = {r.name: r for r in _every_recipe()}
     refs, pushed, stale = [], [], []
     for entry in manifest["images"]:
         refs.append(entry["ref"])
@@ -149,5 +190,21 @@ def import_bundle(src: Path, *, push: bool = True) -> BundleReport:
             continue
         if push and r.standin:
             pushed += images.push_standin(r, client)
+    notes = []
+    rootless = images.rootless_recipe()
+    if not images._exists(client, rootless.image_ref) and _active_mode(client) == "rootless":
+        notes.append(MSG_ROOTLESS_MISSING_HERE.format(ref=rootless.image_ref))
     size = (src / "images.tar.gz").stat().st_size
-    return BundleReport(refs, size, time.monotonic() - t0, pushed, stale)
+    return BundleReport(refs, size, time.monotonic() - t0, pushed, stale, notes)
+
+
+def _active_mode(client) -> str | None:
+    """The isolation mode sandboxes of this host get, or None when the setting is refused."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    from . import isolation
+
+    try:
+        return isolation.resolve(client.info())
+    except ImproperlyConfigured:
+        return None

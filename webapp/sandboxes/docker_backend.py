@@ -288,7 +288,8 @@ class DockerSandboxBackend(SandboxBackend):
         """The isolation mode sandboxes get (see :mod:`.isolation`), resolved once from the
         setting and the engine's runtimes. Raises ``ImproperlyConfigured`` on a bad setting."""
         if self._mode is None:
-            info = self.client.info() if settings.BUNGEO_ISOLATION in ("auto", "sysbox") else {}
+            needs_info = settings.BUNGEO_ISOLATION in isolation.MODES_NEEDING_ENGINE_INFO
+            info = self.client.info() if needs_info else {}
             self._mode = isolation.resolve(info)
         return self._mode
 

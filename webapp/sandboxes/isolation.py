@@ -48,13 +48,39 @@ def configured_mode() -> str:
     raise ImproperlyConfigured(f"BUNGEO_ISOLATION must be auto or one of {', '.join(MODES)}: {mode!r}")
 
 
+# Refusal of an explicit ``userns`` on an engine that does not remap user ids: there, the
+# capabilities ``userns`` adds (SYS_ADMIN, NET_ADMIN, SYS_PTRACE) would be the host's real ones.
+USERNS_WITHOUT_REMAP = (
+    "BUNGEO_ISOLATION=userns but the sandbox engine does not remap user ids (no name=userns in "
+    "'docker info' security options), so the sandboxes' capabilities would be real on the host. "
+    "Fix: start the sandbox engine with userns-remap (dockerd --userns-remap=default, or "
+    "\"userns-remap\": \"default\" in its daemon.json; 'manage.py sandbox-engine start' does it), "
+    "or set BUNGEO_ISOLATION=rootless (or auto). / "
+    "BUNGEO_ISOLATION=userns 이지만 샌드박스 엔진이 사용자 ID를 다시 매핑하지 않습니다('docker info'의 "
+    "보안 옵션에 name=userns 없음). 이대로면 샌드박스의 권한(capability)이 호스트에서 실제 권한이 "
+    "됩니다. 해결: 샌드박스 엔진을 userns-remap으로 시작하거나(dockerd --userns-remap=default 또는 "
+    "daemon.json의 \"userns-remap\": \"default\"; 'manage.py sandbox-engine start'가 그렇게 합니다), "
+    "BUNGEO_ISOLATION=rootless(또는 auto)로 바꾸세요."
+)
+# The modes whose check needs the engine's ``docker info``; the others resolve without it.
+MODES_NEEDING_ENGINE_INFO = ("auto", "sysbox", "userns")
+
+
 def resolve(engine_info: dict[str, Any]) -> str:
     """The mode to use, given the sandbox engine's ``docker info`` (``Runtimes`` and
-    ``SecurityOptions``, where ``name=userns`` says the engine remaps user ids)."""
+    ``SecurityOptions``, where ``name=userns`` says the engine remaps user ids). Callers pass
+    the real ``docker info`` when the setting is one of :data:`MODES_NEEDING_ENGINE_INFO`.
+
+    Raises ``ImproperlyConfigured`` for an impossible explicit mode: ``sysbox`` without the
+    ``sysbox-runc`` runtime, ``userns`` on an engine that does not remap user ids
+    (:data:`USERNS_WITHOUT_REMAP`; Docker documentation, "Isolate containers with a user
+    namespace": ``userns-remap``)."""
     mode = configured_mode()
     if mode == "sysbox" and SYSBOX_RUNTIME not in (engine_info.get("Runtimes") or {}):
         raise ImproperlyConfigured("BUNGEO_ISOLATION=sysbox but the sandbox engine has no "
                                    f"{SYSBOX_RUNTIME} runtime (install Sysbox, restart the engine)")
+    if mode == "userns" and not engine_remaps(engine_info):
+        raise ImproperlyConfigured(USERNS_WITHOUT_REMAP)
     if mode != "auto":
         return mode
     if SYSBOX_RUNTIME in (engine_info.get("Runtimes") or {}):

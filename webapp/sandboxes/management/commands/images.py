@@ -23,7 +23,8 @@ class Command(BaseCommand):
         sub.add_parser("push", help="push the built stand-ins to the classroom mirror")
         e = sub.add_parser("export", help="write a bundle (docker save + manifest) for an offline host")
         e.add_argument("dest", help="folder to create (must be empty)")
-        e.add_argument("--only", help="comma-separated image names (default: all)")
+        e.add_argument("--only", help="comma-separated image names (default: all, and sandbox-rootless "
+                                      "when it is built)")
         i = sub.add_parser("import", help="load a bundle written by 'export' and fill the mirror")
         i.add_argument("src", help="bundle folder")
         i.add_argument("--no-push", action="store_true", help="do not push to the mirror")
@@ -51,6 +52,8 @@ class Command(BaseCommand):
                                                          if ref in rep.stale else ""))
             if rep.pushed:
                 self.stdout.write(f"pushed  {', '.join(rep.pushed)}")
+            for note in rep.notes:
+                self.stdout.write(self.style.WARNING(note))
             self.stdout.write(f"{rep.archive_bytes / 2**20:.1f} MiB in {rep.seconds:.1f} s")
             return
         if action == "push":
