@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
+import pydantic
 import yaml
 
 ASSIGNMENTS_DIR = Path(__file__).resolve().parent / "assignments"
@@ -73,28 +74,86 @@ class GradingConfig:
     workspace_folder: str = ""
 
 
+class GradingConfigError(ValueError):
+    """A ``grading.yaml`` that cannot be used. ``path`` is the file; ``problems`` lists what is
+    wrong, one line each (``"hidden: unknown check id(s): x"``); ``str()`` gives both."""
+
+    def __init__(self, path: Path, problems: list[str]):
+        self.path, self.problems = path, list(problems)
+        super().__init__(f"{path}: {'; '.join(self.problems)}")
+
+
+_KEYS = "expected a mapping with the keys 'hidden', 'workspace_folder'"
+
+
+class _GradingFile(pydantic.BaseModel):
+    """The schema of ``grading.yaml`` (validated by pydantic: no other key, no type coercion)."""
+
+    model_config = pydantic.ConfigDict(extra="forbid", strict=True)
+
+    hidden: list[str] | None = None  # an empty key ("hidden:") means none
+    workspace_folder: str | None = None
+
+    @pydantic.field_validator("hidden")
+    @classmethod
+    def _known_checks(cls, hidden: list[str] | None,
+                      info: pydantic.ValidationInfo) -> list[str] | None:
+        titles = (info.context or {}).get("titles")
+        unknown = sorted(set(hidden or ()) - set(titles)) if titles is not None else []
+        if unknown:
+            raise ValueError(f"unknown check id(s): {', '.join(unknown)} "
+                             f"(the grader's checks: {', '.join(titles)})")
+        return hidden
+
+    @pydantic.field_validator("workspace_folder")
+    @classmethod
+    def _relative_folder(cls, folder: str | None) -> str | None:
+        if folder is None:
+            return None
+        parts = folder.split("/")
+        if (not folder or "\\" in folder or folder.startswith(("/", "~"))
+                or any(part in ("", ".", "..") for part in parts)):
+            raise ValueError(f"{folder!r} is not a folder relative to the learner's home (/root): "
+                             "write it like 'a3' or 'work/a3' (no leading '/' or '~', no '.' or "
+                             "'..' parts, no empty parts or backslashes)")
+        return folder
+
+
+def _problem(err: dict) -> str:
+    """One pydantic error as a line naming the key: ``"hidden.1: Input should be a valid
+    string"``."""
+    where = ".".join(str(part) for part in err["loc"])
+    if err["type"] == "extra_forbidden":
+        return f"unknown key {where!r} ({_KEYS})"
+    msg = err["msg"].removeprefix("Value error, ")
+    return f"{where}: {msg}" if where else msg
+
+
 def load_grading_config(folder: Path, assignment_id: str, *,
                         titles: dict | None = None) -> GradingConfig:
     """Read ``folder/grading.yaml`` (YAML mapping, e.g. ``hidden: [reader-follows]``); a missing
     file means the defaults. ``titles`` is the grader's ``{check id: ...}`` (ids not checked when
-    None). Raises ``ValueError`` naming the file for an unknown key, a value
-    of the wrong type, or a hidden id that is not one of the grader's ``TITLES``."""
+    None). The schema is :class:`_GradingFile`, validated with pydantic. Raises
+    :class:`GradingConfigError` (a ``ValueError``) naming the file and every problem: YAML that
+    does not parse, not a mapping, an unknown key, a value of the wrong type, a hidden id that is
+    not one of the grader's ``TITLES``, a ``workspace_folder`` that is not relative to /root."""
     path = folder / "grading.yaml"
     if not path.exists():
         return GradingConfig(workspace_folder=assignment_id)
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    if not isinstance(data, dict) or set(data) - {"hidden", "workspace_folder"}:
-        raise ValueError(f"{path}: expected a mapping with the keys 'hidden', 'workspace_folder'")
-    hidden = data.get("hidden") or []
-    if not isinstance(hidden, list) or not all(isinstance(h, str) for h in hidden):
-        raise ValueError(f"{path}: 'hidden' must be a list of check ids")
-    unknown = sorted(set(hidden) - set(titles or hidden))
-    if unknown:
-        raise ValueError(f"{path}: unknown check id(s) in 'hidden': {', '.join(unknown)}")
-    ws = data.get("workspace_folder") or assignment_id
-    if not isinstance(ws, str):
-        raise ValueError(f"{path}: 'workspace_folder' must be a string")
-    return GradingConfig(hidden=frozenset(hidden), workspace_folder=ws)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise GradingConfigError(path, [f"not valid YAML: {exc}".replace("\n", " ")]) from exc
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise GradingConfigError(path, [f"{_KEYS}, not {type(data).__name__}"])
+    try:
+        parsed = _GradingFile.model_validate(data, context={"titles": titles})
+    except pydantic.ValidationError as exc:
+        raise GradingConfigError(path, [_problem(e) for e in exc.errors()]) from exc
+    return GradingConfig(hidden=frozenset(parsed.hidden or ()),
+                         workspace_folder=parsed.workspace_folder or assignment_id)
 
 
 def assignments() -> dict[str, Assignment]:

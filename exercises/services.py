@@ -161,19 +161,21 @@ def submission_regrade(*, submission_id: int) -> bool:
     queued, ``attempt`` counted up, ``regraded_at`` set, and grading queued on commit.
 
     Returns False, changing nothing, when it is already queued or running: the status changes
-    in one conditional UPDATE, so two concurrent requests (a double click) queue one run only.
-    Raises ``Submission.DoesNotExist`` for an unknown id."""
+    in one conditional UPDATE, so two concurrent requests (a double click) queue one run only
+    (PostgreSQL re-checks the condition after the other's row lock is released; SQLite runs one
+    writer at a time). The UPDATE is the transaction's first statement: on SQLite a read first
+    would make two concurrent requests deadlock on the upgrade to a write lock ("database is
+    locked"). Raises ``Submission.DoesNotExist`` for an unknown id."""
     with transaction.atomic():
-        sub = Submission.objects.get(pk=submission_id)
         changed = Submission.objects.filter(
             pk=submission_id, status__in=[Submission.Status.DONE, Submission.Status.ERROR],
         ).update(status=Submission.Status.QUEUED, score=None, max_score=None, error="",
                  started_at=None, finished_at=None, duration_s=None,
                  attempt=F("attempt") + 1, regraded_at=timezone.now())
+        sub = Submission.objects.get(pk=submission_id)
         if not changed:
             return False
         sub.results.all().delete()
-        sub.refresh_from_db()
         submission_enqueue(submission=sub)
     log.info("submission %s queued for regrading (attempt %s)", sub.pk, sub.attempt)
     return True

@@ -475,3 +475,147 @@ def test_listening_sockets_other_than_loopback():
     assert not grader.proc_net_listens(head + dns + app_local + client)  # 127.0.0.1 only
     assert grader.proc_net_listens(head + dns + app_any4)
     assert grader.proc_net_listens(head + dns + head + app_any6)
+
+
+# -- a slow start of the second API instance (fakes of the engine, nginx and the clock) ---------
+def test_api_container_state():
+    state = grader.api_container_state
+    assert state("running") == "up"
+    assert state("created") == state("restarting") == "pending"
+    assert state("exited", "unless-stopped", 1) == state("exited", "always", 0) == "pending"
+    assert state("exited", "on-failure", 1) == "pending"
+    assert state("exited", "on-failure", 0) == state("exited", "no", 1) == "gone"
+    assert state("dead", "always", 137) == state("removing", "always", 0) == "gone"
+
+
+class _Clock:
+    """A fake ``time`` for the grader: ``sleep`` moves the clock on, nothing waits."""
+
+    def __init__(self):
+        self.t = 0.0
+
+    def monotonic(self) -> float:
+        return self.t
+
+    def sleep(self, s: float) -> None:
+        self.t += max(s, 0.0)
+
+
+class _Api:
+    """A fake API container whose state follows ``timeline``: ``[(from_t, status, exit code,
+    listening), ...]`` on the fake clock; ``policy`` is its restart policy."""
+
+    def __init__(self, clock, service, timeline, policy="no"):
+        self.clock, self.name, self.id = clock, f"a2-{service}-1", service
+        self.labels = {"com.docker.compose.service": service}
+        self.timeline, self.policy = timeline, policy
+
+    def _now(self):
+        return [row for row in self.timeline if row[0] <= self.clock.t][-1]
+
+    @property
+    def status(self) -> str:
+        return self._now()[1]
+
+    @property
+    def listening(self) -> bool:
+        return self.status == "running" and self._now()[3]
+
+    @property
+    def attrs(self) -> dict:
+        return {"State": {"Status": self.status, "ExitCode": self._now()[2]},
+                "HostConfig": {"RestartPolicy": {"Name": self.policy}},
+                "Config": {"Hostname": f"host-{self.id}"}}
+
+
+class _SpreadStack:
+    """The engine and nginx of a grading sandbox, faked: nginx answers round robin from the API
+    containers that listen at the time of the request (each request takes 50 ms)."""
+
+    def __init__(self, clock, apis):
+        self.clock, self.apis, self.turn = clock, apis, 0
+
+    def containers(self, service=None):
+        return [a for a in self.apis if service in (None, a.id)]
+
+    def listens(self, c) -> bool:
+        return c.listening
+
+    def logs(self, service, tail=20) -> str:
+        return f"(log of {service})"
+
+    def ps(self) -> str:
+        return "\n".join(f"{a.name}: {a.status}" for a in self.apis)
+
+    def http(self, host, method, path, **kw):
+        self.clock.t += 0.05
+        up = [a for a in self.apis if a.listening]
+        if not up:
+            return grader.HttpAnswer(status=502, body="bad gateway")
+        self.turn += 1
+        return grader.HttpAnswer(status=200, body=json.dumps(
+            {"instance": f"host-{up[self.turn % len(up)].id}"}))
+
+
+def _spread_verdict(monkeypatch, make_apis, services=("api1", "api2")):
+    """Run the grader's proxy-answers and load-spread checks on fakes; (outcome of
+    load-spread, seconds of the fake clock it took)."""
+    clock = _Clock()
+    stack = _SpreadStack(clock, make_apis(clock))
+    monkeypatch.setattr(grader, "time", clock)
+    monkeypatch.setattr(grader, "http_request", stack.http)
+    run = grader._Run(lambda *a: None)
+    roles = grader.Roles(proxy="proxy", db="db", redis="redis", api=list(services))
+    config = {"services": {"proxy": {"ports": [{"published": "8080", "target": 80}]}}}
+    assert grader._proxy_answers(run, stack, config, roles, "sandbox") is not None
+    grader._load_spread(run, stack, roles, "sandbox")
+    return run.outcomes["load-spread"], clock.t
+
+
+RUNNING = [(0, "running", None, True)]
+
+
+def test_a_second_instance_still_being_started_is_waited_for(monkeypatch):
+    """Under heavy load Compose starts api2 seconds after api1, and node takes a while to
+    listen: the grader waits (within PROXY_READY_S) instead of judging one instance."""
+    o, took = _spread_verdict(monkeypatch, lambda clk: [
+        _Api(clk, "api1", RUNNING),
+        _Api(clk, "api2", [(0, "created", None, False), (5, "running", None, False),
+                           (9, "running", None, True)])])
+    assert o.passed, (o.message, o.evidence)
+    assert "answered by 2 instances" in o.message and took < grader.PROXY_READY_S + 2
+
+
+def test_a_second_instance_restarted_by_its_policy_is_waited_for(monkeypatch):
+    """An API that exits until PostgreSQL is ready and is started again by ``restart:`` (a
+    correct answer to the handout) is counted once it runs; its restarts are waited for."""
+    o, _took = _spread_verdict(monkeypatch, lambda clk: [
+        _Api(clk, "api1", RUNNING),
+        _Api(clk, "api2", [(0, "exited", 1, False), (1, "restarting", 1, False),
+                           (6, "running", 1, False), (7, "exited", 1, False),
+                           (8, "restarting", 1, False), (18, "running", 1, True)],
+             policy="on-failure")])
+    assert o.passed, (o.message, o.evidence)
+
+
+def test_one_api_instance_still_fails_at_once_with_the_same_message(monkeypatch):
+    o, took = _spread_verdict(monkeypatch, lambda clk: [_Api(clk, "api", RUNNING)],
+                              services=("api",))
+    assert not o.passed and o.message.startswith("Only 1 API container runs")
+    assert took < 2  # nothing to wait for
+
+
+def test_an_instance_gone_for_good_is_not_waited_for(monkeypatch):
+    o, took = _spread_verdict(monkeypatch, lambda clk: [
+        _Api(clk, "api1", RUNNING), _Api(clk, "api2", [(0, "exited", 1, False)])])
+    assert not o.passed and o.message.startswith("Only 1 API container runs")
+    assert took < 2 and "a2-api2-1: exited" in o.evidence and "(log of api2)" in o.evidence
+
+
+def test_an_instance_that_never_comes_up_fails_within_the_time_limits(monkeypatch):
+    o, took = _spread_verdict(monkeypatch, lambda clk: [
+        _Api(clk, "api1", RUNNING), _Api(clk, "api2", [(0, "restarting", 1, False)],
+                                         policy="always")])
+    assert not o.passed and o.message.startswith("Only 1 API container runs")
+    assert grader.PROXY_READY_S <= took <= grader.PROXY_READY_S + grader.SETTLE_S + 3
+    assert "a2-api2-1: restarting" in o.evidence and "(log of api1)" not in o.evidence

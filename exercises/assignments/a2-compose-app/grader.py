@@ -282,6 +282,24 @@ def judge_spread(answers: list[str | None], api_containers: int) -> tuple[bool, 
         "n": len(answers), "k": len(counts), "summary": summary}
 
 
+def api_container_state(status: str, restart_policy: str = "no",
+                        exit_code: int | None = None) -> str:
+    """Where one API container stands, from the engine's ``State.Status``, its
+    ``HostConfig.RestartPolicy.Name`` and ``State.ExitCode``: ``"up"`` (running), ``"pending"``
+    (it may still come up: created but not started yet, restarting, or exited with a restart
+    policy that starts it again: ``always``, ``unless-stopped``, ``on-failure`` after a
+    non-zero exit) or ``"gone"`` (exited or dead for good). Docker's restart policies:
+    https://docs.docker.com/engine/containers/start-containers-automatically/"""
+    if status == "running":
+        return "up"
+    if status in ("created", "restarting"):
+        return "pending"
+    if status == "exited" and (restart_policy in ("always", "unless-stopped")
+                               or (restart_policy == "on-failure" and exit_code not in (0, None))):
+        return "pending"
+    return "gone"
+
+
 def judge_sessions(visits: list[tuple[int | None, str | None]]) -> tuple[bool, str]:
     """The sessions-shared check over the (visits, instance) answers of consecutive
     ``GET /api/visits`` sent with the session cookie. Passes when the counter goes 1, 2, 3 ...
@@ -687,8 +705,9 @@ class Stack:
             except docker.errors.NotFound:  # removed meanwhile (a restart policy, a crash)
                 continue
             st = c.attrs.get("State") or {}
+            oom = ", killed for lack of memory" if st.get("OOMKilled") else ""
             rows.append(f"{c.name}: {st.get('Status')} (exit {st.get('ExitCode')}, restarts "
-                        f"{c.attrs.get('RestartCount', 0)})")
+                        f"{c.attrs.get('RestartCount', 0)}{oom})")
         return "\n".join(rows)
 
     def logs(self, service: str | None, tail: int = 20) -> str:
@@ -954,6 +973,26 @@ def _api_containers(stack: Stack, roles: Roles) -> list:
     return [c for s in roles.api for c in stack.containers(s)]
 
 
+def _api_state(c) -> str:
+    """:func:`api_container_state` of a container of the inner engine."""
+    state = c.attrs.get("State") or {}
+    policy = ((c.attrs.get("HostConfig") or {}).get("RestartPolicy") or {}).get("Name") or "no"
+    return api_container_state(c.status, policy, state.get("ExitCode"))
+
+
+def _wait_apis_listen(stack: Stack, roles: Roles, deadline: float) -> None:
+    """Wait until ``deadline`` (``time.monotonic()``) at most for every API container that may
+    still come up to run and listen on a port: one still being started, or restarted by its
+    restart policy while PostgreSQL gets ready, counts as well as one already running. Containers
+    gone for good are not waited for, so a submission with one API instance is not slowed down."""
+    while True:
+        waiting = [c for c in _api_containers(stack, roles)
+                   if (st := _api_state(c)) == "pending" or (st == "up" and not stack.listens(c))]
+        if not waiting or time.monotonic() >= deadline:
+            return
+        time.sleep(0.3)
+
+
 def _proxy_answers(run: _Run, stack: Stack, config: dict, roles: Roles, host: str
                    ) -> HttpAnswer | None:
     """Wait for ``GET /api/instance`` through port 8080; returns the first good answer."""
@@ -969,10 +1008,9 @@ def _proxy_answers(run: _Run, stack: Stack, config: dict, roles: Roles, host: st
         return None
     deadline = time.monotonic() + PROXY_READY_S
     # A request that nginx cannot pass on marks the instance as failed for fail_timeout, in each
-    # nginx worker separately: first wait until every API container listens on a port.
-    apis = [c for c in _api_containers(stack, roles) if c.status == "running"]
-    while apis and time.monotonic() < deadline and not all(stack.listens(c) for c in apis):
-        time.sleep(0.3)
+    # nginx worker separately: first wait until every API container listens on a port,
+    # including one that a slow machine is still starting or restarting.
+    _wait_apis_listen(stack, roles, deadline)
     answer = HttpAnswer()
     last_failure = None
     while True:
@@ -991,11 +1029,16 @@ def _proxy_answers(run: _Run, stack: Stack, config: dict, roles: Roles, host: st
         # nginx puts aside for fail_timeout (10 s) an instance that failed while it was still
         # starting: wait until every running instance has answered once (or SETTLE_S passed)
         # so that load-spread measures nginx's balancing, not the start-up.
-        expected = len([c for c in _api_containers(stack, roles) if c.status == "running"])
+        # An instance still starting or restarting is expected too (not one gone for good).
+        def expected_now() -> int:
+            return len([c for c in _api_containers(stack, roles) if _api_state(c) != "gone"])
+
+        expected = expected_now()
         seen = {data["instance"]}
         settle = time.monotonic() + SETTLE_S
         while len(seen) < expected and time.monotonic() < settle:
             time.sleep(0.3)
+            expected = expected_now()
             a = http_request(host, "GET", "/api/instance")
             d = a.json()
             if a.status == 200 and isinstance(d, dict) and isinstance(d.get("instance"), str):
@@ -1112,6 +1155,13 @@ def _load_spread(run: _Run, stack: Stack, roles: Roles, host: str) -> None:
     hostnames = ", ".join(f"{c.name}={c.attrs.get('Config', {}).get('Hostname')}" for c in apis)
     ok, msg = judge_spread(answers, len(apis))
     evidence = f"API containers: {hostnames or '-'}\n" + "\n".join(lines)
+    if not ok:  # every container's state, exit code and restarts, and the log of an API
+        # service with a container that is not running: why an instance is missing
+        evidence += "\n\n" + stack.ps()
+        down = sorted({c.labels.get("com.docker.compose.service") for c in _api_containers(stack, roles)
+                       if c.status != "running"})
+        for service in down:
+            evidence += "\n\n" + stack.logs(service, 15)
     if None in answers:
         evidence += "\n\n" + stack.logs(roles.proxy, 20)
     (_pass if ok else _fail)(o, msg, evidence)
