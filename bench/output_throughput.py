@@ -1,19 +1,31 @@
 """Terminal output flood through the websocket: `head -c 50000000 /dev/zero | base64`.
 
 Usage: python bench/output_throughput.py [--base http://127.0.0.1:8000] [--bytes 50000000]
-       [--slow-reader]
+       [--slow-reader] [--stages]
 Measures, for one learner, the time from sending the command to seeing its end marker, the
 producer's throughput (base64 output bytes / that time), the bytes that actually crossed the
 websocket (tmux redraws the screen instead of replaying every line, so fewer bytes reach the page
 than the command wrote), and the server process's resident memory before and at its peak
-(sampled every 20 ms from /proc). With --slow-reader the client stops reading for 5 s mid-flood,
-like a browser tab in the background.
+(sampled every 20 ms from /proc). With --slow-reader the client stops reading for 5 s once the
+flood's first 64 kB have arrived, like a browser tab in the background (tmux then falls behind
+on purpose; the server must not buffer what the page does not read). The server's CPU seconds
+during the flood are printed too: on a shared host they vary far less than the wall time.
+
+--stages breaks the path down, each stage timing the same flood (run on the server's host, with
+the same settings as the server, e.g. the same BUNGEO_SANDBOX_PREFIX):
+  pipe           in the sandbox, output to a pipe (no tty): the producer alone
+  host pty       on this host, a tty read by Python as fast as it can (no sandbox, no tmux)
+  tmux alone     in the sandbox, a tmux session that no client is attached to
+  tmux + client  the same with a headless client attached (script(1) reading its tty)
+  exec socket    the terminal's exec socket read by Python (tmux and docker exec, no websocket)
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
 import json
+import os
+import pty
 import random
 import re
 import subprocess
@@ -22,7 +34,11 @@ import time
 from pathlib import Path
 
 import websockets
-from common import ensure_users, login, table, ws_url
+from common import at_prompt, ensure_users, login, table, ws_url
+
+# Bytes received before the slow reader pauses. Not 1 MB: tmux sends far fewer bytes than the
+# command writes, so a pause after 1 MB never came in most runs.
+SLOW_AFTER = 65536
 
 
 def server_pid(port: int) -> int:
@@ -32,6 +48,12 @@ def server_pid(port: int) -> int:
     if not m:
         raise SystemExit(f"no process listens on port {port} here")
     return int(m.group(1))
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU seconds used so far by ``pid`` (/proc/PID/stat, proc(5))."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss(pid: int) -> int:
@@ -45,7 +67,7 @@ async def flood(base: str, cookie: str, nbytes: int, slow: bool) -> tuple[float,
     async with websockets.connect(ws_url(base), additional_headers={"Cookie": cookie, "Origin": base},
                                   max_size=None) as ws:
         buf = b""
-        while b"# " not in buf:
+        while not at_prompt(buf):
             msg = await asyncio.wait_for(ws.recv(), 120)
             if isinstance(msg, bytes):
                 buf += msg
@@ -65,7 +87,7 @@ async def flood(base: str, cookie: str, nbytes: int, slow: bool) -> tuple[float,
             if marker in tail + msg:
                 return time.perf_counter() - t0, received
             tail = msg[-16:]
-            if slow and not paused and received > 1_000_000:
+            if slow and not paused and received > SLOW_AFTER:
                 paused = True
                 await asyncio.sleep(5)
 
@@ -75,6 +97,7 @@ async def main() -> None:
     ap.add_argument("--base", default="http://127.0.0.1:8000")
     ap.add_argument("--bytes", type=int, default=50_000_000)
     ap.add_argument("--slow-reader", action="store_true")
+    ap.add_argument("--stages", action="store_true", help="also time the flood at each stage of the path")
     args = ap.parse_args()
     pid = server_pid(int(args.base.rsplit(":", 1)[1].split("/")[0]))
     (user, pw), = await asyncio.to_thread(ensure_users, 1, "benchflood")
@@ -88,15 +111,87 @@ async def main() -> None:
 
     t = threading.Thread(target=sample, daemon=True)
     t.start()
+    cpu0 = cpu_seconds(pid)
     seconds, received = await flood(args.base, cookie, args.bytes, args.slow_reader)
+    cpu = cpu_seconds(pid) - cpu0
     stop.set()
     t.join()
     produced = (args.bytes + 2) // 3 * 4 * 77 // 76  # base64 with a newline every 76 characters
     print(table([(f"{args.bytes / 1e6:.0f} MB zeros", f"{seconds:.2f}", f"{produced / seconds / 1e6:.1f}",
-                  f"{received / 1e6:.2f}", f"{before / 2**20:.0f}", f"{peak[0] / 2**20:.0f}",
+                  f"{received / 1e6:.2f}", f"{cpu:.2f}", f"{before / 2**20:.0f}", f"{peak[0] / 2**20:.0f}",
                   "yes" if args.slow_reader else "no")],
-                ("command", "seconds", "produced MB/s", "over ws MB", "server RSS MiB before",
-                 "peak MiB", "slow reader")))
+                ("command", "seconds", "produced MB/s", "over ws MB", "server CPU s",
+                 "server RSS MiB before", "peak MiB", "slow reader")))
+    if args.stages:
+        rows = await asyncio.to_thread(stages, user, args.bytes)
+        print()
+        print(table([(name, f"{sec:.2f}", f"{produced / sec / 1e6:.1f}") for name, sec in rows],
+                    ("stage (same flood)", "seconds", "produced MB/s")))
+
+
+FLOOD = "head -c {n} /dev/zero | base64"
+
+
+def stages(username: str, nbytes: int) -> list[tuple[str, float]]:
+    """Time the flood at each stage of the path (see the module docstring); returns (stage, s)."""
+    from django.contrib.auth import get_user_model
+
+    from webapp.sandboxes.backend import get_backend, learner_owner
+
+    backend = get_backend()
+    sb = backend.ensure(owner=learner_owner(get_user_model().objects.get(username=username)))
+    flood_cmd = FLOOD.format(n=nbytes)
+
+    def in_sandbox(script: str) -> float:
+        res = backend.exec(sb.id, ["bash", "-c", script], timeout=600)
+        return int(res.output.strip().splitlines()[-1]) / 1e9
+
+    timed = 's=$(date +%s%N); {cmd}; e=$(date +%s%N); echo $((e - s))'
+    rows = [("pipe", in_sandbox(timed.format(cmd=f"{flood_cmd} >/dev/null")))]
+
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execvp("sh", ["sh", "-c", flood_cmd])
+    t0 = time.perf_counter()
+    while True:
+        try:
+            if not os.read(fd, 1 << 20):
+                break
+        except OSError:  # EIO: the tty's last writer is gone
+            break
+    rows.append(("host pty", time.perf_counter() - t0))
+    os.waitpid(pid, 0)
+    os.close(fd)
+
+    for attach in (False, True):
+        tag = f"bench{random.randint(10_000, 99_999)}"
+        client = (f"(script -q -c 'tmux -L {tag} attach -t b' /dev/null >/dev/null 2>&1 &); sleep 1; "
+                  if attach else "")
+        rows.append(("tmux + client" if attach else "tmux alone", in_sandbox(
+            f"tmux -L {tag} new-session -d -s b -x 80 -y 24; {client}"
+            f"tmux -L {tag} send-keys -t b '{timed.format(cmd=flood_cmd)} >/tmp/{tag}; "
+            f"tmux -L {tag} wait-for -S done' Enter; timeout 600 tmux -L {tag} wait-for done; "
+            f"tmux -L {tag} kill-server; tail -1 /tmp/{tag}; rm -f /tmp/{tag}")))
+
+    term = backend.open_terminal(sb.id)
+    try:
+        sock, buf = term.sock, b""
+        sock.settimeout(120)
+        while not at_prompt(buf):
+            buf += sock.recv(65536)
+        n = random.randint(10_000, 99_999)
+        marker = f"STAGE-{n * 7}".encode()
+        sock.sendall(f"clear; {flood_cmd}; echo STAGE-$(({n}*7))\r".encode())
+        t0, tail = time.perf_counter(), b""
+        while True:
+            data = sock.recv(1 << 20)
+            if not data or marker in tail + data:
+                break
+            tail = data[-16:]
+        rows.append(("exec socket", time.perf_counter() - t0))
+    finally:
+        term.close()
+    return rows
 
 
 if __name__ == "__main__":

@@ -1,9 +1,12 @@
 """The lab terminal websocket on a real sandbox: auth before accept, live output, steps ticking
-by themselves (and a near miss getting its hint), and tmux reattach on reconnect."""
+by themselves (and a near miss getting its hint), tmux reattach on reconnect (shell and screen),
+and a flood in bounded frames; plus the pump's pacing and backpressure on a local socket pair."""
 from __future__ import annotations
 
 import asyncio
 import json
+import socket
+import threading
 import time
 
 import pytest
@@ -13,6 +16,9 @@ from django.contrib.auth.models import AnonymousUser
 
 from labs.consumers import LabTerminalConsumer
 from labs.models import StepCompletion
+from webapp.sandboxes import consumers
+from webapp.sandboxes.backend import Terminal
+from webapp.sandboxes.consumers import TerminalConsumer
 
 pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True)]
 
@@ -98,16 +104,19 @@ async def test_step_ticks_by_itself_and_near_miss_gets_hint(backend, student):
     assert await database_sync_to_async(
         StepCompletion.objects.filter(user=student, step_id="run-nginx").exists)()
 
-    # The same shell survives a reconnect (tmux): a variable set before is still there.
-    await s.type("export BUNGEO_MARK=reattach-$((6*7))\r")
-    await s.until(lambda s: b"reattach-" in s.output)
+    # The same shell survives a reconnect (tmux): a variable set before is still there, and the
+    # screen is redrawn as it was (the shell computes the text, so the typed line never matches).
+    await s.type("export BUNGEO_MARK=reattach-$((6*7)); echo screen-$((5*7))\r")
+    await s.until(lambda s: b"screen-35" in s.output)
     await comm.disconnect()
 
     comm2 = _communicator(student)
     connected, _ = await comm2.connect(timeout=60)
     assert connected
     s2 = Session(comm2)
-    await s2.until(lambda s: any(m.get("state") == "ready" for m in s.messages), timeout=60)
+    # Before typing anything: tmux redraws the screen on attach.
+    await s2.until(lambda s: any(m.get("state") == "ready" for m in s.messages)
+                   and b"screen-35" in s.output, timeout=60)
     await s2.type("echo mark=$BUNGEO_MARK\r")
     await s2.until(lambda s: b"mark=reattach-42" in s.output)
     await comm2.disconnect()
@@ -117,3 +126,107 @@ async def test_step_ticks_by_itself_and_near_miss_gets_hint(backend, student):
     sb = await asyncio.to_thread(backend.find, owner=learner_owner(student))
     res = await asyncio.to_thread(backend.exec, sb.id, ["tmux", "list-clients"], timeout=10)
     assert res.output.strip() == "", res.output
+
+
+async def test_flood_arrives_in_bounded_frames_and_the_shell_stays_usable(backend, student):
+    """A flood through the real sandbox ends with its marker, no frame is larger than FRAME_MAX,
+    and the shell answers afterwards."""
+    comm = _communicator(student)
+    connected, _ = await comm.connect(timeout=60)
+    assert connected
+    s = Session(comm)
+    await s.until(lambda s: any(m.get("state") == "ready" for m in s.messages), timeout=60)
+    sizes = []
+    s.output.clear()
+    await s.type("head -c 3000000 /dev/zero | base64; echo flood-end-$((6*7))\r")
+
+    deadline = time.monotonic() + 120
+    while b"flood-end-42" not in s.output:
+        assert time.monotonic() < deadline, bytes(s.output[-300:])
+        msg = await asyncio.wait_for(comm.output_queue.get(), 60)
+        assert msg["type"] != "websocket.close", msg
+        if msg.get("bytes") is not None:
+            sizes.append(len(msg["bytes"]))
+            s.output += msg["bytes"]
+    assert sizes and max(sizes) <= consumers.FRAME_MAX, max(sizes)
+    await s.type("echo after-$((2*3))\r")
+    await s.until(lambda s: b"after-6" in s.output)
+    await comm.disconnect()
+
+
+class _FakeTermConsumer(TerminalConsumer):
+    """A TerminalConsumer whose pump reads a local socket and records what it sends."""
+
+    def __init__(self, sock, gate=None):
+        super().__init__()
+        self.term = Terminal(sock=sock, resize=lambda c, r: None, close=lambda: None)
+        self.frames: list[bytes] = []
+        self.gate = gate
+
+    async def send(self, text_data=None, bytes_data=None, close=False):
+        self.frames.append(bytes_data)
+        if self.gate is not None:
+            await self.gate.wait()
+
+
+def _writer(sock, lines: int, pause: float = 0.0) -> threading.Thread:
+    """Write ``lines`` 77-byte lines to ``sock``, one write each (like a program on a tty), with
+    ``pause`` seconds between writes."""
+    def run():
+        try:
+            for i in range(lines):
+                sock.sendall(b"%076d\n" % i)
+                if pause:
+                    time.sleep(pause)
+        except OSError:
+            pass
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    return t
+
+
+async def test_pump_coalesces_a_flood_without_losing_or_reordering_bytes():
+    a, b = socket.socketpair()
+    b.setblocking(False)
+    consumer = _FakeTermConsumer(b)
+    # A line every millisecond or so: each would be read (and sent) on its own without pacing.
+    lines = 400
+    writer = _writer(a, lines, pause=0.001)
+    task = asyncio.create_task(consumer.pump())
+    expected = b"".join(b"%076d\n" % i for i in range(lines))
+    while sum(map(len, consumer.frames)) < len(expected):
+        await asyncio.sleep(0.01)
+    task.cancel()
+    writer.join()
+    a.close(), b.close()
+    assert b"".join(consumer.frames) == expected
+    assert max(map(len, consumer.frames)) <= consumers.FRAME_MAX
+    # One write per line, far fewer frames: the output was gathered for FRAME_S each time (the
+    # writer needs at least lines * 1 ms, so at most about that / FRAME_S + 1 frames).
+    assert len(consumer.frames) < lines / 4, len(consumer.frames)
+
+
+async def test_pump_reads_nothing_more_while_the_page_does_not_read():
+    """Backpressure: while a send is pending, the pump leaves the tty unread (the server holds
+    one frame at most); once the page reads again, everything comes through."""
+    a, b = socket.socketpair()
+    b.setblocking(False)
+    gate = asyncio.Event()
+    consumer = _FakeTermConsumer(b, gate)
+    lines = 40000  # 3 MB: far more than the socket buffers hold
+    writer = _writer(a, lines)
+    task = asyncio.create_task(consumer.pump())
+    while not consumer.frames:
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.5)  # let the pump run on if it (wrongly) did not wait for the send
+    assert len(consumer.frames) == 1
+    assert len(consumer.frames[0]) <= consumers.FRAME_MAX
+    assert writer.is_alive()  # the writer is blocked: nothing drains the tty
+    gate.set()
+    expected = lines * 77
+    while sum(map(len, consumer.frames)) < expected:
+        await asyncio.sleep(0.01)
+    task.cancel()
+    writer.join()
+    a.close(), b.close()
+    assert sum(map(len, consumer.frames)) == expected
