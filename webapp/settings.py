@@ -98,6 +98,11 @@ if REDIS_URL:
     }
     CELERY_BROKER_URL = REDIS_URL
     CELERY_TASK_ALWAYS_EAGER = False
+    # No read on the broker may wait forever (kombu's default): a worker whose BRPOP reply never
+    # came sat deaf with grading tasks queued (seen in `make test`); with a timeout the read
+    # fails and kombu reconnects. kombu's BRPOP returns within 1 s, so 30 s is never normal.
+    # https://docs.celeryq.dev/projects/kombu/en/stable/reference/kombu.transport.redis.html
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_timeout": 30, "socket_connect_timeout": 10}
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     CELERY_BROKER_URL = "memory://"
