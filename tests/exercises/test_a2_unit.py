@@ -619,3 +619,66 @@ def test_an_instance_that_never_comes_up_fails_within_the_time_limits(monkeypatc
     assert not o.passed and o.message.startswith("Only 1 API container runs")
     assert grader.PROXY_READY_S <= took <= grader.PROXY_READY_S + grader.SETTLE_S + 3
     assert "a2-api2-1: restarting" in o.evidence and "(log of api1)" not in o.evidence
+
+
+class _StallingStack(_SpreadStack):
+    """nginx and two instances, but the connection to the published port gets no answer at the
+    requests numbered in ``stalls`` (counted from 1), as on a grading host under heavy load."""
+
+    def __init__(self, clock, apis, stalls):
+        super().__init__(clock, apis)
+        self.stalls, self.n = set(stalls), 0
+
+    def http(self, host, method, path, **kw):
+        self.n += 1
+        if self.n in self.stalls:
+            self.clock.t += grader.HTTP_TIMEOUT_S
+            return grader.HttpAnswer(error="timed out")
+        return super().http(host, method, path, **kw)
+
+
+def _spread_with_stalls(monkeypatch, stalls):
+    clock = _Clock()
+    stack = _StallingStack(clock, [_Api(clock, "api1", RUNNING), _Api(clock, "api2", RUNNING)],
+                           stalls)
+    monkeypatch.setattr(grader, "time", clock)
+    monkeypatch.setattr(grader, "http_request", stack.http)
+    run = grader._Run(lambda *a: None)
+    roles = grader.Roles(proxy="proxy", db="db", redis="redis", api=["api1", "api2"])
+    grader._load_spread(run, stack, roles, "sandbox")
+    return run.outcomes["load-spread"]
+
+
+def test_a_request_the_busy_host_never_answered_is_asked_again(monkeypatch):
+    """Seen in a burst of 30 gradings: one of 20 requests to the reference timed out in the
+    grader's client (nginx logged nothing), and the reference lost load-spread."""
+    o = _spread_with_stalls(monkeypatch, {7})
+    assert o.passed, (o.message, o.evidence)
+    assert "7: no answer: timed out; asked again" in o.evidence
+
+
+def test_requests_that_keep_getting_no_answer_still_fail(monkeypatch):
+    o = _spread_with_stalls(monkeypatch, set(range(3, 40)))
+    assert not o.passed and "requests failed" in o.message
+
+
+def test_an_error_from_nginx_is_not_asked_again(monkeypatch):
+    class Gateway(_SpreadStack):
+        calls = 0
+
+        def http(self, host, method, path, **kw):
+            self.calls += 1
+            if self.calls == 4:
+                return grader.HttpAnswer(status=502, body="bad gateway")
+            return super().http(host, method, path, **kw)
+
+    clock = _Clock()
+    stack = Gateway(clock, [_Api(clock, "api1", RUNNING), _Api(clock, "api2", RUNNING)])
+    monkeypatch.setattr(grader, "time", clock)
+    monkeypatch.setattr(grader, "http_request", stack.http)
+    run = grader._Run(lambda *a: None)
+    roles = grader.Roles(proxy="proxy", db="db", redis="redis", api=["api1", "api2"])
+    grader._load_spread(run, stack, roles, "sandbox")
+    o = run.outcomes["load-spread"]
+    assert not o.passed and o.message.startswith("1 of 20 requests failed")
+    assert "asked again" not in o.evidence

@@ -85,6 +85,7 @@ DOWN_TIMEOUT_S = 3
 HTTP_TIMEOUT_S = 5
 REQUESTS_BUDGET_S = 30  # for all the requests of one check
 SPREAD_REQUESTS = 20
+SPREAD_RETRIES = 2  # load-spread requests that got no answer at all and are asked again
 SPREAD_MIN_SHARE = 0.2
 VISITS = 6
 MAX_BODY = 64 * 1024
@@ -1142,11 +1143,19 @@ def _load_spread(run: _Run, stack: Stack, roles: Roles, host: str) -> None:
     answers: list[str | None] = []
     lines = []
     budget = time.monotonic() + REQUESTS_BUDGET_S
+    retries_left = SPREAD_RETRIES
     for i in range(SPREAD_REQUESTS):
         if time.monotonic() > budget:  # nginx hangs: count the rest as failed
             answers.append(None)
             continue
         a = http_request(host, "GET", "/api/instance")
+        if not a.status and retries_left and time.monotonic() < budget:
+            # No answer at all (a timeout, a refused connection), not an error from nginx: on a
+            # busy grading host the published port can stall for seconds. GET /api/instance
+            # changes nothing, so ask once more; nginx's own errors (502, 504) still count.
+            retries_left -= 1
+            lines.append(f"{i + 1}: {a.describe()}; asked again")
+            a = http_request(host, "GET", "/api/instance")
         data = a.json()
         inst = data.get("instance") if a.status == 200 and isinstance(data, dict) else None
         answers.append(inst if isinstance(inst, str) else None)
