@@ -12,8 +12,11 @@ echo
 echo "bungeo demo accounts (for this machine only):"
 $PY manage.py demo-users
 echo
-# One worker with an embedded beat (periodic housekeeping): enough for one host.
-$PY -m celery -A webapp worker --beat --schedule var/celerybeat-schedule --concurrency 2 \
+# One worker with an embedded beat (periodic housekeeping): enough for one host. Three processes
+# graded a burst of 30 submissions in 9.8 min on 2 cores, two took 11-16 min (gradings spend
+# much of their time waiting on containers; bench/grading_burst.py). BUNGEO_WORKERS changes it.
+$PY -m celery -A webapp worker --beat --schedule var/celerybeat-schedule \
+  --concurrency "${BUNGEO_WORKERS:-3}" \
   --loglevel INFO >var/log/celery.log 2>&1 &
 CELERY_PID=$!
 trap 'kill $CELERY_PID 2>/dev/null || true' EXIT

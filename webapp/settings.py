@@ -226,7 +226,7 @@ BUNGEO_GRADING_TIME_LIMIT = env.int("BUNGEO_GRADING_TIME_LIMIT", default=420)
 # enough; each is used for one run, then removed). Pulling the node stand-in into a cold sandbox
 # takes 15-25 s of an A1 grading on this kind of host. 0 turns the pool off. Pulled in this order;
 # a run that needs fewer (A1: node) trims the rest once it claims the sandbox: node comes first.
-BUNGEO_GRADING_POOL_SIZE = env.int("BUNGEO_GRADING_POOL_SIZE", default=2)
+BUNGEO_GRADING_POOL_SIZE = env.int("BUNGEO_GRADING_POOL_SIZE", default=3)
 BUNGEO_GRADING_PREPULL = env.list("BUNGEO_GRADING_PREPULL", default=[
     "node:18-alpine", "nginx:alpine", "redis:7-alpine", "postgres:16-alpine", "busybox:latest",
     "alpine:latest"])
