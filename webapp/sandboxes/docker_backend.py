@@ -151,13 +151,18 @@ def _host_cgroup_dirs(pid: int) -> list[Path]:
 
 def remove_cgroup_parent(sandbox_id: str) -> None:
     """Remove the sandbox's parent cgroup ``/bungeo/<sandbox>`` in every hierarchy, deepest
-    first (cgroup directories go with rmdir once no process is left in them)."""
+    first (cgroup directories go with rmdir once no process is left in them). A hierarchy that
+    another cleanup empties meanwhile is skipped, never an error."""
     root = Path("/sys/fs/cgroup")
     for base in [root, *(p for p in root.iterdir() if p.is_dir() and not p.is_symlink())]:
         top = base / "bungeo" / sandbox_id
         if not top.is_dir():
             continue
-        for d in sorted((p for p in top.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
+        try:
+            subdirs = [p for p in top.rglob("*") if p.is_dir()]
+        except FileNotFoundError:  # removed meanwhile (another cleanup of the same sandbox)
+            continue
+        for d in sorted(subdirs, key=lambda p: -len(p.parts)):
             try:
                 d.rmdir()
             except OSError:
