@@ -637,10 +637,10 @@ class _StallingStack(_SpreadStack):
         return super().http(host, method, path, **kw)
 
 
-def _spread_with_stalls(monkeypatch, stalls):
+def _load_spread_on(monkeypatch, make_stack):
+    """The load-spread check alone, on ``make_stack(clock, apis)`` with two running instances."""
     clock = _Clock()
-    stack = _StallingStack(clock, [_Api(clock, "api1", RUNNING), _Api(clock, "api2", RUNNING)],
-                           stalls)
+    stack = make_stack(clock, [_Api(clock, "api1", RUNNING), _Api(clock, "api2", RUNNING)])
     monkeypatch.setattr(grader, "time", clock)
     monkeypatch.setattr(grader, "http_request", stack.http)
     run = grader._Run(lambda *a: None)
@@ -652,13 +652,13 @@ def _spread_with_stalls(monkeypatch, stalls):
 def test_a_request_the_busy_host_never_answered_is_asked_again(monkeypatch):
     """Seen in a burst of 30 gradings: one of 20 requests to the reference timed out in the
     grader's client (nginx logged nothing), and the reference lost load-spread."""
-    o = _spread_with_stalls(monkeypatch, {7})
+    o = _load_spread_on(monkeypatch, lambda clk, apis: _StallingStack(clk, apis, {7}))
     assert o.passed, (o.message, o.evidence)
     assert "7: no answer: timed out; asked again" in o.evidence
 
 
 def test_requests_that_keep_getting_no_answer_still_fail(monkeypatch):
-    o = _spread_with_stalls(monkeypatch, set(range(3, 40)))
+    o = _load_spread_on(monkeypatch, lambda clk, apis: _StallingStack(clk, apis, range(3, 40)))
     assert not o.passed and "requests failed" in o.message
 
 
@@ -672,13 +672,6 @@ def test_an_error_from_nginx_is_not_asked_again(monkeypatch):
                 return grader.HttpAnswer(status=502, body="bad gateway")
             return super().http(host, method, path, **kw)
 
-    clock = _Clock()
-    stack = Gateway(clock, [_Api(clock, "api1", RUNNING), _Api(clock, "api2", RUNNING)])
-    monkeypatch.setattr(grader, "time", clock)
-    monkeypatch.setattr(grader, "http_request", stack.http)
-    run = grader._Run(lambda *a: None)
-    roles = grader.Roles(proxy="proxy", db="db", redis="redis", api=["api1", "api2"])
-    grader._load_spread(run, stack, roles, "sandbox")
-    o = run.outcomes["load-spread"]
+    o = _load_spread_on(monkeypatch, Gateway)
     assert not o.passed and o.message.startswith("1 of 20 requests failed")
     assert "asked again" not in o.evidence
