@@ -187,6 +187,10 @@ BUNGEO_SANDBOX_CPUS = env.float("BUNGEO_SANDBOX_CPUS", default=1.0)
 # loop device each). Empty: no quota (storage in named volumes on the engine's disk).
 BUNGEO_SANDBOX_DISK = env.str("BUNGEO_SANDBOX_DISK", default="")
 BUNGEO_SANDBOX_PIDS = env.int("BUNGEO_SANDBOX_PIDS", default=1024)
+# Grading sandboxes keep their inner engine's storage (the pulled stand-ins, built images) in a
+# tmpfs of this size instead of on disk: grading runs much faster, at the cost of memory (the
+# sandbox's memory limit grows by this much; a run uses about 1 GB of it). Empty or 0: on disk.
+BUNGEO_GRADING_TMPFS = env.str("BUNGEO_GRADING_TMPFS", default="3g")
 # Seconds to wait for a sandbox's inner engine to answer after start.
 BUNGEO_SANDBOX_READY_TIMEOUT = env.float("BUNGEO_SANDBOX_READY_TIMEOUT", default=30.0)
 # Seconds without an attached terminal before a learner's sandbox is stopped (files kept).

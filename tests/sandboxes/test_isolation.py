@@ -105,3 +105,18 @@ def test_staff_see_the_active_mode(backend, client, django_user_model):
     client.force_login(staff)
     page = client.get(reverse("labs:index"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert 'class="isolation"' in page and ": userns<" in page and "danger-banner" not in page
+
+
+def test_storage_tmpfs_replaces_the_storage_bind_and_raises_the_memory_limit(settings):
+    settings.BUNGEO_SANDBOX_MEMORY = "2g"
+    spec = isolation.host_config("userns", name="g", binds={}, seccomp="{}", storage_tmpfs=256 * 2**20)
+    opts = spec["tmpfs"]["/var/lib/docker"].split(",")
+    assert "size=268435456" in opts and "exec" in opts and "noexec" not in opts
+    # A full tmpfs must fail writes (ENOSPC), not OOM-kill the inner engine: the memory limit
+    # holds the whole tmpfs on top of the usual limit.
+    assert spec["mem_limit"] == spec["memswap_limit"] == 2 * 2**30 + 256 * 2**20
+    plain = _spec("userns")
+    assert "/var/lib/docker" not in plain["tmpfs"] and plain["mem_limit"] == "2g"
+    with pytest.raises(ValueError, match="exclude each other"):
+        isolation.host_config("userns", name="g", binds={"v": {"bind": "/var/lib/docker"}},
+                              seccomp="{}", storage_tmpfs=2**20)

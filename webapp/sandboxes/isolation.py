@@ -28,6 +28,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import docker.utils
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
@@ -94,18 +95,32 @@ def engine_remaps(engine_info: dict[str, Any]) -> bool:
     return any(str(o).startswith("name=userns") for o in engine_info.get("SecurityOptions") or [])
 
 
-def host_config(mode: str, *, name: str, binds: dict, seccomp: str | None) -> dict[str, Any]:
+def host_config(mode: str, *, name: str, binds: dict, seccomp: str | None,
+                storage_tmpfs: int | None = None) -> dict[str, Any]:
     """Keyword arguments for docker-py's ``create_host_config`` for a sandbox in ``mode``, plus
     the raw host-config keys under ``"_raw"`` (``MaskedPaths``/``ReadonlyPaths``, ``Runtime``,
     ``UsernsMode``). ``seccomp`` is the userns profile JSON (used by ``userns`` and ``rootless``,
     ignored by the other modes).
     Limits (memory, CPUs, pids, a host-owned cgroup parent, log size) are the same in every
-    mode: they are what keeps one learner from starving the others."""
-    memory = settings.BUNGEO_SANDBOX_MEMORY
+    mode: they are what keeps one learner from starving the others.
+
+    ``storage_tmpfs`` (bytes; grading sandboxes, see ``BUNGEO_GRADING_TMPFS``) puts the inner
+    engine's storage, ``/var/lib/docker``, on a tmpfs of that size instead of a bind, and raises
+    the memory limit by the same amount: tmpfs pages count as the sandbox's memory, so a full
+    tmpfs fails writes with "No space left on device" instead of OOM-killing the inner engine."""
+    memory: int | str = settings.BUNGEO_SANDBOX_MEMORY
+    tmpfs = {"/run": "rw,nosuid,nodev,mode=755", "/tmp": "rw,nosuid,nodev,mode=1777"}
+    if storage_tmpfs:
+        if any(b.get("bind") == "/var/lib/docker" for b in binds.values()):
+            raise ValueError("storage_tmpfs and a bind on /var/lib/docker exclude each other")
+        # exec and suid: the inner engine's image layers are executed through overlayfs (Docker
+        # mounts a tmpfs noexec,nosuid,nodev unless told otherwise).
+        tmpfs["/var/lib/docker"] = f"rw,exec,suid,nodev,mode=0711,size={int(storage_tmpfs)}"
+        memory = docker.utils.parse_bytes(memory) + int(storage_tmpfs)
     spec: dict[str, Any] = {
         "binds": binds,
         "cgroup_parent": f"/bungeo/{name}",
-        "tmpfs": {"/run": "rw,nosuid,nodev,mode=755", "/tmp": "rw,nosuid,nodev,mode=1777"},
+        "tmpfs": tmpfs,
         "mem_limit": memory,
         "memswap_limit": memory,
         "nano_cpus": int(settings.BUNGEO_SANDBOX_CPUS * 1e9),
