@@ -195,7 +195,7 @@ def test_bench_prompt_detection_on_real_terminals(backend, rootless):
     buf = _read_until_prompt(b, sb.id)
     assert _bench_common().at_prompt(buf), buf[-300:]
     assert b"$ " in buf and b"learner@" in buf, buf[-300:]
-    with override_settings(BUNGEO_ISOLATION="userns"):  # the rootless fixture overrides it
+    with override_settings(BUNGEO_ISOLATION="userns"):  # the rootless fixture sets rootless
         userns = DockerSandboxBackend(prefix=backend.prefix)
         sb_root = userns.ensure(owner="prompt")
         try:
@@ -373,19 +373,33 @@ def test_the_live_counter_leaves_skipped_steps_out(client, student, monkeypatch)
 # A real rootless sandbox (this machine: cgroup v1, the sandbox engine remaps ids)
 # ------------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def rootless(backend):
-    """(backend in mode rootless, a learner's running sandbox); skipped when the rootless image
-    is not built."""
+def _rootless_sandbox(backend):
+    """(backend, a learner's running sandbox started in mode rootless), shared by the module;
+    skipped when the rootless image is not built. The mode is set only while the sandbox starts
+    and is removed, and in the tests that use :func:`rootless`, never in the module's others."""
     if not images._exists(engine.client(), images.rootless_recipe().image_ref):
         pytest.skip("the rootless sandbox image is not built (manage.py images build --rootless)")
     with override_settings(BUNGEO_ISOLATION="rootless"):
         b = DockerSandboxBackend(prefix=backend.prefix)
         assert b.mode() == "rootless"
         sb = b.ensure(owner="rootless")
-        try:
-            yield b, sb
-        finally:
+    try:
+        yield b, sb
+    finally:
+        with override_settings(BUNGEO_ISOLATION="rootless"):
             b.remove(sb.id, keep_workspace=False)
+
+
+@pytest.fixture
+def rootless(_rootless_sandbox):
+    """The module's rootless sandbox, with BUNGEO_ISOLATION=rootless for this test only."""
+    with override_settings(BUNGEO_ISOLATION="rootless"):
+        yield _rootless_sandbox
+
+
+def test_the_rootless_mode_does_not_leak_into_other_tests(settings):
+    # Runs after tests that used the rootless sandbox (file order): the default is back.
+    assert settings.BUNGEO_ISOLATION != "rootless"
 
 
 def _sh(rootless, script, timeout=60):
