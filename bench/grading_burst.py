@@ -44,6 +44,20 @@ def variant_files(folder: Path, reference: Path, accepted: tuple[str, ...]) -> d
     return files
 
 
+def expected_failures() -> dict[tuple[str, str], set[str]] | None:
+    """{(assignment, variant folder): ids of the checks it must fail} from the grading tests'
+    tables (tests/exercises/test_a*_grading.py), so a fast burst is also a right one; None when
+    the tests cannot be imported (pytest not installed)."""
+    try:
+        from tests.exercises import test_a1_grading, test_a2_grading, test_a3_grading
+    except ImportError:
+        return None
+    out = {("a1", name): set(fails) for name, fails in test_a1_grading.EXPECTED.items()}
+    out.update({("a2", name): set(v[0]) for name, v in test_a2_grading.VARIANTS.items()})
+    out.update({("a3", name): set(v[0]) for name, v in test_a3_grading.VARIANTS.items()})
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--count", type=int, default=30)
@@ -140,6 +154,23 @@ def main() -> None:
         unfinished = sum(1 for s in subs.values() if not s.finished)
         print(f"\n{args.count} submissions, {args.workers} workers, grading pool {args.pool}: "
               f"wall time {wall:.0f} s ({wall / 60:.1f} min), unfinished {unfinished}")
+        expected = expected_failures()
+        if expected is None:
+            print("verdicts: not checked (the tests' tables need pytest installed)")
+        else:
+            wrong = []
+            for pk, aid, name in ids:
+                sub = subs[pk]
+                if sub.status != "done":
+                    continue
+                want = expected.get((aid, name))
+                got = set(sub.results.filter(passed=False).values_list("check_id", flat=True))
+                if want is not None and got != want:
+                    wrong.append(f"  {aid} {name}: failed {sorted(got)}, expected {sorted(want)}")
+            checked = sum(1 for pk, aid, name in ids
+                          if subs[pk].status == "done" and (aid, name) in expected)
+            print(f"verdicts as the grading tests expect: {checked - len(wrong)}/{checked}")
+            print("\n".join(wrong))
         for s in subs.values():
             if s.status == "error":
                 print(f"  error: submission {s.pk} ({s.assignment}): {s.error[:200]}")
