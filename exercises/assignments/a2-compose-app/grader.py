@@ -1211,6 +1211,8 @@ def _sessions_shared(run: _Run, stack: Stack, roles: Roles, host: str) -> list[s
                    "use a session middleware (express-session) that sets a cookie?"), evidence)
     else:
         ok, msg = judge_sessions(visits)
+        if not ok:  # what each instance said about its session store (e.g. "redis: ...")
+            evidence += "\n\n" + "\n".join(stack.logs(s, 15) for s in roles.api)
         (_pass if ok else _fail)(o, msg, evidence)
     run.finish("sessions-shared")
     return ids
@@ -1253,6 +1255,9 @@ def _session_in_redis(run: _Run, stack: Stack, roles: Roles, ids: list[str]) -> 
         _pass(o, _("redis-cli in %(service)s finds the session's key %(key)s.") % {
             "service": roles.redis, "key": key}, evidence + f"\n$ redis-cli TTL {key}\n{ttl}")
     else:
+        # Redis' own count beside the listing, to tell an empty Redis from a lost listing.
+        _c, size = stack.run(roles.redis, ["redis-cli", "DBSIZE"], env=_redis_auth(stack, roles.redis))
+        evidence += f"\n$ redis-cli DBSIZE\n{size.strip()}"
         _fail(o, _("Redis holds %(n)s key(s), none with this session's id. Are sessions stored "
                    "in Redis (for example connect-redis), not in each instance's memory?") % {
             "n": len(keys)}, evidence)
