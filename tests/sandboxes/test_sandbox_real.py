@@ -202,3 +202,53 @@ def test_warm_pool_claim_is_atomic_and_attaches_the_workspace(backend, settings)
                 backend.remove(sb.id, keep_workspace=False)
     slots = Path(settings.BUNGEO_DATA_DIR) / "slots"
     assert not [p for p in slots.iterdir() if p.name.startswith(backend.prefix)]
+
+
+def test_ensure_without_waiting_runs_limited_and_delegated_then_wait_engine(backend):
+    """``ensure(wait_engine=False)`` (the terminal's) returns a running sandbox whose limits,
+    cgroup delegation and ready file are in place, whether or not its inner engine answers yet;
+    ``wait_engine`` then returns once that engine answers through the host-shared socket, and
+    at once when it already does."""
+    from webapp.sandboxes.docker_backend import REMAP_ROOT, _host_cgroup_dirs
+
+    sb = backend.ensure(owner="early", wait_engine=False)
+    try:
+        assert sb.running
+        assert (backend.host_dir(sb.id) / "ready").exists()
+        c = backend.client.containers.get(sb.id)
+        assert c.attrs["HostConfig"]["Memory"] > 0 and c.attrs["HostConfig"]["PidsLimit"] > 0
+        dirs = _host_cgroup_dirs(c.attrs["State"]["Pid"])
+        assert dirs and all(d.stat().st_uid == REMAP_ROOT for d in dirs)
+        backend.wait_engine(sb.id)
+        client = docker.DockerClient(base_url=backend.engine_url(sb.id), version="1.41")
+        assert client.ping()
+        client.close()
+        t0 = time.monotonic()
+        backend.wait_engine(sb.id)
+        assert time.monotonic() - t0 < 1.0
+    finally:
+        backend.remove(sb.id, keep_workspace=False)
+
+
+def test_wait_engine_fails_when_the_inner_engine_does_not_answer(backend, settings):
+    """An inner engine that does not answer (stopped with SIGSTOP) makes ``wait_engine`` raise
+    the learner-facing "not ready" error after the timeout; a stopped sandbox raises at once."""
+    from webapp.sandboxes.backend import SandboxError
+    from webapp.sandboxes.docker_backend import MSG_NOT_READY, MSG_NOT_RUNNING
+
+    sb = backend.ensure(owner="frozen")
+    try:
+        assert inner_sh(backend, sb.id, "pkill -STOP -x dockerd").exit_code == 0
+        settings.BUNGEO_SANDBOX_READY_TIMEOUT = 2
+        t0 = time.monotonic()
+        with pytest.raises(SandboxError) as exc:
+            backend.wait_engine(sb.id)
+        assert exc.value.args[0] == MSG_NOT_READY and time.monotonic() - t0 < 10
+        inner_sh(backend, sb.id, "pkill -CONT -x dockerd")
+        backend.wait_engine(sb.id)  # answers again
+        backend.stop(sb.id)
+        with pytest.raises(SandboxError) as exc:
+            backend.wait_engine(sb.id)
+        assert exc.value.args[0] == MSG_NOT_RUNNING
+    finally:
+        backend.remove(sb.id, keep_workspace=False)

@@ -102,12 +102,23 @@ class Terminal:
 class SandboxBackend:
     """What every sandbox backend implements. Methods block: call them from a thread in async code."""
 
-    def ensure(self, *, owner: str, kind: str = KIND_LEARNER) -> Sandbox:
+    def ensure(self, *, owner: str, kind: str = KIND_LEARNER, wait_engine: bool = True) -> Sandbox:
         """Return the owner's running sandbox, creating or starting it as needed.
 
+        With ``wait_engine`` (the default) it returns once the sandbox's inner engine answers;
+        without, as soon as the sandbox runs with its limits and cgroup delegation in place, while
+        its inner engine may still be starting: call :meth:`wait_engine` before talking to that
+        engine (the terminal does, so that the shell's prompt shows sooner).
         Raises :class:`SandboxError` when it cannot be started or its engine does not answer.
         """
         raise NotImplementedError("subclasses of SandboxBackend must provide an ensure() method")
+
+    def wait_engine(self, sandbox_id: str) -> None:
+        """Block until the running sandbox's inner engine answers, at most
+        ``BUNGEO_SANDBOX_READY_TIMEOUT`` seconds; return at once when it already does. Raises
+        :class:`SandboxError` when it does not answer in time or the sandbox is not running.
+        Backends whose :meth:`ensure` always waits for the engine need not override it."""
+        return None
 
     def create_fresh(self, *, owner: str, kind: str = KIND_GRADING,
                      images: Sequence[str] | None = None) -> Sandbox:

@@ -79,6 +79,8 @@ TERMINAL_PIDS = "/run/bungeo-terminals"
 # In a claimed grading-pool sandbox's host folder: the repositories its claimer needs, one per
 # line; the pre-pull skips the others.
 PREPULL_ONLY = "prepull.only"
+# Seconds between looks at a starting sandbox's state while waiting for its inner engine.
+STATE_POLL_S = 0.25
 
 MSG_ENGINE_DOWN = _("The sandbox service is not running. Please tell your instructor.")
 MSG_NOT_READY = _("Your sandbox did not become ready in time. Please try again in a moment.")
@@ -399,7 +401,7 @@ class DockerSandboxBackend(SandboxBackend):
         out = [self._as_sandbox(c) for c in self.client.containers.list(all=True, filters=filters)]
         return [sb for sb in out if kind is None or sb.kind == kind]
 
-    def ensure(self, *, owner: str, kind: str = KIND_LEARNER) -> Sandbox:
+    def ensure(self, *, owner: str, kind: str = KIND_LEARNER, wait_engine: bool = True) -> Sandbox:
         name = self._name(owner, kind)
         with self._start_lock(name):
             c = self._container(name)
@@ -412,12 +414,19 @@ class DockerSandboxBackend(SandboxBackend):
             if c.status != "running":
                 if c.status == "paused":
                     c.unpause()
+                    c.reload()
                 else:
-                    self._start(c)
-                c.reload()
-            elif not self._inner_answers(name):
+                    self._start(c, wait=wait_engine)  # reloads c once it runs
+            elif wait_engine and not self._inner_answers(name):
                 self._wait_ready(c)
             return self._as_sandbox(c)
+
+    def wait_engine(self, sandbox_id: str) -> None:
+        c = self._container(sandbox_id)
+        if c is None or c.status != "running":
+            raise SandboxError(MSG_NOT_RUNNING)
+        if not self._inner_answers(sandbox_id):
+            self._wait_ready(c)
 
     def create_fresh(self, *, owner: str, kind: str = KIND_GRADING,
                      images: Sequence[str] | None = None) -> Sandbox:
@@ -491,7 +500,10 @@ class DockerSandboxBackend(SandboxBackend):
         log.info("sandbox %s created (%s)", name, res["Id"][:12])
         return self.client.containers.get(res["Id"])
 
-    def _start(self, c) -> None:
+    def _start(self, c, *, wait: bool = True) -> None:
+        """Start container ``c``: mount its disks, start it, hand its cgroups over, write the
+        ready file its entry point waits for (before that, nothing of the learner's runs), give it
+        a lease, then (``wait``) wait for its inner engine. Raises :class:`SandboxError`."""
         quota = disk_quota_bytes()
         slot_name = c.labels.get(LABEL_SLOT, c.name)
         binds = c.attrs.get("HostConfig", {}).get("Binds") or []
@@ -536,7 +548,8 @@ class DockerSandboxBackend(SandboxBackend):
         if (c.labels.get(LABEL_KIND) not in (KIND_GRADING, KIND_GRADING_POOL)
                 and self.lease(c.name) is None):
             self._lease_new(c.name)
-        self._wait_ready(c)
+        if wait:
+            self._wait_ready(c)
 
     def _inner_answers(self, sandbox_id: str) -> bool:
         sock = self.host_dir(sandbox_id) / "docker.sock"
@@ -552,13 +565,21 @@ class DockerSandboxBackend(SandboxBackend):
             return False
 
     def _wait_ready(self, c) -> None:
+        """Wait until the inner engine of running container ``c`` answers, polling its
+        host-shared socket every 20 ms (and the container's state every STATE_POLL_S: each look
+        costs the sandbox engine an inspect, on a host that is busy starting the sandbox).
+        Raises :class:`SandboxError` after ``BUNGEO_SANDBOX_READY_TIMEOUT`` s or when it stops."""
         deadline = time.monotonic() + settings.BUNGEO_SANDBOX_READY_TIMEOUT
+        next_state = 0.0
         while not self._inner_answers(c.name):
-            if time.monotonic() > deadline:
+            now = time.monotonic()
+            if now > deadline:
                 raise SandboxError(MSG_NOT_READY)
-            c.reload()
-            if c.status not in ("running", "created"):
-                raise SandboxError(f"the sandbox stopped while starting ({c.status})")
+            if now >= next_state:
+                c.reload()
+                if c.status not in ("running", "created"):
+                    raise SandboxError(f"the sandbox stopped while starting ({c.status})")
+                next_state = now + STATE_POLL_S
             time.sleep(0.02)
         log.info("sandbox %s ready", c.name)
 
