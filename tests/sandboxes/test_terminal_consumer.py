@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import socket
 import threading
 import time
@@ -13,6 +14,7 @@ import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import AnonymousUser
+from django.utils import translation
 
 from labs.consumers import LabTerminalConsumer
 from labs.models import StepCompletion
@@ -230,3 +232,156 @@ async def test_pump_reads_nothing_more_while_the_page_does_not_read():
     writer.join()
     a.close(), b.close()
     assert sum(map(len, consumer.frames)) == expected
+
+
+_PROMPT = re.compile(rb"bungeo:[^\r\n]*?# ")
+_ESC = re.compile(rb"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[()*+][0-9A-Za-z]|[@-Z\\-_=>])")
+
+
+async def test_docker_command_typed_as_soon_as_the_prompt_shows_on_a_cold_start_works(backend, student):
+    """Cold start (no sandbox): the terminal attaches before the inner engine necessarily
+    answers; a docker command typed the moment the prompt shows runs against the engine (it is
+    held until the engine answers), and the step checks run too."""
+    from webapp.sandboxes.backend import learner_owner
+
+    old = await asyncio.to_thread(backend.find, owner=learner_owner(student))
+    if old:
+        await asyncio.to_thread(backend.remove, old.id, keep_workspace=False)
+    comm = _communicator(student)
+    connected, _ = await comm.connect(timeout=60)
+    assert connected
+    s = Session(comm)
+    await s.until(lambda s: _PROMPT.search(_ESC.sub(b"", bytes(s.output))), timeout=60)
+    await s.type("docker info --format 'srv={{.ServerVersion}}'; echo rc=$((0+$?))\r")
+    await s.until(lambda s: b"rc=" in _ESC.sub(b"", bytes(s.output)).split(b"echo rc=")[-1], timeout=60)
+    out = _ESC.sub(b"", bytes(s.output))
+    assert re.search(rb"srv=\d+\.", out) and b"rc=0" in out, out[-500:]
+    assert b"Cannot connect" not in out
+    await s.until(lambda s: s.step("run-nginx") is not None)  # the checks reached the engine
+    await comm.disconnect()
+
+
+class _SlowEngineBackend:
+    """A fake backend (unit test): one running sandbox whose terminal is a socket pair and whose
+    inner engine answers when ``answer`` is set (or fails with ``error``)."""
+
+    def __init__(self, owner, error=None):
+        from webapp.sandboxes.backend import Sandbox
+
+        self.sb = Sandbox(id="fake", owner=owner, kind="learner", state="running")
+        self.shell, self.tty = socket.socketpair()
+        self.answer, self.error = threading.Event(), error
+
+    def list(self, kind=None):
+        return [self.sb]
+
+    def get(self, sandbox_id):
+        return self.sb
+
+    def ensure(self, *, owner, kind="learner", wait_engine=True):
+        assert wait_engine is False
+        return self.sb
+
+    def open_terminal(self, sandbox_id, cols=80, rows=24):
+        return Terminal(sock=self.tty, resize=lambda c, r: None, close=lambda: None)
+
+    def wait_engine(self, sandbox_id):
+        if self.error:
+            time.sleep(consumers.ENGINE_QUIET_S + 0.2)
+            raise self.error
+        self.answer.wait(30)
+
+    def lease(self, sandbox_id):
+        return None
+
+    def disk_usage(self, sandbox_id):
+        return []
+
+    def received(self, wait=0.5) -> bytes:
+        self.shell.settimeout(wait)
+        out = b""
+        try:
+            while True:
+                out += self.shell.recv(65536)
+        except TimeoutError:
+            return out
+
+
+def _english(text) -> str:
+    with translation.override("en"):
+        return str(text)
+
+
+class _ReadyRecorder(TerminalConsumer):
+    ready_calls: list = []
+
+    async def on_ready(self):
+        self.ready_calls.append(time.monotonic())
+
+
+def _fake_session(student, monkeypatch, fake):
+    monkeypatch.setattr(consumers, "get_backend", lambda: fake)
+    _ReadyRecorder.ready_calls = []
+    comm = WebsocketCommunicator(_ReadyRecorder.as_asgi(), "/ws/x/", headers=[(b"accept-language", b"en")])
+    comm.scope["user"] = student
+    return comm, Session(comm)
+
+
+async def test_input_waits_for_the_inner_engine_then_reaches_the_shell_in_order(student, monkeypatch):
+    from webapp.sandboxes.backend import learner_owner
+
+    fake = _SlowEngineBackend(learner_owner(student))
+    comm, s = _fake_session(student, monkeypatch, fake)
+    assert (await comm.connect(timeout=10))[0]
+    await s.until(lambda s: any(m.get("state") == "ready" for m in s.messages), timeout=10)
+    await s.type("docker ps\r")
+    # The engine is slow: the page is told, nothing reached the shell, no step check ran.
+    await s.until(lambda s: any(m.get("text") == _english(consumers.MSG_ENGINE_STARTING)
+                                for m in s.messages), timeout=5)
+    assert await asyncio.to_thread(fake.received, 0.3) == b""
+    assert _ReadyRecorder.ready_calls == []
+    await s.type("echo two\r")
+    fake.answer.set()
+    await s.until(lambda s: s.messages[-1].get("text") == "Connected to your sandbox.", timeout=5)
+    await s.type("echo three\r")
+    got = await asyncio.to_thread(fake.received, 0.5)
+    assert got == b"docker ps\recho two\recho three\r"
+    assert len(_ReadyRecorder.ready_calls) == 1
+    fake.shell.sendall(b"bungeo:~# ")
+    await s.until(lambda s: b"bungeo:~# " in s.output)
+    await comm.disconnect()
+
+
+async def test_input_passes_at_once_when_the_engine_already_answers(student, monkeypatch):
+    from webapp.sandboxes.backend import learner_owner
+
+    fake = _SlowEngineBackend(learner_owner(student))
+    fake.answer.set()
+    comm, s = _fake_session(student, monkeypatch, fake)
+    assert (await comm.connect(timeout=10))[0]
+    await s.until(lambda s: any(m.get("state") == "ready" for m in s.messages), timeout=10)
+    while not _ReadyRecorder.ready_calls:
+        await asyncio.sleep(0.01)
+    await s.type("ls\r")
+    assert await asyncio.to_thread(fake.received, 0.3) == b"ls\r"
+    await asyncio.sleep(consumers.ENGINE_QUIET_S + 0.1)
+    assert not any(m.get("text") == _english(consumers.MSG_ENGINE_STARTING) for m in s.messages)
+    await comm.disconnect()
+
+
+async def test_an_engine_that_never_answers_shows_the_error_and_runs_nothing(student, monkeypatch):
+    from webapp.sandboxes.backend import SandboxError, learner_owner
+    from webapp.sandboxes.docker_backend import MSG_NOT_READY
+
+    fake = _SlowEngineBackend(learner_owner(student), error=SandboxError(MSG_NOT_READY))
+    comm, s = _fake_session(student, monkeypatch, fake)
+    assert (await comm.connect(timeout=10))[0]
+    await s.until(lambda s: any(m.get("state") == "ready" for m in s.messages), timeout=10)
+    await s.type("docker ps\r")
+    with pytest.raises(AssertionError, match="closed"):
+        await s.until(lambda s: False, timeout=5)
+    assert s.messages[-1]["state"] == "error"
+    assert s.messages[-1]["text"] == ("Your sandbox did not become ready in time. Please try again "
+                                      "in a moment.")
+    assert await asyncio.to_thread(fake.received, 0.3) == b""
+    assert _ReadyRecorder.ready_calls == []

@@ -42,9 +42,12 @@ FRAME_MAX = 65536  # bytes per frame at most: the most a session holds, and <= 4
 LEASE_EVERY = 20.0  # seconds between lease updates sent to the page
 DISK_FULL = 0.95  # share of a quota'd disk from which the learner is warned
 QUEUE_POLL_S = 3.0  # seconds between admission attempts of a queued learner
-PENDING_MAX = 65536  # bytes of input kept while the sandbox starts
+PENDING_MAX = 65536  # bytes of input kept while the sandbox (or its inner engine) starts
+ENGINE_QUIET_S = 0.3  # seconds the inner engine may take, once attached, before the page is told
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
+MSG_ENGINE_STARTING = _("Connected. Docker is still starting in your sandbox: what you type runs "
+                        "in a moment.")
 
 
 class TerminalConsumer(AsyncWebsocketConsumer):
@@ -63,6 +66,8 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         self.start_task: asyncio.Task | None = None
         self.disk_warned = False
         self.pending = bytearray()
+        # False until the sandbox's inner engine answers: the learner's input waits in `pending`.
+        self.engine_ready = False
         self.owner: str | None = None
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
@@ -76,12 +81,19 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         self.start_task = asyncio.create_task(self.start())
 
     async def start(self) -> None:
-        """Wait for a place (admission control), start or reattach the sandbox, and pump."""
+        """Wait for a place (admission control), start or reattach the sandbox, and pump.
+
+        The terminal attaches as soon as the sandbox runs (limits and cgroup delegation in
+        place), so the prompt shows while the sandbox's inner Docker engine may still be starting
+        (about a second after a cold start). Until that engine answers, what the learner types is
+        kept (``pending``, as while the sandbox starts) and the status line says Docker is
+        starting; then it goes to the shell in order, so a ``docker`` command typed at once still
+        works, and :meth:`on_ready` (the step checks, which talk to that engine) runs."""
         backend = get_backend()
         try:
             await self.wait_for_admission(backend)
             await self.status("starting", _("Starting your sandbox…"))
-            self.sandbox = await asyncio.to_thread(backend.ensure, owner=self.owner)
+            self.sandbox = await asyncio.to_thread(backend.ensure, owner=self.owner, wait_engine=False)
             self.term = await asyncio.to_thread(backend.open_terminal, self.sandbox.id)
         except asyncio.CancelledError:
             return
@@ -94,10 +106,37 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         self.pump_task = asyncio.create_task(self.pump())
         self.lease_task = asyncio.create_task(self.lease_loop())
         await self.status("ready", _("Connected to your sandbox."))
+        try:
+            told = await self.wait_engine(backend)
+        except asyncio.CancelledError:
+            return
+        except SandboxError as exc:
+            log.warning("terminal for %s: %s", self.owner, exc)
+            await self.status("error", exc.args[0] if exc.args else str(exc))
+            await self.close()
+            return
         await self.on_ready()
+        # No await between these lines and the first write: nothing typed meanwhile overtakes
+        # what was kept.
+        self.engine_ready = True
         if self.pending:
             pending, self.pending = bytes(self.pending), bytearray()
             await self.receive(bytes_data=pending)
+        if told:
+            await self.status("ready", _("Connected to your sandbox."))
+
+    async def wait_engine(self, backend) -> bool:
+        """Return once the sandbox's inner engine answers; if it does not within ENGINE_QUIET_S,
+        say so in the status line meanwhile and return True (False: it answered before).
+        Raises :class:`SandboxError` when it does not answer in time."""
+        waiting = asyncio.ensure_future(asyncio.to_thread(backend.wait_engine, self.sandbox.id))
+        done, _pending = await asyncio.wait({waiting}, timeout=ENGINE_QUIET_S)
+        if done:
+            waiting.result()
+            return False
+        await self.status("ready", MSG_ENGINE_STARTING)
+        await waiting
+        return True
 
     async def wait_for_admission(self, backend) -> None:
         """Return once this learner may run a sandbox; meanwhile show their place in line."""
@@ -226,10 +265,13 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         return bytes(frame), False
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        if self.term is None:
-            # Typed (or click-to-run) while the sandbox starts: keep it, bounded, for the shell.
-            if bytes_data is not None and len(self.pending) + len(bytes_data) <= PENDING_MAX:
+        if bytes_data is not None and not self.engine_ready:
+            # Typed (or click-to-run) while the sandbox or its engine starts: keep it, bounded,
+            # for the shell.
+            if len(self.pending) + len(bytes_data) <= PENDING_MAX:
                 self.pending += bytes_data
+            return
+        if self.term is None:
             return
         if bytes_data is not None:
             await asyncio.get_running_loop().sock_sendall(self.term.sock, bytes_data)
