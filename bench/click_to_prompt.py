@@ -1,6 +1,7 @@
 """Click to usable prompt: from opening the lab's terminal websocket to the shell's prompt.
 
 Usage: python bench/click_to_prompt.py [--base http://127.0.0.1:8000] [--trials 20]
+       [--modes cold pool warm]
 Runs against a server started by 'make run' (it creates a bench user in that server's database).
 "warm": the learner's sandbox is already running (reattach). "pool": the sandbox was removed
 before each trial and one started, unassigned sandbox waits in the warm pool (claimed: renamed and
@@ -63,11 +64,12 @@ async def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--base", default="http://127.0.0.1:8000")
     ap.add_argument("--trials", type=int, default=20)
+    ap.add_argument("--modes", nargs="+", choices=("cold", "pool", "warm"), default=["cold", "pool", "warm"])
     args = ap.parse_args()
     (user, pw), = await asyncio.to_thread(ensure_users, 1, "benchclick")
     cookie = login(args.base, user, pw)
     rows = []
-    for mode in ("cold", "pool", "warm"):
+    for mode in args.modes:
         times = []
         for _ in range(args.trials):
             if mode in ("cold", "pool"):
