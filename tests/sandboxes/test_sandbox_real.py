@@ -189,8 +189,12 @@ def test_warm_pool_claim_is_atomic_and_attaches_the_workspace(backend, settings)
         backend.restart(first.id)
         assert inner_sh(backend, first.id, "cat /root/whoami").output.strip() == first.owner
         # the workspace outlives the sandbox and is attached to the next pooled one
+        slot = backend._slot(first.id)
+        assert (Path(settings.BUNGEO_RUN_DIR) / "sandboxes" / f"{slot}.claim").exists()
         backend.remove(first.id)
         assert not any(Path("/sys/fs/cgroup").glob(f"*/bungeo/{first.id}"))
+        # nothing of the sandbox is left in the run folder, its claim lock neither
+        assert not list((Path(settings.BUNGEO_RUN_DIR) / "sandboxes").glob(f"{slot}*"))
         backend.pool_fill(1)
         again = backend.ensure(owner=first.owner)
         assert backend.client.containers.get(again.id).labels["org.bungeo.kind"] == "pool"

@@ -648,6 +648,8 @@ class DockerSandboxBackend(SandboxBackend):
             self._remove_volumes(vols)
         shutil.rmtree(Path(settings.BUNGEO_RUN_DIR) / "sandboxes" / slot, ignore_errors=True)
         (Path(settings.BUNGEO_RUN_DIR) / "sandboxes" / f"{sandbox_id}.lock").unlink(missing_ok=True)
+        # A slot is claimed once, while in the pool; the container is gone, so is its claim lock.
+        (Path(settings.BUNGEO_RUN_DIR) / "sandboxes" / f"{slot}.claim").unlink(missing_ok=True)
         self._slots.pop(sandbox_id, None)
         remove_cgroup_parent(sandbox_id)
         if slot != sandbox_id:
