@@ -98,9 +98,7 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         except asyncio.CancelledError:
             return
         except SandboxError as exc:
-            log.warning("terminal for %s: %s", self.owner, exc)
-            await self.status("error", exc.args[0] if exc.args else str(exc))
-            await self.close()
+            await self.fail(exc)
             return
         self.term.sock.setblocking(False)
         self.pump_task = asyncio.create_task(self.pump())
@@ -111,9 +109,7 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         except asyncio.CancelledError:
             return
         except SandboxError as exc:
-            log.warning("terminal for %s: %s", self.owner, exc)
-            await self.status("error", exc.args[0] if exc.args else str(exc))
-            await self.close()
+            await self.fail(exc)
             return
         await self.on_ready()
         # No await between these lines and the first write: nothing typed meanwhile overtakes
@@ -124,6 +120,12 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             await self.receive(bytes_data=pending)
         if told:
             await self.status("ready", _("Connected to your sandbox."))
+
+    async def fail(self, exc: SandboxError) -> None:
+        """Log ``exc``, show its message as the terminal's error status and close the socket."""
+        log.warning("terminal for %s: %s", self.owner, exc)
+        await self.status("error", exc.args[0] if exc.args else str(exc))
+        await self.close()
 
     async def wait_engine(self, backend) -> bool:
         """Return once the sandbox's inner engine answers; if it does not within ENGINE_QUIET_S,
