@@ -46,8 +46,8 @@ PENDING_MAX = 65536  # bytes of input kept while the sandbox (or its inner engin
 ENGINE_QUIET_S = 0.3  # seconds the inner engine may take, once attached, before the page is told
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
-MSG_ENGINE_STARTING = _("Connected. Docker is still starting in your sandbox: what you type runs "
-                        "in a moment.")
+# Short: the status line has room for about 40 characters beside the countdown.
+MSG_ENGINE_STARTING = _("Docker is starting: input runs soon")
 
 
 class TerminalConsumer(AsyncWebsocketConsumer):
