@@ -67,6 +67,26 @@ def test_inner_engine_pause_top_stats_and_memory_limit(backend, sandbox):
 
 
 
+def test_shell_loads_bash_completion_on_its_first_tab(backend, sandbox):
+    """A new login shell (as the terminal's tmux starts it) has not loaded bash-completion: the
+    library costs every idle shell about 1.5 MiB (images/sandbox/bash_completion). The first Tab
+    loads it and completes at once, as the library loaded at start did."""
+    script = r"""
+      k() { tmux -L tabtest send-keys "$@"; sleep 1; }
+      probe='echo "LOADED=$(declare -F _comp_complete_load >/dev/null && echo y || echo n)x"'
+      tmux -L tabtest new-session -d -x 150 -y 20 bash -l; sleep 0.5
+      k "$probe" Enter
+      k 'docker system pr' Tab
+      k C-u "$probe" Enter
+      tmux -L tabtest capture-pane -p
+      tmux -L tabtest kill-server
+    """
+    out = inner_sh(backend, sandbox.id, script, timeout=30).output
+    assert "LOADED=nx" in out, out
+    assert "docker system prune" in out, out
+    assert out.index("LOADED=nx") < out.index("LOADED=yx"), out
+
+
 def test_host_reads_inner_engine_through_shared_socket(backend, sandbox):
     client = docker.DockerClient(base_url=backend.engine_url(sandbox.id), version="1.41")
     assert client.ping()
