@@ -77,6 +77,7 @@ def test_shell_loads_bash_completion_on_its_first_tab(backend, sandbox):
       tmux -L tabtest new-session -d -x 150 -y 20 bash -l; sleep 0.5
       k "$probe" Enter
       k 'docker system pr' Tab
+      tmux -L tabtest capture-pane -p | grep 'docker system'
       k C-u "$probe" Enter
       tmux -L tabtest capture-pane -p
       tmux -L tabtest kill-server
