@@ -29,6 +29,16 @@ async def session(base: str, cookie: str, rounds: int, out: list[float], ready: 
                 buf += msg
             elif json.loads(msg).get("state") == "error":
                 raise SystemExit(msg)
+        # The prompt can show before the sandbox's Docker engine answers, and what is typed
+        # until then is held (webapp/sandboxes/consumers.py): one untimed keystroke, echoed,
+        # says the terminal is live before the clock runs.
+        await ws.send(b"w0q")
+        got = b""
+        while b"w0q" not in got:
+            msg = await asyncio.wait_for(ws.recv(), 120)
+            if isinstance(msg, bytes):
+                got += msg
+        await ws.send(b"\x15")
         started.append(1)
         if len(started) == n:
             ready.set()
