@@ -66,3 +66,15 @@ def test_learner_sandboxes_and_grading_with_the_setting_off_keep_storage_on_disk
         assert c.attrs["HostConfig"]["Memory"] == docker.utils.parse_bytes(settings.BUNGEO_SANDBOX_MEMORY)
     finally:
         backend.remove(sb.id, keep_workspace=False)
+
+
+def test_the_operators_report_says_where_grading_storage_lives(settings):
+    from webapp.sandboxes import engine
+
+    settings.BUNGEO_GRADING_TMPFS = "3g"
+    assert engine.grading_storage_report("userns") == (
+        "memory: tmpfs of 3072 MiB per grading sandbox (BUNGEO_GRADING_TMPFS)")
+    assert engine.grading_storage_report("rootless") == "disk"
+    assert engine.status()["grading_storage"].startswith("memory: tmpfs of 3072 MiB")
+    settings.BUNGEO_GRADING_TMPFS = "0"
+    assert engine.grading_storage_report("userns") == "disk"

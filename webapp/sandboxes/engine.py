@@ -375,6 +375,18 @@ def _isolation_of(info: dict) -> str:
         return f"misconfigured: {exc}"
 
 
+def grading_storage_report(mode: str) -> str:
+    """Where grading sandboxes keep their inner engine's storage, for the operator's report:
+    ``"memory: tmpfs of N MiB per grading sandbox"`` (``BUNGEO_GRADING_TMPFS``; its memory limit
+    grows by as much) or ``"disk"`` (the setting empty, or the ``rootless`` mode)."""
+    from .docker_backend import grading_tmpfs_bytes
+
+    size = grading_tmpfs_bytes()
+    if not size or mode == "rootless":
+        return "disk"
+    return f"memory: tmpfs of {size // 2**20} MiB per grading sandbox (BUNGEO_GRADING_TMPFS)"
+
+
 def status() -> dict[str, object]:
     """A small report for operators: engine and mirror up or down, versions, counts."""
     p = paths()
@@ -400,6 +412,7 @@ def status() -> dict[str, object]:
         from .isolation import fidelity_report
 
         report.update(fidelity_report(str(report["isolation"]), info.get("CgroupVersion")))
+        report["grading_storage"] = grading_storage_report(str(report["isolation"]))
         report["kernel_limits"] = {
             k: int((Path("/proc/sys") / k).read_text().split()[0]) for k in HOST_SYSCTLS
         }
