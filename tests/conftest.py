@@ -62,3 +62,26 @@ def reset_inner_engine(backend, sandbox_id: str, *, images: bool = True) -> None
                    "docker volume prune -af >/dev/null 2>&1; docker network prune -f >/dev/null 2>&1; "
                    "docker ps -aq | wc -l")
     assert res.output.strip().endswith("0"), res.output
+
+
+@pytest.fixture(scope="session")
+def celery_worker_real(backend):
+    """A real Celery worker (solo pool, in a thread) on the real Redis broker: one per test run.
+
+    Defined here, once, for every test folder: a second definition (a module importing this
+    fixture) started a second worker in the same process, and two workers share kombu's one
+    event loop, so one closed the other's poller ("I/O operation on closed epoll object")."""
+    from celery.contrib.testing.worker import start_worker
+
+    from webapp.celery import app
+
+    if not settings.REDIS_URL:
+        pytest.fail("REDIS_URL is not set: the grading tests need a real Redis ('make test')")
+    app.conf.task_always_eager = False
+    app.control.purge()  # tasks queued by an earlier, interrupted run
+    # The worker stops once its current task ends: a grading queued by a test that did not wait
+    # for it can take minutes on a busy host, so allow that (and drop what is still queued).
+    with start_worker(app, pool="solo", concurrency=1, perform_ping_check=False,
+                      loglevel="WARNING", shutdown_timeout=420) as worker:
+        yield worker
+        app.control.purge()

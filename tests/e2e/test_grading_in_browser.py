@@ -9,7 +9,6 @@ import pytest
 
 from exercises import registry
 from exercises.models import Submission
-from tests.exercises.conftest import celery_worker_real  # noqa: F401 - a fixture
 
 pytestmark = [pytest.mark.browser, pytest.mark.docker, pytest.mark.celery]
 
@@ -29,7 +28,7 @@ def _login(browser, base: str, path: str, username: str, password: str):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_learner_submits_and_instructor_regrades(asgi_server, browser, celery_worker_real,  # noqa: F811
+def test_learner_submits_and_instructor_regrades(asgi_server, browser, celery_worker_real,
                                                  django_user_model):
     django_user_model.objects.create_user("learner", password="pw-learner-1")
     django_user_model.objects.create_user("teacher", password="pw-teacher-1", is_staff=True)
