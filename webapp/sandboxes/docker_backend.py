@@ -247,17 +247,17 @@ def disk_quota_bytes() -> int | None:
     return docker.utils.parse_bytes(raw) if raw else None
 
 
-def grading_tmpfs_bytes() -> int | None:
+def grading_tmpfs_bytes(mode: str) -> int | None:
     """The size in bytes of the tmpfs that holds a grading sandbox's inner-engine storage
     (``BUNGEO_GRADING_TMPFS``, e.g. ``3g``), or None when grading sandboxes keep their storage on
-    disk like learners' sandboxes (the setting empty or ``0``). Not used in the ``rootless`` mode,
-    whose inner engine runs as an unprivileged user that a tmpfs root would not belong to.
+    disk like learners' sandboxes (the setting empty or ``0``, or ``mode`` is ``rootless``,
+    whose inner engine runs as an unprivileged user that a tmpfs root would not belong to).
 
     Why: pulling the stand-ins and building writes about a gigabyte of small files per grading
     run; on disk that was 40-60 % of an A2 grading's time (``bench/grade_a2.py``). A grading
     sandbox is thrown away after one run, so nothing in it needs to survive."""
     raw = str(settings.BUNGEO_GRADING_TMPFS or "").strip()
-    if raw in ("", "0"):
+    if raw in ("", "0") or mode == "rootless":
         return None
     return docker.utils.parse_bytes(raw)
 
@@ -449,8 +449,7 @@ class DockerSandboxBackend(SandboxBackend):
         hostdir.mkdir(parents=True, exist_ok=True)
         mode = self.mode()
         quota = disk_quota_bytes()
-        in_memory = (grading_tmpfs_bytes() if kind in (KIND_GRADING, KIND_GRADING_POOL)
-                     and mode != "rootless" else None)
+        in_memory = grading_tmpfs_bytes(mode) if kind in (KIND_GRADING, KIND_GRADING_POOL) else None
         binds = {str(hostdir): {"bind": "/run/bungeo-host", "mode": "rw"}}
         if not in_memory:
             storage = f"{name}-docker"

@@ -381,8 +381,8 @@ def grading_storage_report(mode: str) -> str:
     grows by as much) or ``"disk"`` (the setting empty, or the ``rootless`` mode)."""
     from .docker_backend import grading_tmpfs_bytes
 
-    size = grading_tmpfs_bytes()
-    if not size or mode == "rootless":
+    size = grading_tmpfs_bytes(mode)
+    if not size:
         return "disk"
     return f"memory: tmpfs of {size // 2**20} MiB per grading sandbox (BUNGEO_GRADING_TMPFS)"
 
