@@ -77,13 +77,39 @@ def mirror_address() -> str:
     return f"{gw}:{settings.BUNGEO_MIRROR_PORT}"
 
 
-def _pid_alive(pidfile: Path) -> int | None:
+def _pid_alive(pidfile: Path, marker: str) -> int | None:
+    """The pid in ``pidfile`` when that process is alive *and* its command line contains
+    ``marker`` (a path only our process has in its arguments); otherwise None.
+
+    A pid file can outlive its process: a host restored from a snapshot, or one whose ``/run`` is
+    not a tmpfs, keeps the files while the pids are reused by unrelated processes. Trusting such a
+    file would mean signalling a stranger, or taking a dead engine for a running one.
+    """
     try:
         pid = int(pidfile.read_text().strip())
-        os.kill(pid, 0)
-        return pid
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(
+            errors="replace")
     except (FileNotFoundError, ValueError, ProcessLookupError, PermissionError):
         return None
+    return pid if marker in cmdline else None
+
+
+def _clear_stale_containerd(p: EnginePaths) -> None:
+    """Make sure the engine's own containerd starts fresh.
+
+    dockerd reuses the containerd whose pid is in ``<exec-root>/containerd/containerd.pid`` when
+    that pid is alive, and then times out on its socket if the pid now belongs to another process
+    ("failed to start containerd: timeout waiting for containerd to start"). An orphaned containerd
+    of ours (its dockerd died) is stopped; a pid file naming anything else is removed.
+    """
+    pidfile = p.exec_root / "containerd" / "containerd.pid"
+    if not pidfile.exists():
+        return
+    if (pid := _pid_alive(pidfile, str(p.exec_root))) is not None:
+        log.warning("stopping orphaned containerd %s of the sandbox engine", pid)
+        os.kill(pid, signal.SIGTERM)
+        _wait_gone(pid, 20)
+    pidfile.unlink(missing_ok=True)
 
 
 def client(timeout: float = 30.0) -> docker.DockerClient:
@@ -212,7 +238,7 @@ def firewall_rules() -> dict[str, list[str]]:
 
 
 def _registry_start(p: EnginePaths) -> None:
-    if _pid_alive(p.registry_pidfile):
+    if _pid_alive(p.registry_pidfile, str(p.registry_config)):
         return
     exe = shutil.which("docker-registry")
     if exe is None:
@@ -249,11 +275,12 @@ def start(timeout: float = 60.0) -> None:
     if not engine_answers():
         if shutil.which("dockerd") is None:
             raise RuntimeError("dockerd is not installed (Debian package docker.io)")
-        if (pid := _pid_alive(p.pidfile)) is not None:
+        if (pid := _pid_alive(p.pidfile, str(p.socket))) is not None:
             log.warning("sandbox engine pid %s does not answer; stopping it", pid)
             os.kill(pid, signal.SIGTERM)
             _wait_gone(pid, 20)
         p.pidfile.unlink(missing_ok=True)
+        _clear_stale_containerd(p)
         cmd = [
             "dockerd",
             "--data-root", str(p.data_root),
@@ -347,11 +374,14 @@ def cgroups_sweep() -> int:
 
 
 def _wait_gone(pid: int, seconds: float) -> None:
+    """Wait up to ``seconds`` until ``pid`` has exited (a zombie counts as exited)."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except (FileNotFoundError, ProcessLookupError):
+            return
+        if stat.rpartition(")")[2].split()[0] == "Z":
             return
         time.sleep(0.1)
 
@@ -359,8 +389,9 @@ def _wait_gone(pid: int, seconds: float) -> None:
 def stop() -> None:
     """Stop the registry mirror and the dedicated engine (its sandboxes stop with it)."""
     p = paths()
-    for pidfile in (p.registry_pidfile, p.pidfile):
-        if (pid := _pid_alive(pidfile)) is not None:
+    for pidfile, marker in ((p.registry_pidfile, str(p.registry_config)),
+                            (p.pidfile, str(p.socket))):
+        if (pid := _pid_alive(pidfile, marker)) is not None:
             os.kill(pid, signal.SIGTERM)
             _wait_gone(pid, 30)
         pidfile.unlink(missing_ok=True)
@@ -393,7 +424,7 @@ def status() -> dict[str, object]:
     report: dict[str, object] = {
         "engine_socket": str(p.socket),
         "engine": "down",
-        "mirror": mirror_address() if _pid_alive(p.registry_pidfile) else "down",
+        "mirror": mirror_address() if _pid_alive(p.registry_pidfile, str(p.registry_config)) else "down",
         "isolation_setting": settings.BUNGEO_ISOLATION,
     }
     if engine_answers():

@@ -1,0 +1,93 @@
+"""Stale pid files of the sandbox engine: a pid reused by another process is never trusted.
+
+A host restored from a snapshot (or whose /run survives a restart) keeps bungeo's pid files while
+the pids go to unrelated processes. CI once failed exactly so: dockerd took a stranger for its
+containerd and timed out. These tests use real processes, no engine.
+"""
+from __future__ import annotations
+
+import subprocess
+import time
+
+import pytest
+
+from webapp.sandboxes import engine
+
+
+@pytest.fixture
+def paths(tmp_path, settings):
+    settings.BUNGEO_DATA_DIR = str(tmp_path / "data")
+    settings.BUNGEO_RUN_DIR = str(tmp_path / "run")
+    p = engine.paths()
+    (p.exec_root / "containerd").mkdir(parents=True)
+    return p
+
+
+def _spawn(*args: str) -> subprocess.Popen:
+    proc = subprocess.Popen(["sh", "-c", "sleep 60", *args])
+    time.sleep(0.1)  # let exec finish so /proc/<pid>/cmdline shows the final command line
+    return proc
+
+
+def test_pid_file_is_trusted_only_when_the_process_has_the_marker(tmp_path):
+    proc = _spawn("--host", "unix:///run/bungeo/engine.sock")
+    try:
+        pidfile = tmp_path / "x.pid"
+        pidfile.write_text(f"{proc.pid}\n")
+        assert engine._pid_alive(pidfile, "/run/bungeo/engine.sock") == proc.pid
+        assert engine._pid_alive(pidfile, "/run/other/engine.sock") is None
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_pid_file_of_a_dead_process_or_garbage_is_none(tmp_path):
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    pidfile = tmp_path / "x.pid"
+    pidfile.write_text(str(proc.pid))
+    assert engine._pid_alive(pidfile, "true") is None
+    pidfile.write_text("not a pid")
+    assert engine._pid_alive(pidfile, "") is None
+    assert engine._pid_alive(tmp_path / "missing.pid", "") is None
+
+
+def test_stale_containerd_pid_of_another_process_is_removed_and_that_process_left_alone(paths):
+    stranger = _spawn("stranger")
+    try:
+        pidfile = paths.exec_root / "containerd" / "containerd.pid"
+        pidfile.write_text(str(stranger.pid))
+        engine._clear_stale_containerd(paths)
+        assert not pidfile.exists()
+        assert stranger.poll() is None, "an unrelated process was signalled"
+    finally:
+        stranger.kill()
+        stranger.wait()
+
+
+def test_orphaned_containerd_of_this_engine_is_stopped(paths):
+    orphan = _spawn("containerd", "--config", str(paths.exec_root / "containerd" / "containerd.toml"))
+    try:
+        pidfile = paths.exec_root / "containerd" / "containerd.pid"
+        pidfile.write_text(str(orphan.pid))
+        engine._clear_stale_containerd(paths)
+        assert not pidfile.exists()
+        assert orphan.wait(timeout=5) is not None
+    finally:
+        if orphan.poll() is None:
+            orphan.kill()
+            orphan.wait()
+
+
+def test_stop_never_signals_a_process_that_reused_the_engine_pid(paths):
+    stranger = _spawn("stranger")
+    try:
+        paths.pidfile.parent.mkdir(parents=True, exist_ok=True)
+        paths.pidfile.write_text(str(stranger.pid))
+        paths.registry_pidfile.write_text(str(stranger.pid))
+        engine.stop()
+        assert stranger.poll() is None, "stop() signalled an unrelated process"
+        assert not paths.pidfile.exists() and not paths.registry_pidfile.exists()
+    finally:
+        stranger.kill()
+        stranger.wait()
