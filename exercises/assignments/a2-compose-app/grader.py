@@ -88,6 +88,7 @@ SPREAD_REQUESTS = 20
 SPREAD_RETRIES = 2  # load-spread requests that got no answer at all and are asked again
 SPREAD_MIN_SHARE = 0.2
 VISITS = 6
+LOST_VISITS_MAX = 1  # GET /api/visits requests that may get no answer at all (then one more is sent)
 MAX_BODY = 64 * 1024
 
 TITLES = {
@@ -301,30 +302,49 @@ def api_container_state(status: str, restart_policy: str = "no",
     return "gone"
 
 
-def judge_sessions(visits: list[tuple[int | None, str | None]]) -> tuple[bool, str]:
+def judge_sessions(visits: list[tuple[int | None, str | None]],
+                   lost: frozenset[int] = frozenset()) -> tuple[bool, str]:
     """The sessions-shared check over the (visits, instance) answers of consecutive
     ``GET /api/visits`` sent with the session cookie. Passes when the counter goes 1, 2, 3 ...
-    without a break and at least two instances answered."""
-    counts = [v for v, _i in visits]
-    instances = [i for _v, i in visits]
-    seq = ", ".join(f"{v}@{i}" for v, i in visits)
-    if any(v is None for v in counts):
+    without a break and at least two instances answered.
+
+    ``lost`` holds the indexes of requests that got no answer at all (a timeout or a refused
+    connection, never an HTTP error): at most LOST_VISITS_MAX of them are forgiven. The server
+    may or may not have counted such a request, so across k lost requests the counter may rise
+    by 1 to k + 1; everywhere else by exactly 1."""
+    answered = [(n, v, i) for n, (v, i) in enumerate(visits) if n not in lost]
+    seq = ", ".join("-" if n in lost else f"{v}@{i}" for n, (v, i) in enumerate(visits))
+    if len(lost) > LOST_VISITS_MAX or not answered:
+        return False, _("%(n)d of %(total)d requests to GET /api/visits got no answer at all "
+                        "(%(seq)s).") % {"n": len(lost), "total": len(visits), "seq": seq}
+    if any(v is None for _n, v, _i in answered):
         return False, _("GET /api/visits did not answer JSON such as {\"visits\": 3, "
                         "\"instance\": \"...\"} every time (%(seq)s).") % {"seq": seq}
-    expected = list(range(1, len(counts) + 1))
-    distinct = len({i for i in instances if i})
-    if counts != expected:
+    counts = [v for _n, v, _i in answered]
+    distinct = len({i for _n, _v, i in answered if i})
+    # What a shared session gives: 1 first, then +1 per request (+1 or more across a lost one).
+    steady, prev_n, prev_v = True, -1, 0
+    for n, v, _i in answered:
+        skipped = n - prev_n - 1
+        if not (prev_v + 1 <= v <= prev_v + 1 + skipped):
+            steady = False
+        prev_n, prev_v = n, v
+    if not steady:
+        expected = ", ".join(map(str, range(1, len(visits) + 1)))
         return False, _("The visit counter went %(got)s instead of %(expected)s while "
                         "%(k)s instance(s) answered: each instance keeps its own sessions. Store "
                         "them in Redis so that every instance sees the same session.") % {
-            "got": ", ".join(map(str, counts)), "expected": ", ".join(map(str, expected)),
-            "k": distinct}
+            "got": ", ".join(map(str, counts)), "expected": expected, "k": distinct}
     if distinct < 2:
         return False, _("The counter went %(got)s, but one instance answered every request, so "
                         "this does not show that the session is shared.") % {
             "got": ", ".join(map(str, counts))}
-    return True, _("The counter went %(got)s while %(k)s instances answered (%(seq)s).") % {
+    msg = _("The counter went %(got)s while %(k)s instances answered (%(seq)s).") % {
         "got": ", ".join(map(str, counts)), "k": distinct, "seq": seq}
+    if lost:
+        msg += " " + _("One request got no answer (a network hiccup on the grading host, not "
+                       "counted against you).")
+    return True, msg
 
 
 def session_ids(cookie_value: str) -> list[str]:
@@ -1183,15 +1203,20 @@ def _sessions_shared(run: _Run, stack: Stack, roles: Roles, host: str) -> list[s
     cookie = None
     ids: list[str] = []
     visits: list[tuple[int | None, str | None]] = []
+    lost: set[int] = set()  # requests with no answer at all; one more is sent for each forgiven
     lines = []
     budget = time.monotonic() + REQUESTS_BUDGET_S
-    for i in range(VISITS):
-        if time.monotonic() > budget:
+    while len(visits) < VISITS + min(len(lost), LOST_VISITS_MAX):
+        i = len(visits)
+        if time.monotonic() > budget:  # the API hangs: the rest count as unanswered
+            lost.add(i)
             visits.append((None, None))
             continue
         a = http_request(host, "GET", "/api/visits", cookie=cookie)
         lines.append(f"{i + 1}: Cookie: {cookie or '-'} -> {a.describe()}"
                      + (f"\n   Set-Cookie: {'; '.join(a.cookies)}" if a.cookies else ""))
+        if not a.status:
+            lost.add(i)
         if a.cookies and cookie is None:
             pair = a.cookies[0].split(";", 1)[0].strip()
             cookie = pair
@@ -1210,7 +1235,7 @@ def _sessions_shared(run: _Run, stack: Stack, roles: Roles, host: str) -> list[s
         _fail(o, _("GET /api/visits set no cookie, so the session cannot continue: does the API "
                    "use a session middleware (express-session) that sets a cookie?"), evidence)
     else:
-        ok, msg = judge_sessions(visits)
+        ok, msg = judge_sessions(visits, frozenset(lost))
         if not ok:  # what each instance said about its session store (e.g. "redis: ...")
             evidence += "\n\n" + "\n".join(stack.logs(s, 15) for s in roles.api)
         (_pass if ok else _fail)(o, msg, evidence)
