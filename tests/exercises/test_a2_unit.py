@@ -760,3 +760,60 @@ def test_two_visits_without_answer_fail(monkeypatch):
     o, sent = _sessions_on(monkeypatch, lost={2, 4})
     assert not o.passed and "2 of 7 requests to GET /api/visits got no answer" in o.message, o.message
     assert sent == grader.VISITS + 1
+
+
+class _ItemsStack(_SpreadStack):
+    """nginx and an API that stores items (in PostgreSQL, faked by ``sh``); the answers to the
+    requests numbered in ``lost`` (from 1) never arrive, after the API did its work when
+    ``done``."""
+
+    def __init__(self, clock, apis, lost=(), done=True):
+        super().__init__(clock, apis)
+        self.lost, self.done, self.n, self.items, self.posts = set(lost), done, 0, [], 0
+
+    def http(self, host, method, path, body=None, **kw):
+        self.n += 1
+        self.posts += method == "POST"
+        self.clock.t += 0.05
+        if self.n in self.lost and not self.done:
+            return grader.HttpAnswer(error="timed out")
+        if method == "POST":
+            self.items.append(body["name"])
+            answer = grader.HttpAnswer(status=201, body=json.dumps({"id": len(self.items),
+                                                                    "name": body["name"]}))
+        else:
+            answer = grader.HttpAnswer(status=200, body=json.dumps(
+                [{"id": i + 1, "name": n} for i, n in enumerate(self.items)]))
+        return grader.HttpAnswer(error="timed out") if self.n in self.lost else answer
+
+    def sh(self, service, script):
+        return 0, "\n".join(n for n in self.items if n in script)
+
+
+def _items_on(monkeypatch, **kw):
+    clock = _Clock()
+    stack = _ItemsStack(clock, [_Api(clock, "api1", RUNNING)], **kw)
+    monkeypatch.setattr(grader, "time", clock)
+    monkeypatch.setattr(grader, "http_request", stack.http)
+    run = grader._Run(lambda *a: None)
+    roles = grader.Roles(proxy="proxy", db="db", redis="redis", api=["api1"])
+    token = grader._items_stored(run, stack, roles, "sandbox")
+    return run.outcomes["items-stored"], token, stack
+
+
+@pytest.mark.parametrize("lost,done,posts", [
+    ({1}, True, 1),    # the POST worked, its answer got lost: the item is found, not posted again
+    ({1}, False, 2),   # the POST never arrived: posted once more
+    ({2}, True, 1),    # the GET's answer got lost: asked again
+])
+def test_items_stored_survives_one_lost_answer(monkeypatch, lost, done, posts):
+    o, token, stack = _items_on(monkeypatch, lost=lost, done=done)
+    assert o.passed and token, (o.message, o.evidence)
+    assert stack.posts == posts and len(stack.items) == 1, o.evidence
+    assert "no answer: timed out" in o.evidence
+
+
+def test_items_stored_fails_when_the_post_never_gets_an_answer(monkeypatch):
+    o, token, _stack = _items_on(monkeypatch, lost={1, 2, 3}, done=False)
+    assert not o.passed and token is None
+    assert "contract asks for 201" in o.message and "no answer" in o.message, o.message

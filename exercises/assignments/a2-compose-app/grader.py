@@ -1293,11 +1293,29 @@ def _items_stored(run: _Run, stack: Stack, roles: Roles, host: str) -> str | Non
     """POST an item and read it back; returns its token when it reached PostgreSQL."""
     o = run.start("items-stored")
     token = f"bungeo-{uuid.uuid4().hex[:12]}"
-    post = http_request(host, "POST", "/api/items", body={"name": token})
-    get = http_request(host, "GET", "/api/items")
-    evidence = (f"POST /api/items {{\"name\": \"{token}\"}} -> {post.describe()}\n"
-                f"GET /api/items -> {get.describe()}")
-    if post.status not in (200, 201):
+    lines: list[str] = []
+
+    def ask(method: str, body: Any = None) -> HttpAnswer:
+        a = http_request(host, method, "/api/items", body=body)
+        lines.append(f"{method} /api/items{f' {json.dumps(body)}' if body else ''} -> {a.describe()}")
+        return a
+
+    # A request that gets no answer at all (status 0: a timeout or a refused connection, never
+    # an HTTP error) may be the grading host's hiccup, as in sessions-shared: the item is looked
+    # for, and posted once more only when the first POST did not store it.
+    post = ask("POST", {"name": token})
+    accepted = post.status in (200, 201)
+    if not post.status:
+        seen = ask("GET")
+        accepted = seen.status == 200 and contains_token(seen.json(), token)
+        if not accepted:
+            post = ask("POST", {"name": token})
+            accepted = post.status in (200, 201)
+    get = ask("GET")
+    if not get.status:
+        get = ask("GET")
+    evidence = "\n".join(lines)
+    if not accepted:
         _fail(o, _("POST /api/items with {\"name\": \"%(token)s\"} answered %(answer)s; the "
                    "contract asks for 201 and the new item.") % {
             "token": token, "answer": post.describe()}, evidence + "\n\n"
