@@ -53,6 +53,27 @@ def inner_sh(backend, sandbox_id: str, script: str, timeout: float = 60):
     return backend.exec(sandbox_id, ["bash", "-c", script], timeout=timeout)
 
 
+def assert_completion_loads_on_first_tab(backend, sandbox_id: str) -> None:
+    """A new login shell (as the terminal's tmux starts it) has not loaded bash-completion: the
+    library costs every idle shell about 1.5 MiB (images/sandbox/bash_completion). The first Tab
+    loads it and completes at once, as the library loaded at start did."""
+    script = r"""
+      k() { tmux -L tabtest send-keys "$@"; sleep 1; }
+      probe='echo "LOADED=$(declare -F _comp_complete_load >/dev/null && echo y || echo n)x"'
+      tmux -L tabtest new-session -d -x 150 -y 20 bash -l; sleep 0.5
+      k "$probe" Enter
+      k 'docker system pr' Tab
+      tmux -L tabtest capture-pane -p | grep 'docker system'
+      k C-u "$probe" Enter
+      tmux -L tabtest capture-pane -p
+      tmux -L tabtest kill-server
+    """
+    out = inner_sh(backend, sandbox_id, script, timeout=30).output
+    assert "LOADED=nx" in out, out
+    assert "docker system prune" in out, out
+    assert out.index("LOADED=nx") < out.index("LOADED=yx"), out
+
+
 def reset_inner_engine(backend, sandbox_id: str, *, images: bool = True) -> None:
     """Remove every container, volume and user-defined network of a sandbox's inner engine, and
     its images too unless ``images`` is False (pulling them again costs seconds)."""

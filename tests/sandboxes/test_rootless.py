@@ -28,7 +28,7 @@ from django.utils import translation
 from labs import content, selectors, services
 from labs.checks import CheckResult
 from labs.models import StepCompletion
-from tests.conftest import inner_sh
+from tests.conftest import assert_completion_loads_on_first_tab, inner_sh
 from webapp.sandboxes import engine, images, isolation
 from webapp.sandboxes.docker_backend import DockerSandboxBackend, host_uid_of, rootless_remap_count
 
@@ -405,6 +405,12 @@ def test_the_rootless_mode_does_not_leak_into_other_tests(settings):
 def _sh(rootless, script, timeout=60):
     b, sb = rootless
     return inner_sh(b, sb.id, script, timeout=timeout)
+
+
+@pytest.mark.docker
+def test_rootless_shell_loads_bash_completion_on_its_first_tab(rootless):
+    b, sb = rootless
+    assert_completion_loads_on_first_tab(b, sb.id)
 
 
 @pytest.mark.docker

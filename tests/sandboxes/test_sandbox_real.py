@@ -7,7 +7,7 @@ from pathlib import Path
 import docker
 import pytest
 
-from tests.conftest import inner_sh
+from tests.conftest import assert_completion_loads_on_first_tab, inner_sh
 from webapp.sandboxes import engine
 
 pytestmark = pytest.mark.docker
@@ -68,24 +68,7 @@ def test_inner_engine_pause_top_stats_and_memory_limit(backend, sandbox):
 
 
 def test_shell_loads_bash_completion_on_its_first_tab(backend, sandbox):
-    """A new login shell (as the terminal's tmux starts it) has not loaded bash-completion: the
-    library costs every idle shell about 1.5 MiB (images/sandbox/bash_completion). The first Tab
-    loads it and completes at once, as the library loaded at start did."""
-    script = r"""
-      k() { tmux -L tabtest send-keys "$@"; sleep 1; }
-      probe='echo "LOADED=$(declare -F _comp_complete_load >/dev/null && echo y || echo n)x"'
-      tmux -L tabtest new-session -d -x 150 -y 20 bash -l; sleep 0.5
-      k "$probe" Enter
-      k 'docker system pr' Tab
-      tmux -L tabtest capture-pane -p | grep 'docker system'
-      k C-u "$probe" Enter
-      tmux -L tabtest capture-pane -p
-      tmux -L tabtest kill-server
-    """
-    out = inner_sh(backend, sandbox.id, script, timeout=30).output
-    assert "LOADED=nx" in out, out
-    assert "docker system prune" in out, out
-    assert out.index("LOADED=nx") < out.index("LOADED=yx"), out
+    assert_completion_loads_on_first_tab(backend, sandbox.id)
 
 
 def test_host_reads_inner_engine_through_shared_socket(backend, sandbox):

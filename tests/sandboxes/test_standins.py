@@ -65,3 +65,20 @@ def test_mirror_serves_tells_classroom_images_from_others(backend):
     assert images.mirror_serves("docker.io/library/nginx")  # no tag: latest
     assert not images.mirror_serves("node:99-alpine")
     assert not images.mirror_serves("someone/app:1")  # only official images are mirrored
+
+
+def test_rootfs_key_follows_the_rootfs_inputs_only(tmp_path, monkeypatch):
+    """A Dockerfile change rebuilds on the cached rootfs; a package or hook change rebuilds it."""
+    monkeypatch.setattr(images, "IMAGES_DIR", tmp_path)
+    (tmp_path / "r").mkdir()
+    (tmp_path / "r" / "Dockerfile").write_text("FROM scratch\n")
+    (tmp_path / "r" / "hook.sh").write_text("echo one\n")
+    r = images.Recipe(name="x", recipe="r", rootfs="debian", packages=("bash",), customize="hook.sh")
+    image, rootfs = r.digest(), r.rootfs_digest()
+    (tmp_path / "r" / "Dockerfile").write_text("FROM scratch\nENV A=1\n")
+    assert r.digest() != image and r.rootfs_digest() == rootfs
+    (tmp_path / "r" / "hook.sh").write_text("echo two\n")
+    assert r.rootfs_digest() != rootfs
+    other = images.Recipe(name="x", recipe="r", rootfs="debian", packages=("bash", "curl"),
+                          customize="hook.sh")
+    assert other.rootfs_digest() != r.rootfs_digest()
