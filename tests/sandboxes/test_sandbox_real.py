@@ -71,6 +71,17 @@ def test_shell_loads_bash_completion_on_its_first_tab(backend, sandbox):
     assert_completion_loads_on_first_tab(backend, sandbox.id)
 
 
+def test_the_bridge_keeps_its_mac_while_sandboxes_come_and_go(backend, sandbox, settings):
+    """A bridge without a MAC of its own takes its lowest port's, which changes as sandboxes
+    come and go (seen dozens of times in a minute of grading); bungeo fixes it."""
+    address = Path(f"/sys/class/net/{settings.BUNGEO_SANDBOX_BRIDGE}/address")
+    assert address.read_text().strip() == engine.bridge_mac()
+    other = backend.create_fresh(owner="mac")
+    assert address.read_text().strip() == engine.bridge_mac()
+    backend.remove(other.id, keep_workspace=False)
+    assert address.read_text().strip() == engine.bridge_mac()
+
+
 def test_host_reads_inner_engine_through_shared_socket(backend, sandbox):
     client = docker.DockerClient(base_url=backend.engine_url(sandbox.id), version="1.41")
     assert client.ping()

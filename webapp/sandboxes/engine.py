@@ -135,12 +135,27 @@ def _run(cmd: list[str], check: bool = True) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, capture_output=True, text=True, check=check)
 
 
+def bridge_mac() -> str:
+    """The sandbox bridge's fixed MAC address: locally administered, from the gateway address
+    (``02:42:`` and its four bytes, as Docker's own bridges do)."""
+    _, gw = network()
+    return "02:42:" + ":".join(f"{b:02x}" for b in gw.packed)
+
+
 def bridge_ensure() -> None:
-    """Create the sandbox bridge with the gateway address, if missing (``ip link``)."""
+    """Create the sandbox bridge with the gateway address and a fixed MAC address, if missing
+    (``ip link``).
+
+    Without a MAC of its own, a Linux bridge takes the lowest MAC among its ports, so it changes
+    whenever a sandbox with a lower one joins or the port it took leaves; every sandbox then
+    depends on a gratuitous ARP to keep reaching the gateway (the mirror, published-port
+    answers to the grader). A fixed address never changes."""
     name = settings.BUNGEO_SANDBOX_BRIDGE
     net, gw = network()
     if _run(["ip", "link", "show", name], check=False).returncode != 0:
-        _run(["ip", "link", "add", name, "type", "bridge"])
+        _run(["ip", "link", "add", name, "address", bridge_mac(), "type", "bridge"])
+    elif Path(f"/sys/class/net/{name}/address").read_text().strip() != bridge_mac():
+        _run(["ip", "link", "set", name, "address", bridge_mac()])
     addrs = _run(["ip", "-4", "-o", "addr", "show", "dev", name]).stdout
     if f"{gw}/" not in addrs:
         _run(["ip", "addr", "add", f"{gw}/{net.prefixlen}", "dev", name])
