@@ -13,8 +13,8 @@ echo "bungeo demo accounts (for this machine only):"
 $PY manage.py demo-users
 echo
 # One worker with an embedded beat (periodic housekeeping): enough for one host. Three processes
-# graded a burst of 30 submissions in 9.8-10.1 min on 2 cores, two took 11-16 min (gradings spend
-# much of their time waiting on containers; bench/grading_burst.py). BUNGEO_WORKERS changes it.
+# and a grading pool of 3 graded a burst of 30 submissions in 5.8-6.5 min on 2 cores (gradings
+# spend much of their time waiting on containers; bench/grading_burst.py). BUNGEO_WORKERS changes it.
 $PY -m celery -A webapp worker --beat --schedule var/celerybeat-schedule \
   --concurrency "${BUNGEO_WORKERS:-3}" \
   --loglevel INFO >var/log/celery.log 2>&1 &
