@@ -208,6 +208,35 @@ async def test_pump_coalesces_a_flood_without_losing_or_reordering_bytes():
     assert len(consumer.frames) < lines / 4, len(consumer.frames)
 
 
+async def test_an_echo_in_pieces_after_a_quiet_moment_is_never_held_back():
+    """tmux may write a keystroke's echo in two or three pieces: after a quiet moment, up to
+    FRAME_BURST frames go out without any pacing wait; a flood is paced as before."""
+    a, b = socket.socketpair()
+    b.setblocking(False)
+    waits: list[float] = []
+
+    class Spy(_FakeTermConsumer):
+        async def pace(self, seconds):
+            waits.append(seconds)
+            await super().pace(seconds)
+
+    consumer = Spy(b)
+    task = asyncio.create_task(consumer.pump())
+    for piece in (b"z1", b"2", b"q"):  # each written once the previous one was sent
+        n = len(consumer.frames)
+        a.sendall(piece)
+        while len(consumer.frames) == n:
+            await asyncio.sleep(0.001)
+    assert b"".join(consumer.frames) == b"z12q" and waits == []
+    writer = _writer(a, 200, pause=0.001)
+    while sum(map(len, consumer.frames)) < 4 + 200 * 77:
+        await asyncio.sleep(0.01)
+    task.cancel()
+    writer.join()
+    a.close(), b.close()
+    assert waits, "a flood was not paced"
+
+
 async def test_pump_reads_nothing_more_while_the_page_does_not_read():
     """Backpressure: while a send is pending, the pump leaves the tty unread (the server holds
     one frame at most); once the page reads again, everything comes through."""

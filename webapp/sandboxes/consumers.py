@@ -13,7 +13,8 @@ memory stays bounded by one frame (FRAME_MAX bytes) per session, plus the server
 
 Pacing: while output keeps coming (a flood such as ``cat bigfile``), the pump sends at most one
 frame every FRAME_S seconds, each holding everything that arrived meanwhile (up to FRAME_MAX).
-The first output after a quiet moment (a keystroke's echo) goes out at once. Fewer, larger frames
+After a quiet moment up to FRAME_BURST frames go out at once (a token bucket): a keystroke's echo,
+which tmux may write in two or three pieces, is never held back by the pacing. Fewer, larger frames
 cost the server and the browser far less per byte (bench/output_throughput.py: the server's CPU
 for a 50 MB flood fell from 2.2-3.5 s to 0.7-0.9 s). A session thus sends at most FRAME_MAX per
 FRAME_S (about 4 MB/s); when tmux has more to draw, it falls behind and redraws the latest screen
@@ -39,6 +40,7 @@ log = logging.getLogger(__name__)
 READ_CHUNK = 65536  # bytes asked of the sandbox socket per read
 FRAME_S = 0.016  # seconds between frames while output keeps coming (about 60 per second)
 FRAME_MAX = 65536  # bytes per frame at most: the most a session holds, and <= 4 MB/s to the page
+FRAME_BURST = 4  # frames sent at once after a quiet moment, before the pacing applies
 LEASE_EVERY = 20.0  # seconds between lease updates sent to the page
 DISK_FULL = 0.95  # share of a quota'd disk from which the learner is warned
 QUEUE_POLL_S = 3.0  # seconds between admission attempts of a queued learner
@@ -223,20 +225,28 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         Returns when the tty ends (EOF or a socket error) or the task is cancelled."""
         loop = asyncio.get_running_loop()
         sock = self.term.sock
-        last_send = float("-inf")
+        # Token bucket: one token per FRAME_S, at most FRAME_BURST; a frame takes one.
+        tokens, refilled = float(FRAME_BURST), loop.time()
+
+        def refill() -> float:
+            nonlocal tokens, refilled
+            now = loop.time()
+            tokens, refilled = min(FRAME_BURST, tokens + (now - refilled) / FRAME_S), now
+            return tokens
+
         try:
             while True:
                 data = await loop.sock_recv(sock, READ_CHUNK)
                 if not data:
                     break
-                # Output within FRAME_S of the previous frame: a flood, or one command's output
-                # in several writes. Wait out the frame interval so it all goes as one frame.
-                wait = last_send + FRAME_S - loop.time()
-                if wait > 0:
-                    await asyncio.sleep(wait)
+                # Output keeps coming (a flood, or one command's output in many writes): wait
+                # for the next token, so that all that arrives meanwhile goes as one frame.
+                if refill() < 1:
+                    await self.pace((1 - tokens) * FRAME_S)
+                    refill()
+                tokens -= 1
                 frame, eof = self.take_available(sock, data)
                 await self.send(bytes_data=frame)
-                last_send = loop.time()
                 if eof:
                     break
         except (OSError, asyncio.CancelledError):
@@ -249,6 +259,10 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             return
         await self.status("closed", _("The shell ended. Reload the page for a new one."))
         await self.close()
+
+    async def pace(self, seconds: float) -> None:
+        """Hold the next frame back for ``seconds`` (the pacing of :meth:`pump`)."""
+        await asyncio.sleep(seconds)
 
     @staticmethod
     def take_available(sock, first: bytes) -> tuple[bytes, bool]:
