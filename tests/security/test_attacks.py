@@ -157,6 +157,33 @@ def test_only_the_learners_own_docker_socket(backend, attacker):
     assert str(settings.BUNGEO_RUN_DIR) not in res.output
 
 
+def test_a_symlink_for_the_shared_socket_never_leads_bungeo_to_a_host_socket(backend):
+    """A symlink put in place of the shared docker.sock never leads bungeo's checks to a host socket"""
+    import docker
+
+    sb = backend.ensure(owner="symlinker")
+    try:
+        host_engine_id = engine.client().info()["ID"]
+        inner_id = docker.APIClient(base_url=backend.engine_url(sb.id), timeout=10).info()["ID"]
+        assert inner_id != host_engine_id
+        swap = (f"mv /run/bungeo-host/docker.sock /run/bungeo-host/real.sock && "
+                f"ln -s {settings.BUNGEO_RUN_DIR}/engine.sock /run/bungeo-host/docker.sock && "
+                "ls -l /run/bungeo-host/docker.sock")
+        res = inner_sh(backend, sb.id, swap)
+        assert "->" in res.output, res.output
+        # Linked before the swap: bungeo still talks to the learner's own engine.
+        assert docker.APIClient(base_url=backend.engine_url(sb.id), timeout=10).info()["ID"] == inner_id
+        # Never linked before the swap (as right after the inner engine restarts): no answer at
+        # all, and above all not the host's engine.
+        backend.engine_socket(sb.id).unlink()
+        url = backend.engine_url(sb.id)
+        with pytest.raises(docker.errors.DockerException):
+            docker.APIClient(base_url=url, timeout=5).info()
+        assert not backend._inner_answers(sb.id)
+    finally:
+        backend.remove(sb.id, keep_workspace=False)
+
+
 @pytest.fixture
 def host_marker():
     """A file on the host that no sandbox may see."""

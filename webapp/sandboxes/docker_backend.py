@@ -33,6 +33,7 @@ import os
 import shlex
 import shutil
 import socket
+import stat
 import subprocess
 import tarfile
 import threading
@@ -551,7 +552,7 @@ class DockerSandboxBackend(SandboxBackend):
             self._wait_ready(c)
 
     def _inner_answers(self, sandbox_id: str) -> bool:
-        sock = self.host_dir(sandbox_id) / "docker.sock"
+        sock = self.engine_socket(sandbox_id)
         if not sock.exists():
             return False
         try:
@@ -646,6 +647,7 @@ class DockerSandboxBackend(SandboxBackend):
         else:
             self._remove_volumes(vols)
         shutil.rmtree(Path(settings.BUNGEO_RUN_DIR) / "sandboxes" / slot, ignore_errors=True)
+        (Path(settings.BUNGEO_RUN_DIR) / "engine-sockets" / f"{slot}.sock").unlink(missing_ok=True)
         (Path(settings.BUNGEO_RUN_DIR) / "sandboxes" / f"{sandbox_id}.lock").unlink(missing_ok=True)
         # A slot is claimed once, while in the pool; the container is gone, so is its claim lock.
         (Path(settings.BUNGEO_RUN_DIR) / "sandboxes" / f"{slot}.claim").unlink(missing_ok=True)
@@ -1164,7 +1166,48 @@ class DockerSandboxBackend(SandboxBackend):
 
     # -- talking to a sandbox ---------------------------------------------------------------
     def engine_url(self, sandbox_id: str) -> str:
-        return f"unix://{self.host_dir(sandbox_id) / 'docker.sock'}"
+        """``unix://`` URL of the sandbox's inner engine, through :meth:`engine_socket`."""
+        return f"unix://{self.engine_socket(sandbox_id)}"
+
+    def engine_socket(self, sandbox_id: str) -> Path:
+        """A path to the inner engine's socket that the learner cannot redirect.
+
+        The inner engine creates its socket in the host folder it shares with the sandbox, which
+        the sandbox's root may write: there, ``docker.sock`` could be swapped for a symlink to a
+        socket of the host (``/run/docker.sock``, the sandbox engine's), and every step check
+        connecting as root on the host would follow it. So bungeo connects through a hard link
+        of that socket in a root-owned folder (``<run dir>/engine-sockets/<slot>.sock``), made
+        with ``linkat`` (a symlink is linked as itself, never followed) and kept only when the
+        link is a socket: a link names an inode, and the learner can neither change the folder
+        nor reach a host socket's inode from inside. The link is made again whenever the shared
+        socket is a new one (the inner engine restarted). Returns the link's path, which may not
+        exist yet (connecting then fails as for an engine that does not answer)."""
+        slot = self._slot(sandbox_id)
+        shared = self.host_dir(sandbox_id) / "docker.sock"
+        folder = Path(settings.BUNGEO_RUN_DIR) / "engine-sockets"
+        link = folder / f"{slot}.sock"
+        try:
+            now = os.lstat(shared)
+        except OSError:
+            return link
+        with contextlib.suppress(OSError):
+            held = os.lstat(link)
+            if (held.st_dev, held.st_ino) == (now.st_dev, now.st_ino):
+                return link
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        tmp = folder / f".{slot}.{os.getpid()}.{threading.get_ident()}"
+        tmp.unlink(missing_ok=True)
+        try:
+            os.link(shared, tmp, follow_symlinks=False)
+        except OSError as exc:
+            log.warning("cannot link the inner engine socket of %s: %s", slot, exc)
+            return link
+        if stat.S_ISSOCK(os.lstat(tmp).st_mode):
+            os.replace(tmp, link)
+        else:
+            tmp.unlink(missing_ok=True)
+            log.warning("sandbox %s: docker.sock in its shared folder is not a socket; ignored", slot)
+        return link
 
     def exec(self, sandbox_id: str, cmd: list[str], *, timeout: float = 30.0,
              workdir: str | None = None, max_output: int = 1_000_000) -> ExecResult:
