@@ -33,3 +33,17 @@ def test_login_enqueues_an_expiring_warm_up(settings, django_user_model, client,
             django_capture_on_commit_callbacks(execute=True):
         assert client.login(username="warm", password="pw-warm-1")
     send.assert_called_once_with((user.pk,), expires=60)
+
+
+def test_ready_file_is_created_without_following_a_learners_symlink(tmp_path):
+    """The shared folder is writable from inside the sandbox: a symlink named ``ready`` must not
+    make root on the host create (or touch) the file it points to."""
+    from webapp.sandboxes.docker_backend import _create_nofollow
+
+    target = tmp_path / "host" / "nologin"
+    target.parent.mkdir()
+    ready = tmp_path / "ready"
+    ready.symlink_to(target)
+    _create_nofollow(ready)
+    assert not target.exists()
+    assert ready.is_file() and not ready.is_symlink()

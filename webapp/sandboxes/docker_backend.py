@@ -176,6 +176,14 @@ def remove_cgroup_parent(sandbox_id: str) -> None:
             log.debug("cgroup %s stays: %s", top, exc)
 
 
+def _create_nofollow(path: Path) -> None:
+    """Create the empty file ``path`` (replacing what is there) without following a symlink:
+    the sandbox may write the folder, and root on the host must not create or touch a file that
+    a learner's symlink points to. Raises ``OSError`` when it cannot."""
+    path.unlink(missing_ok=True)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644))
+
+
 def delegate_cgroups(pid: int) -> list[Path]:
     """Hand the sandbox's own cgroup directories to its remapped root (DESIGN.md).
 
@@ -544,7 +552,7 @@ class DockerSandboxBackend(SandboxBackend):
             self.exec(c.name, ["sh", "-c", "mount -o remount,rw /sys; mount -o remount,rw "
                                "/sys/fs/cgroup 2>/dev/null; for d in /sys/fs/cgroup/*/; do "
                                "mount -o remount,rw \"$d\" 2>/dev/null; done; true"], timeout=10)
-        (hostdir / "ready").touch()
+        _create_nofollow(hostdir / "ready")
         if (c.labels.get(LABEL_KIND) not in (KIND_GRADING, KIND_GRADING_POOL)
                 and self.lease(c.name) is None):
             self._lease_new(c.name)
