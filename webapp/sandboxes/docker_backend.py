@@ -176,6 +176,12 @@ def remove_cgroup_parent(sandbox_id: str) -> None:
             log.debug("cgroup %s stays: %s", top, exc)
 
 
+def _engine_link(slot: str) -> Path:
+    """Where :meth:`DockerSandboxBackend.engine_socket` keeps the link to a slot's inner engine
+    socket (a root-owned folder the sandbox cannot see)."""
+    return Path(settings.BUNGEO_RUN_DIR) / "engine-sockets" / f"{slot}.sock"
+
+
 def _create_nofollow(path: Path) -> None:
     """Create the empty file ``path`` (replacing what is there) without following a symlink:
     the sandbox may write the folder, and root on the host must not create or touch a file that
@@ -655,7 +661,7 @@ class DockerSandboxBackend(SandboxBackend):
         else:
             self._remove_volumes(vols)
         shutil.rmtree(Path(settings.BUNGEO_RUN_DIR) / "sandboxes" / slot, ignore_errors=True)
-        (Path(settings.BUNGEO_RUN_DIR) / "engine-sockets" / f"{slot}.sock").unlink(missing_ok=True)
+        _engine_link(slot).unlink(missing_ok=True)
         (Path(settings.BUNGEO_RUN_DIR) / "sandboxes" / f"{sandbox_id}.lock").unlink(missing_ok=True)
         # A slot is claimed once, while in the pool; the container is gone, so is its claim lock.
         (Path(settings.BUNGEO_RUN_DIR) / "sandboxes" / f"{slot}.claim").unlink(missing_ok=True)
@@ -1192,8 +1198,8 @@ class DockerSandboxBackend(SandboxBackend):
         exist yet (connecting then fails as for an engine that does not answer)."""
         slot = self._slot(sandbox_id)
         shared = self.host_dir(sandbox_id) / "docker.sock"
-        folder = Path(settings.BUNGEO_RUN_DIR) / "engine-sockets"
-        link = folder / f"{slot}.sock"
+        link = _engine_link(slot)
+        folder = link.parent
         try:
             now = os.lstat(shared)
         except OSError:
