@@ -109,6 +109,9 @@ class SandboxBackend:
         without, as soon as the sandbox runs with its limits and cgroup delegation in place, while
         its inner engine may still be starting: call :meth:`wait_engine` before talking to that
         engine (the terminal does, so that the shell's prompt shows sooner).
+        A stopped sandbox of an older sandbox image (bungeo was upgraded, or its image rebuilt)
+        starts again on the current image, keeping the learner's workspace and inner images;
+        a running one keeps its image until it stops.
         Raises :class:`SandboxError` when it cannot be started or its engine does not answer.
         """
         raise NotImplementedError("subclasses of SandboxBackend must provide an ensure() method")
@@ -196,7 +199,8 @@ class SandboxBackend:
     def pool_fill(self, size: int | None = None) -> list[str]:
         """Start unassigned sandboxes until ``size`` (default ``BUNGEO_SANDBOX_POOL_SIZE``) are
         ready for the next learner's :meth:`ensure` to claim; a claim is atomic under
-        concurrency. Returns the ids started. Backends without a pool return []."""
+        concurrency. Unassigned sandboxes of an older sandbox image are replaced. Returns the ids
+        started. Backends without a pool return []."""
         return []
 
     def grading_pool_fill(self, size: int | None = None) -> list[str]:

@@ -426,6 +426,8 @@ class DockerSandboxBackend(SandboxBackend):
                     return self._as_sandbox(c)
             if c is None:
                 c = self._create(name, owner=owner, kind=kind)
+            elif c.status in ("exited", "created", "dead") and self._outdated(c):
+                c = self._recreate(c)
             if c.status != "running":
                 if c.status == "paused":
                     c.unpause()
@@ -457,8 +459,6 @@ class DockerSandboxBackend(SandboxBackend):
         return self._as_sandbox(c)
 
     def _create(self, name: str, *, owner: str, kind: str, workspace: bool = True):
-        api = self.client.api
-        image = images.sandbox_image(self.mode())
         self._slots[name] = name
         hostdir = self.host_dir(name)
         hostdir.mkdir(parents=True, exist_ok=True)
@@ -488,18 +488,28 @@ class DockerSandboxBackend(SandboxBackend):
                     self.client.volumes.get(vol)
                 except NotFound:
                     self.client.volumes.create(vol, labels=labels)
+        return self._create_container(name, slot=name, kind=kind, labels=labels, binds=binds,
+                                      storage_tmpfs=in_memory)
+
+    def _create_container(self, name: str, *, slot: str, kind: str, labels: dict[str, str],
+                          binds: dict[str, dict], storage_tmpfs: int | None = None):
+        """Create (not start) container ``name`` of the current sandbox image with the isolation
+        mode's host config: the cgroup parent of ``slot``, ``binds`` (docker-py's dict form) plus,
+        in rootless mode, its own. Returns the container; raises :class:`SandboxError`."""
+        api = self.client.api
+        mode = self.mode()
         if mode == "rootless":
             binds.update(self._rootless_binds())
-        spec = isolation.host_config(mode, name=name, binds=binds,
+        spec = isolation.host_config(mode, name=slot, binds=binds,
                                      seccomp=seccomp_profile() if mode in ("userns", "rootless") else None,
-                                     storage_tmpfs=in_memory)
+                                     storage_tmpfs=storage_tmpfs)
         raw = spec.pop("_raw")
         hc = api.create_host_config(**spec)
         hc.update(raw)
         isolation.warn_if_trusted(mode)
         try:
             res = api.create_container(
-                image, name=name,
+                images.sandbox_image(mode), name=name,
                 hostname="grading" if kind in (KIND_GRADING, KIND_GRADING_POOL) else "bungeo",
                 labels=labels, host_config=hc,
                 environment={"BUNGEO_MIRROR": engine.mirror_address()},
@@ -513,6 +523,37 @@ class DockerSandboxBackend(SandboxBackend):
             raise SandboxError(f"cannot create sandbox: {exc.explanation}") from exc
         log.info("sandbox %s created (%s)", name, res["Id"][:12])
         return self.client.containers.get(res["Id"])
+
+    def _current_image_id(self) -> str | None:
+        """The ID of the sandbox image the current recipe produces, or None when it is not built."""
+        try:
+            return self.client.images.get(images.sandbox_image(self.mode())).id
+        except docker.errors.ImageNotFound:
+            return None
+
+    def _outdated(self, c, current: str | None = None) -> bool:
+        """True when container ``c`` runs an older sandbox image than the current recipe's (an
+        upgrade of bungeo or a rebuilt image); False when the current image is not built."""
+        current = current or self._current_image_id()
+        return current is not None and c.attrs.get("Image") != current
+
+    def _recreate(self, c):
+        """Replace stopped container ``c`` by one of the current sandbox image, with the same
+        name, labels and binds: its workspace (/root) and its inner engine's storage (the
+        learner's images, containers and volumes) are kept, only the sandbox's own system is new.
+        Returns the new container (not started); raises :class:`SandboxError`."""
+        binds: dict[str, dict] = {}
+        for b in c.attrs.get("HostConfig", {}).get("Binds") or []:
+            src, dst, *opt = b.split(":")
+            binds[src] = {"bind": dst, "mode": opt[0] if opt else "rw"}
+        labels, kind = dict(c.labels), c.labels.get(LABEL_KIND, KIND_LEARNER)
+        slot = labels.get(LABEL_SLOT, c.name)
+        old = c.attrs.get("Config", {}).get("Image", "?")
+        c.remove(force=True)
+        new = self._create_container(c.name, slot=slot, kind=kind, labels=labels, binds=binds)
+        log.warning("sandbox %s moved from image %s to %s (workspace and inner images kept)",
+                    c.name, old, images.sandbox_image(self.mode()))
+        return new
 
     def _start(self, c, *, wait: bool = True) -> None:
         """Start container ``c``: mount its disks, start it, hand its cgroups over, write the
@@ -953,13 +994,17 @@ class DockerSandboxBackend(SandboxBackend):
         ones are running; remove unassigned ones that stopped. Returns the ids started."""
         size = settings.BUNGEO_SANDBOX_POOL_SIZE if size is None else size
         members = self._pool_members()
+        current = self._current_image_id()
         running = 0
         for c in members:
-            if c.status == "running":
+            outdated = self._outdated(c, current)
+            if c.status == "running" and not outdated:
                 running += 1
             else:
                 with self._claim_lock(c.labels.get(LABEL_SLOT, c.name)) as held:
                     if held:
+                        if outdated:
+                            log.info("pool sandbox %s removed: its image is outdated", c.name)
                         self.remove(c.name, keep_workspace=True)
         started = []
         for _n in range(max(0, size - running)):
@@ -1026,7 +1071,8 @@ class DockerSandboxBackend(SandboxBackend):
 
     def grading_pool_fill(self, size: int | None = None) -> list[str]:
         """See :meth:`SandboxBackend.grading_pool_fill`. Members whose pre-pull failed, that
-        stopped, or that are not ready after ``BUNGEO_GRADING_TIME_LIMIT`` seconds are removed.
+        stopped, that run an older sandbox image, or that are not ready after
+        ``BUNGEO_GRADING_TIME_LIMIT`` seconds are removed.
         One fill runs at a time (a non-blocking host-wide lock; a second caller returns [])."""
         size = settings.BUNGEO_GRADING_POOL_SIZE if size is None else size
         lock_dir = Path(settings.BUNGEO_RUN_DIR) / "sandboxes"
@@ -1037,6 +1083,7 @@ class DockerSandboxBackend(SandboxBackend):
             except BlockingIOError:
                 return []
             now = time.time()
+            current = self._current_image_id()
             alive = 0
             for c in self._grading_pool_members():
                 slot = c.labels.get(LABEL_SLOT, c.name)
@@ -1045,7 +1092,8 @@ class DockerSandboxBackend(SandboxBackend):
                     age = now - float(c.labels.get(LABEL_CREATED, "0"))
                 except ValueError:
                     age = now
-                stale = state == "pulling" and age > settings.BUNGEO_GRADING_TIME_LIMIT
+                stale = (state == "pulling" and age > settings.BUNGEO_GRADING_TIME_LIMIT
+                         or self._outdated(c, current))
                 if c.status == "running" and state != "failed" and not stale:
                     alive += 1
                     continue

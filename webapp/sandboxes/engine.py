@@ -452,9 +452,19 @@ def status() -> dict[str, object]:
             userns="name=userns" in " ".join(info.get("SecurityOptions", [])),
             isolation=_isolation_of(info),
             runtimes=sorted(info.get("Runtimes") or {}),
-            # sparse: no inspect per container (one removed meanwhile would raise NotFound)
-            sandboxes=len(c.containers.list(all=True, sparse=True, filters={"label": "org.bungeo.kind"})),
         )
+        # sparse: no inspect per container (one removed meanwhile would raise NotFound)
+        listed = c.containers.list(all=True, sparse=True, filters={"label": "org.bungeo.kind"})
+        report["sandboxes"] = len(listed)
+        from .images import sandbox_image
+
+        try:
+            current = c.images.get(sandbox_image(str(report["isolation"]))).id
+        except docker.errors.ImageNotFound:
+            current = None
+        # After an upgrade: each moves to the current image when it next starts.
+        report["sandboxes_on_older_image"] = sum(
+            1 for x in listed if current and x.attrs.get("ImageID") != current)
         from .isolation import fidelity_report
 
         report.update(fidelity_report(str(report["isolation"]), info.get("CgroupVersion")))

@@ -397,3 +397,54 @@ def build_all(*, push: bool = True, rootless: bool | None = None) -> BuildReport
 def standin_tags() -> list[str]:
     """Every public name served by the mirror's stand-ins (``nginx:latest``, ...)."""
     return [t for r in recipes()[1] for t in r.tags]
+
+
+@dataclass
+class PruneReport:
+    """What :func:`prune` did: tags removed, tags kept because a container (a sandbox that has
+    not started since the upgrade) still uses them, and bytes of layers freed on the engine."""
+
+    removed: list[str] = field(default_factory=list)
+    in_use: list[str] = field(default_factory=list)
+    freed_bytes: int = 0
+
+
+def _all_recipes() -> list[Recipe]:
+    sandbox, standins = recipes()
+    return [sandbox, *standins, rootless_recipe()]
+
+
+def stale_tags(c: docker.DockerClient) -> list[str]:
+    """Tags of bungeo's own images on the sandbox engine that no current recipe produces: the
+    images and root filesystems of earlier recipes (each upgrade or recipe change leaves one
+    of each behind, 100-550 MB). Only repositories of known recipes are looked at
+    (``bungeo/<name>``, ``bungeo/rootfs-<name>``); tags of the current recipes are never listed."""
+    rs = _all_recipes()
+    keep = {r.image_ref for r in rs} | {f"bungeo/rootfs-{r.name}:{r.rootfs_digest()}" for r in rs}
+    repos = {f"bungeo/{r.name}" for r in rs} | {f"bungeo/rootfs-{r.name}" for r in rs}
+    return sorted(tag for img in c.images.list() for tag in img.tags
+                  if tag.rsplit(":", 1)[0] in repos and tag not in keep)
+
+
+def prune(c: docker.DockerClient | None = None) -> PruneReport:
+    """Remove :func:`stale_tags` and then every dangling (untagged, unused) image of the sandbox
+    engine, which is bungeo's own (build leftovers). A tag whose image a container still uses
+    (a stopped sandbox that moves to the new image when it next starts) is kept and listed in
+    ``in_use``; run prune again later. Raises ``docker.errors.APIError`` on other engine errors."""
+    c = c or engine.client(timeout=600)
+    report = PruneReport()
+    before = c.df().get("LayersSize") or 0
+    for tag in stale_tags(c):
+        try:
+            c.images.remove(tag)
+            report.removed.append(tag)
+        except docker.errors.NotFound:
+            pass
+        except docker.errors.APIError as exc:
+            if exc.status_code != 409:  # 409: "image is being used by stopped container ..."
+                raise
+            report.in_use.append(tag)
+    c.images.prune(filters={"dangling": True})
+    report.freed_bytes = max(0, before - (c.df().get("LayersSize") or 0))
+    return report
+

@@ -1,5 +1,6 @@
-"""``manage.py images build|list|push|export|import``: build the sandbox and stand-in images
-(cached by recipe hash), fill the classroom mirror, and move images to an air-gapped host."""
+"""``manage.py images build|list|push|prune|export|import``: build the sandbox and stand-in
+images (cached by recipe hash), fill the classroom mirror, remove older images, and move images
+to an air-gapped host."""
 from __future__ import annotations
 
 import time
@@ -21,6 +22,8 @@ class Command(BaseCommand):
                             "when BUNGEO_ISOLATION=rootless)")
         sub.add_parser("list", help="list recipes, their hashes and the public stand-in names")
         sub.add_parser("push", help="push the built stand-ins to the classroom mirror")
+        sub.add_parser("prune", help="remove images of earlier recipes (upgrades, recipe changes) and "
+                                     "build leftovers; images a sandbox still uses are kept")
         e = sub.add_parser("export", help="write a bundle (docker save + manifest) for an offline host")
         e.add_argument("dest", help="folder to create (must be empty)")
         e.add_argument("--only", help="comma-separated image names (default: all, and sandbox-rootless "
@@ -65,6 +68,16 @@ class Command(BaseCommand):
                 pushed += images.push_standin(r, client)
             self.stdout.write(f"pushed  {', '.join(pushed) or 'nothing (the mirror is up to date)'}")
             return
+        if action == "prune":
+            rep = images.prune()
+            for ref in rep.removed:
+                self.stdout.write(f"removed {ref}")
+            for ref in rep.in_use:
+                self.stdout.write(self.style.WARNING(
+                    f"kept    {ref}: a stopped sandbox still uses it (it moves to the new image when "
+                    "it next starts; prune again later)"))
+            self.stdout.write(f"{len(rep.removed)} image(s) removed, {rep.freed_bytes / 2**20:.0f} MiB freed")
+            return
         t0 = time.monotonic()
         report = images.build_all(push=not opts["no_push"], rootless=opts["rootless"] or None)
         for ref in report.built:
@@ -74,3 +87,7 @@ class Command(BaseCommand):
         if report.pushed:
             self.stdout.write(f"pushed  {', '.join(report.pushed)}")
         self.stdout.write(f"images ready in {time.monotonic() - t0:.1f} s")
+        stale = images.stale_tags(engine.client())
+        if stale:
+            self.stdout.write(f"{len(stale)} image(s) of earlier recipes are still on the engine: "
+                              "'manage.py images prune' removes them")
