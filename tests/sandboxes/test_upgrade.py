@@ -74,6 +74,42 @@ def test_a_stopped_sandbox_of_an_old_image_restarts_on_the_new_one_keeping_work(
             backend.remove(found.id, keep_workspace=False)
 
 
+def test_a_rootless_sandbox_moves_to_the_new_image_too(backend, monkeypatch):
+    """Mode rootless: the learner is uid 1000 and the sandbox has extra binds (subuid/subgid);
+    the move keeps the workspace, the inner engine's volumes and those binds."""
+    from django.test import override_settings
+
+    from webapp.sandboxes.docker_backend import DockerSandboxBackend
+
+    real = images.sandbox_image
+    if not images._exists(backend.client, real("rootless")):
+        pytest.skip("the rootless sandbox image is not built (manage.py images build --rootless)")
+    ref = f"bungeo/sandbox-rootless:{backend.prefix}-old"
+    old_id = _derived_from(backend.client, real("rootless"), ref, "old")
+    with override_settings(BUNGEO_ISOLATION="rootless"):
+        b = DockerSandboxBackend(prefix=backend.prefix)
+        monkeypatch.setattr(images, "sandbox_image", lambda mode=None: ref)
+        sb = b.ensure(owner="upgraderootless")
+        try:
+            c = b.client.containers.get(sb.id)
+            assert c.attrs["Image"] == old_id
+            res = inner_sh(b, sb.id, "id -u; echo kept > /root/work/upgrade.txt && "
+                                     "docker volume create keepme >/dev/null && echo ok", timeout=90)
+            assert res.output.split()[0] == "1000" and res.output.strip().endswith("ok"), res.output
+            monkeypatch.setattr(images, "sandbox_image", real)
+            b.stop(sb.id)
+            again = b.ensure(owner="upgraderootless")
+            c2 = b.client.containers.get(again.id)
+            assert again.id == sb.id and c2.attrs["Image"] == b.client.images.get(real("rootless")).id
+            assert sorted(c2.attrs["HostConfig"]["Binds"]) == sorted(c.attrs["HostConfig"]["Binds"])
+            out = inner_sh(b, sb.id, "id -u; cat /root/work/upgrade.txt; docker volume ls -q",
+                           timeout=90).output
+            assert out.split()[:2] == ["1000", "kept"] and "keepme" in out, out
+        finally:
+            b.remove(sb.id, keep_workspace=False)
+            backend.client.images.remove(ref, force=True)
+
+
 def test_the_warm_pool_replaces_unassigned_sandboxes_of_an_old_image(backend, old_image):
     to_current, old_id = old_image
     [old] = backend.pool_fill(1)
