@@ -193,6 +193,9 @@ BUNGEO_SANDBOX_PIDS = env.int("BUNGEO_SANDBOX_PIDS", default=1024)
 BUNGEO_GRADING_TMPFS = env.str("BUNGEO_GRADING_TMPFS", default="3g")
 # Seconds to wait for a sandbox's inner engine to answer after start.
 BUNGEO_SANDBOX_READY_TIMEOUT = env.float("BUNGEO_SANDBOX_READY_TIMEOUT", default=30.0)
+# Terminals connect to the relay socket in the sandbox (socat, images/sandbox/term.sh) rather than
+# running `docker exec`; off, or when a sandbox's relay does not answer, docker exec is used.
+BUNGEO_TERMINAL_RELAY = env.bool("BUNGEO_TERMINAL_RELAY", default=True)
 # Seconds without an attached terminal before a learner's sandbox is stopped (files kept).
 # Started sandboxes with no owner kept ready, so that a learner's first click is instant (each
 # idle one costs about 40 MiB). 0 turns the warm pool off.

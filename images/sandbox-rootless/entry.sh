@@ -11,6 +11,14 @@ set -u
 i=0
 while [ ! -e /run/bungeo-host/ready ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i + 1)); done
 mkdir -p "$XDG_RUNTIME_DIR" && chmod 0700 "$XDG_RUNTIME_DIR"
+# The terminal relay: bungeo connects to term.sock for each terminal instead of running
+# `docker exec`, whose stream costs the host's dockerd and containerd-shim a copy of every byte
+# (bench/echo_latency.py). Each connection gets its own pty running bungeo-term.
+( while true; do
+    socat UNIX-LISTEN:/run/bungeo-host/term.sock,fork,unlink-early,mode=600,max-children=32 \
+          EXEC:/usr/local/bin/bungeo-term,pty,setsid,ctty,stderr,echo=0 2>>/tmp/bungeo-term.log
+    sleep 1
+  done ) &
 MIRROR="${BUNGEO_MIRROR:-}"
 set -- --host "$DOCKER_HOST" --host unix:///run/bungeo-host/docker.sock \
        --data-root /var/lib/docker --log-level warn --log-opt max-size=5m --log-opt max-file=2

@@ -517,3 +517,18 @@ def test_a_claimed_pool_sandbox_gives_the_learner_their_workspace(rootless):
             assert " 1000 1000 " in res.output and "rootless" in res.output, res.output
         finally:
             b.remove(sb.id, keep_workspace=False)
+
+
+@pytest.mark.docker
+def test_rootless_terminal_goes_through_the_relay_as_the_learner(rootless):
+    from tests.sandboxes.test_terminal_relay import read_until
+
+    b, sb = rootless
+    term = b.open_terminal(sb.id, cols=90, rows=20)
+    try:
+        assert term.via == "relay"
+        term.sock.sendall(b"echo \"uid=$(id -u) "
+                          b"$(tmux display -p 'size=#{client_width}x#{client_height}')\"\r")
+        read_until(term, rb"uid=1000 size=90x20")
+    finally:
+        term.close()

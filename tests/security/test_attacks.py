@@ -184,6 +184,35 @@ def test_a_symlink_for_the_shared_socket_never_leads_bungeo_to_a_host_socket(bac
         backend.remove(sb.id, keep_workspace=False)
 
 
+def test_a_symlink_for_the_terminal_socket_never_leads_bungeo_to_a_host_socket(backend, tmp_path):
+    """A symlink put in place of the terminal relay's socket never leads bungeo to a host socket"""
+    import socket
+
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    host_sock = tmp_path / "host-service.sock"  # stands for any socket of the host
+    listener.bind(str(host_sock))
+    listener.listen(4)
+    listener.settimeout(0.5)
+    sb = backend.ensure(owner="termlinker")
+    try:
+        swap = (f"mv /run/bungeo-host/term.sock /run/bungeo-host/real-term.sock && "
+                f"ln -s {host_sock} /run/bungeo-host/term.sock && ls -l /run/bungeo-host/term.sock")
+        res = inner_sh(backend, sb.id, swap)
+        assert "->" in res.output, res.output
+        term = backend.open_terminal(sb.id)
+        try:
+            # Never linked: the relay is not used, the terminal falls back to docker exec ...
+            assert term.via == "exec"
+        finally:
+            term.close()
+        # ... and nothing connected to the host's socket.
+        with pytest.raises(TimeoutError):
+            listener.accept()
+    finally:
+        listener.close()
+        backend.remove(sb.id, keep_workspace=False)
+
+
 @pytest.fixture
 def host_marker():
     """A file on the host that no sandbox may see."""

@@ -97,6 +97,8 @@ class Terminal:
     sock: socket.socket
     resize: Callable[[int, int], None]
     close: Callable[[], None]
+    # How the bytes travel: "relay" (the sandbox's terminal socket) or "exec" (docker exec).
+    via: str = "exec"
 
 
 class SandboxBackend:

@@ -77,6 +77,15 @@ API_VERSION = "1.41"
 SECCOMP_EXTRA = ["keyctl", "add_key", "request_key", "pivot_root"]
 # Where each open terminal's tmux client writes its pid, inside the sandbox (a tmpfs).
 TERMINAL_PIDS = "/run/bungeo-terminals"
+# Sockets in a sandbox's shared folder: its inner engine's, and its terminal relay's (socat in
+# images/sandbox/entry.sh, one pty running images/sandbox/term.sh per connection).
+SHARED_ENGINE_SOCKET = "docker.sock"
+SHARED_TERMINAL_SOCKET = "term.sock"
+# Seconds a terminal waits for the relay of a sandbox that has just started (it starts with the
+# sandbox's entry point, a few milliseconds after the ready file).
+RELAY_WAIT_S = 1.0
+RELAY_FRESH_S = 10.0  # a sandbox whose ready file is younger than this (seconds) has just started
+RELAY_CLOSE_S = 2.0  # seconds a closing terminal waits for its relay to hang up
 # In a claimed grading-pool sandbox's host folder: the repositories its claimer needs, one per
 # line; the pre-pull skips the others.
 PREPULL_ONLY = "prepull.only"
@@ -176,10 +185,12 @@ def remove_cgroup_parent(sandbox_id: str) -> None:
             log.debug("cgroup %s stays: %s", top, exc)
 
 
-def _engine_link(slot: str) -> Path:
-    """Where :meth:`DockerSandboxBackend.engine_socket` keeps the link to a slot's inner engine
-    socket (a root-owned folder the sandbox cannot see)."""
-    return Path(settings.BUNGEO_RUN_DIR) / "engine-sockets" / f"{slot}.sock"
+def _socket_link(slot: str, shared: str) -> Path:
+    """Where :meth:`DockerSandboxBackend.shared_socket` keeps its link to socket ``shared``
+    (``docker.sock``, ``term.sock``) of a slot's shared folder: a root-owned folder the sandbox
+    cannot see; ``<slot>.sock`` for the inner engine's, ``<slot>.term.sock`` for the terminal's."""
+    stem = "" if shared == SHARED_ENGINE_SOCKET else "." + shared.removesuffix(".sock")
+    return Path(settings.BUNGEO_RUN_DIR) / "engine-sockets" / f"{slot}{stem}.sock"
 
 
 def _create_nofollow(path: Path) -> None:
@@ -702,7 +713,8 @@ class DockerSandboxBackend(SandboxBackend):
         else:
             self._remove_volumes(vols)
         shutil.rmtree(Path(settings.BUNGEO_RUN_DIR) / "sandboxes" / slot, ignore_errors=True)
-        _engine_link(slot).unlink(missing_ok=True)
+        for shared in (SHARED_ENGINE_SOCKET, SHARED_TERMINAL_SOCKET):
+            _socket_link(slot, shared).unlink(missing_ok=True)
         (Path(settings.BUNGEO_RUN_DIR) / "sandboxes" / f"{sandbox_id}.lock").unlink(missing_ok=True)
         # A slot is claimed once, while in the pool; the container is gone, so is its claim lock.
         (Path(settings.BUNGEO_RUN_DIR) / "sandboxes" / f"{slot}.claim").unlink(missing_ok=True)
@@ -1232,21 +1244,28 @@ class DockerSandboxBackend(SandboxBackend):
         return f"unix://{self.engine_socket(sandbox_id)}"
 
     def engine_socket(self, sandbox_id: str) -> Path:
-        """A path to the inner engine's socket that the learner cannot redirect.
+        """A path to the inner engine's socket that the learner cannot redirect (see
+        :meth:`shared_socket`)."""
+        return self.shared_socket(sandbox_id, SHARED_ENGINE_SOCKET)
 
-        The inner engine creates its socket in the host folder it shares with the sandbox, which
-        the sandbox's root may write: there, ``docker.sock`` could be swapped for a symlink to a
-        socket of the host (``/run/docker.sock``, the sandbox engine's), and every step check
-        connecting as root on the host would follow it. So bungeo connects through a hard link
-        of that socket in a root-owned folder (``<run dir>/engine-sockets/<slot>.sock``), made
-        with ``linkat`` (a symlink is linked as itself, never followed) and kept only when the
-        link is a socket: a link names an inode, and the learner can neither change the folder
-        nor reach a host socket's inode from inside. The link is made again whenever the shared
-        socket is a new one (the inner engine restarted). Returns the link's path, which may not
-        exist yet (connecting then fails as for an engine that does not answer)."""
+    def shared_socket(self, sandbox_id: str, name: str) -> Path:
+        """A path to socket ``name`` of the sandbox's shared folder that the learner cannot
+        redirect.
+
+        The inner engine (``docker.sock``) and the terminal relay (``term.sock``) create their
+        sockets in the host folder shared with the sandbox, which the sandbox's root may write:
+        there, a socket could be swapped for a symlink to a socket of the host
+        (``/run/docker.sock``, the sandbox engine's), and bungeo, connecting as root on the host,
+        would follow it. So bungeo connects through a hard link of that socket in a root-owned
+        folder (:func:`_socket_link`), made with ``linkat`` (a symlink is linked as itself, never
+        followed) and kept only when the link is a socket: a link names an inode, and the learner
+        can neither change the folder nor reach a host socket's inode from inside. The link is
+        made again whenever the shared socket is a new one (its server restarted). Returns the
+        link's path, which may not exist yet (connecting then fails as for a server that does
+        not answer)."""
         slot = self._slot(sandbox_id)
-        shared = self.host_dir(sandbox_id) / "docker.sock"
-        link = _engine_link(slot)
+        shared = self.host_dir(sandbox_id) / name
+        link = _socket_link(slot, name)
         folder = link.parent
         try:
             now = os.lstat(shared)
@@ -1262,13 +1281,13 @@ class DockerSandboxBackend(SandboxBackend):
         try:
             os.link(shared, tmp, follow_symlinks=False)
         except OSError as exc:
-            log.warning("cannot link the inner engine socket of %s: %s", slot, exc)
+            log.warning("cannot link %s of %s: %s", name, slot, exc)
             return link
         if stat.S_ISSOCK(os.lstat(tmp).st_mode):
             os.replace(tmp, link)
         else:
             tmp.unlink(missing_ok=True)
-            log.warning("sandbox %s: docker.sock in its shared folder is not a socket; ignored", slot)
+            log.warning("sandbox %s: %s in its shared folder is not a socket; ignored", slot, name)
         return link
 
     def exec(self, sandbox_id: str, cmd: list[str], *, timeout: float = 30.0,
@@ -1316,9 +1335,16 @@ class DockerSandboxBackend(SandboxBackend):
         c.put_archive(path, data)
 
     def open_terminal(self, sandbox_id: str, *, cols: int = 80, rows: int = 24) -> Terminal:
+        """See :meth:`SandboxBackend.open_terminal`. Through the sandbox's terminal relay when it
+        answers (``via="relay"``, see :meth:`_open_relay`), else through ``docker exec``."""
         c = self._container(sandbox_id)
         if c is None or c.status != "running":
             raise SandboxError(MSG_NOT_RUNNING)
+        if settings.BUNGEO_TERMINAL_RELAY:
+            term = self._open_relay(sandbox_id, cols, rows)
+            if term is not None:
+                return term
+            log.info("terminal of %s through docker exec: its relay does not answer", sandbox_id)
         api = self.client.api
         # Closing an exec's stream does not end its process, so every terminal records its pid
         # (as the sandbox sees it) under a token, and close() hangs up exactly that tmux client;
@@ -1355,6 +1381,80 @@ class DockerSandboxBackend(SandboxBackend):
 
         resize(cols, rows)
         return Terminal(sock=raw, resize=resize, close=close)
+
+    def _open_relay(self, sandbox_id: str, cols: int, rows: int) -> Terminal | None:
+        """A terminal through the sandbox's relay socket (:meth:`shared_socket` ``term.sock``),
+        or None when it does not answer (an image without a relay, or the learner stopped it).
+
+        The bytes then pass through one small process in the sandbox (socat) instead of the
+        host's dockerd and containerd-shim (bench/echo_latency.py). The relay's first line,
+        ``"<cols> <rows> <token>"``, sizes the pty; later sizes are set with ``stty`` on the pty
+        of the pid the relay wrote under the token (one ``docker exec`` per resize, in the
+        background, coalesced: the learner's input never waits for it). Closing the socket hangs
+        the pty up, which ends the tmux client (``close()`` returns once it has, or after
+        RELAY_CLOSE_S seconds); the learner's shell keeps running."""
+        ready = self.host_dir(sandbox_id) / "ready"
+        try:
+            fresh = time.time() - ready.stat().st_mtime < RELAY_FRESH_S
+        except OSError:
+            fresh = False
+        deadline = time.monotonic() + (RELAY_WAIT_S if fresh else 0.0)
+        while True:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.settimeout(2.0)
+            try:
+                sock.connect(str(self.shared_socket(sandbox_id, SHARED_TERMINAL_SOCKET)))
+                break
+            except OSError:
+                sock.close()
+                if time.monotonic() >= deadline:
+                    return None
+                time.sleep(0.02)
+        token = uuid.uuid4().hex
+        try:
+            sock.sendall(f"{max(2, cols)} {max(2, rows)} {token}\n".encode())
+        except OSError:
+            sock.close()
+            return None
+        sock.settimeout(None)
+        wanted: list[tuple[int, int]] = []  # the latest size asked for, not yet applied
+        applying = [False]  # a thread is applying sizes
+        busy = threading.Lock()
+
+        def apply_sizes() -> None:
+            while True:
+                with busy:
+                    if not wanted:
+                        applying[0] = False
+                        return
+                    c, r = wanted.pop()
+                try:
+                    self.exec(sandbox_id, ["sh", "-c", f'stty -F "/proc/$(cat {TERMINAL_PIDS}/{token})'
+                                                       f'/fd/0" cols {c} rows {r}'], timeout=10)
+                except (SandboxError, docker.errors.DockerException) as exc:
+                    log.debug("resize of terminal %s: %s", token[:8], exc)
+
+        def resize(cols: int, rows: int) -> None:
+            with busy:
+                wanted[:] = [(max(2, int(cols)), max(2, int(rows)))]
+                start, applying[0] = not applying[0], True
+            if start:
+                threading.Thread(target=apply_sizes, daemon=True, name=f"resize {token[:8]}").start()
+
+        def close() -> None:
+            # End of input: socat closes the pty, the tmux client hangs up and exits, then socat
+            # closes the connection. Wait for that (at most RELAY_CLOSE_S), so that no client is
+            # left attached when close() returns.
+            with contextlib.suppress(OSError):
+                sock.setblocking(True)
+                sock.settimeout(RELAY_CLOSE_S)
+                sock.shutdown(socket.SHUT_WR)
+                deadline = time.monotonic() + RELAY_CLOSE_S
+                while sock.recv(65536) and time.monotonic() < deadline:
+                    pass
+            sock.close()
+
+        return Terminal(sock=sock, resize=resize, close=close, via="relay")
 
 
 def repository_of(ref: str) -> str:

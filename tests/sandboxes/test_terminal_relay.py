@@ -1,0 +1,99 @@
+"""The terminal relay (socat in the sandbox, images/sandbox/term.sh): the terminal's bytes pass
+through one small process in the sandbox instead of the host's dockerd and containerd-shim.
+Real engine, userns mode (the rootless mode's test is in test_rootless.py)."""
+from __future__ import annotations
+
+import re
+import select
+import time
+
+import pytest
+
+from tests.conftest import inner_sh
+
+pytestmark = pytest.mark.docker
+
+
+def read_until(term, pattern: bytes, timeout: float = 20.0) -> bytes:
+    """Read ``term`` until ``pattern`` (a regex) appears; returns what was read. Fails on timeout."""
+    buf, t0 = b"", time.monotonic()
+    while not re.search(pattern, buf):
+        if time.monotonic() - t0 > timeout:
+            pytest.fail(f"{pattern!r} never came; got {buf[-400:]!r}")
+        if select.select([term.sock], [], [], 0.2)[0]:
+            chunk = term.sock.recv(65536)
+            if not chunk:
+                pytest.fail(f"the terminal ended before {pattern!r}; got {buf[-400:]!r}")
+            buf += chunk
+    return buf
+
+
+def clients(backend, sandbox_id) -> int:
+    out = inner_sh(backend, sandbox_id, "tmux list-clients 2>/dev/null | wc -l").output
+    return int(out.split()[-1])
+
+
+@pytest.fixture
+def sandbox(backend):
+    sb = backend.ensure(owner="relay")
+    yield sb
+    backend.remove(sb.id, keep_workspace=False)
+
+
+def test_the_terminal_goes_through_the_relay_with_its_size_and_keeps_the_shell(backend, sandbox):
+    term = backend.open_terminal(sandbox.id, cols=100, rows=30)
+    try:
+        assert term.via == "relay"
+        term.sock.sendall(b"X=relay$((40+2)); tmux display -p 'size=#{client_width}x#{client_height}'\r")
+        read_until(term, rb"size=100x30")
+        term.resize(120, 40)
+        deadline = time.monotonic() + 10
+        while True:  # the resize is applied in the background
+            term.sock.sendall(b"tmux display -p 'now=#{client_width}x#{client_height}'\r")
+            if b"now=120x40" in read_until(term, rb"now=\d+x\d+\r\n", timeout=10):
+                break
+            assert time.monotonic() < deadline, "the resize was never applied"
+            time.sleep(0.3)
+        assert clients(backend, sandbox.id) == 1
+    finally:
+        term.close()
+    # Closing hangs the tmux client up; the session and the learner's shell stay.
+    deadline = time.monotonic() + 5
+    while clients(backend, sandbox.id) != 0:
+        assert time.monotonic() < deadline, "the closed terminal's tmux client is still attached"
+        time.sleep(0.2)
+    again = backend.open_terminal(sandbox.id)
+    try:
+        assert again.via == "relay"
+        again.sock.sendall(b"echo \"kept=$X\"\r")
+        read_until(again, rb"kept=relay42")
+    finally:
+        again.close()
+
+
+def test_with_the_relay_off_the_terminal_uses_docker_exec(backend, sandbox, settings):
+    settings.BUNGEO_TERMINAL_RELAY = False
+    term = backend.open_terminal(sandbox.id)
+    try:
+        assert term.via == "exec"
+        term.sock.sendall(b"echo via-$((1+1))-exec\r")
+        read_until(term, rb"via-2-exec")
+    finally:
+        term.close()
+
+
+def test_a_relay_that_does_not_answer_falls_back_to_docker_exec(backend, sandbox):
+    """The learner stopped the relay (or the image has none): the terminal still works."""
+    res = inner_sh(backend, sandbox.id, "rm -f /run/bungeo-host/term.sock; "
+                                        ": > /run/bungeo-host/term.sock; echo done")
+    assert "done" in res.output
+    backend.shared_socket(sandbox.id, "term.sock").unlink(missing_ok=True)
+    t0 = time.monotonic()
+    term = backend.open_terminal(sandbox.id)
+    try:
+        assert term.via == "exec"
+        term.sock.sendall(b"echo fell-$((2+2))-back\r")
+        read_until(term, rb"fell-4-back")
+    finally:
+        term.close()
+    assert time.monotonic() - t0 < 15
