@@ -168,6 +168,7 @@ class EngineState:
     files: tuple[FileObs, ...] = ()
     workspace: tuple[str, ...] = ()
     shell_history: tuple[HistoryEntry, ...] = ()
+    observed_at: float = 0.0  # when the engine was read, epoch seconds (0: unknown)
 
 
 @dataclass(frozen=True)
@@ -615,6 +616,15 @@ MSG_CREATED_STARTED = _(
     "created state, remove it ('docker rm -f %(name)s') and run "
     "'docker create --name %(name)s %(image)s'."
 )
+MSG_CREATED_SETTLING = _(
+    "%(name)s was created just now: checking in a moment that it stays created and is not "
+    "started as well (as 'docker run' would)."
+)
+# Seconds a container must have been in the created state to count as made by 'docker create':
+# 'docker run' creates a container and then starts it, and a look in between (seen on a busy
+# host) would take it for one made by 'docker create'. Docker lists creation times in whole
+# seconds, so this is compared with an age that may be up to 1 s too large.
+CREATED_SETTLE_S = 2.5
 MSG_CREATED_OTHER = _(
     "A container from %(image)s was created as %(other)s. Name it %(name)s: remove it "
     "('docker rm %(other)s') and run 'docker create --name %(name)s %(image)s'."
@@ -1502,7 +1512,9 @@ def _compose_others(state: EngineState, project: str, services: list[str] | tupl
 
 def container_created(state: EngineState, *, name: str, image: str) -> CheckResult:
     """Pass when container ``name`` exists from ``image`` in the ``created`` state: made by
-    ``docker create`` (writable layer, settings, name) and never started."""
+    ``docker create`` (writable layer, settings, name) and never started. A container created
+    less than CREATED_SETTLE_S seconds before ``state.observed_at`` does not pass yet
+    (MSG_CREATED_SETTLING): it may be 'docker run' between creating and starting it."""
     p: dict[str, Any] = {"name": name, "image": image}
     c = _named(state, name)
     if c is None:
@@ -1515,6 +1527,8 @@ def container_created(state: EngineState, *, name: str, image: str) -> CheckResu
         return CheckResult(False, MSG_WRONG_IMAGE, {**p, "actual": c.image})
     if c.state != "created":
         return CheckResult(False, MSG_CREATED_STARTED, {**p, "state": c.state})
+    if state.observed_at and c.created and state.observed_at - c.created < CREATED_SETTLE_S:
+        return CheckResult(False, MSG_CREATED_SETTLING, p)
     return CheckResult(True, MSG_CREATED_OK, p)
 
 

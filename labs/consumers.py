@@ -23,7 +23,9 @@ from . import content, services
 log = logging.getLogger(__name__)
 
 DEBOUNCE_S = 0.15
-AFTER_ENTER_S = (0.4, 1.5)
+# Checks after Enter (seconds): soon, once most commands are done, and once a container made
+# by 'docker create' has settled (labs.checks.CREATED_SETTLE_S).
+AFTER_ENTER_S = (0.4, 1.5, 3.5)
 
 
 class LabTerminalConsumer(TerminalConsumer):

@@ -70,6 +70,7 @@ def engine_state(engine_url: str) -> EngineState:
     Raises ``docker.errors.DockerException`` (or ``requests`` errors) when it does not answer.
     """
     api = docker.APIClient(base_url=engine_url, version="1.41", timeout=TIMEOUT_S)
+    observed_at = time.time()  # before reading: ages computed from it are never too large
     try:
         # Events first: history is then never newer than the container list read after it.
         history, removed, removed_networks, removed_volumes = _recent_events(api)
@@ -115,7 +116,7 @@ def engine_state(engine_url: str) -> EngineState:
         )
         return EngineState(containers=tuple(containers), images=imgs, removed=removed,
                            networks=nets, volumes=vols, removed_networks=removed_networks,
-                           removed_volumes=removed_volumes)
+                           removed_volumes=removed_volumes, observed_at=observed_at)
     finally:
         api.close()
 

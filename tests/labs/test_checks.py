@@ -924,6 +924,18 @@ def test_container_created(containers, msg):
     assert res.msg is msg and res.passed == (msg is checks.MSG_CREATED_OK)
 
 
+def test_container_created_waits_until_it_has_stayed_created():
+    """A container created moments ago may be 'docker run' between its create and its start."""
+    fresh = EngineState(containers=(created(),), images=(NGINX,), observed_at=100.9)
+    res = checks.container_created(fresh, name="step-web", image="nginx:1.27")
+    assert res.msg is checks.MSG_CREATED_SETTLING and not res.passed
+    with override("en"):
+        assert "step-web was created just now" in res.message
+    settled = EngineState(containers=(created(),), images=(NGINX,),
+                          observed_at=100 + checks.CREATED_SETTLE_S)
+    assert checks.container_created(settled, name="step-web", image="nginx:1.27").passed
+
+
 def test_container_created_running_says_run_does_both():
     res = checks.container_created(EngineState(containers=(created(state="running"),)),
                                    name="step-web", image="nginx:1.27")
