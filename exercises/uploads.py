@@ -38,6 +38,9 @@ MAX_DEPTH = 32  # folders below the chosen one
 MSG_FOLDER_BAD = _("Give a folder of your home folder (/root), such as a3 or work/a3, without "
                    "..: %(path)s")
 MSG_FOLDER_DEEP = _("%(path)s is nested too deeply.")
+MSG_FOLDER_LONG = _("The folder name is too long: give at most %(max)s characters.")
+MAX_FOLDER_CHARS = 200  # what the form accepts; each name in it is also at most NAME_MAX bytes
+NAME_MAX = 255  # bytes in one file or folder name on Linux (limits.h)
 MSG_FOLDER_MISSING = _("There is no folder %(path)s in your workspace.")
 MSG_FOLDER_EMPTY = _("The folder %(path)s has no files.")
 MSG_FOLDER_LINK = _("%(path)s is a symbolic link; links are not followed. Put the file itself "
@@ -182,8 +185,11 @@ def _open_dir(name: str, dir_fd: int, shown: str) -> int:
 def normalize_folder(folder: str) -> str:
     """A workspace folder as the learner typed it (``a3``, ``~/a3/``, ``/root/work/a3``) made
     relative to their home: ``a3``, ``work/a3``. Raises :class:`UploadError` for an empty path,
-    ``..``, or an absolute path outside /root."""
+    ``..``, an absolute path outside /root, or one longer than MAX_FOLDER_CHARS characters or
+    with a name longer than NAME_MAX bytes (which the file system would refuse)."""
     text = (folder or "").strip().replace("\\", "/")
+    if len(text) > MAX_FOLDER_CHARS or any(len(part.encode()) > NAME_MAX for part in text.split("/")):
+        raise UploadError(MSG_FOLDER_LONG % {"max": MAX_FOLDER_CHARS})
     for home in ("~/", "/root/"):  # what the learner sees in the terminal
         text = text.removeprefix(home)
     p = PurePosixPath(text)

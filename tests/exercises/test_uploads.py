@@ -134,3 +134,15 @@ def test_huge_upload_is_refused_before_its_body_is_read(client, student):
     assert resp.status_code == 302
     page = client.get("/assignments/a3/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "too large" in page
+
+
+@pytest.mark.parametrize("folder", ["a" * 201, "work/" + "b" * 256, "가" * 90])
+def test_a_folder_name_too_long_gets_a_clear_error(folder):
+    """A crafted form field (the page's input stops at 200 characters) once gave a server error:
+    the file system refused the name (ENAMETOOLONG)."""
+    with translation.override("en"):
+        with pytest.raises(uploads.UploadError) as err:
+            uploads.normalize_folder(folder)
+        assert str(err.value) == "The folder name is too long: give at most 200 characters."
+    assert uploads.normalize_folder("work/" + "c" * 100) == "work/" + "c" * 100
+
