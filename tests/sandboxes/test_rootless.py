@@ -146,6 +146,14 @@ def test_the_rootless_image_is_its_own_recipe():
     assert r.standin is False
 
 
+@pytest.mark.parametrize("name", ["term.sh", "bash_completion", "tmux.conf", "bashrc"])
+def test_files_both_sandbox_recipes_copy_are_the_same(name):
+    """Each recipe folder is its own build context, so these files exist twice: a change to one
+    must be made to the other."""
+    folder = Path(images.IMAGES_DIR)
+    assert (folder / "sandbox" / name).read_bytes() == (folder / "sandbox-rootless" / name).read_bytes()
+
+
 # ------------------------------------------------------------------------------------------------
 # The benches' prompt detection (bench/common.py): root's "# " and the rootless learner's "$ "
 # ------------------------------------------------------------------------------------------------

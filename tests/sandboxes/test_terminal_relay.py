@@ -33,6 +33,17 @@ def clients(backend, sandbox_id) -> int:
     return int(out.split()[-1])
 
 
+def assert_terminal_works(backend, sandbox, *, via: str) -> None:
+    """A new terminal of ``sandbox`` goes ``via`` the relay or docker exec and runs a command."""
+    term = backend.open_terminal(sandbox.id)
+    try:
+        assert term.via == via
+        term.sock.sendall(b"echo works-$((2+2))\r")
+        read_until(term, rb"works-4")
+    finally:
+        term.close()
+
+
 @pytest.fixture
 def sandbox(backend):
     sb = backend.ensure(owner="relay")
@@ -73,13 +84,7 @@ def test_the_terminal_goes_through_the_relay_with_its_size_and_keeps_the_shell(b
 
 def test_with_the_relay_off_the_terminal_uses_docker_exec(backend, sandbox, settings):
     settings.BUNGEO_TERMINAL_RELAY = False
-    term = backend.open_terminal(sandbox.id)
-    try:
-        assert term.via == "exec"
-        term.sock.sendall(b"echo via-$((1+1))-exec\r")
-        read_until(term, rb"via-2-exec")
-    finally:
-        term.close()
+    assert_terminal_works(backend, sandbox, via="exec")
 
 
 def test_a_relay_that_does_not_answer_falls_back_to_docker_exec(backend, sandbox):
@@ -89,11 +94,5 @@ def test_a_relay_that_does_not_answer_falls_back_to_docker_exec(backend, sandbox
     assert "done" in res.output
     backend.shared_socket(sandbox.id, "term.sock").unlink(missing_ok=True)
     t0 = time.monotonic()
-    term = backend.open_terminal(sandbox.id)
-    try:
-        assert term.via == "exec"
-        term.sock.sendall(b"echo fell-$((2+2))-back\r")
-        read_until(term, rb"fell-4-back")
-    finally:
-        term.close()
+    assert_terminal_works(backend, sandbox, via="exec")
     assert time.monotonic() - t0 < 15
