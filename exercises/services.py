@@ -37,6 +37,11 @@ MSG_FOLDER_NEEDS = _("The folder %(folder)s must contain one of these at its top
 MSG_NO_WORKSPACE = _("You have no workspace yet: open a lab once so that your sandbox is made, "
                      "then try again.")
 MSG_WORKSPACE_DOWN = _("Your workspace cannot be read right now. Please try again in a moment.")
+MSG_STILL_GRADING = _("Your submission #%(id)s of this assignment is still waiting or being graded: "
+                      "wait for its result, then submit again.")
+# A queued submission older than this (seconds) no longer holds the learner's next one back (its
+# task may have been lost with the broker); a running one, once past the grading time limit.
+QUEUED_HOLD_S = 1800
 
 
 class SubmissionError(ValueError):
@@ -137,7 +142,15 @@ def _submission_store(*, user, assignment_id: str, files: dict[str, bytes], lang
                       source: str = Submission.Source.UPLOAD, source_path: str = "",
                       skipped: list[str] | None = None) -> Submission:
     """Store validated ``files`` immutably (a tar named by its SHA-256), create the submission
-    and queue its grading on commit. Shared by uploads and workspace folders."""
+    and queue its grading on commit. Shared by uploads and workspace folders.
+
+    One submission per learner and assignment waits or is graded at a time: raises
+    :class:`SubmissionError` (MSG_STILL_GRADING) while an earlier one is queued (for at most
+    QUEUED_HOLD_S seconds) or running (within the grading time limit), so that one learner's
+    repeated clicks cannot hold up the class's queue."""
+    pending = _pending_submission(user, assignment_id)
+    if pending is not None:
+        raise SubmissionError(MSG_STILL_GRADING % {"id": pending})
     archive = files_to_tar(files)
     sha, rel = _store(archive)
     sub = Submission.objects.create(user=user, assignment=assignment_id, sha256=sha,
@@ -147,6 +160,21 @@ def _submission_store(*, user, assignment_id: str, files: dict[str, bytes], lang
                                     skipped=list(skipped or []))
     submission_enqueue(submission=sub)
     return sub
+
+
+def _pending_submission(user, assignment_id: str) -> int | None:
+    """The id of ``user``'s submission of ``assignment_id`` that is still queued or being graded
+    (see :func:`_submission_store`), or None. Anonymous uploads (``user`` None) are never held."""
+    if user is None or not getattr(user, "pk", None):
+        return None
+    now = timezone.now()
+    # A staff regrade sets a submission back to queued: it never holds the learner back.
+    return (Submission.objects.filter(user=user, assignment=assignment_id, regraded_at__isnull=True)
+            .filter(Q(status=Submission.Status.QUEUED,
+                      created_at__gte=now - timedelta(seconds=QUEUED_HOLD_S))
+                    | Q(status=Submission.Status.RUNNING,
+                        started_at__gte=now - timedelta(seconds=settings.BUNGEO_GRADING_TIME_LIMIT)))
+            .order_by("-pk").values_list("pk", flat=True).first())
 
 
 def submission_enqueue(*, submission: Submission) -> None:

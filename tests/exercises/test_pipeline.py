@@ -145,6 +145,46 @@ def test_grading_skips_a_submission_another_run_holds(student, monkeypatch):
 
 
 @pytest.mark.django_db
+def test_one_submission_per_assignment_waits_or_is_graded_at_a_time(student, other_student,
+                                                                    settings, tmp_path):
+    """Eight clicks in twelve seconds once queued eight gradings of one learner's A3, ahead of
+    the rest of the class."""
+    settings.MEDIA_ROOT = tmp_path
+
+    def submit(user=student, assignment="a3"):
+        name, body = ("compose.yaml", COMPOSE) if assignment == "a3" else ("Dockerfile", b"FROM x\n")
+        return services.submission_create(user=user, assignment_id=assignment, filename=name,
+                                          data=body, language="en")
+
+    with mock.patch("exercises.services.submission_enqueue"):
+        first = submit()
+        with pytest.raises(services.SubmissionError) as err, override("en"):
+            submit()
+        assert str(err.value) == (f"Your submission #{first.pk} of this assignment is still waiting "
+                                  "or being graded: wait for its result, then submit again.")
+        submit(assignment="a1")  # another assignment
+        submit(user=other_student)  # another learner
+        Submission.objects.filter(pk=first.pk).update(status="running", started_at=timezone.now())
+        with pytest.raises(services.SubmissionError):
+            submit()
+        Submission.objects.filter(pk=first.pk).update(status="done")
+        second = submit()
+        # Held no longer: a queued one whose task was lost long ago, a run past the time limit,
+        # and a staff regrade.
+        Submission.objects.filter(pk=second.pk).update(
+            created_at=timezone.now() - timedelta(seconds=services.QUEUED_HOLD_S + 1))
+        third = submit()
+        limit = settings.BUNGEO_GRADING_TIME_LIMIT
+        Submission.objects.filter(pk=third.pk).update(
+            status="running", started_at=timezone.now() - timedelta(seconds=limit + 1))
+        fourth = submit()
+        Submission.objects.filter(pk=fourth.pk).update(status="done")
+        assert services.submission_regrade(submission_id=fourth.pk)
+        submit()
+    assert Submission.objects.filter(user=student, assignment="a3").count() == 5
+
+
+@pytest.mark.django_db
 def test_regrade_all_latest_then_all(student, other_student):
     _sub(student, score=10, ago_s=100)
     new1 = _sub(student, score=20, ago_s=50)
