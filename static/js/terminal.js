@@ -14,6 +14,18 @@
   term.loadAddon(fit);
   term.open(el);
   fit.fit();
+  // No keyboard trap (WCAG 2.1.2): Tab belongs to the shell (completion), so Esc then Tab leaves
+  // the terminal, and Esc then Shift+Tab goes back to the lesson, as code editors in the page do.
+  // The page says so under the terminal (#term-keys).
+  let escAt = 0;
+  term.attachCustomKeyEventHandler((ev) => {
+    if (ev.type !== "keydown" || ["Shift", "Control", "Alt", "Meta"].includes(ev.key)) return true;
+    if (ev.key === "Tab" && Date.now() - escAt < 1500) { escAt = 0; return false; }
+    escAt = ev.key === "Escape" ? Date.now() : 0;
+    return true;
+  });
+  const keysHint = document.getElementById("term-keys");
+  if (keysHint && term.textarea) term.textarea.setAttribute("aria-describedby", "term-keys");
   const encoder = new TextEncoder();
   let ws = null;
   let retry = 0;
@@ -89,7 +101,11 @@
       const msg = JSON.parse(ev.data);
       if (msg.type === "status") {
         setStatus(msg.state, msg.text);
-        if (msg.state === "ready") { sendResize(); term.focus(); }
+        // Focus the terminal unless the learner is somewhere else on the page already.
+        if (msg.state === "ready") {
+          sendResize();
+          if (!document.activeElement || document.activeElement === document.body) term.focus();
+        }
       } else if (msg.type === "steps") {
         applySteps(msg.steps);
       } else if (msg.type === "lease") {

@@ -72,3 +72,29 @@ def test_countdown_warns_and_extend_adds_time(asgi_server, browser, django_user_
     SHOTS.mkdir(exist_ok=True)
     page.screenshot(path=str(SHOTS / "lease-extended.png"))
     ctx.close()
+
+
+def test_keyboard_users_can_leave_the_terminal(asgi_server, browser, django_user_model):
+    """Tab belongs to the shell (completion); Esc then Tab leaves the terminal and Esc then
+    Shift+Tab goes back, as the line under the terminal says (WCAG 2.1.2, no keyboard trap)."""
+    django_user_model.objects.create_user("learner", password="pw-learner-1")
+    ctx = browser.new_context(viewport={"width": 1400, "height": 900}, locale="en-US")
+    page = ctx.new_page()
+    page.goto(f"{asgi_server}/labs/week1/images-and-containers/")
+    page.fill("input[name=username]", "learner")
+    page.fill("input[name=password]", "pw-learner-1")
+    page.click("button[type=submit].primary")
+    page.wait_for_selector("#term-status[data-state=ready]", timeout=60_000)
+    in_terminal = "document.activeElement.closest('#terminal') !== null"
+    page.wait_for_function(in_terminal)  # focused once connected
+    assert "Esc then Tab leaves the terminal" in page.inner_text("#term-keys")
+    page.keyboard.press("Tab")
+    assert page.evaluate(in_terminal)  # a lone Tab goes to the shell
+    page.keyboard.press("Escape")
+    page.keyboard.press("Tab")
+    assert not page.evaluate(in_terminal)
+    page.click("#terminal")
+    page.keyboard.press("Escape")
+    page.keyboard.press("Shift+Tab")
+    assert page.evaluate("document.activeElement.closest('.terminal-bar') !== null")
+    ctx.close()
