@@ -76,9 +76,10 @@ async def main() -> None:
     active_users = await asyncio.to_thread(ensure_users, args.active, "benchecho")
     cookies = [login(args.base, u, p) for u, p in active_users]
     lat: list[float] = []
-    ready, started = asyncio.Event(), []
-    await asyncio.gather(*(session(args.base, c, args.rounds, lat, ready, started, args.active)
-                           for c in cookies))
+    ready, started, done = asyncio.Event(), [], asyncio.Event()
+    done.set()  # every active session types: none waits for the others
+    await asyncio.gather(*(session(args.base, c, args.rounds, lat, ready, started, args.active,
+                                   done) for c in cookies))
     mems = await asyncio.to_thread(sandbox_memory)
     print(table([(args.idle, args.active, f"{pct(starts, .5):.2f}", f"{pct(starts, .95):.2f}",
                   len(mems), f"{sum(mems) / max(1, len(mems)):.1f}", f"{free_before:.1f}",
