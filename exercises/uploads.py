@@ -25,6 +25,12 @@ MAX_TOTAL_BYTES = 5_000_000
 ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz")
 
 MSG_BAD_ARCHIVE = _("The archive cannot be read: %(error)s")
+MSG_ARCHIVE_EMPTY = _("The archive is empty: put the files of your submission in it.")
+# Why an archive cannot be read, in the learner's language (never Python's own English text).
+WHY_NOT_ZIP = _("it is not a zip file, or it is damaged.")
+WHY_NOT_TAR = _("it is not a tar or tar.gz archive, or it is damaged.")
+WHY_CUT = _("it ends too early (was the upload cut off?).")
+WHY_OTHER = _("it is damaged, encrypted or uses a feature that is not supported.")
 MSG_UNSAFE_PATH = _("The archive contains an unsafe path: %(path)s")
 MSG_LINK = _("The archive contains a link or special file (%(path)s); only regular files are accepted.")
 MSG_TOO_MANY = _("The archive contains more than %(max)s files.")
@@ -135,13 +141,19 @@ def _strip_common_folder(files: dict[str, bytes]) -> dict[str, bytes]:
 
 def files_from_upload(filename: str, data: bytes) -> dict[str, bytes]:
     """The files of an upload. A plain file keeps its base name; an archive is unpacked in
-    memory within the limits above. Raises :class:`UploadError`."""
+    memory within the limits above. Raises :class:`UploadError` (an unreadable archive, said in
+    the learner's language; an empty one; unsafe paths, links and the limits)."""
     if not is_archive(filename):
         return {PurePosixPath(filename.replace("\\", "/")).name: data}
     try:
         files = _from_zip(data) if filename.lower().endswith(".zip") else _from_tar(data)
     except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError, RuntimeError) as exc:
-        raise UploadError(MSG_BAD_ARCHIVE % {"error": str(exc)[:200]}) from exc
+        why = (WHY_NOT_ZIP if isinstance(exc, zipfile.BadZipFile)
+               else WHY_NOT_TAR if isinstance(exc, tarfile.TarError)
+               else WHY_CUT if isinstance(exc, EOFError) else WHY_OTHER)
+        raise UploadError(MSG_BAD_ARCHIVE % {"error": why}) from exc
+    if not files:
+        raise UploadError(str(MSG_ARCHIVE_EMPTY))
     return _strip_common_folder(files)
 
 

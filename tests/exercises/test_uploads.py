@@ -146,3 +146,21 @@ def test_a_folder_name_too_long_gets_a_clear_error(folder):
         assert str(err.value) == "The folder name is too long: give at most 200 characters."
     assert uploads.normalize_folder("work/" + "c" * 100) == "work/" + "c" * 100
 
+
+@pytest.mark.parametrize("name,data,english,korean", [
+    ("a.zip", b"this is no zip", "The archive cannot be read: it is not a zip file, or it is damaged.",
+     "압축 파일을 읽을 수 없습니다: zip 파일이 아니거나 손상되었습니다."),
+    ("a.tar.gz", b"\x1f\x8b this is no gzip",
+     "The archive cannot be read: it is not a tar or tar.gz archive, or it is damaged.",
+     "압축 파일을 읽을 수 없습니다: tar나 tar.gz 압축 파일이 아니거나 손상되었습니다."),
+    ("a.zip", make_zip({}), "The archive is empty: put the files of your submission in it.",
+     "압축 파일이 비어 있습니다. 제출할 파일을 넣어 주세요."),
+])
+def test_an_unreadable_or_empty_archive_is_explained_in_the_learners_language(name, data, english,
+                                                                              korean):
+    """Python's own English error text ("File is not a zip file") once showed on Korean pages."""
+    for lang, want in (("en", english), ("ko", korean)):
+        with translation.override(lang), pytest.raises(uploads.UploadError) as err:
+            uploads.files_from_upload(name, data)
+        assert str(err.value) == want
+
