@@ -48,12 +48,8 @@ def test_learner_runs_nginx_and_the_step_ticks(asgi_server, browser, django_user
         "run-nginx", "second-container"}
 
 
-def test_countdown_warns_and_extend_adds_time(asgi_server, browser, django_user_model, settings):
-    """Inside the warning window the countdown turns into a warning with an Extend button;
-    pressing it adds time and says so."""
-    settings.BUNGEO_SANDBOX_MAX_LIFETIME = 300
-    settings.BUNGEO_SANDBOX_WARN_BEFORE = 600
-    settings.BUNGEO_SANDBOX_EXTEND_SECONDS = 3600
+def _lab_with_terminal(asgi_server, browser, django_user_model):
+    """(context, page): a new learner logged in on lab 2 (English), its terminal connected."""
     django_user_model.objects.create_user("learner", password="pw-learner-1")
     ctx = browser.new_context(viewport={"width": 1400, "height": 900}, locale="en-US")
     page = ctx.new_page()
@@ -62,6 +58,16 @@ def test_countdown_warns_and_extend_adds_time(asgi_server, browser, django_user_
     page.fill("input[name=password]", "pw-learner-1")
     page.click("button[type=submit].primary")
     page.wait_for_selector("#term-status[data-state=ready]", timeout=60_000)
+    return ctx, page
+
+
+def test_countdown_warns_and_extend_adds_time(asgi_server, browser, django_user_model, settings):
+    """Inside the warning window the countdown turns into a warning with an Extend button;
+    pressing it adds time and says so."""
+    settings.BUNGEO_SANDBOX_MAX_LIFETIME = 300
+    settings.BUNGEO_SANDBOX_WARN_BEFORE = 600
+    settings.BUNGEO_SANDBOX_EXTEND_SECONDS = 3600
+    ctx, page = _lab_with_terminal(asgi_server, browser, django_user_model)
     page.wait_for_selector("#lease.warn .extend:visible", timeout=30_000)
     assert "stops soon" in page.inner_text("#lease .countdown")
     page.click("#lease .extend")
@@ -77,14 +83,7 @@ def test_countdown_warns_and_extend_adds_time(asgi_server, browser, django_user_
 def test_keyboard_users_can_leave_the_terminal(asgi_server, browser, django_user_model):
     """Tab belongs to the shell (completion); Esc then Tab leaves the terminal and Esc then
     Shift+Tab goes back, as the line under the terminal says (WCAG 2.1.2, no keyboard trap)."""
-    django_user_model.objects.create_user("learner", password="pw-learner-1")
-    ctx = browser.new_context(viewport={"width": 1400, "height": 900}, locale="en-US")
-    page = ctx.new_page()
-    page.goto(f"{asgi_server}/labs/week1/images-and-containers/")
-    page.fill("input[name=username]", "learner")
-    page.fill("input[name=password]", "pw-learner-1")
-    page.click("button[type=submit].primary")
-    page.wait_for_selector("#term-status[data-state=ready]", timeout=60_000)
+    ctx, page = _lab_with_terminal(asgi_server, browser, django_user_model)
     in_terminal = "document.activeElement.closest('#terminal') !== null"
     page.wait_for_function(in_terminal)  # focused once connected
     assert "Esc then Tab leaves the terminal" in page.inner_text("#term-keys")
