@@ -53,6 +53,21 @@ def inner_sh(backend, sandbox_id: str, script: str, timeout: float = 60):
     return backend.exec(sandbox_id, ["bash", "-c", script], timeout=timeout)
 
 
+def assert_containerd_has_the_small_heap_target(backend, sandbox_id: str) -> None:
+    """The inner dockerd started containerd through images/sandbox/containerd.sh: containerd runs
+    with GOGC=20 as dockerd's direct child (the wrapper exec'd it), dockerd with Go's default."""
+    script = r"""
+      d=$(pgrep -x dockerd | head -1); c=$(pgrep -x containerd | head -1)
+      gogc() { tr '\0' '\n' </proc/$1/environ | sed -n 's/^GOGC=//p'; }
+      echo "dockerd=$d containerd_parent=$(ps -o ppid= -p "$c" | tr -d ' ')"
+      echo "containerd_gogc=[$(gogc "$c")] dockerd_gogc=[$(gogc "$d")]"
+    """
+    out = inner_sh(backend, sandbox_id, script).output
+    lines = dict(kv.split("=", 1) for kv in out.split())
+    assert lines["containerd_gogc"] == "[20]" and lines["dockerd_gogc"] == "[]", out
+    assert lines["dockerd"] and lines["containerd_parent"] == lines["dockerd"], out
+
+
 def assert_completion_loads_on_first_tab(backend, sandbox_id: str) -> None:
     """A new login shell (as the terminal's tmux starts it) has not loaded bash-completion: the
     library costs every idle shell about 1.5 MiB (images/sandbox/bash_completion). The first Tab

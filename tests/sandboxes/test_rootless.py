@@ -28,7 +28,11 @@ from django.utils import translation
 from labs import content, selectors, services
 from labs.checks import CheckResult
 from labs.models import StepCompletion
-from tests.conftest import assert_completion_loads_on_first_tab, inner_sh
+from tests.conftest import (
+    assert_completion_loads_on_first_tab,
+    assert_containerd_has_the_small_heap_target,
+    inner_sh,
+)
 from webapp.sandboxes import engine, images, isolation
 from webapp.sandboxes.docker_backend import DockerSandboxBackend, host_uid_of, rootless_remap_count
 
@@ -146,7 +150,7 @@ def test_the_rootless_image_is_its_own_recipe():
     assert r.standin is False
 
 
-@pytest.mark.parametrize("name", ["term.sh", "bash_completion", "tmux.conf", "bashrc"])
+@pytest.mark.parametrize("name", ["term.sh", "containerd.sh", "bash_completion", "tmux.conf", "bashrc"])
 def test_files_both_sandbox_recipes_copy_are_the_same(name):
     """Each recipe folder is its own build context, so these files exist twice: a change to one
     must be made to the other."""
@@ -419,6 +423,12 @@ def _sh(rootless, script, timeout=60):
 def test_rootless_shell_loads_bash_completion_on_its_first_tab(rootless):
     b, sb = rootless
     assert_completion_loads_on_first_tab(b, sb.id)
+
+
+@pytest.mark.docker
+def test_rootless_inner_containerd_runs_with_a_small_heap_target(rootless):
+    b, sb = rootless
+    assert_containerd_has_the_small_heap_target(b, sb.id)
 
 
 @pytest.mark.docker
