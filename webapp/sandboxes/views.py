@@ -69,6 +69,33 @@ def preview_open(request: HttpRequest) -> HttpResponse:
     return redirect("sandboxes:preview_root", user_id=request.user.pk, port=port)
 
 
+async def _relay(upstream):
+    """Yield the body of urllib3 response ``upstream`` in pieces of up to 64 KiB as they arrive,
+    stopping after PREVIEW_MAX_BYTES. An async generator: under ASGI, Django buffers a synchronous
+    iterator whole before sending anything (its "must consume synchronous iterators" warning),
+    which held up to PREVIEW_MAX_BYTES per request in memory and showed a slowly streaming page
+    only at its end. Each blocking read runs in a worker thread."""
+    import urllib3
+    from asgiref.sync import sync_to_async
+
+    # read1: what has arrived, up to 64 KiB (read() and stream() wait until 64 KiB are there).
+    read = sync_to_async(upstream.read1, thread_sensitive=False)
+    sent = 0
+    try:
+        while True:
+            chunk = await read(64 * 1024, decode_content=False)
+            if not chunk:
+                return
+            sent += len(chunk)
+            if sent > PREVIEW_MAX_BYTES:
+                return
+            yield chunk
+    except urllib3.exceptions.HTTPError:
+        return
+    finally:
+        upstream.close()  # a socket close, not blocking; the pool is this request's own
+
+
 @login_required
 def preview(request: HttpRequest, user_id: int, port: int, path: str = "") -> HttpResponse:
     """Forward a GET or HEAD to ``port`` of the learner ``user_id``'s sandbox and stream the
@@ -110,20 +137,7 @@ def preview(request: HttpRequest, user_id: int, port: int, path: str = "") -> Ht
             "Nothing answers on port %(port)s of your sandbox. Is a container publishing it "
             "(for example: docker run -d -p %(port)s:80 nginx)?") % {"port": port})
 
-    def body():
-        sent = 0
-        try:
-            for chunk in upstream.stream(64 * 1024):
-                sent += len(chunk)
-                if sent > PREVIEW_MAX_BYTES:
-                    break
-                yield chunk
-        except urllib3.exceptions.HTTPError:
-            return
-        finally:
-            upstream.release_conn()
-
-    resp = StreamingHttpResponse(body(), status=upstream.status)
+    resp = StreamingHttpResponse(_relay(upstream), status=upstream.status)
     for k, v in upstream.headers.items():
         if k.lower() not in _DROP_HEADERS:
             resp[k] = v
