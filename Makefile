@@ -27,6 +27,7 @@ lint:
 images:
 	$(PY) manage.py images build
 
-## clean-sandboxes: remove every sandbox the tests created (label org.bungeo.prefix=bungeotest)
+## clean-sandboxes: remove every sandbox the tests created (label org.bungeo.prefix=bungeotest);
+##   those of `make run` go with `manage.py sandbox-engine purge --yes`
 clean-sandboxes:
 	BUNGEO_SANDBOX_PREFIX=bungeotest $(PY) -c "import django,os;os.environ.setdefault('DJANGO_SETTINGS_MODULE','webapp.settings');django.setup();from webapp.sandboxes.docker_backend import DockerSandboxBackend as B;print(B().purge())"
