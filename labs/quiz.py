@@ -51,11 +51,14 @@ class Question:
     why: dict[str, str] = field(default_factory=dict, hash=False)
 
     def shuffled(self) -> tuple[Option, ...]:
-        """Options in a stable order that is not the answer (for ``order`` questions)."""
-        if self.type != "order":
-            return self.options
+        """The options in the order the page shows them: stable (the same for every learner and
+        every reload) but not the order of quiz.yaml, where authors tend to write the right
+        choice first and ``order`` items are the answer itself. For ``order`` questions the
+        result is never the answer."""
         key = lambda o: hashlib.sha256(f"{self.id}:{o.id}".encode()).hexdigest()  # noqa: E731
         opts = tuple(sorted(self.options, key=key))
+        if self.type != "order":
+            return opts
         return opts if opts != self.options else opts[1:] + opts[:1]
 
     def arranged(self, answer: list[str] | None) -> tuple[Option, ...]:

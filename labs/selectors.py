@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .content import Lab
-from .models import StepCompletion
+from .models import QuizAnswer, StepCompletion
 
 
 def completed_steps(*, user, lab: Lab) -> set[str]:
@@ -39,3 +39,11 @@ def course_progress(*, user, course,
         done.setdefault(lab_id, set()).add(step_id)
     return {lab.id: lab_progress(done=done.get(lab.id, set()), lab=lab, unavailable=unavailable)
             for lab in course.labs}
+
+
+def quiz_answers(*, user, lab: Lab) -> dict[str, list[str]]:
+    """The learner's latest answer to each quiz question of ``lab`` they answered:
+    ``{question_id: [option id, ...]}`` (one id for a choice, the learner's order for an order
+    question)."""
+    rows = QuizAnswer.objects.filter(user=user, course_id=lab.course_id, lab_id=lab.id)
+    return {r.question_id: list(r.answer or []) for r in rows}

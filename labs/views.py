@@ -55,10 +55,25 @@ def lab_detail(request: HttpRequest, course_id: str, lab_id: str) -> HttpRespons
     done_count, total = selectors.lab_progress(done=done, lab=lab, unavailable=unavailable)
     return render(request, "labs/lab.html", {
         "lab": lab, "text": lab.t(lang), "steps": steps, "done": done_count, "total": total,
-        "lang": lang,
+        "lang": lang, "questions": _questions(request.user, lab),
         "observed_ms": observed_ms,
         "ws_path": f"/ws/labs/{lab.course_id}/{lab.id}/terminal/",
     })
+
+
+def _questions(user, lab: content.Lab) -> list[dict]:
+    """Each quiz question of ``lab`` with the learner's latest answer, graded again (so that its
+    explanation is in the page's language), or with no answer: the template context of
+    labs/_quiz_question.html (``q``, ``answer``, ``verdict``, ``items``)."""
+    from . import quiz
+
+    answers = selectors.quiz_answers(user=user, lab=lab) if lab.questions else {}
+    out = []
+    for q in lab.questions:
+        answer = answers.get(q.id)
+        out.append({"q": q, "answer": answer, "verdict": quiz.grade(q, answer) if answer else None,
+                    "items": q.arranged(answer)})
+    return out
 
 
 @require_POST

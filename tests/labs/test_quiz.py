@@ -113,3 +113,41 @@ def test_order_question_is_a_draggable_list_with_move_buttons(client, student, l
     assert "quiz-verdict pass" in right and _order_items(right) == ["physical", "vm", "container"]
     row = QuizAnswer.objects.get(user=student, question_id="history-order")
     assert row.correct and row.answer == ["physical", "vm", "container"] and row.attempts == 2
+
+
+def test_choices_are_shown_in_a_stable_order_that_does_not_start_with_the_right_one(lab):
+    for qid in ("shares-kernel", "works-on-my-machine"):
+        q = lab.question(qid)
+        assert q.options[0].correct  # how quiz.yaml lists them
+        shown = q.shuffled()
+        assert sorted(o.id for o in shown) == sorted(o.id for o in q.options)
+        assert not shown[0].correct and shown == q.shuffled()
+
+
+def _choice_ids(html: str) -> list[str]:
+    import re
+
+    return re.findall(r'<input type="radio" name="answer" value="([\w-]+)"', html)
+
+
+@pytest.mark.django_db
+def test_a_reload_shows_the_latest_answers_graded_in_the_pages_language(client, student, lab,
+                                                                         monkeypatch):
+    monkeypatch.setattr(content, "get_lab", lambda c, lab_id: lab if lab_id == lab.id else None)
+    client.force_login(student)
+    page_url = f"/labs/week1/{lab.id}/"
+    fresh = client.get(page_url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "quiz-verdict" not in fresh and "checked" not in fresh
+    assert _choice_ids(fresh)[:3] == [o.id for o in lab.question("shares-kernel").shuffled()]
+    base = f"/labs/week1/{lab.id}/quiz/"
+    client.post(base + "shares-kernel/", {"answer": "smaller-disk"}, HTTP_ACCEPT_LANGUAGE="en")
+    client.post(base + "history-order/", {"answer": ["vm", "physical", "container"]},
+                HTTP_ACCEPT_LANGUAGE="en")
+    en = client.get(page_url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert 'value="smaller-disk" checked' in en and en.count("checked") == 1
+    assert "Not quite." in en and "not booting a kernel" in en
+    assert _order_items(en) == ["vm", "physical", "container"]  # the learner's order, kept
+    assert en.count("quiz-verdict") == 2  # the unanswered question shows no verdict
+    ko = client.get(page_url, HTTP_ACCEPT_LANGUAGE="ko").content.decode()
+    assert 'value="smaller-disk" checked' in ko and "Not quite." not in ko
+    assert "quiz-verdict fail" in ko
