@@ -115,6 +115,11 @@ def submission(request: HttpRequest, submission_id: int) -> HttpResponse:
     hidden_count = sum(r.hidden for r in results)
     if not staff:
         results = [r for r in results if not r.hidden]
+    # Check titles are the grader's, so they follow the page's language; the messages were
+    # written when grading, in the submission's language (the note in the page says so).
+    for r in results:
+        if r.check_id in a.grader.TITLES:
+            r.title = str(a.grader.TITLES[r.check_id][0])
     hidden_ids = a.hidden_checks
     pending = [] if sub.finished else [
         (cid, info[0], cid in hidden_ids) for cid, info in a.grader.TITLES.items()
@@ -129,6 +134,8 @@ def submission(request: HttpRequest, submission_id: int) -> HttpResponse:
         "submission": sub, "results": results, "pending": pending, "staff": staff,
         "hidden_count": hidden_count, "files": files,
         "title": a.handout(_lang())[0],
+        "other_language": {"ko": "한국어", "en": "English"}.get(sub.language)
+        if sub.finished and results and sub.language != _lang() else None,
     })
 
 
