@@ -53,19 +53,23 @@ def inner_sh(backend, sandbox_id: str, script: str, timeout: float = 60):
     return backend.exec(sandbox_id, ["bash", "-c", script], timeout=timeout)
 
 
-def assert_containerd_has_the_small_heap_target(backend, sandbox_id: str) -> None:
-    """The inner dockerd started containerd through images/sandbox/containerd.sh: containerd runs
-    with GOGC=20 as dockerd's direct child (the wrapper exec'd it), dockerd with Go's default."""
+def assert_inner_engine_go_settings(backend, sandbox_id: str) -> None:
+    """The inner engine's Go runtime settings: dockerd and containerd run with GOMAXPROCS of the
+    sandbox's CPU limit (isolation.engine_gomaxprocs; 1 by default); containerd, started by
+    dockerd through images/sandbox/containerd.sh, with GOGC=20 as dockerd's direct child (the
+    wrapper exec'd it), dockerd with Go's default GOGC."""
     script = r"""
       d=$(pgrep -x dockerd | head -1); c=$(pgrep -x containerd | head -1)
-      gogc() { tr '\0' '\n' </proc/$1/environ | sed -n 's/^GOGC=//p'; }
+      go() { tr '\0' '\n' </proc/$1/environ | sed -n "s/^$2=//p"; }
       echo "dockerd=$d containerd_parent=$(ps -o ppid= -p "$c" | tr -d ' ')"
-      echo "containerd_gogc=[$(gogc "$c")] dockerd_gogc=[$(gogc "$d")]"
+      echo "containerd_gogc=[$(go "$c" GOGC)] dockerd_gogc=[$(go "$d" GOGC)]"
+      echo "containerd_procs=[$(go "$c" GOMAXPROCS)] dockerd_procs=[$(go "$d" GOMAXPROCS)]"
     """
     out = inner_sh(backend, sandbox_id, script).output
     lines = dict(kv.split("=", 1) for kv in out.split())
     assert lines["containerd_gogc"] == "[20]" and lines["dockerd_gogc"] == "[]", out
     assert lines["dockerd"] and lines["containerd_parent"] == lines["dockerd"], out
+    assert lines["dockerd_procs"] == lines["containerd_procs"] == "[1]", out
 
 
 def assert_completion_loads_on_first_tab(backend, sandbox_id: str) -> None:

@@ -32,7 +32,8 @@ export DOCKERD_ROOTLESS_ROOTLESSKIT_PORT_DRIVER=builtin
 LOG=/tmp/dockerd.log
 while true; do
   rm -f "$XDG_RUNTIME_DIR/docker.pid"
-  dockerd-rootless.sh "$@" >>"$LOG" 2>&1
+  # GOMAXPROCS: the sandbox's CPU limit (bungeo sets it; isolation.engine_gomaxprocs).
+  GOMAXPROCS="${BUNGEO_ENGINE_GOMAXPROCS:-}" dockerd-rootless.sh "$@" >>"$LOG" 2>&1
   echo "inner dockerd exited with $?; restarting in 1 s" >>"$LOG"
   sleep 1
 done

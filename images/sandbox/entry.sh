@@ -23,7 +23,8 @@ if [ -n "$MIRROR" ]; then
 fi
 while true; do
   rm -f /var/run/docker.pid
-  dockerd "$@" >>/var/log/dockerd.log 2>&1
+  # GOMAXPROCS: the sandbox's CPU limit (bungeo sets it; isolation.engine_gomaxprocs).
+  GOMAXPROCS="${BUNGEO_ENGINE_GOMAXPROCS:-}" dockerd "$@" >>/var/log/dockerd.log 2>&1
   echo "inner dockerd exited with $?; restarting in 1 s" >>/var/log/dockerd.log
   sleep 1
 done

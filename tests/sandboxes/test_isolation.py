@@ -120,3 +120,9 @@ def test_storage_tmpfs_replaces_the_storage_bind_and_raises_the_memory_limit(set
     with pytest.raises(ValueError, match="exclude each other"):
         isolation.host_config("userns", name="g", binds={"v": {"bind": "/var/lib/docker"}},
                               seccomp="{}", storage_tmpfs=2**20)
+
+
+@pytest.mark.parametrize("cpus,procs", [(1.0, 1), (0.5, 1), (1.5, 2), (2.0, 2), (4.0, 4)])
+def test_inner_engine_gomaxprocs_follows_the_sandboxs_cpu_limit(settings, cpus, procs):
+    settings.BUNGEO_SANDBOX_CPUS = cpus
+    assert isolation.engine_gomaxprocs() == procs

@@ -30,7 +30,7 @@ from labs.checks import CheckResult
 from labs.models import StepCompletion
 from tests.conftest import (
     assert_completion_loads_on_first_tab,
-    assert_containerd_has_the_small_heap_target,
+    assert_inner_engine_go_settings,
     inner_sh,
 )
 from webapp.sandboxes import engine, images, isolation
@@ -426,9 +426,9 @@ def test_rootless_shell_loads_bash_completion_on_its_first_tab(rootless):
 
 
 @pytest.mark.docker
-def test_rootless_inner_containerd_runs_with_a_small_heap_target(rootless):
+def test_rootless_inner_engine_go_settings(rootless):
     b, sb = rootless
-    assert_containerd_has_the_small_heap_target(b, sb.id)
+    assert_inner_engine_go_settings(b, sb.id)
 
 
 @pytest.mark.docker

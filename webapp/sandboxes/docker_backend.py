@@ -523,7 +523,8 @@ class DockerSandboxBackend(SandboxBackend):
                 images.sandbox_image(mode), name=name,
                 hostname="grading" if kind in (KIND_GRADING, KIND_GRADING_POOL) else "bungeo",
                 labels=labels, host_config=hc,
-                environment={"BUNGEO_MIRROR": engine.mirror_address()},
+                environment={"BUNGEO_MIRROR": engine.mirror_address(),
+                             "BUNGEO_ENGINE_GOMAXPROCS": str(isolation.engine_gomaxprocs())},
                 **isolation.container_config(mode),
             )
         except docker.errors.ImageNotFound as exc:
