@@ -50,10 +50,12 @@ class ContainerObs:
     (``nginx``, ``nginx:latest``, or an id); ``state`` is Docker's (running, exited, paused ...).
 
     ``exit_code`` is set once it has exited. ``history`` holds its recent lifecycle events from
-    the engine, oldest first (``start``, ``pause``, ``unpause``, ``die``), so a check can tell
-    "running again after a stop" from "running since it was created". ``http_requests`` counts
-    the HTTP requests in the recent log of a running container that publishes a port (the access
-    log lines a web server such as nginx writes). ``command`` is the command it runs,
+    the engine, oldest first (``start``, ``pause``, ``unpause``, ``die``, ``stop``,
+    ``restart``), so a check can tell "running again after a stop" from "running since it was
+    created", and a ``docker restart`` (``restart`` right after its ``start``) from a stop and a
+    start; ``died_at`` is when it last died. ``http_requests`` counts the HTTP requests in the
+    recent log of a running container that publishes a port (the access log lines a web server
+    such as nginx writes). ``command`` is the command it runs,
     ``networks`` the names of the networks it is attached to (``bridge``, ``none``, ``host`` or a
     user-defined one), and ``mounts`` its volumes, bind mounts and tmpfs mounts. ``labels`` are
     its labels (Docker Compose marks its containers with ``com.docker.compose.*`` labels)."""
@@ -73,6 +75,7 @@ class ContainerObs:
     mounts: tuple[MountObs, ...] = ()
     labels: dict[str, str] = field(default_factory=dict, hash=False)
     created: int = 0  # when it was created, epoch seconds (0: unknown)
+    died_at: float = 0.0  # its latest 'die' event, epoch seconds (0: none in the engine's buffer)
 
 
 @dataclass(frozen=True)
@@ -223,7 +226,9 @@ class CheckSpec:
 
 
 def normalize_ref(ref: str) -> str:
-    """``nginx`` -> ``docker.io/library/nginx:latest``; digests and explicit tags are kept."""
+    """``nginx`` -> ``docker.io/library/nginx:latest``; digests and explicit tags are kept, and
+    ``docker.io/nginx`` is ``docker.io/library/nginx`` as for Docker (its reference package,
+    ParseNormalizedNamed)."""
     ref = ref.strip()
     name, tag = ref, "latest"
     if "@" in ref:
@@ -239,6 +244,10 @@ def normalize_ref(ref: str) -> str:
         if "/" not in name:
             name = f"library/{name}"
         name = f"docker.io/{name}"
+    elif first in ("docker.io", "index.docker.io"):
+        # Docker Hub's official images: docker.io/busybox is docker.io/library/busybox.
+        rest = name.split("/", 1)[1]
+        name = f"docker.io/{rest}" if "/" in rest else f"docker.io/library/{rest}"
     return f"{name}{sep}{tag}"
 
 
@@ -267,9 +276,23 @@ def container_uses_image(state: EngineState, c: ContainerObs, image: str) -> boo
 MSG_IMAGE_OK = _("The %(image)s image is in your engine.")
 MSG_IMAGE_MISSING = _("There is no %(image)s image yet. Pull it with 'docker pull %(image)s'.")
 MSG_IMAGE_TYPO = _("You have %(found)s, but this step needs %(image)s.")
+# image_present with full_name: the pull must write the reference in full.
+MSG_IMAGE_FULL_OK = _("You pulled %(image)s by its full name: '%(entry)s'.")
+MSG_IMAGE_SHORT_NAME = _(
+    "You ran '%(entry)s', which leaves parts of the name for Docker to fill in. This step asks "
+    "for every part (registry/namespace/repository:tag): run 'docker pull %(image)s'."
+)
+MSG_IMAGE_NOT_PULLED_FULL = _(
+    "The %(image)s image is in your engine, but no 'docker pull' with its full name was found "
+    "in your shell history. Run 'docker pull %(image)s'."
+)
 
 MSG_RUNNING_OK = _("%(name)s is running from %(image)s and publishes %(ports)s.")
 MSG_NO_CONTAINER = _("There is no container named %(name)s yet.")
+MSG_CONTAINER_REMOVED = _(
+    "There is no container named %(name)s any more: it has been removed. Run it again to do "
+    "this step over."
+)
 MSG_OTHER_NAME = _(
     "A container from %(image)s is running as %(other)s. Name it %(name)s with --name %(name)s."
 )
@@ -294,12 +317,19 @@ MSG_COUNT_STOPPED = _(
     "%(count)s container(s) running from %(image)s, and %(stopped)s more stopped. "
     "This step needs at least %(min)s running at the same time."
 )
+MSG_COUNT_NEVER_STARTED = _(
+    "%(count)s container(s) running from %(image)s; %(names)s was created but never started, "
+    "so its 'docker run' failed (a host port already taken, for example: see the error it "
+    "printed). Remove it with 'docker rm %(first)s' and run it again. This step needs at least "
+    "%(min)s running at the same time."
+)
 
 # Lifecycle (container_lifecycle): one success message per command, then the near misses.
 MSG_LC_RUN_OK = _("%(name)s is running from %(image)s.")
 MSG_LC_PAUSE_OK = _("%(name)s is paused: its processes are frozen, but it still exists.")
 MSG_LC_UNPAUSE_OK = _("%(name)s was paused and is running again.")
 MSG_LC_STOP_OK = _("%(name)s is stopped (exit code %(code)s). It still exists, only stopped.")
+MSG_LC_STOPPED_EARLIER = _("%(name)s was stopped with 'docker stop', and started again since.")
 MSG_LC_START_OK = _("%(name)s was stopped and is running again.")
 MSG_LC_KILL_OK = _("%(name)s was killed: exit code 137 means it ended by SIGKILL (128 + 9).")
 MSG_LC_RM_OK = _("%(name)s has been removed.")
@@ -325,6 +355,18 @@ MSG_LC_NOT_RESTARTED = _(
     "%(name)s is running, but it has not been stopped and started again yet. "
     "Run 'docker stop %(name)s', then 'docker start %(name)s'."
 )
+MSG_LC_RESTART_COMMAND = _(
+    "%(name)s was restarted with 'docker restart', which stops and starts it in one go. This "
+    "step wants the two moves one by one: run 'docker stop %(name)s', then "
+    "'docker start %(name)s'."
+)
+MSG_LC_EXITED_SETTLING = _(
+    "%(name)s ended just now: checking in a moment that it stays stopped ('docker restart' "
+    "would start it again at once)."
+)
+# Seconds a container must have stayed exited to count as stopped or killed: 'docker restart'
+# stops a container and starts it again, and a look in between would take it for a stop.
+EXITED_SETTLE_S = 1.5
 MSG_LC_KILL_FIRST = _("%(name)s is still %(state)s. Kill it with 'docker kill %(name)s'.")
 MSG_LC_STOPPED_NOT_KILLED = _(
     "%(name)s ended with exit code %(code)s, so it was stopped gracefully, not killed. "
@@ -367,6 +409,7 @@ MSG_NET_DRIVER = _(
     "%(name)s') and create it again with 'docker network create --driver %(driver)s %(name)s'."
 )
 MSG_ONNET_OK = _("%(names)s are running on the %(network)s network.")
+MSG_ONNET_OK_ONE = _("%(names)s is running on the %(network)s network.")
 MSG_ONNET_ANSWERED = _("%(names)s answered a request sent to its name on the %(network)s network.")
 MSG_ONNET_WRONG = _(
     "%(name)s is on %(actual)s, not %(network)s; remove it ('docker rm -f %(name)s') and run it "
@@ -758,9 +801,73 @@ def _has_tag(ref: str) -> bool:
     return "@" in ref or ":" in ref.rsplit("/", 1)[-1]
 
 
-def image_present(state: EngineState, *, image: str) -> CheckResult:
+def written_in_full(ref: str) -> bool:
+    """True when an image reference spells out every part of Docker's naming scheme:
+    ``REGISTRY/NAMESPACE/REPOSITORY:TAG`` (or ``@DIGEST``), the registry being a host name
+    (it has a ``.`` or a ``:port``, or is ``localhost``), as ``docker.io/library/busybox:latest``.
+    Source: https://docs.docker.com/reference/cli/docker/image/tag/ (a name's components)."""
+    path = ref.split("@", 1)[0]
+    if "@" not in ref and ":" in path.rsplit("/", 1)[-1]:
+        path = path.rsplit(":", 1)[0]
+    parts = path.split("/")
+    first = parts[0]
+    registry = "." in first or ":" in first or first == "localhost"
+    return _has_tag(ref) and registry and len(parts) >= 3 and all(parts)
+
+
+# Options of 'docker pull' that take a value (https://docs.docker.com/reference/cli/docker/image/pull/).
+_PULL_VALUE_OPTIONS = frozenset({"--platform"})
+
+
+def _pull_refs(state: EngineState) -> list[tuple[str, str]]:
+    """``(reference, command line)`` of every ``docker pull`` in the shell history, latest first."""
+    out = []
+    for entry in reversed(state.shell_history):
+        line = _first_line(entry.text)
+        for words in reversed(shell_commands(line)):
+            if words[:2] != ["docker", "pull"]:
+                continue
+            rest, i = words[2:], 0
+            while i < len(rest) and rest[i].startswith("-"):
+                i += 2 if rest[i] in _PULL_VALUE_OPTIONS else 1
+            if i < len(rest):
+                out.append((rest[i], line))
+    return out
+
+
+def image_present_reads(state: EngineState, *, image: str, full_name: bool = False,
+                        **_: Any) -> frozenset[str]:
+    """What :func:`image_present` needs besides the engine's lists: the shell history when it
+    must see how the image was pulled (``full_name``) and the image is there."""
+    if full_name and _image_there(state, image=image).passed:
+        return frozenset({"history"})
+    return frozenset()
+
+
+def image_present(state: EngineState, *, image: str, full_name: bool = False) -> CheckResult:
     """Pass when an image of repository ``image`` is in the engine: any tag, unless ``image``
-    names one (``nginx:1.27``); then that tag, and another tag of it is a near miss."""
+    names one (``nginx:1.27``); then that tag, and another tag of it is a near miss.
+
+    With ``full_name`` (``image`` then written in full, such as
+    ``docker.io/library/busybox:latest``), the shell history must also hold a ``docker pull`` of
+    that image whose reference is :func:`written_in_full`; a pull by a short name
+    (``docker pull busybox``) fails and says so."""
+    there = _image_there(state, image=image)
+    if not full_name or not there.passed:
+        return there
+    want = normalize_ref(image)
+    same = [(ref, line) for ref, line in _pull_refs(state) if normalize_ref(ref) == want]
+    for ref, line in same:
+        if written_in_full(ref):
+            return CheckResult(True, MSG_IMAGE_FULL_OK, {"image": image, "entry": _shown(line)})
+    if same:
+        return CheckResult(False, MSG_IMAGE_SHORT_NAME, {"image": image,
+                                                         "entry": _shown(same[0][1])})
+    return CheckResult(False, MSG_IMAGE_NOT_PULLED_FULL, {"image": image})
+
+
+def _image_there(state: EngineState, *, image: str) -> CheckResult:
+    """:func:`image_present` without ``full_name``: the engine's image list only."""
     if _has_tag(image):
         if _tagged(state, image) is not None:
             return CheckResult(True, MSG_IMAGE_OK, {"image": image})
@@ -791,6 +898,22 @@ def _similar(a: str, b: str) -> bool:
     return diff <= 1
 
 
+def no_container(state: EngineState, name: str) -> CheckResult:
+    """The verdict when no container is named ``name``: removed since (the engine reported its
+    removal), or not made yet."""
+    return CheckResult(False, MSG_CONTAINER_REMOVED if name in state.removed else MSG_NO_CONTAINER,
+                       {"name": name})
+
+
+# Verdicts that say "look again in a moment": the lab page checks once more after SETTLE_RECHECK_S.
+SETTLE_RECHECK_S = 3.0
+
+
+def settling(result: CheckResult) -> bool:
+    """True when ``result`` waits for a state to settle (a container created or ended just now)."""
+    return result.msg is MSG_CREATED_SETTLING or result.msg is MSG_LC_EXITED_SETTLING
+
+
 def _fmt_ports(publish: dict[str, int]) -> str:
     return ", ".join(f"{h}->{c}" for c, h in publish.items())
 
@@ -798,8 +921,9 @@ def _fmt_ports(publish: dict[str, int]) -> str:
 def container_running(
     state: EngineState, *, name: str, image: str, publish: dict[str, int] | None = None
 ) -> CheckResult:
-    """Pass when container ``name`` runs from ``image`` and publishes every ``publish`` entry
-    (container port like ``"80/tcp"`` -> host port)."""
+    """Pass when container ``name`` runs from ``image`` (any tag of its repository) and publishes
+    every ``publish`` entry (container port like ``"80/tcp"`` -> host port). Messages name the
+    image a container really runs (``nginx`` for a step that asks for ``nginx:1.27``)."""
     publish = publish or {}
     c = next((c for c in state.containers if c.name == name), None)
     if c is None:
@@ -809,9 +933,10 @@ def container_running(
             None,
         )
         if other is not None:
-            return CheckResult(False, MSG_OTHER_NAME, {"image": image, "other": other.name,
-                                                       "name": name})
-        return CheckResult(False, MSG_NO_CONTAINER, {"name": name})
+            # Named by the image it really runs: the check takes any tag of ``image``.
+            return CheckResult(False, MSG_OTHER_NAME, {"image": other.image or image,
+                                                       "other": other.name, "name": name})
+        return no_container(state, name)
     if not container_uses_image(state, c, image):
         return CheckResult(False, MSG_WRONG_IMAGE, {"name": name, "actual": c.image,
                                                     "image": image})
@@ -826,18 +951,27 @@ def container_running(
         if int(hport) not in bound:
             params["actual"] = ", ".join(str(b) for b in bound)
             return CheckResult(False, MSG_WRONG_PORT, params)
-    return CheckResult(True, MSG_RUNNING_OK, {"name": name, "image": image,
+    return CheckResult(True, MSG_RUNNING_OK, {"name": name, "image": c.image or image,
                                               "ports": _fmt_ports(publish) or "-"})
 
 
 def containers_from_image(state: EngineState, *, image: str, min_running: int = 2) -> CheckResult:
-    """Pass when at least ``min_running`` containers run from ``image`` at the same time."""
+    """Pass when at least ``min_running`` containers run from ``image`` at the same time.
+
+    A miss names the containers of ``image`` that are not running: stopped ones (state
+    ``exited``: they ran and ended) apart from ones that were never started (state
+    ``created``: a ``docker run`` whose start failed, such as on a host port already taken,
+    leaves its container so)."""
     mine = [c for c in state.containers if container_uses_image(state, c, image)]
     running = [c for c in mine if c.state == "running"]
     if len(running) >= min_running:
         return CheckResult(True, MSG_COUNT_OK, {"count": len(running), "image": image})
-    stopped = len(mine) - len(running)
+    never = [c.name for c in mine if c.state == "created"]
+    stopped = sum(1 for c in mine if c.state == "exited")
     params = {"count": len(running), "image": image, "min": min_running, "stopped": stopped}
+    if never:
+        return CheckResult(False, MSG_COUNT_NEVER_STARTED,
+                           {**params, "names": ", ".join(never), "first": never[0]})
     return CheckResult(False, MSG_COUNT_STOPPED if stopped else MSG_COUNT_LOW, params)
 
 
@@ -857,9 +991,14 @@ def container_lifecycle(
     """Pass when container ``name`` shows the effect of ``docker <command> <name>``.
 
     Commands whose end states look alike are told apart by the container's history: ``unpause``
-    needs a past unpause, ``start`` a past stop (a ``die`` event), ``stop`` and ``kill`` differ by
-    the exit code (137 after SIGKILL), and ``rm`` needs the engine to report the removal, so a
-    container that never existed does not count as removed.
+    needs a past unpause, ``start`` a past stop (a ``die`` event before its latest ``start``, and
+    no ``restart`` event after it: ``docker restart`` is not a stop and a start), ``stop`` and
+    ``kill`` differ by the exit code (137 after SIGKILL), and ``rm`` needs the engine to report
+    the removal, so a container that never existed does not count as removed. A container that
+    died less than EXITED_SETTLE_S seconds before ``state.observed_at`` does not pass ``stop`` or
+    ``kill`` yet (MSG_LC_EXITED_SETTLING): it may be in the middle of a ``docker restart``. A
+    container stopped and started again at once (``docker stop life; docker start life``) still
+    passes ``stop``: its history shows the ``stop`` event and a start that is not a restart.
     """
     p: dict[str, Any] = {"name": name}
     c = _named(state, name)
@@ -877,8 +1016,9 @@ def container_lifecycle(
             None,
         ) if command == "run" else None
         if other is not None:
-            return CheckResult(False, MSG_OTHER_NAME, {**p, "image": image, "other": other.name})
-        return CheckResult(False, MSG_NO_CONTAINER, p)
+            return CheckResult(False, MSG_OTHER_NAME, {**p, "image": other.image or image,
+                                                       "other": other.name})
+        return no_container(state, name)
     if image and not container_uses_image(state, c, image):
         return CheckResult(False, MSG_WRONG_IMAGE, {**p, "actual": c.image, "image": image})
     p["state"] = c.state
@@ -898,19 +1038,40 @@ def container_lifecycle(
             return CheckResult(False, MSG_NOT_RUNNING, p)
         if command == "unpause" and "unpause" not in c.history:
             return CheckResult(False, MSG_LC_NOT_UNPAUSED, p)
-        if command == "start" and "die" not in c.history:
-            return CheckResult(False, MSG_LC_NOT_RESTARTED, p)
+        if command == "start":
+            starts = [i for i, action in enumerate(c.history) if action == "start"]
+            if starts and "restart" in c.history[starts[-1]:]:
+                return CheckResult(False, MSG_LC_RESTART_COMMAND, p)
+            if not starts or "die" not in c.history[:starts[-1]]:
+                return CheckResult(False, MSG_LC_NOT_RESTARTED, p)
         ok = {"run": MSG_LC_RUN_OK, "unpause": MSG_LC_UNPAUSE_OK, "start": MSG_LC_START_OK}
         return CheckResult(True, ok[command], {**p, "image": image or c.image})
 
     # stop and kill: the container has exited; the exit code tells how.
+    if command == "stop" and c.state in UP_STATES and _stopped_then_started(c.history):
+        return CheckResult(True, MSG_LC_STOPPED_EARLIER, p)
     if c.state in UP_STATES:
         return CheckResult(False, MSG_LC_STOP_FIRST if command == "stop" else MSG_LC_KILL_FIRST, p)
     p["code"] = "?" if c.exit_code is None else c.exit_code
     killed = c.exit_code == SIGKILL_EXIT
+    if (killed == (command == "kill") and state.observed_at and c.died_at
+            and state.observed_at - c.died_at < EXITED_SETTLE_S):
+        return CheckResult(False, MSG_LC_EXITED_SETTLING, p)
     if command == "stop":
         return CheckResult(not killed, MSG_LC_KILLED_NOT_STOPPED if killed else MSG_LC_STOP_OK, p)
     return CheckResult(killed, MSG_LC_KILL_OK if killed else MSG_LC_STOPPED_NOT_KILLED, p)
+
+
+def _stopped_then_started(history: tuple[str, ...]) -> bool:
+    """True when ``history`` shows a ``docker stop`` (a ``stop`` event) and later a start of its
+    own: one not followed by a ``restart`` event, which ``docker restart`` adds right after the
+    start it makes."""
+    for i, action in enumerate(history):
+        if action == "stop" and "start" in history[i + 1:]:
+            j = history.index("start", i + 1)
+            if history[j + 1:j + 2] != ("restart",):
+                return True
+    return False
 
 
 def containers_published(
@@ -935,8 +1096,9 @@ def containers_published(
                 None,
             )
             if other is not None:
-                return CheckResult(False, MSG_OTHER_NAME, {**p, "other": other.name})
-            return CheckResult(False, MSG_NO_CONTAINER, p)
+                return CheckResult(False, MSG_OTHER_NAME, {**p, "image": other.image or image,
+                                                           "other": other.name})
+            return no_container(state, name)
         if not container_uses_image(state, c, image):
             return CheckResult(False, MSG_WRONG_IMAGE, {**p, "actual": c.image})
         p["state"] = c.state
@@ -993,7 +1155,7 @@ def containers_on_network(
         p: dict[str, Any] = {"name": name, "network": network}
         c = _named(state, name)
         if c is None:
-            return CheckResult(False, MSG_NO_CONTAINER, p)
+            return no_container(state, name)
         if network not in c.networks:
             actual = ", ".join(c.networks) or c.network_mode or "-"
             return CheckResult(False, MSG_ONNET_WRONG, {**p, "actual": actual})
@@ -1014,7 +1176,8 @@ def containers_on_network(
     if answered:
         return CheckResult(True, MSG_ONNET_ANSWERED, {"names": ", ".join(answered),
                                                       "network": network})
-    return CheckResult(True, MSG_ONNET_OK, {"names": ", ".join(names), "network": network})
+    return CheckResult(True, MSG_ONNET_OK if len(names) > 1 else MSG_ONNET_OK_ONE,
+                       {"names": ", ".join(names), "network": network})
 
 
 ALL_INTERFACES = ("0.0.0.0", "::", "")
@@ -1029,7 +1192,7 @@ def published_on(
     p: dict[str, Any] = {"name": name, "cport": port, "hport": host_port, "host_ip": host_ip,
                          "cport_num": port.split("/", 1)[0]}
     if c is None:
-        return CheckResult(False, MSG_NO_CONTAINER, p)
+        return no_container(state, name)
     if c.state == "created":
         return CheckResult(False, MSG_PUB_CREATED, p)
     if c.state != "running":
@@ -1094,7 +1257,7 @@ def volume_mounted(
                          "volume": volume or "", "source": source or "", "flag": flag}
     c = _named(state, name)
     if c is None:
-        return CheckResult(False, MSG_NO_CONTAINER, p)
+        return no_container(state, name)
     m = next((m for m in c.mounts if m.destination.rstrip("/") == destination.rstrip("/")), None)
     if m is None:
         return CheckResult(False, MSG_MOUNT_NONE, p)
@@ -1522,7 +1685,7 @@ def container_created(state: EngineState, *, name: str, image: str) -> CheckResu
                       if o.state == "created" and container_uses_image(state, o, image)), None)
         if other is not None:
             return CheckResult(False, MSG_CREATED_OTHER, {**p, "other": other.name})
-        return CheckResult(False, MSG_NO_CONTAINER, p)
+        return no_container(state, name)
     if not container_uses_image(state, c, image):
         return CheckResult(False, MSG_WRONG_IMAGE, {**p, "actual": c.image})
     if c.state != "created":
@@ -1775,7 +1938,7 @@ def ran_command(
     if container:
         c = _named(state, container)
         if c is None:
-            return CheckResult(False, MSG_NO_CONTAINER, {"name": container})
+            return no_container(state, container)
     if image:
         img = _resolve_image(state, image)
         if img is None:
@@ -1843,7 +2006,8 @@ class CheckType:
 
 
 REGISTRY: dict[str, CheckType] = {
-    "image_present": CheckType(image_present, frozenset({"image"})),
+    "image_present": CheckType(image_present, frozenset({"image"}), frozenset({"full_name"}),
+                               reads_if=image_present_reads),
     "container_running": CheckType(container_running, frozenset({"name", "image"}),
                                    frozenset({"publish"})),
     "containers_from_image": CheckType(containers_from_image, frozenset({"image"}),

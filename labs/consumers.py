@@ -18,7 +18,7 @@ from django.utils.translation import override
 
 from webapp.sandboxes.consumers import TerminalConsumer
 
-from . import content, services
+from . import checks, content, services
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +77,10 @@ class LabTerminalConsumer(TerminalConsumer):
             # The isolation mode may need one `docker info` the first time: not on the loop.
             unavailable = await asyncio.to_thread(services.unavailable_features)
             results = services.lab_judge(lab=self.lab, state=state, unavailable=unavailable)
+            if any(checks.settling(r) for r in results.values()):
+                # A container created or ended just now: look again once it has settled, even
+                # if nothing else happens in the meantime.
+                self.loop.call_later(checks.SETTLE_RECHECK_S, self.schedule_check, 0)
             statuses = await database_sync_to_async(services.steps_record)(
                 user=self.user, lab=self.lab, results=results, observed_ms=observed_ms
             )

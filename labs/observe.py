@@ -45,9 +45,9 @@ from .checks import (
 
 MAX_OBJECTS = 500
 TIMEOUT_S = 5
-# Lifecycle events kept per container (pause/unpause/die/start/restart) or for removals
+# Lifecycle events kept per container (pause/unpause/die/stop/start/restart) or for removals
 # (destroy, of containers, networks and volumes).
-HISTORY_EVENTS = ("start", "pause", "unpause", "die", "destroy", "restart")
+HISTORY_EVENTS = ("start", "pause", "unpause", "die", "stop", "destroy", "restart")
 EVENT_TYPES = ("container", "network", "volume")
 MAX_LABELS = 100
 MAX_EVENTS = 1000
@@ -73,7 +73,7 @@ def engine_state(engine_url: str) -> EngineState:
     observed_at = time.time()  # before reading: ages computed from it are never too large
     try:
         # Events first: history is then never newer than the container list read after it.
-        history, removed, removed_networks, removed_volumes = _recent_events(api)
+        history, died_at, removed, removed_networks, removed_volumes = _recent_events(api)
         containers = []
         logs_left = MAX_LOGS
         for c in api.containers(all=True)[:MAX_OBJECTS]:
@@ -103,7 +103,8 @@ def engine_state(engine_url: str) -> EngineState:
                                            network_mode=str((c.get("HostConfig") or {})
                                                             .get("NetworkMode", "")),
                                            mounts=_mounts(c), labels=_labels(c),
-                                           created=_int(c.get("Created"))))
+                                           created=_int(c.get("Created")),
+                                           died_at=died_at.get(cid, 0.0)))
         imgs = _images(api)
         nets = tuple(NetworkObs(name=str(n.get("Name", "")), driver=str(n.get("Driver", "")),
                                 labels=_labels(n))
@@ -165,9 +166,12 @@ def _labels(obj: dict) -> dict[str, str]:
 
 def _recent_events(
     api: docker.APIClient,
-) -> tuple[dict[str, tuple[str, ...]], tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+) -> tuple[dict[str, tuple[str, ...]], dict[str, float], tuple[str, ...], tuple[str, ...],
+           tuple[str, ...]]:
     """The engine's buffered events up to now: each container's lifecycle actions by id (oldest
-    first), and the names of removed containers, networks and volumes (each oldest first)."""
+    first), when each container last died by id (epoch seconds, from the event's ``timeNano``
+    or ``time``), and the names of removed containers, networks and volumes (each oldest
+    first)."""
     params = {
         "since": "0",  # from the oldest event the engine still holds
         "until": f"{time.time():.9f}",  # past events only: the engine answers and closes
@@ -176,6 +180,7 @@ def _recent_events(
     # docker-py's events() reads without a timeout; this reads the same endpoint with ours.
     resp = api.get(api._url("/events"), params=params, timeout=TIMEOUT_S, stream=True)
     history: dict[str, list[str]] = {}
+    died_at: dict[str, float] = {}
     removed: list[str] = []
     removed_networks: list[str] = []
     removed_volumes: list[str] = []
@@ -200,10 +205,23 @@ def _recent_events(
                 removed.append(name)
             elif action in HISTORY_EVENTS:
                 history.setdefault(cid, []).append(action)
+                if action == "die":
+                    died_at[cid] = _event_time(ev)
     finally:
         resp.close()
-    return ({k: tuple(v) for k, v in history.items()}, tuple(removed), tuple(removed_networks),
-            tuple(removed_volumes))
+    return ({k: tuple(v) for k, v in history.items()}, died_at, tuple(removed),
+            tuple(removed_networks), tuple(removed_volumes))
+
+
+def _event_time(ev: dict) -> float:
+    """When an engine event happened, epoch seconds (0.0 when it does not say)."""
+    try:
+        return int(ev["timeNano"]) / 1e9
+    except (KeyError, TypeError, ValueError):
+        try:
+            return float(ev.get("time") or 0)
+        except (TypeError, ValueError):
+            return 0.0
 
 
 def _http_requests(api: docker.APIClient, container_id: str) -> int:

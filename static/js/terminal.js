@@ -132,11 +132,18 @@
   window.addEventListener("resize", () => fit.fit());
   connect();
 
-  // Click-to-run: the command is typed into the terminal, never executed for the learner.
+  // Click-to-run: the whole block goes to the terminal in one message, every line followed by
+  // Enter (\r, what the Enter key sends), so each line runs (a here-document gets its closing
+  // EOF) and the next click starts on a fresh prompt instead of joining the last line.
+  function runKeys(block) {
+    const lines = block.replace(/\r\n?/g, "\n").replace(/\n+$/, "").split("\n");
+    return lines.map((line) => line + "\r").join("");
+  }
+  window.bungeoRunKeys = runKeys;  // for tests
   document.addEventListener("click", (ev) => {
     const btn = ev.target.closest("[data-run]");
     if (btn) {
-      if (ws && ws.readyState === WebSocket.OPEN) ws.send(encoder.encode(btn.dataset.run));
+      if (ws && ws.readyState === WebSocket.OPEN) ws.send(encoder.encode(runKeys(btn.dataset.run)));
       term.focus();
       return;
     }

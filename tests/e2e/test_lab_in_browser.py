@@ -35,11 +35,9 @@ def test_learner_runs_nginx_and_the_step_ticks(asgi_server, browser, django_user
     page.wait_for_selector("#step-run-nginx.done", timeout=30_000)
     badge = page.inner_text("#status-run-nginx .badge")
     assert badge == done_word
-    # Click-to-run types the command into the terminal without pressing Enter for the learner.
+    # Click-to-run sends the command with its Enter: it runs, and the step ticks.
     page.click("#step-second-container .run-button")
     page.wait_for_selector(".xterm-rows:has-text('my-web2')")
-    assert not page.locator("#step-second-container.done").count()
-    page.keyboard.press("Enter")
     page.wait_for_selector("#step-second-container.done", timeout=30_000)
     SHOTS.mkdir(exist_ok=True)
     page.screenshot(path=str(SHOTS / f"lab-{locale}.png"))
@@ -96,4 +94,41 @@ def test_keyboard_users_can_leave_the_terminal(asgi_server, browser, django_user
     page.keyboard.press("Escape")
     page.keyboard.press("Shift+Tab")
     assert page.evaluate("document.activeElement.closest('.terminal-bar') !== null")
+    ctx.close()
+
+
+HEREDOC = "cat > index.html <<'EOF'"
+
+
+def test_a_run_button_runs_its_whole_block_and_twice_in_a_row(asgi_server, browser,
+                                                               django_user_model, backend):
+    """A multi-line block (a here-document) goes to the terminal with an Enter after every line,
+    its closing EOF included, so it runs whole; a second click right after runs it again on a
+    fresh prompt instead of being glued to the block's last line."""
+    from tests.conftest import inner_sh
+    from webapp.sandboxes.backend import learner_owner
+
+    user = django_user_model.objects.create_user("learner", password="pw-learner-1")
+    ctx = browser.new_context(viewport={"width": 1400, "height": 900}, locale="en-US")
+    page = ctx.new_page()
+    page.goto(f"{asgi_server}/labs/week1/dockerfile/")
+    page.fill("input[name=username]", "learner")
+    page.fill("input[name=password]", "pw-learner-1")
+    page.click("button[type=submit].primary")
+    page.wait_for_selector("#term-status[data-state=ready]", timeout=60_000)
+    button = page.locator(f'.run-button[data-run^="{HEREDOC}"]').first
+    block = button.get_attribute("data-run")
+    assert block.count("\n") == 2 and block.endswith("\nEOF")
+    assert page.evaluate("(b) => window.bungeoRunKeys(b)", block) == block.replace("\n", "\r") + "\r"
+    button.click()
+    button.click()
+    sandbox = backend.find(owner=learner_owner(user))
+    script = "cat /root/index.html; grep -c '^cat > index.html <<' /root/.bash_history"
+    want = "<h1>Hello from the bungeoppang stall</h1>\n2"
+    for _ in range(60):
+        out = inner_sh(backend, sandbox.id, script).output.strip()
+        if out == want:
+            break
+        page.wait_for_timeout(500)
+    assert out == want, out
     ctx.close()

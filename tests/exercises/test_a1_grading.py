@@ -32,7 +32,8 @@ EXPECTED: dict[str, dict[str, str]] = {
         "app-listens": "listens on 127.0.0.1:3000 only",
         "http-hello": "No HTTP answer through the published port 3000",
     },
-    "broken/single-stage": {"multi-stage": "one stage"},
+    "broken/single-stage": {"multi-stage": "one stage",
+                            "copy-from": "There is no COPY --from in the Dockerfile"},
     "broken/expose-in-build-stage": {"expose-3000": "does not carry over to the final stage"},
     "broken/copy-from-missing-stage": {
         "copy-from": "COPY --from=build names no stage (stages above it: builder)",

@@ -148,10 +148,27 @@ def test_expose_fails_without_3000_tcp(extra, needle):
 
 
 # -- copy-from --------------------------------------------------------------------------------------
-@pytest.mark.parametrize("ref", ["build", "BUILD", "Build", "0", "node:18-alpine"])
-def test_copy_from_accepts_earlier_stages_in_any_case_indexes_and_images(ref):
+@pytest.mark.parametrize("ref", ["build", "BUILD", "Build", "0"])
+def test_copy_from_accepts_earlier_stages_in_any_case_and_indexes(ref):
     v = grader.judge_copy_from(two_stages(ref=ref))
     assert v.passed, v.message
+
+
+def test_copy_from_an_image_is_allowed_next_to_a_copy_from_a_stage():
+    v = grader.judge_copy_from(two_stages(extra="COPY --from=busybox:1.36 /bin/sh /bin/sh"))
+    assert v.passed, v.message
+
+
+def test_copy_from_fails_without_any_copy_from():
+    """A single-stage Dockerfile has nothing to copy from: no points for copy-from."""
+    v = grader.judge_copy_from(stages("FROM node:18-alpine\nCOPY . .\nCMD node app.js\n"))
+    assert not v.passed and "There is no COPY --from in the Dockerfile" in v.message
+
+
+def test_copy_from_fails_when_it_only_copies_from_images():
+    v = grader.judge_copy_from(two_stages(ref="node:18-alpine"))
+    assert not v.passed
+    assert "copies from an image (node:18-alpine), not from a stage" in v.message
 
 
 def test_copy_from_unknown_stage_is_named():
@@ -400,7 +417,7 @@ def test_not_utf8():
 STATIC_FAILS = {
     "reference": set(),
     "broken/listen-localhost": set(),
-    "broken/single-stage": {"multi-stage"},
+    "broken/single-stage": {"multi-stage", "copy-from"},
     "broken/expose-in-build-stage": {"expose-3000"},
     "broken/copy-from-missing-stage": {"copy-from"},
     "broken/dev-deps-in-final": set(),

@@ -35,6 +35,11 @@ VARIANTS = {
     "broken/one-api-instance": ({"load-spread", "sessions-shared"}, "Only 1 API container"),
     "broken/items-in-memory": ({"items-stored"}, "GET /api/items"),
     "broken/privileged": (ALL, "privileged: true"),
+    # The feedback names the missing build folder relative to the submission. The database
+    # (no build) still starts, on its named volume.
+    "broken/build-folder-missing": (ALL - {"compose-valid", "db-volume"},
+                                    "the build folder ./backend (of api1, api2) is not in your "
+                                    "submission"),
     # Compose's "`version` is obsolete" warning must not hide the file from the policy.
     "broken/privileged-with-version": (ALL, "privileged: true"),
     "tricky/replicas": (set(), None),
@@ -123,6 +128,20 @@ def test_variant_gets_exactly_its_verdicts(graded, variant):
     if phrase:
         first_lost = next(c for c in report.checks if not c.passed)
         assert phrase in first_lost.message, first_lost.message
+
+
+@pytest.mark.docker
+@pytest.mark.timeout(3600)
+@pytest.mark.parametrize("variant", ["broken/build-folder-missing"])
+def test_feedback_never_shows_the_grading_sandboxs_own_paths(graded, variant):
+    """Messages and evidence name files relative to the submission (./backend), never where
+    the grading sandbox keeps it."""
+    report = graded[variant]
+    if isinstance(report, Exception):
+        raise report
+    assert "./backend" in report.checks[1].evidence  # stack-up's build output
+    for c in report.checks:
+        assert A2.grader.WORKDIR not in c.message + c.evidence, (c.id, c.message, c.evidence)
 
 
 @pytest.mark.docker

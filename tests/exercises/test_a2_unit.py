@@ -290,6 +290,75 @@ def test_base_images_missing():
     assert grader.base_images_missing("#5 DONE 0.1s") == []
 
 
+def test_in_submission_shows_paths_relative_to_the_submission():
+    assert grader.in_submission(f'path "{ROOT}/api" not found') == 'path "./api" not found'
+    assert grader.in_submission(f"{ROOT}/compose.yaml: bad, in {ROOT}") == \
+        "./compose.yaml: bad, in ."
+    # Only the submission folder itself, as a whole path component.
+    assert grader.in_submission("/srv/submission-x/a /srv/submission2") == \
+        "/srv/submission-x/a /srv/submission2"
+
+
+# What `docker compose build` prints for a build folder that does not exist (measured in a
+# grading sandbox).
+NO_CONTEXT = f'unable to prepare context: path "{ROOT}/api" not found\n'
+
+
+def test_build_contexts_missing_names_the_folder_and_its_services():
+    assert grader.build_contexts_missing(NO_CONTEXT, REFERENCE) == [("./api", ["api1", "api2"])]
+    assert grader.build_contexts_missing("#5 DONE 0.1s", REFERENCE) == []
+
+
+class _BuildFailsStack:
+    """A stack whose build fails as Compose does on a missing build folder (unit tests only)."""
+
+    def __init__(self, output: str):
+        self.output = output
+        self.backend = self  # `docker tag` of a shared build runs through the backend
+        self.sandbox = type("Sandbox", (), {"id": "fake"})()
+
+    def compose(self, *args, timeout=60):
+        code, out = (17, self.output) if args[0] == "build" else (0, "")
+        return type("Res", (), {"exit_code": code, "output": out, "timed_out": False})()
+
+    def exec(self, sandbox_id, cmd, timeout=60):
+        return type("Res", (), {"exit_code": 1, "output": "No such image", "timed_out": False})()
+
+    def pg_ready(self, service, deadline):
+        return True
+
+    def ps(self):
+        return ""
+
+    def containers(self):
+        return []
+
+
+def test_a_missing_build_folder_is_named_relative_to_the_submission():
+    run = grader._Run(lambda *a: None)
+    assert not grader._stack_up(run, _BuildFailsStack(NO_CONTEXT), REFERENCE,
+                                grader.service_roles(REFERENCE))
+    o = run.outcomes["stack-up"]
+    assert not o.passed
+    assert "the build folder ./api (of api1, api2) is not in your submission" in o.message
+    assert ROOT not in o.message and ROOT not in o.evidence
+    with translation.override("ko"):
+        run = grader._Run(lambda *a: None)
+        grader._stack_up(run, _BuildFailsStack(NO_CONTEXT), REFERENCE,
+                         grader.service_roles(REFERENCE))
+        o = run.outcomes["stack-up"]
+        assert "./api" in o.message and "제출물에 없습니다" in o.message and ROOT not in o.message
+
+
+def test_other_build_errors_show_paths_relative_to_the_submission():
+    out = f"failed to solve: failed to read dockerfile: open {ROOT}/api/Dockerfil: no such file\n"
+    run = grader._Run(lambda *a: None)
+    grader._stack_up(run, _BuildFailsStack(out), REFERENCE, grader.service_roles(REFERENCE))
+    o = run.outcomes["stack-up"]
+    assert "an image does not build" in o.message and "open ./api/Dockerfil" in o.message
+    assert ROOT not in o.message
+
+
 def test_missing_images():
     assert grader.missing_images(REFERENCE, {"nginx:alpine", "redis:7-alpine",
                                              "postgres:16-alpine"}) == []

@@ -1,6 +1,7 @@
 """Unit tests of step checks (pure: no Docker). Each check is tested both ways."""
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 import pytest
@@ -104,6 +105,20 @@ def test_containers_from_image():
     assert not res.passed and res.msg is checks.MSG_COUNT_STOPPED
 
 
+def test_containers_from_image_never_started_is_not_stopped():
+    """A 'docker run' whose start failed (host port taken, a bad bind mount) leaves a container
+    that never ran: it is named as such, not counted as a stopped one."""
+    failed = EngineState(containers=(web(), web(name="my-web2", state="created")), images=(NGINX,))
+    res = checks.containers_from_image(failed, image="nginx", min_running=2)
+    assert not res.passed and res.msg is checks.MSG_COUNT_NEVER_STARTED
+    with override("en"):
+        assert "1 container(s) running from nginx; my-web2 was created but never started" \
+            in res.message and "stopped" not in res.message
+        assert "docker rm my-web2" in res.message
+    with override("ko"):
+        assert "my-web2" in res.message and "docker rm my-web2" in res.message
+
+
 def test_other_images_do_not_count():
     state = EngineState(containers=(web(), web(name="bb", image="busybox", image_id="sha256:bbb")),
                         images=(NGINX, BUSYBOX))
@@ -135,9 +150,12 @@ def life(state="running", history=("start",), exit_code=None, name="life", image
 RUNNING = life()
 PAUSED = life("paused", ("start", "pause"))
 UNPAUSED = life("running", ("start", "pause", "unpause"))
-STOPPED = life("exited", ("start", "pause", "unpause", "die"), exit_code=0)
-RESTARTED = life("running", ("start", "pause", "unpause", "die", "start"))
+STOPPED = life("exited", ("start", "pause", "unpause", "die", "stop"), exit_code=0)
+RESTARTED = life("running", ("start", "pause", "unpause", "die", "stop", "start"))
 KILLED = life("exited", ("start", "die"), exit_code=137)
+# 'docker restart': the engine reports die, stop, then start, then restart.
+RESTARTED_IN_ONE_GO = life("running", ("start", "pause", "unpause", "die", "stop", "start",
+                                       "restart"))
 
 
 @pytest.mark.parametrize("command,container,msg", [
@@ -163,13 +181,13 @@ def test_container_lifecycle_rm_needs_a_removal():
 
 
 @pytest.mark.parametrize("command,container,msg", [
-    ("run", None, checks.MSG_NO_CONTAINER),
+    ("run", None, checks.MSG_CONTAINER_REMOVED),
     ("run", life(name="eager_turing"), checks.MSG_OTHER_NAME),
     ("run", life(image="busybox", image_id="sha256:bbb"), checks.MSG_WRONG_IMAGE),
     ("run", life("created", ()), checks.MSG_LC_CREATED),
     ("run", PAUSED, checks.MSG_LC_PAUSED),
     ("run", STOPPED, checks.MSG_NOT_RUNNING),
-    ("pause", None, checks.MSG_NO_CONTAINER),
+    ("pause", None, checks.MSG_CONTAINER_REMOVED),
     ("pause", RUNNING, checks.MSG_LC_NOT_PAUSED),
     ("pause", STOPPED, checks.MSG_LC_PAUSE_STOPPED),
     ("unpause", PAUSED, checks.MSG_LC_PAUSED),
@@ -181,7 +199,9 @@ def test_container_lifecycle_rm_needs_a_removal():
     ("start", STOPPED, checks.MSG_NOT_RUNNING),
     ("start", UNPAUSED, checks.MSG_LC_NOT_RESTARTED),
     ("start", PAUSED, checks.MSG_LC_PAUSED),
+    ("start", RESTARTED_IN_ONE_GO, checks.MSG_LC_RESTART_COMMAND),
     ("kill", RESTARTED, checks.MSG_LC_KILL_FIRST),
+    ("stop", RESTARTED_IN_ONE_GO, checks.MSG_LC_STOP_FIRST),
     ("kill", STOPPED, checks.MSG_LC_STOPPED_NOT_KILLED),
     ("rm", KILLED, checks.MSG_LC_RM_STILL_THERE),
     ("rm", RESTARTED, checks.MSG_LC_RM_RUNNING),
@@ -210,6 +230,63 @@ def test_no_lifecycle_step_passes_before_its_command():
         for later, _ in order[i + 1:]:
             assert not checks.container_lifecycle(state, name="life", command=later).passed, \
                 (order[i][0], later)
+
+
+def test_lifecycle_start_after_a_restart_needs_a_stop_and_a_start_of_its_own():
+    again = life("running", RESTARTED_IN_ONE_GO.history + ("die", "start"))
+    state = EngineState(containers=(again,), images=(NGINX,))
+    assert checks.container_lifecycle(state, name="life", command="start").passed
+    state = EngineState(containers=(RESTARTED_IN_ONE_GO,), images=(NGINX,))
+    res = checks.container_lifecycle(state, name="life", command="start")
+    with override("en"):
+        assert "was restarted with 'docker restart', which stops and starts it" in res.message
+
+
+def test_lifecycle_stop_seen_in_the_history_of_a_container_started_again_at_once():
+    """'docker stop life; docker start life' leaves no settled stopped state to see: the stop
+    event and a start that is no restart still count as the stop, and the start passes too."""
+    state = EngineState(containers=(RESTARTED,), images=(NGINX,))
+    res = checks.container_lifecycle(state, name="life", command="stop")
+    assert res.passed and res.msg is checks.MSG_LC_STOPPED_EARLIER
+    assert checks.container_lifecycle(state, name="life", command="start").passed
+    # 'docker restart' is no stop: its start is followed by restart.
+    state = EngineState(containers=(RESTARTED_IN_ONE_GO,), images=(NGINX,))
+    res = checks.container_lifecycle(state, name="life", command="stop")
+    assert not res.passed and res.msg is checks.MSG_LC_STOP_FIRST
+    # 'docker kill' then 'docker start': no stop event.
+    killed_then_started = life("running", ("start", "die", "start"))
+    state = EngineState(containers=(killed_then_started,), images=(NGINX,))
+    assert not checks.container_lifecycle(state, name="life", command="stop").passed
+
+
+@pytest.mark.parametrize("command,exit_code", [("stop", 0), ("kill", 137)])
+def test_lifecycle_exited_just_now_settles_first(command, exit_code):
+    """A look in the middle of 'docker restart' (died, not started yet) is no stop or kill."""
+    ended = dataclasses.replace(life("exited", ("start", "die"), exit_code=exit_code),
+                                died_at=1000.0)
+    now = EngineState(containers=(ended,), images=(NGINX,), observed_at=1000.4)
+    res = checks.container_lifecycle(now, name="life", command=command)
+    assert not res.passed and res.msg is checks.MSG_LC_EXITED_SETTLING and checks.settling(res)
+    with override("en"):
+        assert "life ended just now: checking in a moment that it stays stopped" in res.message
+    later = dataclasses.replace(now, observed_at=1000.0 + checks.EXITED_SETTLE_S)
+    assert checks.container_lifecycle(later, name="life", command=command).passed
+    # The wrong exit code is named at once, settled or not.
+    other = "kill" if command == "stop" else "stop"
+    res = checks.container_lifecycle(now, name="life", command=other)
+    assert not res.passed and not checks.settling(res)
+
+
+def test_a_removed_container_is_not_missing_yet():
+    never = checks.container_lifecycle(EngineState(), name="life", command="stop")
+    assert never.msg is checks.MSG_NO_CONTAINER
+    gone = checks.container_lifecycle(EngineState(removed=("life",)), name="life", command="stop")
+    assert gone.msg is checks.MSG_CONTAINER_REMOVED
+    with override("en"):
+        assert gone.message.startswith("There is no container named life any more")
+        assert "yet" not in gone.message
+    with override("ko"):
+        assert "아직" not in gone.message and "삭제" in gone.message
 
 
 def test_lifecycle_messages_name_the_fix():
@@ -375,8 +452,14 @@ def test_containers_on_network_names_the_wrong_network():
     res = checks.containers_on_network(none, network="none", names=["isolated"])
     with override("en"):
         assert "isolated is on host, not none" in res.message
-    assert checks.containers_on_network(EngineState(containers=(box("isolated", ("none",)),)),
-                                        network="none", names=["isolated"]).passed
+    res = checks.containers_on_network(EngineState(containers=(box("isolated", ("none",)),)),
+                                       network="none", names=["isolated"])
+    assert res.passed and res.msg is checks.MSG_ONNET_OK_ONE
+    with override("en"):
+        assert res.message == "isolated is running on the none network."  # one: "is", not "are"
+    res = checks.containers_on_network(pair(), network="labnet", names=PAIR)
+    with override("en"):
+        assert res.message == "api, client are running on the labnet network."
 
 
 def test_containers_on_network_answered_needs_a_request():
@@ -907,6 +990,62 @@ def test_image_present_with_a_tag_needs_that_tag():
     assert checks.image_present(both, image="nginx").passed
 
 
+FULL_BUSYBOX = "docker.io/library/busybox:latest"
+
+
+@pytest.mark.parametrize("command", [
+    "docker pull docker.io/library/busybox:latest",
+    "docker image pull -q docker.io/library/busybox:latest",
+    "sudo docker pull --platform linux/amd64 docker.io/library/busybox:latest && docker images",
+])
+def test_image_present_full_name_passes_after_a_pull_by_the_full_name(command):
+    state = EngineState(images=(BUSYBOX,), shell_history=hist((1, "docker pull busybox"),
+                                                              (2, command)))
+    res = checks.image_present(state, image=FULL_BUSYBOX, full_name=True)
+    assert res.passed and res.msg is checks.MSG_IMAGE_FULL_OK, res.message
+    # It reads the history only once the image is there.
+    spec = checks.parse_spec({"type": "image_present", "image": FULL_BUSYBOX, "full_name": True})
+    assert spec.reads(state) == {"history"} and spec.reads(EngineState()) == frozenset()
+
+
+@pytest.mark.parametrize("command", ["docker pull busybox", "docker pull busybox:latest",
+                                     "docker pull library/busybox:latest",
+                                     "docker pull docker.io/busybox:latest",
+                                     "docker pull docker.io/library/busybox"])
+def test_image_present_full_name_fails_after_a_pull_by_a_short_name(command):
+    state = EngineState(images=(BUSYBOX,), shell_history=hist((1, command)))
+    res = checks.image_present(state, image=FULL_BUSYBOX, full_name=True)
+    assert not res.passed and res.msg is checks.MSG_IMAGE_SHORT_NAME
+    with override("en"):
+        assert f"You ran '{command}', which leaves parts of the name" in res.message
+        assert "run 'docker pull docker.io/library/busybox:latest'" in res.message
+
+
+def test_image_present_full_name_without_any_pull_or_image():
+    res = checks.image_present(EngineState(images=(BUSYBOX,)), image=FULL_BUSYBOX, full_name=True)
+    assert not res.passed and res.msg is checks.MSG_IMAGE_NOT_PULLED_FULL
+    # A full-name pull of another image does not count either.
+    other = EngineState(images=(BUSYBOX,), shell_history=hist(
+        (1, "docker pull docker.io/library/alpine:latest")))
+    assert checks.image_present(other, image=FULL_BUSYBOX, full_name=True).msg \
+        is checks.MSG_IMAGE_NOT_PULLED_FULL
+    # The image must be there too: a history line alone is not enough.
+    gone = EngineState(shell_history=hist((1, "docker pull docker.io/library/busybox:latest")))
+    assert checks.image_present(gone, image=FULL_BUSYBOX, full_name=True).msg \
+        is checks.MSG_IMAGE_MISSING
+
+
+@pytest.mark.parametrize("ref,full", [
+    ("docker.io/library/busybox:latest", True), ("localhost:5000/team/app:1.0", True),
+    ("ghcr.io/org/image@sha256:" + "a" * 64, True), ("localhost:5000/a/b@sha256:" + "a" * 64, True),
+    ("busybox", False), ("busybox:latest", False), ("library/busybox:latest", False),
+    ("docker.io/busybox:latest", False), ("docker.io/library/busybox", False),
+    ("team/app/x:1", False),
+])
+def test_written_in_full(ref, full):
+    assert checks.written_in_full(ref) is full
+
+
 def created(name="step-web", state="created", image="nginx:1.27", image_id="sha256:aaa"):
     return ContainerObs(name=name, image=image, image_id=image_id, state=state, created=100)
 
@@ -1240,6 +1379,28 @@ def test_ran_command_spec_is_validated():
 # ------------------------------------------------------------------------------
 
 
+def test_docker_run_start_step_names_the_image_a_container_really_runs():
+    """The start step asks for step-web from nginx:1.27 but takes any nginx tag: its messages
+    name the image each container really runs, not the step's nginx:1.27."""
+    start = next(s for s in _lab_steps("docker-run") if s.id == "start")
+    nginx = ImageObs("sha256:aaa", ("nginx:latest", "nginx:1.27"))
+    # my-web from the earlier lab runs plain nginx.
+    res = start.check.run(EngineState(images=(nginx,), containers=(web(),)))
+    with override("en"):
+        assert not res.passed
+        assert res.message.startswith("A container from nginx is running as my-web."), res.message
+    ok = web(name="step-web", port=8085, image="nginx:1.27")
+    res = start.check.run(EngineState(images=(nginx,), containers=(ok,)))
+    with override("en"):
+        assert res.passed and res.message.startswith("step-web is running from nginx:1.27")
+    latest = web(name="step-web", port=8085)
+    res = start.check.run(EngineState(images=(nginx,), containers=(latest,)))
+    with override("en"):
+        assert res.passed and res.message.startswith("step-web is running from nginx and")
+    with override("ko"):
+        assert "nginx 이미지로 실행 중" in res.message
+
+
 def test_no_docker_run_step_passes_before_its_commands():
     nginx = ImageObs("sha256:aaa", ("nginx:latest", "nginx:1.27"))
     made = created()
@@ -1266,7 +1427,8 @@ def test_no_architecture_step_passes_before_its_commands():
         ("version", EngineState(shell_history=version)),
         ("info", EngineState(shell_history=info)),
         ("rest-api", EngineState(shell_history=api)),
-        ("pull-full-name", EngineState(shell_history=api, images=(BUSYBOX,))),
+        ("pull-full-name", EngineState(images=(BUSYBOX,), shell_history=api + hist(
+            (4, "docker pull docker.io/library/busybox:latest")))),
     ]
     _assert_in_order("docker-architecture", ends)
 

@@ -54,7 +54,7 @@ def _judge(backend, sandbox, lab, step):
     for _ in range(10):
         state = observe.lab_state(backend, sandbox.id, [s.check for s in lab.steps])
         res = step.check.run(state)
-        if res.msg is not checks.MSG_CREATED_SETTLING:
+        if not checks.settling(res):
             return res
         time.sleep(0.5)
     return res
@@ -105,3 +105,37 @@ def test_docker_run_seen_between_create_and_start_never_passes_the_create_step(b
     with override("en"):
         assert not res.passed and "already running: 'docker run' creates and starts" in res.message
 
+
+def test_a_container_seen_just_after_it_ended_does_not_pass_the_stop_step_yet(backend, sandbox):
+    """'docker restart' stops a container and starts it again. A look in between must not take
+    it for 'docker stop' (the step then stuck as done): a container that ended just now waits."""
+    lab = next(lab for course in content.courses().values() for lab in course.labs
+               if lab.id == "container-lifecycle")
+    step = lab.step("stop-life")
+    _reset(backend, sandbox, images=False)
+    _run(backend, sandbox, ["docker run -d --name life nginx", "docker stop life"])
+    state = observe.lab_state(backend, sandbox.id, [s.check for s in lab.steps])
+    res = step.check.run(state)
+    assert res.msg is checks.MSG_LC_EXITED_SETTLING and not res.passed
+    time.sleep(checks.EXITED_SETTLE_S)
+    res = step.check.run(observe.lab_state(backend, sandbox.id, [s.check for s in lab.steps]))
+    with override("en"):
+        assert res.passed and "life is stopped (exit code 0)" in res.message, res.message
+
+
+def test_a_stop_and_a_start_at_once_still_pass_the_stop_step_but_a_restart_does_not(backend,
+                                                                                  sandbox):
+    """With no settled stopped state to see, the engine's events still tell 'docker stop' then
+    'docker start' (the stop step passes) from 'docker restart' (it does not)."""
+    lab = next(lab for course in content.courses().values() for lab in course.labs
+               if lab.id == "container-lifecycle")
+    stop, start = lab.step("stop-life"), lab.step("start-life")
+    _reset(backend, sandbox, images=False)
+    _run(backend, sandbox, ["docker run -d --name life nginx", "docker restart life"])
+    state = observe.lab_state(backend, sandbox.id, [s.check for s in lab.steps])
+    assert not stop.check.run(state).passed and not start.check.run(state).passed
+    _run(backend, sandbox, ["docker stop life; docker start life"])
+    state = observe.lab_state(backend, sandbox.id, [s.check for s in lab.steps])
+    res = stop.check.run(state)
+    assert res.msg is checks.MSG_LC_STOPPED_EARLIER and res.passed
+    assert start.check.run(state).passed

@@ -9,7 +9,8 @@ fresh grading sandbox that has no network and is always removed afterwards:
 * final-base (10): the final stage's base resolves to a Node 18 alpine tag (node:18-alpine,
   node:18.20-alpine3.19, ...), through ARGs and earlier stages.
 * expose-3000 (5): the final image exposes 3000/tcp (EXPOSE in the final stage or one it builds on).
-* copy-from (5): every COPY --from names a stage defined before it.
+* copy-from (5): there is a COPY --from of a stage, and every COPY --from names a stage defined
+  before it (a Dockerfile without one gets no points).
 * build (15): ``docker build`` succeeds within BUILD_TIMEOUT_S.
 * app-listens (10): the container keeps running and listens on port 3000 on every interface
   (read from the container's /proc/<pid>/net/tcp and tcp6, so a 127.0.0.1 bind is named as such).
@@ -351,12 +352,17 @@ def judge_expose(stages: list[Stage], port: int = APP_PORT) -> Verdict:
 
 
 def judge_copy_from(stages: list[Stage]) -> Verdict:
-    """Every COPY --from names a stage defined before it (by name in any case, or by index).
-    A reference with ``:``, ``/`` or ``@`` is an image, which Docker allows."""
+    """At least one COPY --from copies from a stage, and every COPY --from names a stage defined
+    before it (by name in any case, or by index). A reference with ``:``, ``/`` or ``@`` is an
+    image, which Docker allows but which does not count as copying from a stage. A Dockerfile
+    without any COPY --from fails: the points are for copying between stages, not for having
+    nothing to check (handout.en.md, table of checks)."""
     uses = copy_froms(stages)
     evidence = "\n".join(f"line {ins.line}: COPY {ins.value}" for _s, ins, _r in uses)
     if not uses:
-        return Verdict(True, _("There is no COPY --from to check."))
+        return Verdict(False, _("There is no COPY --from in the Dockerfile. A1 asks the final "
+                                "stage to copy what an earlier stage produced with "
+                                "COPY --from=<stage>."))
     for s, ins, ref in uses:
         if any(c in ref for c in ":/@") or stage_by_reference(stages, ref, s.index):
             continue
@@ -371,6 +377,11 @@ def judge_copy_from(stages: list[Stage]) -> Verdict:
                     "%(known)s). Docker would look for an image called '%(ref)s' instead.") % {
                         "line": ins.line, "ref": ref, "known": known}
         return Verdict(False, msg, evidence)
+    if all(any(c in ref for c in ":/@") for _s, _ins, ref in uses):
+        return Verdict(False, _("Every COPY --from here copies from an image (%(refs)s), not from "
+                                "a stage of this Dockerfile. A1 asks the final stage to copy what "
+                                "an earlier stage produced with COPY --from=<stage>.")
+                       % {"refs": ", ".join(sorted({ref for _s, _ins, ref in uses}))}, evidence)
     return Verdict(True, _("Every COPY --from names an earlier stage."), evidence)
 
 

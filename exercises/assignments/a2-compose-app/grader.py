@@ -418,6 +418,30 @@ def build_groups(config: dict[str, Any]) -> list[list[str]]:
 
 
 _BASE_MISSING = re.compile(r"failed to resolve source metadata for (\S+?):\s")
+# What Compose prints when a service's build folder does not exist.
+_CONTEXT_MISSING = re.compile(r'unable to prepare context: path "([^"]+)" not found')
+# The submission folder in the grading sandbox, as a whole path component.
+_SUBMISSION_PATH = re.compile(re.escape(WORKDIR) + r"(?![\w.-])")
+
+
+def in_submission(text: str) -> str:
+    """``text`` with the grading sandbox's submission folder (WORKDIR) written as the learner
+    knows it, relative to the submission: ``/srv/submission/api`` -> ``./api``,
+    ``/srv/submission`` -> ``.``; other paths (``/srv/submission-x``) are left alone."""
+    return _SUBMISSION_PATH.sub(".", text)
+
+
+def build_contexts_missing(output: str, config: dict[str, Any]) -> list[tuple[str, list[str]]]:
+    """The build folders that Compose could not find, from its output: ``(path relative to the
+    submission, sorted names of the services that build from it)``, in the order reported."""
+    out: list[tuple[str, list[str]]] = []
+    for path in dict.fromkeys(m.group(1) for m in _CONTEXT_MISSING.finditer(output)):
+        services = sorted(
+            name for name, svc in (config.get("services") or {}).items()
+            if posixpath.normpath(str(((svc or {}).get("build") or {}).get("context") or ""))
+            == posixpath.normpath(path))
+        out.append((in_submission(path), services))
+    return out
 
 
 def base_images_missing(output: str) -> list[str]:
@@ -759,12 +783,17 @@ def _outcome(check_id: str) -> CheckOutcome:
 
 
 def _pass(o: CheckOutcome, message: str, evidence: str = "") -> CheckOutcome:
-    o.passed, o.points, o.message, o.evidence = True, o.max_points, message, clip(evidence)
+    """Record a passed check; paths in the grading sandbox are shown relative to the
+    submission (:func:`in_submission`), as the learner knows them."""
+    o.passed, o.points = True, o.max_points
+    o.message, o.evidence = in_submission(message), in_submission(clip(evidence))
     return o
 
 
 def _fail(o: CheckOutcome, message: str, evidence: str = "") -> CheckOutcome:
-    o.passed, o.points, o.message, o.evidence = False, 0.0, message, clip(evidence)
+    """Record a failed check; paths as in :func:`_pass`."""
+    o.passed, o.points = False, 0.0
+    o.message, o.evidence = in_submission(message), in_submission(clip(evidence))
     return o
 
 
@@ -947,7 +976,14 @@ def _stack_up(run: _Run, stack: Stack, config: dict, roles: Roles) -> bool:
     if build_code != 0:
         missing = npm_not_cached(build_out)
         bases = base_images_missing(build_out)
-        if bases:
+        contexts = build_contexts_missing(build_out, config)
+        if contexts:
+            why = " ".join(
+                _("the build folder %(path)s (of %(services)s) is not in your submission: add "
+                  "that folder with its Dockerfile, or fix the service's 'build:' path.") % {
+                    "path": path, "services": ", ".join(services) or "-"}
+                for path, services in contexts)
+        elif bases:
             why = _("the base image(s) %(images)s in a Dockerfile are not in the classroom "
                     "(there is no internet here); use one of the tags the handout lists.") % {
                 "images": ", ".join(bases)}
