@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 import tarfile
 import time
 from collections.abc import Callable
@@ -92,6 +93,19 @@ def clip(text: str, limit: int = EVIDENCE_MAX) -> str:
         return text
     half = limit // 2
     return f"{text[:half]}\n… ({len(text) - limit} characters cut) …\n{text[-half:]}"
+
+
+# Where every grader unpacks the submission in its grading sandbox.
+SUBMISSION_DIR = "/srv/submission"
+# That folder, as a whole path component ("/srv/submission-x" is another folder).
+_SUBMISSION_PATH = re.compile(re.escape(SUBMISSION_DIR) + r"(?![\w.-])")
+
+
+def in_submission(text: str) -> str:
+    """``text`` with the grading sandbox's submission folder (SUBMISSION_DIR) written as the
+    learner knows it, relative to the submission: ``/srv/submission/api`` -> ``./api``,
+    ``/srv/submission`` -> ``.``; other paths (``/srv/submission-x``) are left alone."""
+    return _SUBMISSION_PATH.sub(".", text)
 
 
 def files_to_tar(files: dict[str, bytes]) -> bytes:

@@ -142,6 +142,8 @@ def test_variant_gets_exactly_its_verdicts(graded, variant):
     assert failing == set(EXPECTED[variant]), {c: verdicts[c][1] for c in failing}
     for cid, phrase in EXPECTED[variant].items():
         assert phrase in verdicts[cid][1], (cid, verdicts[cid][1])
+    for cid, (_p, message, evidence) in verdicts.items():  # paths as the learner knows them
+        assert "/srv/submission" not in message + evidence, (cid, message, evidence)
 
 
 @pytest.mark.docker

@@ -37,7 +37,7 @@ NOT_JUDGED = "Not judged: the writer added fewer than two new lines"
 VARIANTS: dict[str, tuple[set[str], dict[str, str]]] = {
     "reference": (set(), {"reader-follows": "is running and printed"}),
     "broken/bind-mount": ({"named-volume"}, {"named-volume": "bind mount: the host folder "
-                                                      "/srv/submission/data appears at /shared"}),
+                                                      "./data appears at /shared"}),
     "broken/image-not-offline": (ALL - {"compose-valid"},
                                  {"two-services": "ubuntu:22.04 are not in the classroom",
                                   "named-volume": "Skipped"}),
@@ -95,6 +95,8 @@ def judge(variant: str, checks: dict[str, tuple[bool, str, str, float]], score: 
     assert score == 100 - sum(checks[c][3] for c in failing)
     for cid, (passed, message, evidence, _pts) in checks.items():
         assert message, cid
+        # Paths as the learner knows them, never the grading sandbox's (grading.in_submission).
+        assert "/srv/submission" not in message + evidence, (cid, message, evidence)
         if passed or not (cid == "compose-valid" or message.startswith("Skipped")):
             assert evidence, cid
     for cid, phrase in phrases.items():

@@ -121,3 +121,10 @@ def test_reader_pipe():
     assert grader.reader_pipe("sh -c tail -F /s/t |/bin/grep UTC") == "grep"
     assert grader.reader_pipe("tail -F /s/t") is None
     assert grader.reader_pipe("sh -c tail -F /s/t || sleep 1") is None
+
+
+def test_messages_and_evidence_show_paths_relative_to_the_submission():
+    o = grader._fail(grader._outcome("named-volume"), "the host folder /srv/submission/data is bound",
+                     "source: /srv/submission/data\nother: /srv/submission-x")
+    assert o.message == "the host folder ./data is bound"
+    assert o.evidence == "source: ./data\nother: /srv/submission-x"

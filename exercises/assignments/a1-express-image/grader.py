@@ -44,12 +44,14 @@ from dockerfile_parse import DockerfileParser
 from dockerfile_parse.util import WordSplitter
 
 from exercises.grading import (
+    SUBMISSION_DIR,
     CheckOutcome,
     GradeReport,
     ProgressFn,
     Stopwatch,
     clip,
     files_to_tar,
+    in_submission,
     no_progress,
 )
 from webapp.sandboxes import images
@@ -58,7 +60,7 @@ log = logging.getLogger(__name__)
 
 ASSIGNMENT = "a1"
 ACCEPTED_FILENAMES = ("Dockerfile",)
-WORKDIR = "/srv/submission"
+WORKDIR = SUBMISSION_DIR
 IMAGE_TAG = "a1-submission"
 CONTAINER = "a1-app"
 APP_PORT = 3000
@@ -723,7 +725,10 @@ def _outcome(check_id: str) -> CheckOutcome:
 
 
 def _apply(o: CheckOutcome, v: Verdict) -> CheckOutcome:
-    o.passed, o.message, o.evidence = v.passed, v.message, clip(v.evidence)
+    """Record verdict ``v`` on ``o``; paths in the grading sandbox are shown relative to the
+    submission (:func:`exercises.grading.in_submission`), as the learner knows them."""
+    o.passed = v.passed
+    o.message, o.evidence = in_submission(v.message), in_submission(clip(v.evidence))
     o.points = o.max_points if v.passed else 0.0
     return o
 

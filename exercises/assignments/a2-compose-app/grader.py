@@ -49,12 +49,14 @@ from django.utils.translation import gettext_lazy
 
 from exercises.compose_policy import config_json, policy_problems, yaml_problem
 from exercises.grading import (
+    SUBMISSION_DIR,
     CheckOutcome,
     GradeReport,
     ProgressFn,
     Stopwatch,
     clip,
     files_to_tar,
+    in_submission,
     no_progress,
 )
 
@@ -62,7 +64,7 @@ log = logging.getLogger(__name__)
 
 ASSIGNMENT = "a2"
 ACCEPTED_FILENAMES = ("compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml")
-WORKDIR = "/srv/submission"
+WORKDIR = SUBMISSION_DIR
 GRADER_DIR = "/srv/bungeo-grader"  # the grader's own files, outside the submission
 PROJECT = "a2"
 PROXY_PORT = 8080
@@ -420,17 +422,6 @@ def build_groups(config: dict[str, Any]) -> list[list[str]]:
 _BASE_MISSING = re.compile(r"failed to resolve source metadata for (\S+?):\s")
 # What Compose prints when a service's build folder does not exist.
 _CONTEXT_MISSING = re.compile(r'unable to prepare context: path "([^"]+)" not found')
-# The submission folder in the grading sandbox, as a whole path component.
-_SUBMISSION_PATH = re.compile(re.escape(WORKDIR) + r"(?![\w.-])")
-
-
-def in_submission(text: str) -> str:
-    """``text`` with the grading sandbox's submission folder (WORKDIR) written as the learner
-    knows it, relative to the submission: ``/srv/submission/api`` -> ``./api``,
-    ``/srv/submission`` -> ``.``; other paths (``/srv/submission-x``) are left alone."""
-    return _SUBMISSION_PATH.sub(".", text)
-
-
 def build_contexts_missing(output: str, config: dict[str, Any]) -> list[tuple[str, list[str]]]:
     """The build folders that Compose could not find, from its output: ``(path relative to the
     submission, sorted names of the services that build from it)``, in the order reported."""

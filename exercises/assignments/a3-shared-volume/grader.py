@@ -41,13 +41,22 @@ from exercises.compose_policy import (  # noqa: F401
     policy_problems,
     yaml_problem,
 )
-from exercises.grading import CheckOutcome, GradeReport, ProgressFn, Stopwatch, clip, no_progress
+from exercises.grading import (
+    SUBMISSION_DIR,
+    CheckOutcome,
+    GradeReport,
+    ProgressFn,
+    Stopwatch,
+    clip,
+    in_submission,
+    no_progress,
+)
 
 log = logging.getLogger(__name__)
 
 ASSIGNMENT = "a3"
 ACCEPTED_FILENAMES = ("compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml")
-WORKDIR = "/srv/submission"
+WORKDIR = SUBMISSION_DIR
 PROJECT = "a3"
 # Seconds the grader watches the running project; lines per second accepted for the writer.
 WATCH_S = 4.0
@@ -111,12 +120,17 @@ def _outcome(check_id: str) -> CheckOutcome:
 
 
 def _pass(o: CheckOutcome, message: str, evidence: str = "") -> CheckOutcome:
-    o.passed, o.points, o.message, o.evidence = True, o.max_points, message, clip(evidence)
+    """Record a passed check; paths in the grading sandbox are shown relative to the
+    submission (:func:`exercises.grading.in_submission`), as the learner knows them."""
+    o.passed, o.points = True, o.max_points
+    o.message, o.evidence = in_submission(message), in_submission(clip(evidence))
     return o
 
 
 def _fail(o: CheckOutcome, message: str, evidence: str = "") -> CheckOutcome:
-    o.passed, o.points, o.message, o.evidence = False, 0.0, message, clip(evidence)
+    """Record a failed check; paths as in :func:`_pass`."""
+    o.passed, o.points = False, 0.0
+    o.message, o.evidence = in_submission(message), in_submission(clip(evidence))
     return o
 
 
