@@ -66,6 +66,14 @@ def test_estimate_follows_recent_admissions(store):
     assert admission._estimate(1, [0.0, 10.0]) == 60  # at least a minute per place
 
 
+def test_estimate_without_history_uses_the_idle_timeout_that_applies_while_learners_wait(settings):
+    settings.BUNGEO_SANDBOX_IDLE_TIMEOUT, settings.BUNGEO_SANDBOX_IDLE_TIMEOUT_WHEN_FULL = 1800, 300
+    settings.BUNGEO_SANDBOX_CAPACITY = 1
+    assert admission._estimate(1, []) == 300  # not 1800: the reaper uses 300 s once learners wait
+    settings.BUNGEO_SANDBOX_CAPACITY = 2
+    assert admission._estimate(2, []) == 300
+
+
 @pytest.mark.docker
 @pytest.mark.django_db(transaction=True)
 def test_terminal_waits_in_line_then_starts(backend, student, settings):

@@ -181,6 +181,31 @@ def test_prestart_starts_the_learners_sandbox(backend, student):
     backend.remove(sb.id, keep_workspace=False)
 
 
+@pytest.mark.django_db
+def test_prestart_never_goes_past_the_capacity_or_ahead_of_the_line(backend, student, settings):
+    from webapp.sandboxes import admission, tasks
+    from webapp.sandboxes.backend import learner_owner
+
+    admission.reset()
+    other = backend.ensure(owner="already-in")
+    try:
+        settings.BUNGEO_SANDBOX_CAPACITY = 1  # taken by "already-in"
+        tasks.sandbox_prestart(student.pk)
+        assert backend.find(owner=learner_owner(student)) is None
+        settings.BUNGEO_SANDBOX_CAPACITY = 2  # a free place, but someone waits for it
+        admission._store().join("waiting-learner", time.time())
+        tasks.sandbox_prestart(student.pk)
+        assert backend.find(owner=learner_owner(student)) is None
+        admission.reset()  # nobody waits, a place is free: the warm-up starts it
+        tasks.sandbox_prestart(student.pk)
+        sb = backend.find(owner=learner_owner(student))
+        assert sb is not None and sb.running
+        backend.remove(sb.id, keep_workspace=False)
+    finally:
+        admission.reset()
+        backend.remove(other.id, keep_workspace=False)
+
+
 def test_warm_pool_claim_is_atomic_and_attaches_the_workspace(backend, settings):
     """Six learners arrive at once with two sandboxes in the pool: two claim distinct pool
     sandboxes, four get new ones; every learner's /root is their own workspace; the workspace

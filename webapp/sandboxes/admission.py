@@ -133,12 +133,14 @@ def _store():
 
 def _estimate(position: int, history: list[float]) -> int:
     """Seconds until ``position`` is reached: the recent mean gap between admissions times the
-    position; without history, the idle timeout spread over the capacity (each running sandbox
-    is reaped at the latest after that long unused), at least a minute per place."""
+    position; without history, the idle timeout that applies while learners wait
+    (BUNGEO_SANDBOX_IDLE_TIMEOUT_WHEN_FULL, or the normal one if shorter: the reaper's rule,
+    tasks.sandboxes_reap) spread over the capacity, at least a minute per place."""
     if len(history) >= 2 and history[-1] > history[0]:
         gap = (history[-1] - history[0]) / (len(history) - 1)
     else:
-        gap = settings.BUNGEO_SANDBOX_IDLE_TIMEOUT / max(1, settings.BUNGEO_SANDBOX_CAPACITY)
+        idle = min(settings.BUNGEO_SANDBOX_IDLE_TIMEOUT, settings.BUNGEO_SANDBOX_IDLE_TIMEOUT_WHEN_FULL)
+        gap = idle / max(1, settings.BUNGEO_SANDBOX_CAPACITY)
     return int(position * max(60.0, gap))
 
 
@@ -172,6 +174,23 @@ def try_admit(backend: SandboxBackend, owner: str, *, now: float | None = None) 
             return Ticket(admitted=True)
         position = rank - max(0, free) + 1
         return Ticket(admitted=False, position=position, estimate_s=_estimate(position, store.history()))
+
+
+def room_without_waiting(backend: SandboxBackend, owner: str) -> bool:
+    """True when ``owner`` may get a sandbox without anyone's place in line: their sandbox
+    already runs, or nobody waits and a place is free (running and reserved sandboxes count).
+    For starts nobody asked for yet (the warm-up after login), which must never take a waiting
+    learner's place or go past BUNGEO_SANDBOX_CAPACITY. Raises ``SandboxError`` when the engine
+    cannot be listed."""
+    running = {sb.owner for sb in backend.list(kind=KIND_LEARNER) if sb.running}
+    if owner in running:
+        return True
+    store = _store()
+    with store.locked():
+        if store.waiting():
+            return False
+        reserved = set(store.reservations())
+        return len(running | reserved) < settings.BUNGEO_SANDBOX_CAPACITY
 
 
 def leave(owner: str) -> None:

@@ -53,12 +53,20 @@ def sandboxes_reap_idle() -> list[str]:
 
 @shared_task(ignore_result=True)
 def sandbox_prestart(user_id: int) -> None:
-    """Start a learner's sandbox right after they log in, so that opening a lab finds it warm."""
+    """Start a learner's sandbox right after they log in, so that opening a lab finds it warm;
+    not when the classroom is full or learners wait in line (admission control decides when
+    they open a lab)."""
+    from . import admission
+
     user = get_user_model().objects.filter(pk=user_id).first()
     if user is None:
         return
+    backend, owner = get_backend(), learner_owner(user)
     try:
-        get_backend().ensure(owner=learner_owner(user))
+        if not admission.room_without_waiting(backend, owner):
+            log.info("prestart for user %s skipped: the classroom is full", user_id)
+            return
+        backend.ensure(owner=owner)
     except SandboxError as exc:
         log.warning("prestart for user %s failed: %s", user_id, exc)
 
