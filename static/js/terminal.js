@@ -17,13 +17,47 @@
   // No keyboard trap (WCAG 2.1.2): Tab belongs to the shell (completion), so Esc then Tab leaves
   // the terminal, and Esc then Shift+Tab goes back to the lesson, as code editors in the page do.
   // The page says so under the terminal (#term-keys).
+  // The Esc itself has reached the shell, where it starts a key sequence (Esc then l is
+  // readline's "downcase word"): leaving sends Ctrl-G, readline's "abort", so the first key
+  // typed after coming back is not swallowed.
+  // Copy and paste as in other programs: Ctrl+V pastes (the browser's paste, which xterm.js
+  // reads; Ctrl+Shift+V too), Ctrl+C copies when text is selected and interrupts otherwise.
   let escAt = 0;
   term.attachCustomKeyEventHandler((ev) => {
     if (ev.type !== "keydown" || ["Shift", "Control", "Alt", "Meta"].includes(ev.key)) return true;
-    if (ev.key === "Tab" && Date.now() - escAt < 1500) { escAt = 0; return false; }
+    if (ev.key === "Tab" && Date.now() - escAt < 1500) {
+      escAt = 0;
+      if (ws && ws.readyState === WebSocket.OPEN) ws.send(encoder.encode("\x07"));
+      return false;
+    }
     escAt = ev.key === "Escape" ? Date.now() : 0;
+    const key = ev.key.toLowerCase();
+    if (ev.ctrlKey && !ev.altKey && !ev.metaKey && !ev.shiftKey && key === "v") return false;
+    if (ev.ctrlKey && !ev.altKey && !ev.metaKey && key === "c" && term.hasSelection()) {
+      copyText(term.getSelection());
+      term.clearSelection();
+      return false;
+    }
     return true;
   });
+  // navigator.clipboard needs a secure context (https or localhost); a classroom server on
+  // plain http gets the older execCommand("copy") through a hidden text field.
+  function copyText(text) {
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(text).catch(() => {});
+      return;
+    }
+    const ta = document.createElement("textarea");
+    ta.value = text;
+    ta.setAttribute("readonly", "");
+    ta.style.position = "fixed";
+    ta.style.opacity = "0";
+    document.body.appendChild(ta);
+    ta.select();
+    try { document.execCommand("copy"); } catch (e) { /* nothing to do */ }
+    ta.remove();
+    term.focus();
+  }
   const keysHint = document.getElementById("term-keys");
   if (keysHint && term.textarea) term.textarea.setAttribute("aria-describedby", "term-keys");
   const encoder = new TextEncoder();
@@ -129,7 +163,10 @@
     if (ws && ws.readyState === WebSocket.OPEN) ws.send(encoder.encode(data));
   });
   term.onResize(sendResize);
-  window.addEventListener("resize", () => fit.fit());
+  // Refit whenever the terminal's box changes, not only with the window: the bar above it
+  // grows when a warning shows (lease, disk full) and the bottom rows were cut off.
+  if (window.ResizeObserver) new ResizeObserver(() => fit.fit()).observe(el);
+  else window.addEventListener("resize", () => fit.fit());
   connect();
 
   // Click-to-run: the whole block goes to the terminal in one message, every line followed by
@@ -140,6 +177,7 @@
     return lines.map((line) => line + "\r").join("");
   }
   window.bungeoRunKeys = runKeys;  // for tests
+  window.bungeoTerm = term;  // for tests
   document.addEventListener("click", (ev) => {
     const btn = ev.target.closest("[data-run]");
     if (btn) {

@@ -90,11 +90,24 @@ def test_keyboard_users_can_leave_the_terminal(asgi_server, browser, django_user
     page.keyboard.press("Escape")
     page.keyboard.press("Tab")
     assert not page.evaluate(in_terminal)
+    # Back in the terminal, the first key typed is not swallowed by the Esc that left it.
     page.click("#terminal")
+    page.keyboard.type("echo back-$((6*7))\n")
+    page.wait_for_function("document.querySelector('.xterm-rows').innerText.includes('back-42')")
     page.keyboard.press("Escape")
     page.keyboard.press("Shift+Tab")
     assert page.evaluate("document.activeElement.closest('.terminal-bar') !== null")
     ctx.close()
+
+
+@pytest.mark.django_db
+def test_terminal_status_texts_and_copy_paste_hint_are_translated(client, django_user_model):
+    django_user_model.objects.create_user("reader", password="pw-reader-1")
+    client.login(username="reader", password="pw-reader-1")
+    page = client.get("/labs/week1/images-and-containers/", HTTP_ACCEPT_LANGUAGE="ko").content.decode()
+    assert 'data-reconnecting="다시 연결하는 중…"' in page
+    assert 'data-denied="권한이 없어요. 다시 로그인해 주세요."' in page
+    assert "붙여넣기: Ctrl+V" in page
 
 
 HEREDOC = "cat > index.html <<'EOF'"
@@ -131,4 +144,40 @@ def test_a_run_button_runs_its_whole_block_and_twice_in_a_row(asgi_server, brows
             break
         page.wait_for_timeout(500)
     assert out == want, out
+    ctx.close()
+
+
+def test_ctrl_v_pastes_and_ctrl_c_copies_a_selection(asgi_server, browser, django_user_model):
+    """Ctrl+V pastes into the shell (it typed a literal ^V before); Ctrl+C with text selected
+    copies it instead of interrupting."""
+    ctx, page = _lab_with_terminal(asgi_server, browser, django_user_model)
+    ctx.grant_permissions(["clipboard-read", "clipboard-write"], origin=asgi_server)
+    page.evaluate("navigator.clipboard.writeText('echo pasted-$((6*7))')")
+    page.click("#terminal")
+    page.keyboard.press("Control+V")
+    page.keyboard.press("Enter")
+    page.wait_for_function("document.querySelector('.xterm-rows').innerText.includes('pasted-42')")
+    page.keyboard.type("echo copy-me\n")
+    page.wait_for_function("document.querySelector('.xterm-rows').innerText.includes('\\ncopy-me')")
+    page.evaluate("window.bungeoTerm.selectAll()")
+    page.keyboard.press("Control+C")
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert "copy-me" in copied
+    assert not page.evaluate("window.bungeoTerm.hasSelection()")  # cleared after copying
+    ctx.close()
+
+
+def test_terminal_refits_when_the_bar_above_it_grows(asgi_server, browser, django_user_model):
+    """A warning in the bar (lease, disk full) makes the terminal's box smaller without any
+    window resize: the terminal takes fewer rows instead of running past its box."""
+    ctx, page = _lab_with_terminal(asgi_server, browser, django_user_model)
+    rows = page.evaluate("window.bungeoTerm.rows")
+    page.evaluate("""() => {
+        const p = document.createElement('p'); p.style.height = '160px'; p.textContent = 'warning';
+        document.querySelector('.terminal-bar').appendChild(p); }""")
+    page.wait_for_function(f"window.bungeoTerm.rows < {rows}")
+    box = page.evaluate("""() => [document.querySelector('#terminal .xterm-screen')
+        .getBoundingClientRect().bottom, document.querySelector('#terminal')
+        .getBoundingClientRect().bottom, window.innerHeight, window.bungeoTerm.rows]""")
+    assert box[0] <= box[1] + 1, box
     ctx.close()
