@@ -58,6 +58,7 @@ def test_full_disk_is_announced_then_cleared(backend, student, settings, monkeyp
         with translation.override("en"):
             warn = asyncio.run(scenario())
         assert "disk is full (workspace" in warn["text"] and "of 0.1 GB used" in warn["text"]
+        assert "docker system prune -a" in warn["text"] and "resetting the sandbox keeps them" in warn["text"]
     finally:
         sb = backend.find(owner=owner)
         if sb:

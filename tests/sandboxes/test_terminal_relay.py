@@ -96,3 +96,17 @@ def test_a_relay_that_does_not_answer_falls_back_to_docker_exec(backend, sandbox
     t0 = time.monotonic()
     assert_terminal_works(backend, sandbox, via="exec")
     assert time.monotonic() - t0 < 15
+
+
+def test_two_terminals_share_the_shell_at_the_size_of_the_one_typed_in_last(backend, sandbox):
+    """Two tabs of the same lab: the shell's window follows the tab the learner types in
+    (tmux window-size latest), not the smallest tab (the larger one was filled with dots)."""
+    small = backend.open_terminal(sandbox.id, cols=80, rows=24)
+    large = backend.open_terminal(sandbox.id, cols=140, rows=40)
+    try:
+        for term, size in ((large, b"140x40"), (small, b"80x24"), (large, b"140x40")):
+            term.sock.sendall(b"tmux display -p 'win=#{window_width}x#{window_height}'\r")
+            read_until(term, rb"win=" + size)
+    finally:
+        small.close()
+        large.close()

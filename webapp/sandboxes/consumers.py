@@ -200,8 +200,8 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             with override(self.lang):
                 label = str(_("workspace") if what == "workspace" else _("image storage"))
                 text = str(_("Your sandbox disk is full (%(what)s: %(used).1f of %(size).1f GB used). "
-                             "Remove images or containers (docker system prune -a) or files, or "
-                             "reset the sandbox.")) % {"what": label, "used": used / 1e9, "size": size / 1e9}
+                             "Remove images or containers (docker system prune -a) or files: "
+                             "resetting the sandbox keeps them.")) % {"what": label, "used": used / 1e9, "size": size / 1e9}
             await self.status("warn", text)
             self.disk_warned = True
         elif self.disk_warned:
