@@ -110,3 +110,18 @@ def test_two_terminals_share_the_shell_at_the_size_of_the_one_typed_in_last(back
     finally:
         small.close()
         large.close()
+
+
+def test_history_shows_dates_and_its_file_keeps_each_commands_time(backend, sandbox):
+    """'history' shows when each command ran as a date (it showed raw epoch seconds); the file
+    keeps bash's "#<epoch>" lines, which the step checks read (labs.observe)."""
+    term = backend.open_terminal(sandbox.id)
+    try:
+        term.sock.sendall(b"echo hist-$((40+2))\r")
+        read_until(term, rb"hist-42")
+        term.sock.sendall(b"history 2 | head -1\r")
+        read_until(term, rb"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d  echo hist-")
+    finally:
+        term.close()
+    tail = inner_sh(backend, sandbox.id, "tail -n 6 /root/.bash_history").output
+    assert re.search(r"#\d{10}\necho hist-\$\(\(40\+2\)\)", tail), tail
