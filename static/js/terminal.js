@@ -152,11 +152,28 @@
         return;
       }
       if (statusEl.dataset.state === "error") return;
+      // The server said why it ended (the sandbox was stopped for its time limit or idleness,
+      // or the shell exited): starting it again is the learner's choice, never automatic, or an
+      // open tab would hold a place in the classroom for ever.
+      if (statusEl.dataset.state === "closed") {
+        if (restartBtn) restartBtn.hidden = false;
+        return;
+      }
       retry += 1;
       const wait = Math.min(10, retry * 1.5);
       setStatus("reconnecting", (el.dataset.reconnecting || "Reconnecting…") + " (" + wait.toFixed(0) + "s)");
       setTimeout(connect, wait * 1000);
     };
+  }
+
+  const restartBtn = document.getElementById("term-restart");
+  if (restartBtn) {
+    restartBtn.addEventListener("click", () => {
+      restartBtn.hidden = true;
+      retry = 0;
+      connect();
+      term.focus();
+    });
   }
 
   term.onData((data) => {

@@ -181,3 +181,40 @@ def test_terminal_refits_when_the_bar_above_it_grows(asgi_server, browser, djang
         .getBoundingClientRect().bottom, window.innerHeight, window.bungeoTerm.rows]""")
     assert box[0] <= box[1] + 1, box
     ctx.close()
+
+
+def test_a_stopped_sandbox_waits_for_start_again_instead_of_restarting(asgi_server, browser,
+                                                                       django_user_model, backend):
+    """The time limit (or the idle reaper) stops the sandbox while its lab is open: the page says
+    so and offers Start again; it does not start the sandbox by itself, which kept a place in
+    the classroom for as long as a tab stayed open."""
+    ctx, page = _lab_with_terminal(asgi_server, browser, django_user_model)
+    from webapp.sandboxes.backend import learner_owner
+
+    sb = backend.find(owner=learner_owner(django_user_model.objects.get(username="learner")))
+    backend.stop(sb.id)
+    page.wait_for_selector("#term-status[data-state=closed]", timeout=30_000)
+    assert "Start again" in page.inner_text("#term-status")
+    page.wait_for_selector("#term-restart:visible")
+    page.wait_for_timeout(5000)  # longer than any automatic reconnect would wait
+    assert not backend.get(sb.id).running
+    page.click("#term-restart")
+    page.wait_for_selector("#term-status[data-state=ready]", timeout=60_000)
+    assert backend.get(sb.id).running and page.is_hidden("#term-restart")
+    ctx.close()
+
+
+def test_logging_out_closes_the_open_terminal(asgi_server, browser, django_user_model,
+                                              monkeypatch):
+    """Logging out in another tab ends the terminal of the lab that is still open (a shared
+    classroom PC must not leave a shell for the next person)."""
+    from webapp.sandboxes import consumers
+
+    monkeypatch.setattr(consumers, "LEASE_EVERY", 1.0)
+    ctx, page = _lab_with_terminal(asgi_server, browser, django_user_model)
+    other = ctx.new_page()
+    other.goto(f"{asgi_server}/labs/")
+    other.click("form[action$='logout/'] button")
+    page.wait_for_selector("#term-status[data-state=error]", timeout=15_000)
+    assert "log in again" in page.inner_text("#term-status")
+    ctx.close()

@@ -26,6 +26,7 @@ import asyncio
 import json
 import logging
 
+from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
@@ -191,6 +192,16 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             "warn_before": settings.BUNGEO_SANDBOX_WARN_BEFORE}))
         return left
 
+    async def session_alive(self) -> bool:
+        """False once the login session this terminal was opened with is gone (the user logged
+        out, in this tab or another, or the session expired): a shared classroom PC must not
+        leave a terminal running for the next person. Checked every LEASE_EVERY seconds."""
+        session = self.scope.get("session")
+        key = getattr(session, "session_key", None)
+        if session is None or not key or settings.SESSION_ENGINE.endswith("signed_cookies"):
+            return True  # no session middleware (tests), or sessions that cannot end server-side
+        return await database_sync_to_async(session.exists)(key)
+
     async def check_disk(self) -> None:
         """Warn in the status line while a quota'd disk of the sandbox is (nearly) full."""
         usage = await asyncio.to_thread(get_backend().disk_usage, self.sandbox.id)
@@ -201,7 +212,8 @@ class TerminalConsumer(AsyncWebsocketConsumer):
                 label = str(_("workspace") if what == "workspace" else _("image storage"))
                 text = str(_("Your sandbox disk is full (%(what)s: %(used).1f of %(size).1f GB used). "
                              "Remove images or containers (docker system prune -a) or files: "
-                             "resetting the sandbox keeps them.")) % {"what": label, "used": used / 1e9, "size": size / 1e9}
+                             "resetting the sandbox keeps them.")) % {
+                    "what": label, "used": used / 1e9, "size": size / 1e9}
             await self.status("warn", text)
             self.disk_warned = True
         elif self.disk_warned:
@@ -211,6 +223,10 @@ class TerminalConsumer(AsyncWebsocketConsumer):
     async def lease_loop(self) -> None:
         try:
             while True:
+                if not await self.session_alive():
+                    log.info("terminal for %s closed: the user logged out", self.owner)
+                    await self.close(code=CLOSE_UNAUTHENTICATED)
+                    return
                 await self.send_lease()
                 await self.check_disk()
                 await asyncio.sleep(LEASE_EVERY)
@@ -254,10 +270,10 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         running = await asyncio.to_thread(get_backend().get, self.sandbox.id)
         if running is None or not running.running:
             await self.status("closed", _("Your sandbox was stopped (time limit or idle). Your files "
-                                          "and images are kept: reload the page to start it again."))
+                                          "and images are kept: press Start again to go on."))
             await self.close()
             return
-        await self.status("closed", _("The shell ended. Reload the page for a new one."))
+        await self.status("closed", _("The shell ended. Press Start again for a new one."))
         await self.close()
 
     async def pace(self, seconds: float) -> None:
