@@ -1,0 +1,26 @@
+"""Error pages in the site's look and the learner's language instead of Django's bare English
+ones (QA finding)."""
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_missing_lab_gets_the_sites_404_page_in_korean(client, django_user_model):
+    django_user_model.objects.create_user("lost", password="pw-lost-1")
+    client.login(username="lost", password="pw-lost-1")
+    resp = client.get("/labs/week1/no-such-lab/", HTTP_ACCEPT_LANGUAGE="ko")
+    page = resp.content.decode()
+    assert resp.status_code == 404
+    assert '<html lang="ko">' in page and "페이지를 찾을 수 없어요" in page and "실습 목록으로 가기" in page
+    en = client.get("/labs/week1/no-such-lab/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "There is no page at this address" in en
+
+
+def test_a_stale_form_gets_an_explanation_not_djangos_csrf_page():
+    resp = Client(enforce_csrf_checks=True).post("/accounts/logout/", HTTP_ACCEPT_LANGUAGE="en")
+    page = resp.content.decode()
+    assert resp.status_code == 403
+    assert "The form expired" in page and "reload the page" in page and "CSRF verification" not in page
