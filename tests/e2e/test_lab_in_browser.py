@@ -46,12 +46,13 @@ def test_learner_runs_nginx_and_the_step_ticks(asgi_server, browser, django_user
         "run-nginx", "second-container"}
 
 
-def _lab_with_terminal(asgi_server, browser, django_user_model):
-    """(context, page): a new learner logged in on lab 2 (English), its terminal connected."""
+def _lab_with_terminal(asgi_server, browser, django_user_model, lab="images-and-containers"):
+    """(context, page): a new learner "learner" logged in on ``lab`` (English, lab 2 unless
+    told), its terminal connected."""
     django_user_model.objects.create_user("learner", password="pw-learner-1")
     ctx = browser.new_context(viewport={"width": 1400, "height": 900}, locale="en-US")
     page = ctx.new_page()
-    page.goto(f"{asgi_server}/labs/week1/images-and-containers/")
+    page.goto(f"{asgi_server}/labs/week1/{lab}/")
     page.fill("input[name=username]", "learner")
     page.fill("input[name=password]", "pw-learner-1")
     page.click("button[type=submit].primary")
@@ -121,14 +122,8 @@ def test_a_run_button_runs_its_whole_block_and_twice_in_a_row(asgi_server, brows
     from tests.conftest import inner_sh
     from webapp.sandboxes.backend import learner_owner
 
-    user = django_user_model.objects.create_user("learner", password="pw-learner-1")
-    ctx = browser.new_context(viewport={"width": 1400, "height": 900}, locale="en-US")
-    page = ctx.new_page()
-    page.goto(f"{asgi_server}/labs/week1/dockerfile/")
-    page.fill("input[name=username]", "learner")
-    page.fill("input[name=password]", "pw-learner-1")
-    page.click("button[type=submit].primary")
-    page.wait_for_selector("#term-status[data-state=ready]", timeout=60_000)
+    ctx, page = _lab_with_terminal(asgi_server, browser, django_user_model, lab="dockerfile")
+    user = django_user_model.objects.get(username="learner")
     button = page.locator(f'.run-button[data-run^="{HEREDOC}"]').first
     block = button.get_attribute("data-run")
     assert block.count("\n") == 2 and block.endswith("\nEOF")

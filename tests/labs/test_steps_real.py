@@ -88,11 +88,16 @@ def test_step_both_ways(backend, sandbox, lab, index):
         assert res.passed, f"{step.id}: solution fails: {res.message}"
 
 
+def _lab(lab_id: str):
+    """The lab ``lab_id`` of any course."""
+    return next(lab for course in content.courses().values() for lab in course.labs
+                if lab.id == lab_id)
+
+
 def test_docker_run_seen_between_create_and_start_never_passes_the_create_step(backend, sandbox):
     """'docker run' creates a container and then starts it. A look in between (seen on a busy
     host) must not take it for one made by 'docker create', whose step then stuck as done."""
-    lab = next(lab for course in content.courses().values() for lab in course.labs
-               if lab.id == "docker-run")
+    lab = _lab("docker-run")
     step = lab.step("create")
     _reset(backend, sandbox, images=False)
     _run(backend, sandbox, ["docker pull nginx:1.27", "docker create --name step-web nginx:1.27"])
@@ -109,8 +114,7 @@ def test_docker_run_seen_between_create_and_start_never_passes_the_create_step(b
 def test_a_container_seen_just_after_it_ended_does_not_pass_the_stop_step_yet(backend, sandbox):
     """'docker restart' stops a container and starts it again. A look in between must not take
     it for 'docker stop' (the step then stuck as done): a container that ended just now waits."""
-    lab = next(lab for course in content.courses().values() for lab in course.labs
-               if lab.id == "container-lifecycle")
+    lab = _lab("container-lifecycle")
     step = lab.step("stop-life")
     _reset(backend, sandbox, images=False)
     _run(backend, sandbox, ["docker run -d --name life nginx", "docker stop life"])
@@ -127,8 +131,7 @@ def test_a_stop_and_a_start_at_once_still_pass_the_stop_step_but_a_restart_does_
                                                                                   sandbox):
     """With no settled stopped state to see, the engine's events still tell 'docker stop' then
     'docker start' (the stop step passes) from 'docker restart' (it does not)."""
-    lab = next(lab for course in content.courses().values() for lab in course.labs
-               if lab.id == "container-lifecycle")
+    lab = _lab("container-lifecycle")
     stop, start = lab.step("stop-life"), lab.step("start-life")
     _reset(backend, sandbox, images=False)
     _run(backend, sandbox, ["docker run -d --name life nginx", "docker restart life"])
