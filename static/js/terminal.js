@@ -126,7 +126,7 @@
     const proto = location.protocol === "https:" ? "wss://" : "ws://";
     ws = new WebSocket(proto + location.host + el.dataset.ws);
     ws.binaryType = "arraybuffer";
-    ws.onopen = () => { retry = 0; sendResize(); };
+    ws.onopen = () => { retry = 0; window.bungeoConnects = (window.bungeoConnects || 0) + 1; sendResize(); };
     ws.onmessage = (ev) => {
       if (typeof ev.data !== "string") {
         term.write(new Uint8Array(ev.data));
@@ -137,6 +137,7 @@
         setStatus(msg.state, msg.text);
         // Focus the terminal unless the learner is somewhere else on the page already.
         if (msg.state === "ready") {
+          resetting = false;
           sendResize();
           if (!document.activeElement || document.activeElement === document.body) term.focus();
         }
@@ -151,11 +152,12 @@
         setStatus("error", el.dataset.denied || "Not allowed");
         return;
       }
-      if (statusEl.dataset.state === "error") return;
+      if (statusEl.dataset.state === "error" && !resetting) return;
       // The server said why it ended (the sandbox was stopped for its time limit or idleness,
       // or the shell exited): starting it again is the learner's choice, never automatic, or an
       // open tab would hold a place in the classroom for ever.
-      if (statusEl.dataset.state === "closed") {
+      // A reset asked from this page ends the terminal too: that one reconnects by itself.
+      if (statusEl.dataset.state === "closed" && !resetting) {
         if (restartBtn) restartBtn.hidden = false;
         return;
       }
@@ -166,6 +168,10 @@
     };
   }
 
+  let resetting = false;
+  document.body.addEventListener("htmx:beforeRequest", (ev) => {
+    if (ev.detail.elt && ev.detail.elt.classList.contains("reset")) resetting = true;
+  });
   const restartBtn = document.getElementById("term-restart");
   if (restartBtn) {
     restartBtn.addEventListener("click", () => {

@@ -187,9 +187,12 @@ def test_a_stopped_sandbox_waits_for_start_again_instead_of_restarting(asgi_serv
     from webapp.sandboxes.backend import learner_owner
 
     sb = backend.find(owner=learner_owner(django_user_model.objects.get(username="learner")))
+    backend.wait_engine(sb.id)  # stopped while its engine starts, the page reports an error instead
+    page.wait_for_selector("#term-status[data-state=ready]:not(:has-text('Docker is starting'))")
     backend.stop(sb.id)
     page.wait_for_selector("#term-status[data-state=closed]", timeout=30_000)
-    assert "Start again" in page.inner_text("#term-status")
+    text = page.inner_text("#term-status")
+    assert "Your sandbox was stopped" in text and "Start again" in text, text
     page.wait_for_selector("#term-restart:visible")
     page.wait_for_timeout(5000)  # longer than any automatic reconnect would wait
     assert not backend.get(sb.id).running
@@ -212,4 +215,25 @@ def test_logging_out_closes_the_open_terminal(asgi_server, browser, django_user_
     other.click("form[action$='logout/'] button")
     page.wait_for_selector("#term-status[data-state=error]", timeout=15_000)
     assert "log in again" in page.inner_text("#term-status")
+    ctx.close()
+
+
+def test_reset_from_the_page_reconnects_by_itself(asgi_server, browser, django_user_model):
+    """Reset sandbox ends the terminal as a stop does, but the learner asked for it: the page
+    reconnects without Start again, to the same workspace."""
+    ctx, page = _lab_with_terminal(asgi_server, browser, django_user_model)
+    page.click("#terminal")
+    page.keyboard.type("echo kept > ~/work/reset-note\n")
+    page.wait_for_selector("#term-status[data-state=ready]:not(:has-text('Docker is starting'))")
+    page.on("dialog", lambda d: d.accept())
+    connects = page.evaluate("window.bungeoConnects")
+    page.click(".terminal-bar .reset")
+    page.wait_for_selector("#reset-result .reset-result", timeout=60_000)
+    page.wait_for_function(f"window.bungeoConnects > {connects}", timeout=60_000)  # by itself
+    page.wait_for_selector("#term-status[data-state=ready]:not(:has-text('Docker is starting'))",
+                           timeout=60_000)
+    assert page.is_hidden("#term-restart")
+    page.click("#terminal")
+    page.keyboard.type("echo note-$(cat ~/work/reset-note)\n")
+    page.wait_for_function("document.querySelector('.xterm-rows').innerText.includes('note-kept')")
     ctx.close()

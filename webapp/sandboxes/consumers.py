@@ -43,6 +43,7 @@ FRAME_S = 0.016  # seconds between frames while output keeps coming (about 60 pe
 FRAME_MAX = 65536  # bytes per frame at most: the most a session holds, and <= 4 MB/s to the page
 FRAME_BURST = 4  # frames sent at once after a quiet moment, before the pacing applies
 LEASE_EVERY = 20.0  # seconds between lease updates sent to the page
+STOP_WAIT_S = 6.0  # seconds a sandbox whose terminal ended may take to stop (its stop grace is 5 s)
 DISK_FULL = 0.95  # share of a quota'd disk from which the learner is warned
 QUEUE_POLL_S = 3.0  # seconds between admission attempts of a queued learner
 PENDING_MAX = 65536  # bytes of input kept while the sandbox (or its inner engine) starts
@@ -192,6 +193,21 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             "warn_before": settings.BUNGEO_SANDBOX_WARN_BEFORE}))
         return left
 
+    async def sandbox_stops(self, wait: float = STOP_WAIT_S) -> bool:
+        """True when the sandbox is stopped or stops within ``wait`` seconds. The terminal's end
+        comes first: a stop sends the sandbox SIGTERM and waits up to 5 s for it to exit
+        (DockerSandboxBackend.stop), so a look at once saw it still running and took the time
+        limit for the learner's shell ending."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        while True:
+            sb = await asyncio.to_thread(get_backend().get, self.sandbox.id)
+            if sb is None or not sb.running:
+                return True
+            if loop.time() >= deadline:
+                return False
+            await asyncio.sleep(0.5)
+
     async def session_alive(self) -> bool:
         """False once the login session this terminal was opened with is gone (the user logged
         out, in this tab or another, or the session expired): a shared classroom PC must not
@@ -267,8 +283,7 @@ class TerminalConsumer(AsyncWebsocketConsumer):
                     break
         except (OSError, asyncio.CancelledError):
             return
-        running = await asyncio.to_thread(get_backend().get, self.sandbox.id)
-        if running is None or not running.running:
+        if await self.sandbox_stops():
             await self.status("closed", _("Your sandbox was stopped (time limit or idle). Your files "
                                           "and images are kept: press Start again to go on."))
             await self.close()
