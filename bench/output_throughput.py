@@ -15,6 +15,8 @@ during the flood are printed too: on a shared host they vary far less than the w
 the same settings as the server, e.g. the same BUNGEO_SANDBOX_PREFIX):
   pipe           in the sandbox, output to a pipe (no tty): the producer alone
   host pty       on this host, a tty read by Python as fast as it can (no sandbox, no tmux)
+  host tmux, 1 CPU  on this host, the sandbox's tmux configuration with no client, pinned to one
+                 CPU (taskset) like a sandbox with the default 1-CPU limit: tmux's own bound
   tmux alone     in the sandbox, a tmux session that no client is attached to
   tmux + client  the same with a headless client attached (script(1) reading its tty)
   exec socket    the terminal's exec socket read by Python (tmux and docker exec, no websocket)
@@ -144,7 +146,10 @@ def stages(username: str, nbytes: int) -> list[tuple[str, float]]:
 
     def in_sandbox(script: str) -> float:
         res = backend.exec(sb.id, ["bash", "-c", script], timeout=600)
-        return int(res.output.strip().splitlines()[-1]) / 1e9
+        try:
+            return int(res.output.strip().splitlines()[-1]) / 1e9
+        except (IndexError, ValueError):
+            raise SystemExit(f"a stage failed in the sandbox: {res.output[-500:]}") from None
 
     timed = 's=$(date +%s%N); {cmd}; e=$(date +%s%N); echo $((e - s))'
     rows = [("pipe", in_sandbox(timed.format(cmd=f"{flood_cmd} >/dev/null")))]
@@ -163,15 +168,26 @@ def stages(username: str, nbytes: int) -> list[tuple[str, float]]:
     os.waitpid(pid, 0)
     os.close(fd)
 
-    for attach in (False, True):
+    def tmux_flood(attach: bool, conf: str = "") -> str:
+        """A script timing the flood in a new tmux server, with or without a client attached.
+        The client's script(1) reads a pipe that never ends: an ended stdin would reach the
+        shell as Ctrl-D and end the session."""
         tag = f"bench{random.randint(10_000, 99_999)}"
-        client = (f"(script -q -c 'tmux -L {tag} attach -t b' /dev/null >/dev/null 2>&1 &); sleep 1; "
-                  if attach else "")
-        rows.append(("tmux + client" if attach else "tmux alone", in_sandbox(
-            f"tmux -L {tag} new-session -d -s b -x 80 -y 24; {client}"
-            f"tmux -L {tag} send-keys -t b '{timed.format(cmd=flood_cmd)} >/tmp/{tag}; "
-            f"tmux -L {tag} wait-for -S done' Enter; timeout 600 tmux -L {tag} wait-for done; "
-            f"tmux -L {tag} kill-server; tail -1 /tmp/{tag}; rm -f /tmp/{tag}")))
+        client = (f"(sleep 600 | script -q -c 'tmux -L {tag} attach -t b' /dev/null >/dev/null 2>&1 &); "
+                  "sleep 1; " if attach else "")
+        return (f"tmux -L {tag} {conf} new-session -d -s b -x 80 -y 24; {client}"
+                f"tmux -L {tag} send-keys -t b '{timed.format(cmd=flood_cmd)} >/tmp/{tag}; "
+                f"tmux -L {tag} wait-for -S done' Enter; timeout 600 tmux -L {tag} wait-for done; "
+                f"tmux -L {tag} kill-server; tail -1 /tmp/{tag}; rm -f /tmp/{tag}")
+
+    # The same tmux (same configuration) on this host, outside any sandbox, held to one CPU like
+    # a sandbox with the default BUNGEO_SANDBOX_CPUS=1: the bound tmux itself sets.
+    conf = Path(__file__).resolve().parent.parent / "images" / "sandbox" / "tmux.conf"
+    host = subprocess.run(["taskset", "-c", "0", "bash", "-c", tmux_flood(False, f"-f {conf}")],
+                          capture_output=True, text=True, timeout=600)
+    rows.append(("host tmux, 1 CPU", int(host.stdout.strip().splitlines()[-1]) / 1e9))
+    for attach in (False, True):
+        rows.append(("tmux + client" if attach else "tmux alone", in_sandbox(tmux_flood(attach))))
 
     term = backend.open_terminal(sb.id)
     try:
