@@ -47,7 +47,13 @@ log "starting bungeo's sandbox engine and registry mirror"
 $SUDO "$PY" manage.py sandbox-engine start >/dev/null
 log "building images (cached by recipe hash; the first build takes a few minutes)"
 if [ "$mode" = "test" ]; then
-  # The tests cover every isolation mode this host can run, rootless included.
+  # The tests cover every isolation mode this host can run, rootless included. Its learner
+  # (uid 1000) opens /dev/net/tun for slirp4netns; udev makes that device 0666 on Debian, a
+  # host without udev (a container, a minimal VM) may leave it 0600 (root only).
+  if [ -c /dev/net/tun ] && [ "$(stat -c %a /dev/net/tun)" != 666 ]; then
+    log "making /dev/net/tun usable by unprivileged users (mode 0666, udev's default)"
+    $SUDO chmod 0666 /dev/net/tun
+  fi
   $SUDO "$PY" manage.py images build --rootless
 else
   $SUDO "$PY" manage.py images build

@@ -4,6 +4,7 @@ other sandboxes."""
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 from django.conf import settings
@@ -70,6 +71,39 @@ def assert_inner_engine_go_settings(backend, sandbox_id: str) -> None:
     assert lines["containerd_gogc"] == "[20]" and lines["dockerd_gogc"] == "[]", out
     assert lines["dockerd"] and lines["containerd_parent"] == lines["dockerd"], out
     assert lines["dockerd_procs"] == lines["containerd_procs"] == "[1]", out
+
+
+def assert_reset_stops_containers_like_a_shutdown(backend, sandbox_id: str) -> None:
+    """A reset (``backend.restart``) shuts the inner engine down instead of killing it: a
+    container that stops on TERM shows its own exit code (nginx: 0), one that ignores TERM is
+    killed after the entry script's grace (137, as after ``docker stop``), none shows 255 (an
+    engine that died), and a container with ``--restart unless-stopped`` runs again after the
+    reset (a shutdown is not a manual stop). images/sandbox/entry.sh."""
+    setup = """
+      set -e
+      docker rm -f polite stubborn comeback >/dev/null 2>&1 || true
+      docker pull -q nginx >/dev/null; docker pull -q busybox >/dev/null
+      docker run -d --name polite nginx >/dev/null
+      docker run -d --name stubborn busybox sleep 1000 >/dev/null
+      docker run -d --name comeback --restart unless-stopped busybox sleep 1000 >/dev/null
+      docker ps --format '{{.Names}}' | sort | tr '\\n' ' '
+    """
+    out = inner_sh(backend, sandbox_id, setup, timeout=180).output
+    assert out.split() == ["comeback", "polite", "stubborn"], out
+    backend.restart(sandbox_id)
+    status = "docker ps -a --filter name=polite --filter name=stubborn --filter name=comeback " \
+             "--format '{{.Names}}={{.State}}:{{.Status}}'"
+    deadline = time.monotonic() + 30
+    while True:  # the restart policy brings "comeback" back shortly after the engine answers
+        out = inner_sh(backend, sandbox_id, status).output
+        states = dict(line.split("=", 1) for line in out.split("\n") if "=" in line)
+        if states.get("comeback", "").startswith("running") or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert states["polite"].startswith("exited:Exited (0)"), out
+    assert states["stubborn"].startswith("exited:Exited (137)"), out
+    assert states["comeback"].startswith("running"), out
+    inner_sh(backend, sandbox_id, "docker rm -f polite stubborn comeback >/dev/null")
 
 
 def assert_completion_loads_on_first_tab(backend, sandbox_id: str) -> None:

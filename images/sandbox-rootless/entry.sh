@@ -30,10 +30,34 @@ fi
 export DOCKERD_ROOTLESS_ROOTLESSKIT_NET=slirp4netns
 export DOCKERD_ROOTLESS_ROOTLESSKIT_PORT_DRIVER=builtin
 LOG=/tmp/dockerd.log
-while true; do
+# Stopping the sandbox (a reset, the time limit, the idle reaper) sends TERM here: the inner
+# engine then shuts down like on a machine that powers off, so the learner's containers show the
+# exit code of their own stop (nginx: 0) instead of 255 (an engine that died), and restart
+# policies apply on the next start. Containers whose main process ignores TERM (a `sleep`, a
+# Python script) would hold the engine for their 10 s stop timeout, past bungeo's stop grace
+# (5 s): after STOP_GRACE_S they are killed, which they show as 137, like after `docker stop`.
+STOP_GRACE_S=1.5
+stopping=0
+dpid=
+on_stop() {
+  stopping=1
+  [ -n "$dpid" ] || exit 0
+  kill -TERM "$dpid" 2>/dev/null
+  ( sleep "$STOP_GRACE_S"
+    shims=$(pgrep -d, -f containerd-shim) && pkill -KILL -P "$shims" ) &
+}
+trap on_stop TERM INT
+while [ "$stopping" = 0 ]; do
   rm -f "$XDG_RUNTIME_DIR/docker.pid"
   # GOMAXPROCS: the sandbox's CPU limit (bungeo sets it; isolation.engine_gomaxprocs).
-  GOMAXPROCS="${BUNGEO_ENGINE_GOMAXPROCS:-}" dockerd-rootless.sh "$@" >>"$LOG" 2>&1
-  echo "inner dockerd exited with $?; restarting in 1 s" >>"$LOG"
+  GOMAXPROCS="${BUNGEO_ENGINE_GOMAXPROCS:-}" dockerd-rootless.sh "$@" >>"$LOG" 2>&1 &
+  dpid=$!
+  # A trapped signal interrupts `wait`: wait again until the engine has really exited (until
+  # it is reaped, `kill -0` answers for it).
+  rc=0
+  while kill -0 "$dpid" 2>/dev/null; do wait "$dpid"; rc=$?; done
+  [ "$stopping" = 0 ] || break
+  dpid=
+  echo "inner dockerd exited with $rc; restarting in 1 s" >>"$LOG"
   sleep 1
 done

@@ -31,6 +31,7 @@ from labs.models import StepCompletion
 from tests.conftest import (
     assert_completion_loads_on_first_tab,
     assert_inner_engine_go_settings,
+    assert_reset_stops_containers_like_a_shutdown,
     inner_sh,
 )
 from webapp.sandboxes import engine, images, isolation
@@ -92,9 +93,28 @@ def test_the_operators_host_check_reports_the_mode_and_what_learners_lack():
         st = engine.status()
     assert st["isolation"] == "rootless" and st["learner_cgroups"] is False, st
     assert any("docker top" in u for u in st["unavailable"]) and "userns" in st["advice"]
+    assert st["tun_device"] == isolation.tun_report("rootless"), st
     with override_settings(BUNGEO_ISOLATION="userns"):
         st = engine.status()
     assert st["isolation"] == "userns" and st["learner_cgroups"] is True and "unavailable" not in st
+    assert "tun_device" not in st, st
+
+
+def test_host_check_says_when_rootless_learners_cannot_open_the_tun_device(tmp_path):
+    dev = tmp_path / "tun"
+    dev.write_bytes(b"")
+    dev.chmod(0o600)  # what a host without udev may leave: root only
+    problem = isolation.tun_report("rootless", str(dev))
+    assert problem.startswith("not usable") and "0600" in problem and f"chmod 0666 {dev}" in problem
+    dev.chmod(0o666)
+    assert isolation.tun_report("rootless", str(dev)) == "ok"
+    assert isolation.tun_report("userns", str(dev)) is None
+    assert isolation.tun_report("rootless", str(tmp_path / "none")).startswith("missing")
+
+
+def test_this_hosts_tun_device_lets_rootless_sandboxes_start():
+    # host-setup.sh makes it so; without it the rootless sandboxes below never become ready.
+    assert isolation.tun_report("rootless") == "ok"
 
 
 def test_explicit_userns_is_refused_on_an_engine_that_does_not_remap(settings):
@@ -429,6 +449,12 @@ def test_rootless_shell_loads_bash_completion_on_its_first_tab(rootless):
 def test_rootless_inner_engine_go_settings(rootless):
     b, sb = rootless
     assert_inner_engine_go_settings(b, sb.id)
+
+
+@pytest.mark.docker
+def test_rootless_reset_shuts_the_inner_engine_down_like_a_machine(rootless):
+    b, sb = rootless
+    assert_reset_stops_containers_like_a_shutdown(b, sb.id)
 
 
 @pytest.mark.docker

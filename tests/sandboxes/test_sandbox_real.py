@@ -10,6 +10,7 @@ import pytest
 from tests.conftest import (
     assert_completion_loads_on_first_tab,
     assert_inner_engine_go_settings,
+    assert_reset_stops_containers_like_a_shutdown,
     inner_sh,
 )
 from webapp.sandboxes import engine
@@ -105,6 +106,10 @@ def test_stop_then_ensure_restarts_with_images_kept(backend, sandbox):
     assert sb.running
     res = inner_sh(backend, sb.id, "docker images --format '{{.Repository}}'")
     assert "busybox" in res.output
+
+
+def test_reset_shuts_the_inner_engine_down_like_a_machine(backend, sandbox):
+    assert_reset_stops_containers_like_a_shutdown(backend, sandbox.id)
 
 
 def test_exec_timeout_is_bounded(backend, sandbox):

@@ -666,7 +666,7 @@ class DockerSandboxBackend(SandboxBackend):
             if c is None:
                 raise SandboxError(MSG_NOT_RUNNING)
             try:
-                c.stop(timeout=3)
+                c.stop(timeout=5)
             except APIError as exc:
                 log.warning("sandbox %s did not stop cleanly: %s", sandbox_id, exc)
                 c.kill()

@@ -465,9 +465,11 @@ def status() -> dict[str, object]:
         # After an upgrade: each moves to the current image when it next starts.
         report["sandboxes_on_older_image"] = sum(
             1 for x in listed if current and x.attrs.get("ImageID") != current)
-        from .isolation import fidelity_report
+        from .isolation import fidelity_report, tun_report
 
         report.update(fidelity_report(str(report["isolation"]), info.get("CgroupVersion")))
+        if tun := tun_report(str(report["isolation"])):
+            report["tun_device"] = tun
         report["grading_storage"] = grading_storage_report(str(report["isolation"]))
         report["kernel_limits"] = {
             k: int((Path("/proc/sys") / k).read_text().split()[0]) for k in HOST_SYSCTLS

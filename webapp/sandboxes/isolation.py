@@ -26,6 +26,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 import docker.utils
@@ -260,6 +261,28 @@ def fidelity_report(mode: str, cgroup_version: str | int | None) -> dict[str, An
         return {"learner_cgroups": True}
     return {"learner_cgroups": False, "unavailable": list(MISSING_CGROUP_FEATURES.values()),
             "advice": ROOTLESS_ADVICE}
+
+
+TUN_DEVICE = "/dev/net/tun"
+
+
+def tun_report(mode: str, device: str = TUN_DEVICE) -> str | None:
+    """For the operator's host check: whether the learner of a ``rootless`` sandbox (uid 1000,
+    no capabilities) can open ``device``, which slirp4netns needs for the inner engine's network.
+    Docker passes the host's device node as it is, so it must be readable and writable by every
+    user (0666, what Debian's udev sets; a host without udev may leave it 0600). Returns "ok",
+    the problem with its fix, or None in the other modes (they do not use it)."""
+    if mode != "rootless":
+        return None
+    try:
+        st = os.stat(device)
+    except OSError:
+        return f"missing: {device} does not exist (load the tun module: modprobe tun)"
+    if st.st_mode & 0o006 != 0o006:
+        return (f"not usable: {device} is mode {st.st_mode & 0o777:04o}, so rootless Docker in a "
+                f"sandbox has no network and never becomes ready; run: chmod 0666 {device} "
+                "(udev's default on Debian)")
+    return "ok"
 
 
 def subid_file(remapped: bool, remap_count: int = 65536) -> str | None:
