@@ -5,6 +5,7 @@
   const el = document.getElementById("terminal");
   if (!el) return;
   const statusEl = document.getElementById("term-status");
+  const RESET_MESSAGE_MS = 8000; // how long "Your sandbox was reset" stays in the bar
   const term = new Terminal({
     cursorBlink: true, fontSize: 14, scrollback: 5000, convertEol: false,
     fontFamily: "ui-monospace, 'D2Coding', 'Noto Sans Mono CJK KR', Menlo, Consolas, monospace",
@@ -169,8 +170,27 @@
   }
 
   let resetting = false;
+  const resetResult = document.getElementById("reset-result");
+  let resetClear = null;
   document.body.addEventListener("htmx:beforeRequest", (ev) => {
-    if (ev.detail.elt && ev.detail.elt.classList.contains("reset")) resetting = true;
+    if (!ev.detail.elt || !ev.detail.elt.classList.contains("reset")) return;
+    resetting = true;
+    // A reset takes a few seconds: say so until the server answers.
+    if (resetResult) {
+      clearTimeout(resetClear);
+      const pending = document.createElement("span");
+      pending.className = "reset-pending";
+      pending.textContent = resetResult.dataset.resetting || "Resetting…";
+      resetResult.replaceChildren(pending);
+    }
+  });
+  // The success message goes away by itself; an error stays until the next try.
+  document.body.addEventListener("htmx:afterSwap", (ev) => {
+    if (!resetResult || ev.detail.target !== resetResult) return;
+    if (resetResult.querySelector(".reset-result.done")) {
+      clearTimeout(resetClear);
+      resetClear = setTimeout(() => resetResult.replaceChildren(), RESET_MESSAGE_MS);
+    }
   });
   const restartBtn = document.getElementById("term-restart");
   if (restartBtn) {

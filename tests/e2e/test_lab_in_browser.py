@@ -228,7 +228,10 @@ def test_reset_from_the_page_reconnects_by_itself(asgi_server, browser, django_u
     page.on("dialog", lambda d: d.accept())
     connects = page.evaluate("window.bungeoConnects")
     page.click(".terminal-bar .reset")
-    page.wait_for_selector("#reset-result .reset-result", timeout=60_000)
+    # The bar says a reset is under way (it takes seconds), then that it is done, then clears.
+    assert page.inner_text("#reset-result .reset-pending") == "Resetting your sandbox…"
+    page.wait_for_selector("#reset-result .reset-result.done", timeout=60_000)
+    assert "files and images are still there" in page.inner_text("#reset-result")
     page.wait_for_function(f"window.bungeoConnects > {connects}", timeout=60_000)  # by itself
     page.wait_for_selector("#term-status[data-state=ready]:not(:has-text('Docker is starting'))",
                            timeout=60_000)
@@ -236,4 +239,5 @@ def test_reset_from_the_page_reconnects_by_itself(asgi_server, browser, django_u
     page.click("#terminal")
     page.keyboard.type("echo note-$(cat ~/work/reset-note)\n")
     page.wait_for_function("document.querySelector('.xterm-rows').innerText.includes('note-kept')")
+    page.wait_for_selector("#reset-result .reset-result", state="detached", timeout=15_000)
     ctx.close()

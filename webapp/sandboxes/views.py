@@ -26,11 +26,12 @@ def reset(request: HttpRequest) -> HttpResponse:
             backend.ensure(owner=learner_owner(request.user))
         else:
             backend.restart(sb.id)
-        text = _("Your sandbox was reset. Your files and images are still there.")
+        text, outcome = _("Your sandbox was reset. Your files and images are still there."), "done"
     except SandboxError as exc:
         log.warning("reset for user %s failed: %s", request.user.pk, exc)
-        text = str(exc)
-    return HttpResponse(f'<span class="reset-result">{escape(text)}</span>')
+        text, outcome = str(exc), "error"
+    # terminal.js clears a "done" message after a few seconds; an error stays until the next try.
+    return HttpResponse(f'<span class="reset-result {outcome}">{escape(text)}</span>')
 
 
 # ------------------------------------------------------------------------------------------------
