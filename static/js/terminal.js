@@ -68,6 +68,11 @@
   function setStatus(state, text) {
     statusEl.textContent = text;
     statusEl.dataset.state = state;
+    // A stopped or refused terminal has no countdown: the next lease message shows it again.
+    if ((state === "closed" || state === "error") && leaseEl) {
+      leaseEnd = null;
+      leaseEl.hidden = true;
+    }
   }
 
   function sendResize() {
@@ -135,10 +140,16 @@
       }
       const msg = JSON.parse(ev.data);
       if (msg.type === "status") {
+        // The terminal that a reset ends says it ended: the page says "Resetting…" until the
+        // next one is ready instead.
+        if (resetting && (msg.state === "closed" || msg.state === "reconnecting")) return;
         setStatus(msg.state, msg.text);
         // Focus the terminal unless the learner is somewhere else on the page already.
         if (msg.state === "ready") {
-          resetting = false;
+          if (resetting) {
+            resetting = false;
+            flushHeld();
+          }
           sendResize();
           if (!document.activeElement || document.activeElement === document.body) term.focus();
         }
@@ -164,32 +175,63 @@
       }
       retry += 1;
       const wait = Math.min(10, retry * 1.5);
-      setStatus("reconnecting", (el.dataset.reconnecting || "Reconnecting…") + " (" + wait.toFixed(0) + "s)");
+      setStatus("reconnecting", resetting ? resetText()
+        : (el.dataset.reconnecting || "Reconnecting…") + " (" + wait.toFixed(0) + "s)");
       setTimeout(connect, wait * 1000);
     };
   }
 
+  // A reset, from its click until the next terminal is ready: what the learner types (or runs
+  // with a button) meanwhile is held here, bounded, and goes to the new shell; sent to the
+  // terminal that the reset ends, it was lost while the bar still said "Connected".
   let resetting = false;
+  const held = [];
+  let heldBytes = 0;
+  const HELD_MAX = 65536;
+  function sendInput(bytes) {
+    if (resetting) {
+      if (heldBytes + bytes.length <= HELD_MAX) {
+        held.push(bytes);
+        heldBytes += bytes.length;
+      }
+      return;
+    }
+    if (ws && ws.readyState === WebSocket.OPEN) ws.send(bytes);
+  }
+  function flushHeld() {
+    const out = held.splice(0);
+    heldBytes = 0;
+    out.forEach(sendInput);
+  }
   const resetResult = document.getElementById("reset-result");
+  function resetText() {
+    return (resetResult && resetResult.dataset.resetting) || "Resetting…";
+  }
   let resetClear = null;
   document.body.addEventListener("htmx:beforeRequest", (ev) => {
     if (!ev.detail.elt || !ev.detail.elt.classList.contains("reset")) return;
     resetting = true;
-    // A reset takes a few seconds: say so until the server answers.
+    // A reset takes a few seconds: say so, in the bar and in the status, until it is done.
+    const text = resetText();
+    setStatus("starting", text);
     if (resetResult) {
       clearTimeout(resetClear);
       const pending = document.createElement("span");
       pending.className = "reset-pending";
-      pending.textContent = resetResult.dataset.resetting || "Resetting…";
+      pending.textContent = text;
       resetResult.replaceChildren(pending);
     }
   });
-  // The success message goes away by itself; an error stays until the next try.
+  // The success message goes away by itself; an error stays until the next try, and the
+  // terminal, which the failed reset may have left running, gets what was held.
   document.body.addEventListener("htmx:afterSwap", (ev) => {
     if (!resetResult || ev.detail.target !== resetResult) return;
+    clearTimeout(resetClear);
     if (resetResult.querySelector(".reset-result.done")) {
-      clearTimeout(resetClear);
       resetClear = setTimeout(() => resetResult.replaceChildren(), RESET_MESSAGE_MS);
+    } else if (resetting && ws && ws.readyState === WebSocket.OPEN) {
+      resetting = false;
+      flushHeld();
     }
   });
   const restartBtn = document.getElementById("term-restart");
@@ -202,9 +244,7 @@
     });
   }
 
-  term.onData((data) => {
-    if (ws && ws.readyState === WebSocket.OPEN) ws.send(encoder.encode(data));
-  });
+  term.onData((data) => sendInput(encoder.encode(data)));
   term.onResize(sendResize);
   // Refit whenever the terminal's box changes, not only with the window: the bar above it
   // grows when a warning shows (lease, disk full) and the bottom rows were cut off.
@@ -224,7 +264,7 @@
   document.addEventListener("click", (ev) => {
     const btn = ev.target.closest("[data-run]");
     if (btn) {
-      if (ws && ws.readyState === WebSocket.OPEN) ws.send(encoder.encode(runKeys(btn.dataset.run)));
+      sendInput(encoder.encode(runKeys(btn.dataset.run)));
       term.focus();
       return;
     }

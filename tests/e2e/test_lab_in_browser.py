@@ -2,6 +2,7 @@
 a command in the terminal, see its output, see the step tick by itself."""
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -202,6 +203,58 @@ def test_a_stopped_sandbox_waits_for_start_again_instead_of_restarting(asgi_serv
     ctx.close()
 
 
+def test_a_reset_from_another_tab_reconnects_this_one_by_itself(asgi_server, browser,
+                                                                django_user_model, backend):
+    """A reset asked elsewhere (another tab of the same learner) ends this tab's terminal too:
+    the sandbox runs again, so the page reconnects by itself, without Start again (it said the
+    sandbox was stopped, or that the shell ended)."""
+    from webapp.sandboxes.backend import learner_owner
+
+    ctx, page = _lab_with_terminal(asgi_server, browser, django_user_model)
+    sb = backend.find(owner=learner_owner(django_user_model.objects.get(username="learner")))
+    backend.wait_engine(sb.id)
+    page.wait_for_selector("#term-status[data-state=ready]:not(:has-text('Docker is starting'))")
+    connects = page.evaluate("window.bungeoConnects")
+    page.evaluate("""() => { window.bungeoStates = [];
+        new MutationObserver(() => window.bungeoStates.push(
+            document.querySelector('#term-status').dataset.state))
+          .observe(document.querySelector('#term-status'), {attributes: true}); }""")
+    backend.restart(sb.id)
+    page.wait_for_function(f"window.bungeoConnects > {connects}", timeout=60_000)
+    page.wait_for_selector("#term-status[data-state=ready]", timeout=60_000)
+    assert "closed" not in page.evaluate("window.bungeoStates"), page.evaluate("window.bungeoStates")
+    assert page.is_hidden("#term-restart")
+    page.click("#terminal")
+    page.keyboard.type("echo after-$((6*7))\n")
+    page.wait_for_function("document.querySelector('.xterm-rows').innerText.includes('after-42')")
+    ctx.close()
+
+
+def test_an_open_terminal_stops_its_sandbox_when_the_lease_runs_out(asgi_server, browser,
+                                                                    django_user_model, backend,
+                                                                    monkeypatch):
+    """At the end of the time limit the open terminal stops its sandbox itself (the reaper's
+    next round came up to 30 s later, while the page showed 0:00, said "Connected" and input
+    still ran); the page then says why, in full, offers Start again and shows no countdown."""
+    from webapp.sandboxes import consumers
+    from webapp.sandboxes.backend import Lease, learner_owner
+
+    monkeypatch.setattr(consumers, "LEASE_EVERY", 1.0)
+    ctx, page = _lab_with_terminal(asgi_server, browser, django_user_model)
+    sb = backend.find(owner=learner_owner(django_user_model.objects.get(username="learner")))
+    backend.wait_engine(sb.id)
+    page.wait_for_selector("#term-status[data-state=ready]:not(:has-text('Docker is starting'))")
+    page.wait_for_selector("#lease:visible")
+    lease = backend.lease(sb.id)
+    backend._lease_write(sb.id, Lease(lease.started, time.time() + 3, 0))
+    page.wait_for_selector("#term-status[data-state=closed]", timeout=30_000)
+    assert not backend.get(sb.id).running
+    assert "Your sandbox was stopped" in page.inner_text("#term-status")
+    assert page.evaluate("(e => e.scrollWidth <= e.clientWidth)(document.querySelector('#term-status'))")
+    assert page.is_hidden("#lease") and page.is_visible("#term-restart")
+    ctx.close()
+
+
 def test_logging_out_closes_the_open_terminal(asgi_server, browser, django_user_model,
                                               monkeypatch):
     """Logging out in another tab ends the terminal of the lab that is still open (a shared
@@ -230,12 +283,20 @@ def test_reset_from_the_page_reconnects_by_itself(asgi_server, browser, django_u
     page.click(".terminal-bar .reset")
     # The bar says a reset is under way (it takes seconds), then that it is done, then clears.
     assert page.inner_text("#reset-result .reset-pending") == "Resetting your sandbox…"
+    assert page.inner_text("#term-status") == "Resetting your sandbox…"
+    # Typed during the reset: held by the page, run by the new shell (it was lost, sent to the
+    # terminal the reset ended, while the bar still said "Connected").
+    page.click("#terminal")
+    page.keyboard.type("echo typed-during-reset-$((6*7))\n")
     page.wait_for_selector("#reset-result .reset-result.done", timeout=60_000)
     assert "files and images are still there" in page.inner_text("#reset-result")
     page.wait_for_function(f"window.bungeoConnects > {connects}", timeout=60_000)  # by itself
     page.wait_for_selector("#term-status[data-state=ready]:not(:has-text('Docker is starting'))",
                            timeout=60_000)
     assert page.is_hidden("#term-restart")
+    page.wait_for_function(
+        "document.querySelector('.xterm-rows').innerText.includes('typed-during-reset-42')",
+        timeout=30_000)
     page.click("#terminal")
     page.keyboard.type("echo note-$(cat ~/work/reset-note)\n")
     page.wait_for_function("document.querySelector('.xterm-rows').innerText.includes('note-kept')")

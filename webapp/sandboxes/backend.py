@@ -41,7 +41,9 @@ class Sandbox:
     """A sandbox as the backend sees it now.
 
     ``id`` is stable for the sandbox's life (the container name for Docker); ``address`` is its
-    IPv4 address on the sandbox network, reachable from the host only, or None when stopped.
+    IPv4 address on the sandbox network, reachable from the host only, or None when stopped;
+    ``started_at`` tells one run from the next (Docker's ``State.StartedAt``, RFC 3339), None
+    when the backend does not know.
     """
 
     id: str
@@ -49,6 +51,7 @@ class Sandbox:
     kind: str
     state: str
     address: str | None = None
+    started_at: str | None = None
 
     @property
     def running(self) -> bool:
@@ -156,6 +159,12 @@ class SandboxBackend:
         """Stop and start the sandbox ("reset"): every process in it ends (a fork bomb too),
         images, volumes and the workspace are kept. Raises :class:`SandboxError`."""
         raise NotImplementedError("subclasses of SandboxBackend must provide a restart() method")
+
+    def resetting(self, sandbox_id: str) -> bool:
+        """Whether :meth:`restart` is under way for the sandbox (by any process on this host):
+        a terminal that ends meanwhile waits for the sandbox to run again instead of reporting
+        it stopped. False when the backend cannot tell."""
+        return False
 
     def remove(self, sandbox_id: str, *, keep_workspace: bool = True) -> None:
         """Remove the sandbox and its engine storage; the workspace only if ``keep_workspace`` is

@@ -43,6 +43,7 @@ FRAME_S = 0.016  # seconds between frames while output keeps coming (about 60 pe
 FRAME_MAX = 65536  # bytes per frame at most: the most a session holds, and <= 4 MB/s to the page
 FRAME_BURST = 4  # frames sent at once after a quiet moment, before the pacing applies
 LEASE_EVERY = 20.0  # seconds between lease updates sent to the page
+RESET_WAIT_S = 30.0  # seconds a terminal that ended waits for a reset under way to start the sandbox
 STOP_WAIT_S = 6.0  # seconds a sandbox whose terminal ended may take to stop (its stop grace is 5 s)
 DISK_FULL = 0.95  # share of a quota'd disk from which the learner is warned
 QUEUE_POLL_S = 3.0  # seconds between admission attempts of a queued learner
@@ -193,20 +194,45 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             "warn_before": settings.BUNGEO_SANDBOX_WARN_BEFORE}))
         return left
 
-    async def sandbox_stops(self, wait: float = STOP_WAIT_S) -> bool:
-        """True when the sandbox is stopped or stops within ``wait`` seconds. The terminal's end
-        comes first: a stop sends the sandbox SIGTERM and waits up to 5 s for it to exit
-        (DockerSandboxBackend.stop), so a look at once saw it still running and took the time
-        limit for the learner's shell ending."""
+    async def sandbox_ended(self, wait: float = STOP_WAIT_S) -> str | None:
+        """Why the terminal ended: ``"stopped"`` when the sandbox is stopped or stops within
+        ``wait`` seconds, ``"restarted"`` when it runs again since another start (a reset, from
+        this page or another tab: while one is under way, up to RESET_WAIT_S seconds are given
+        to it), None when it kept running (the shell itself ended).
+
+        The terminal's end comes first: a stop sends the sandbox SIGTERM and waits up to 5 s for
+        it to exit (DockerSandboxBackend.stop), so a look at once saw it still running and took
+        the time limit for the learner's shell ending."""
         loop = asyncio.get_running_loop()
+        backend = get_backend()
         deadline = loop.time() + wait
+        reset_deadline = loop.time() + RESET_WAIT_S
         while True:
-            sb = await asyncio.to_thread(get_backend().get, self.sandbox.id)
+            sb = await asyncio.to_thread(backend.get, self.sandbox.id)
+            if sb is not None and sb.running and sb.started_at and self.sandbox.started_at \
+                    and sb.started_at != self.sandbox.started_at:
+                return "restarted"
+            # Between a reset's stop and its start the sandbox looks stopped: wait for it.
+            if loop.time() < reset_deadline and await asyncio.to_thread(backend.resetting,
+                                                                        self.sandbox.id):
+                await asyncio.sleep(0.25)
+                continue
             if sb is None or not sb.running:
-                return True
+                return "stopped"
             if loop.time() >= deadline:
-                return False
+                return None
             await asyncio.sleep(0.5)
+
+    async def stop_when_expired(self, left: float | None) -> bool:
+        """Stop the sandbox once its lease has run out (``left`` seconds, from
+        :meth:`send_lease`), at once rather than at the reaper's next round (up to 30 s later,
+        while the page already showed 0:00 and input still ran). Returns True when it stopped it;
+        the terminal then ends and :meth:`pump` tells the page."""
+        if left is None or left > 0:
+            return False
+        log.info("sandbox %s stopped: its lease expired (terminal open)", self.sandbox.id)
+        await asyncio.to_thread(get_backend().stop, self.sandbox.id)
+        return True
 
     async def session_alive(self) -> bool:
         """False once the login session this terminal was opened with is gone (the user logged
@@ -243,9 +269,13 @@ class TerminalConsumer(AsyncWebsocketConsumer):
                     log.info("terminal for %s closed: the user logged out", self.owner)
                     await self.close(code=CLOSE_UNAUTHENTICATED)
                     return
-                await self.send_lease()
+                left = await self.send_lease()
+                if await self.stop_when_expired(left):
+                    return
                 await self.check_disk()
-                await asyncio.sleep(LEASE_EVERY)
+                # Wake up at the expiry too (the learner may have extended meanwhile: the lease
+                # is read again then).
+                await asyncio.sleep(LEASE_EVERY if left is None else min(LEASE_EVERY, max(0.5, left)))
         except asyncio.CancelledError:
             return
         except Exception:  # noqa: BLE001 - a countdown glitch must never close the terminal
@@ -281,14 +311,20 @@ class TerminalConsumer(AsyncWebsocketConsumer):
                 await self.send(bytes_data=frame)
                 if eof:
                     break
-        except (OSError, asyncio.CancelledError):
+        except asyncio.CancelledError:
             return
-        if await self.sandbox_stops():
+        except OSError as exc:  # e.g. a reset connection: the terminal ended all the same
+            log.debug("terminal of %s ended: %s", self.owner, exc)
+        ended = await self.sandbox_ended()
+        if ended == "stopped":
             await self.status("closed", _("Your sandbox was stopped (time limit or idle). Your files "
                                           "and images are kept: press Start again to go on."))
-            await self.close()
-            return
-        await self.status("closed", _("The shell ended. Press Start again for a new one."))
+        elif ended == "restarted":
+            # A reset: the sandbox runs again, so the page reconnects by itself (state is not
+            # "closed"), to the same workspace.
+            await self.status("reconnecting", _("Your sandbox was reset: reconnecting…"))
+        else:
+            await self.status("closed", _("The shell ended. Press Start again for a new one."))
         await self.close()
 
     async def pace(self, seconds: float) -> None:
@@ -321,7 +357,13 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         if self.term is None:
             return
         if bytes_data is not None:
-            await asyncio.get_running_loop().sock_sendall(self.term.sock, bytes_data)
+            try:
+                await asyncio.get_running_loop().sock_sendall(self.term.sock, bytes_data)
+            except OSError as exc:
+                # The terminal is ending (its sandbox stops or resets): pump() tells the page,
+                # which holds what is typed during a reset for the next terminal.
+                log.debug("input for %s not delivered: %s", self.owner, exc)
+                return
             if b"\r" in bytes_data:
                 await self.on_enter()
             return

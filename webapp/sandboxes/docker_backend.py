@@ -91,6 +91,7 @@ RELAY_CLOSE_S = 2.0  # seconds a closing terminal waits for its relay to hang up
 PREPULL_ONLY = "prepull.only"
 # Seconds between looks at a starting sandbox's state while waiting for its inner engine.
 STATE_POLL_S = 0.25
+RESET_MAX_S = 90.0  # seconds a reset may take (stop grace plus a start); an older marker is stale
 
 MSG_ENGINE_DOWN = _("The sandbox service is not running. Please tell your instructor.")
 MSG_NOT_READY = _("Your sandbox did not become ready in time. Please try again in a moment.")
@@ -386,7 +387,8 @@ class DockerSandboxBackend(SandboxBackend):
         nets = c.attrs.get("NetworkSettings", {}).get("Networks", {}) or {}
         addr = next((n.get("IPAddress") for n in nets.values() if n.get("IPAddress")), None)
         kind, owner = self._identity(c)
-        return Sandbox(id=c.name, owner=owner, kind=kind, state=c.status, address=addr)
+        return Sandbox(id=c.name, owner=owner, kind=kind, state=c.status, address=addr,
+                       started_at=(c.attrs.get("State") or {}).get("StartedAt"))
 
     def _container(self, sandbox_id: str):
         try:
@@ -665,16 +667,37 @@ class DockerSandboxBackend(SandboxBackend):
             c = self._container(sandbox_id)
             if c is None:
                 raise SandboxError(MSG_NOT_RUNNING)
+            marker = self._resetting_path(sandbox_id)
+            marker.write_text(str(time.time()))
             try:
-                c.stop(timeout=5)
-            except APIError as exc:
-                log.warning("sandbox %s did not stop cleanly: %s", sandbox_id, exc)
-                c.kill()
-            c.reload()
-            self._start(c)
+                try:
+                    c.stop(timeout=5)
+                except APIError as exc:
+                    log.warning("sandbox %s did not stop cleanly: %s", sandbox_id, exc)
+                    c.kill()
+                c.reload()
+                self._start(c)
+            finally:
+                marker.unlink(missing_ok=True)
             c.reload()
             log.info("sandbox %s reset", sandbox_id)
             return self._as_sandbox(c)
+
+    def _resetting_path(self, sandbox_id: str) -> Path:
+        # Not in host_dir: that folder is writable from inside the sandbox.
+        d = Path(settings.BUNGEO_RUN_DIR) / "resets"
+        d.mkdir(parents=True, exist_ok=True)
+        return d / self._slot(sandbox_id)
+
+    def resetting(self, sandbox_id: str) -> bool:
+        """See :meth:`SandboxBackend.resetting`: a marker file under the run folder, written
+        for the time of :meth:`restart` (a crash can leave one: older than RESET_MAX_S, it is
+        ignored)."""
+        try:
+            since = float(self._resetting_path(sandbox_id).read_text())
+        except (OSError, ValueError):
+            return False
+        return time.time() - since < RESET_MAX_S
 
     def remove(self, sandbox_id: str, *, keep_workspace: bool = True) -> None:
         c = self._container(sandbox_id)
