@@ -106,6 +106,31 @@ def assert_reset_stops_containers_like_a_shutdown(backend, sandbox_id: str) -> N
     inner_sh(backend, sandbox_id, "docker rm -f polite stubborn comeback >/dev/null")
 
 
+def assert_pull_from_outside_the_mirror_is_explained(backend, sandbox_id: str) -> None:
+    """In the learner's shell (a login bash in tmux, as the terminal starts it), a pull of an
+    image the classroom mirror lacks ends with bungeo's two-line hint (Korean, English) under
+    Docker's DNS error; a pull that works, and a later failing command, get none; and
+    ``bungeo-images`` lists what the mirror holds. images/sandbox/bashrc, bungeo-images.sh."""
+    script = r"""
+      k() { tmux -L hint send-keys "$@"; sleep 1.5; }
+      tmux -L hint new-session -d -x 250 -y 60 bash -l; sleep 0.5
+      k 'docker pull nginx:no-such-tag' Enter
+      k 'echo CUT-$((6*7)); docker pull -q busybox' Enter
+      sleep 1; k 'ls /no/such/file' Enter
+      k 'echo CUT-$((6*7)); bungeo-images | grep -xc -e nginx:latest -e node:18-alpine' Enter
+      tmux -L hint capture-pane -p -S -60 | grep -v '^$'
+      tmux -L hint kill-server
+    """
+    out = inner_sh(backend, sandbox_id, script, timeout=120).output
+    first, second, third = out.split("CUT-42")[:3]  # the output, not the typed command
+    assert "registry-1.docker.io" in first, out
+    assert "bungeo: 이 이미지(또는 태그)는 교실 미러에 없고" in first, out
+    assert "not in the classroom mirror" in first and "bungeo-images" in first, out
+    assert "busybox:latest" in second and "No such file" in second, out
+    assert "classroom mirror" not in second, out  # neither after the pull that worked nor after ls
+    assert third.split()[0] == "2", out
+
+
 def assert_completion_loads_on_first_tab(backend, sandbox_id: str) -> None:
     """A new login shell (as the terminal's tmux starts it) has not loaded bash-completion: the
     library costs every idle shell about 1.5 MiB (images/sandbox/bash_completion). The first Tab

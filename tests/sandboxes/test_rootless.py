@@ -31,6 +31,7 @@ from labs.models import StepCompletion
 from tests.conftest import (
     assert_completion_loads_on_first_tab,
     assert_inner_engine_go_settings,
+    assert_pull_from_outside_the_mirror_is_explained,
     assert_reset_stops_containers_like_a_shutdown,
     inner_sh,
 )
@@ -170,7 +171,8 @@ def test_the_rootless_image_is_its_own_recipe():
     assert r.standin is False
 
 
-@pytest.mark.parametrize("name", ["term.sh", "containerd.sh", "bash_completion", "tmux.conf", "bashrc"])
+@pytest.mark.parametrize("name", ["term.sh", "containerd.sh", "bash_completion", "tmux.conf", "bashrc",
+                                  "bungeo-images.sh"])
 def test_files_both_sandbox_recipes_copy_are_the_same(name):
     """Each recipe folder is its own build context, so these files exist twice: a change to one
     must be made to the other."""
@@ -449,6 +451,12 @@ def test_rootless_shell_loads_bash_completion_on_its_first_tab(rootless):
 def test_rootless_inner_engine_go_settings(rootless):
     b, sb = rootless
     assert_inner_engine_go_settings(b, sb.id)
+
+
+@pytest.mark.docker
+def test_rootless_explains_a_pull_from_outside_the_mirror(rootless):
+    b, sb = rootless
+    assert_pull_from_outside_the_mirror_is_explained(b, sb.id)
 
 
 @pytest.mark.docker

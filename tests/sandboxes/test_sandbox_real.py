@@ -10,6 +10,7 @@ import pytest
 from tests.conftest import (
     assert_completion_loads_on_first_tab,
     assert_inner_engine_go_settings,
+    assert_pull_from_outside_the_mirror_is_explained,
     assert_reset_stops_containers_like_a_shutdown,
     inner_sh,
 )
@@ -75,6 +76,10 @@ def test_inner_engine_pause_top_stats_and_memory_limit(backend, sandbox):
 def test_inner_engine_go_settings(backend, sandbox):
     # bench/sandbox_memory.py: 2 MiB less per idle sandbox, no measurable CPU cost.
     assert_inner_engine_go_settings(backend, sandbox.id)
+
+
+def test_a_pull_from_outside_the_mirror_is_explained(backend, sandbox):
+    assert_pull_from_outside_the_mirror_is_explained(backend, sandbox.id)
 
 
 def test_shell_loads_bash_completion_on_its_first_tab(backend, sandbox):
