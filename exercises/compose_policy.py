@@ -23,6 +23,9 @@ or reaches outside the submission: the rules follow Docker's documentation of th
 :func:`yaml_problem` refuses what should not even reach Docker: text that is not UTF-8 or not
 YAML, and "billion laughs" documents whose aliases expand past :data:`MAX_YAML_NODES` nodes.
 
+:func:`compose_file` picks the compose file a grader runs when a submission holds more than one,
+and :func:`ignored_compose_note` says so to the learner.
+
 :func:`config_json` finds the resolved config in ``docker compose config --format json`` output
 that also holds Compose's warnings (the graders read stdout and stderr merged).
 """
@@ -44,6 +47,26 @@ LIST_KEYS = ("cap_add", "devices", "device_cgroup_rules")
 ALLOWED_SECURITY_OPTS = {"no-new-privileges", "no-new-privileges:true", "no-new-privileges=true"}
 
 
+def compose_file(files: dict[str, Any], accepted: tuple[str, ...]) -> tuple[str | None, list[str]]:
+    """``(graded, ignored)``: the compose file a grader runs, the first of ``accepted`` (Compose's
+    own order of preference: compose.yaml, compose.yml, docker-compose.yml, docker-compose.yaml)
+    at the top of the submission, or None; and the other accepted names also there, which are
+    not run (:func:`ignored_compose_note` tells the learner)."""
+    present = [name for name in accepted if name in files]
+    return (present[0] if present else None), present[1:]
+
+
+def ignored_compose_note(graded: str, ignored: list[str]) -> str:
+    """The feedback line for a submission with more than one compose file ("" when ``ignored``
+    is empty): which one was graded and which were left out, in the active language. Like
+    other extra files, they cost no points: ``docker compose`` itself picks one the same way."""
+    if not ignored:
+        return ""
+    return _("The submission holds more than one compose file: %(graded)s was graded, not "
+             "%(ignored)s. Submit one compose file only.") % {
+                 "graded": graded, "ignored": ", ".join(ignored)}
+
+
 def config_json(output: str) -> dict[str, Any]:
     """The object printed by ``docker compose config --format json``, from output that may also
     hold warnings (stderr is merged in: a ``version:`` key makes Compose print "the attribute
@@ -60,6 +83,31 @@ def config_json(output: str) -> dict[str, Any]:
     return {}
 
 
+def yaml_error_text(exc: Exception) -> str:
+    """PyYAML's whole explanation of ``exc`` on one line, each part with the place it refers to
+    (1-based, like an editor's): ``while parsing a flow sequence (line 1, column 6): expected
+    ',' or ']', but got '<stream end>' (line 1, column 15)``. The place is said in the active
+    language; PyYAML's own words stay English (it has no translations). Errors without a place
+    (a YAMLError that is not a MarkedYAMLError) give their text with line breaks made spaces."""
+    import yaml
+
+    if not isinstance(exc, yaml.MarkedYAMLError):
+        return " ".join(str(exc).split())
+    parts = []
+    for what, mark in ((exc.context, exc.context_mark), (exc.problem, exc.problem_mark)):
+        if not what and mark is None:
+            continue
+        where = (_("line %(line)s, column %(column)s")
+                 % {"line": mark.line + 1, "column": mark.column + 1}) if mark is not None else ""
+        if what and where:
+            parts.append(f"{what} ({where})")
+        else:
+            parts.append(what or where)
+    if exc.note:
+        parts.append(exc.note)
+    return ": ".join(parts) or " ".join(str(exc).split())
+
+
 def yaml_problem(data: bytes) -> str | None:
     """Why a compose file is refused before Docker sees it (None when it is fine): not UTF-8,
     not YAML, or a document that would expand to more than MAX_YAML_NODES nodes once its aliases
@@ -72,7 +120,7 @@ def yaml_problem(data: bytes) -> str | None:
     except UnicodeDecodeError:
         return _("The file is not UTF-8 text.")
     except yaml.YAMLError as exc:
-        return _("The file is not valid YAML: %(error)s") % {"error": str(exc).splitlines()[0]}
+        return _("The file is not valid YAML: %(error)s") % {"error": yaml_error_text(exc)}
     memo: dict[int, int] = {}
 
     def size(node) -> int:

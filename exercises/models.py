@@ -3,21 +3,24 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class Submission(models.Model):
     """One submitted attempt at an assignment. The files are stored, content-addressed and never
     changed, before grading starts (``archive_path`` is relative to MEDIA_ROOT)."""
 
+    # The labels are what the pages show (``get_status_display``), in the page's language.
     class Status(models.TextChoices):
-        QUEUED = "queued", "queued"
-        RUNNING = "running", "running"
-        DONE = "done", "done"
-        ERROR = "error", "error"
+        QUEUED = "queued", pgettext_lazy("submission status", "queued")
+        RUNNING = "running", pgettext_lazy("submission status", "being graded")
+        DONE = "done", pgettext_lazy("submission status", "graded")
+        ERROR = "error", pgettext_lazy("submission status", "could not be graded")
 
     class Source(models.TextChoices):
-        UPLOAD = "upload", "upload"
-        WORKSPACE = "workspace", "workspace"
+        UPLOAD = "upload", _("upload")
+        WORKSPACE = "workspace", _("workspace")
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
                              related_name="submissions")
@@ -57,6 +60,16 @@ class Submission(models.Model):
     def finished(self) -> bool:
         """True once grading ended, with a score ("done") or without ("error")."""
         return self.status in (self.Status.DONE, self.Status.ERROR)
+
+    @property
+    def score_level(self) -> str:
+        """How a graded submission scored, for the pages' colours: ``"full"`` (every point),
+        ``"zero"`` (no point), ``"partial"`` (in between); ``""`` while it has no score."""
+        if self.status != self.Status.DONE or self.score is None:
+            return ""
+        if self.score >= (self.max_score or 0):
+            return "full"
+        return "zero" if self.score <= 0 else "partial"
 
     @property
     def regraded(self) -> bool:

@@ -291,10 +291,15 @@ def submission_grade(*, submission_id: int, backend=None) -> Submission:
         _notify(sub.pk, render_to_string("exercises/_status.html",
                                          {"submission": sub, "oob": True}))
 
+    titles = getattr(assignment.grader, "TITLES", {})
+
     def progress(check_id: str, state: str, outcome: CheckOutcome | None) -> None:
+        # A running check has no outcome yet: its title is the grader's (TITLES), like the
+        # finished rows', in the submission's language (the one of the whole live stream).
         with override(sub.language):
             html = render_to_string("exercises/_check_row.html", {
                 "check_id": check_id, "state": state, "outcome": outcome, "oob": True,
+                "title": titles[check_id][0] if check_id in titles else "",
                 "hidden": check_id in hidden})
         _notify(sub.pk, None if check_id in hidden else html, html)
 

@@ -9,7 +9,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
-from django.utils.translation import get_language
+from django.utils.translation import get_language, ngettext
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from labs.markdown import render as render_md
@@ -160,5 +161,12 @@ def regrade_all(request: HttpRequest, assignment_id: str) -> HttpResponse:
     scope = request.POST.get("scope", services.REGRADE_LATEST)
     if scope not in (services.REGRADE_LATEST, services.REGRADE_ALL):
         scope = services.REGRADE_LATEST
-    services.assignment_regrade(assignment_id=assignment_id, scope=scope)
+    queued = services.assignment_regrade(assignment_id=assignment_id, scope=scope)
+    if queued:
+        messages.success(request, ngettext(
+            "%(n)s submission was queued for regrading.",
+            "%(n)s submissions were queued for regrading.", queued) % {"n": queued})
+    else:
+        messages.info(request, _("No submission was queued for regrading: the ones chosen are "
+                                 "still waiting or being graded."))
     return redirect("exercises:detail", assignment_id)

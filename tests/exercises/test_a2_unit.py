@@ -10,7 +10,14 @@ import pytest
 from django.utils import translation
 
 from exercises import registry
-from exercises.compose_policy import config_json, inside, policy_problems, yaml_problem
+from exercises.compose_policy import (
+    compose_file,
+    config_json,
+    ignored_compose_note,
+    inside,
+    policy_problems,
+    yaml_problem,
+)
 
 grader = registry.get("a2").grader
 ROOT = "/srv/submission"
@@ -548,6 +555,37 @@ def test_invalid_yaml_is_refused_before_docker():
     report = grader.grade({"compose.yaml": b"services: [unclosed"}, NoBackend())
     assert "not valid YAML" in report.checks[0].message
     assert all("Skipped" in c.message for c in report.checks[1:])
+
+
+def test_invalid_yaml_message_holds_the_whole_parser_message_with_line_and_column():
+    problem = yaml_problem(b"services:\n  web:\n    image: nginx\nbad: [unclosed\n")
+    assert problem == ("The file is not valid YAML: while parsing a flow sequence (line 4, column "
+                       "6): expected ',' or ']', but got '<stream end>' (line 5, column 1)")
+    assert yaml_problem(b"a: b: c") == ("The file is not valid YAML: mapping values are not "
+                                        "allowed here (line 1, column 5)")
+    with translation.override("ko"):
+        ko = yaml_problem(b"bad: [unclosed")
+    assert ko.startswith("올바른 YAML이 아닙니다: while parsing a flow sequence (1번째 줄, 6번째 칸)")
+    assert "expected ',' or ']', but got '<stream end>' (1번째 줄, 15번째 칸)" in ko
+
+
+def test_two_compose_files_the_first_is_graded_and_the_other_named():
+    assert compose_file({"docker-compose.yml": b"", "compose.yaml": b"", "x": b""},
+                        grader.ACCEPTED_FILENAMES) == ("compose.yaml", ["docker-compose.yml"])
+    assert compose_file({"compose.yml": b""}, grader.ACCEPTED_FILENAMES) == ("compose.yml", [])
+    assert compose_file({"sub/compose.yaml": b""}, grader.ACCEPTED_FILENAMES) == (None, [])
+    assert ignored_compose_note("compose.yaml", []) == ""
+    # The compose file graded is named in compose-valid's message, pass or fail.
+    report = grader.grade({"compose.yaml": b"services: [unclosed",
+                           "docker-compose.yml": b"services: {}"}, NoBackend())
+    message = report.checks[0].message
+    assert "not valid YAML" in message
+    assert ("more than one compose file: compose.yaml was graded, not docker-compose.yml. Submit "
+            "one compose file only.") in message
+    report = grader.grade({"compose.yaml": b"services: [unclosed"}, NoBackend())
+    assert "more than one" not in report.checks[0].message
+    with translation.override("ko"):
+        assert "Compose 파일이 여러 개" in ignored_compose_note("compose.yaml", ["compose.yml"])
 
 
 def test_every_check_has_a_korean_title():

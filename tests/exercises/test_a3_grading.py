@@ -69,6 +69,9 @@ VARIANTS: dict[str, tuple[set[str], dict[str, str]]] = {
     "tricky/compose-v3-different-paths": (set(), {}),
     "tricky/entrypoint-named-volume": (set(), {"named-volume": "a3-clock-lines"}),
     "tricky/awk-flush-loop-redirect": (set(), {}),
+    "tricky/two-compose-files": (set(), {"compose-valid": "more than one compose file: "
+                                                          "compose.yaml was graded, not "
+                                                          "docker-compose.yml"}),
 }
 KOREAN = {"broken/writer-backgrounded", "broken/reader-buffered"}
 # Graded through Celery below (reference by the progress test); the rest directly.
@@ -79,7 +82,8 @@ GRADING_WORKERS = int(os.environ.get("BUNGEO_TEST_GRADING_WORKERS", "2"))
 
 
 def variant_files(name: str) -> dict[str, bytes]:
-    """A variant's files (each folder holds one compose file, under any accepted name)."""
+    """A variant's files (each folder holds one compose file, under any accepted name; two in
+    tricky/two-compose-files)."""
     folder = A3 / name
     files = {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
     assert files, f"variant {name} has no files"

@@ -44,6 +44,17 @@ def test_not_yaml_is_refused_before_docker():
     assert "not valid YAML" in report.checks[0].message
 
 
+def test_not_yaml_names_the_line_and_column_and_which_of_two_files_was_graded():
+    report = grader.grade({"compose.yaml": b"services:\n  a: {image: busybox}\nbad: [unclosed\n",
+                           "docker-compose.yml": b"services: {}\n"}, NoBackend())
+    message = report.checks[0].message
+    assert message.startswith("The file is not valid YAML: while parsing a flow sequence (line 3, "
+                              "column 6): expected ',' or ']', but got '<stream end>' (line 4, "
+                              "column 1)")
+    assert "compose.yaml was graded, not docker-compose.yml" in message
+    assert report.score == 0
+
+
 def test_no_compose_file():
     report = grader.grade({"notes.txt": b"hi"}, NoBackend())
     assert "No compose file" in report.checks[0].message

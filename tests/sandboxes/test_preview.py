@@ -75,6 +75,11 @@ def test_other_learners_cannot_open_it_but_staff_can(client, student, other_stud
     staff = django_user_model.objects.create_user("teacher", password="pw-teacher", is_staff=True)
     client.force_login(staff)
     assert client.get(_url(student, 8080)).status_code == 200
+    # Nothing on that port: the message names the learner's sandbox, not the teacher's own.
+    resp = client.get(_url(student, 8081), HTTP_ACCEPT_LANGUAGE="en")
+    assert resp.status_code == 502, resp.content
+    assert f"port 8081 of the sandbox of {student.username}".encode() in resp.content
+    assert b"your sandbox" not in resp.content
 
 
 def test_stopped_sandbox_and_post_are_refused(client, student, backend):

@@ -134,6 +134,10 @@ def preview(request: HttpRequest, user_id: int, port: int, path: str = "") -> Ht
                                 preload_content=False, redirect=False, decode_content=False)
     except urllib3.exceptions.HTTPError as exc:
         log.info("preview %s failed: %s", url, exc)
+        if request.user.pk != user_id:  # staff looking at a learner's sandbox
+            return _preview_message(502, _(
+                "Nothing answers on port %(port)s of the sandbox of %(user)s.") % {
+                    "port": port, "user": owner.get_username()})
         return _preview_message(502, _(
             "Nothing answers on port %(port)s of your sandbox. Is a container publishing it "
             "(for example: docker run -d -p %(port)s:80 nginx)?") % {"port": port})

@@ -47,7 +47,13 @@ import docker
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from exercises.compose_policy import config_json, policy_problems, yaml_problem
+from exercises.compose_policy import (
+    compose_file,
+    config_json,
+    ignored_compose_note,
+    policy_problems,
+    yaml_problem,
+)
 from exercises.grading import (
     SUBMISSION_DIR,
     CheckOutcome,
@@ -795,6 +801,8 @@ class _Run:
         self.progress = progress
         self.outcomes = {cid: _outcome(cid) for cid in TITLES}
         self.done: set[str] = set()
+        # A line added to a check's message when it finishes (which compose file was graded).
+        self.notes: dict[str, str] = {}
 
     def start(self, cid: str) -> CheckOutcome:
         self.progress(cid, "running", None)
@@ -802,7 +810,10 @@ class _Run:
 
     def finish(self, cid: str) -> None:
         self.done.add(cid)
-        self.progress(cid, "done", self.outcomes[cid])
+        o = self.outcomes[cid]
+        if self.notes.get(cid):
+            o.message = f"{o.message} {self.notes[cid]}".strip()
+        self.progress(cid, "done", o)
 
     def skip(self, cids: list[str], why: str, evidence: str = "") -> None:
         for cid in cids:
@@ -826,7 +837,9 @@ def grade(files: dict[str, bytes], backend, progress: ProgressFn = no_progress,
     report = GradeReport(assignment=ASSIGNMENT)
     run = _Run(progress)
     report.checks = list(run.outcomes.values())
-    compose_name = next((n for n in ACCEPTED_FILENAMES if n in files), None)
+    compose_name, ignored = compose_file(files, ACCEPTED_FILENAMES)
+    if compose_name is not None:
+        run.notes["compose-valid"] = ignored_compose_note(compose_name, ignored)
 
     o = run.start("compose-valid")
     if compose_name is None:

@@ -37,7 +37,9 @@ from django.utils.translation import gettext_lazy
 # from here.
 from exercises.compose_policy import (  # noqa: F401
     MAX_YAML_NODES,
+    compose_file,
     config_json,
+    ignored_compose_note,
     policy_problems,
     yaml_problem,
 )
@@ -168,7 +170,14 @@ def grade(files: dict[str, bytes], backend, progress: ProgressFn = no_progress,
     report = GradeReport(assignment=ASSIGNMENT)
     outcomes = {cid: _outcome(cid) for cid in TITLES}
     report.checks = list(outcomes.values())
-    compose_name = next((n for n in ACCEPTED_FILENAMES if n in files), None)
+    compose_name, ignored = compose_file(files, ACCEPTED_FILENAMES)
+
+    def finish_valid() -> None:
+        """Report compose-valid, saying which file was graded when there were several."""
+        o = outcomes["compose-valid"]
+        if compose_name and ignored:
+            o.message = f"{o.message} {ignored_compose_note(compose_name, ignored)}".strip()
+        progress("compose-valid", "done", o)
 
     def skip_rest(after: str, why: str) -> GradeReport:
         ids = list(TITLES)
@@ -184,7 +193,7 @@ def grade(files: dict[str, bytes], backend, progress: ProgressFn = no_progress,
               _("No compose file found. Name it one of: %(names)s.")
               % {"names": ", ".join(ACCEPTED_FILENAMES)},
               "files: " + ", ".join(sorted(files)))
-        progress("compose-valid", "done", outcomes["compose-valid"])
+        finish_valid()
         return skip_rest("compose-valid", _("Skipped: there is no compose file to run."))
 
     from exercises.grading import files_to_tar
@@ -192,7 +201,7 @@ def grade(files: dict[str, bytes], backend, progress: ProgressFn = no_progress,
     problem = yaml_problem(files[compose_name])
     if problem:
         _fail(outcomes["compose-valid"], problem)
-        progress("compose-valid", "done", outcomes["compose-valid"])
+        finish_valid()
         return skip_rest("compose-valid", _("Skipped: the compose file is not valid."))
 
     # The images A3 runs (busybox, alpine) are a few MB: a cold sandbox pulls them in about a
@@ -208,7 +217,7 @@ def grade(files: dict[str, bytes], backend, progress: ProgressFn = no_progress,
             _fail(outcomes["compose-valid"],
                   _("docker compose cannot read the file: %(why)s") % {"why": why},
                   cfg.output)
-            progress("compose-valid", "done", outcomes["compose-valid"])
+            finish_valid()
             return skip_rest("compose-valid", _("Skipped: the compose file is not valid."))
         config = config_json(cfg.output)
         refusals = policy_problems(config, WORKDIR)
@@ -216,12 +225,12 @@ def grade(files: dict[str, bytes], backend, progress: ProgressFn = no_progress,
             _fail(outcomes["compose-valid"],
                   _("The classroom refuses this file, so nothing was started: %(why)s")
                   % {"why": " ".join(refusals)}, clip(cfg.output, 2000))
-            progress("compose-valid", "done", outcomes["compose-valid"])
+            finish_valid()
             return skip_rest("compose-valid", _("Skipped: the compose file asks for something "
                                                 "the classroom refuses."))
         _pass(outcomes["compose-valid"], _("docker compose reads the file."),
               clip(cfg.output, 2000))
-        progress("compose-valid", "done", outcomes["compose-valid"])
+        finish_valid()
 
         # -- two-services ------------------------------------------------------------------
         progress("two-services", "running", None)
