@@ -38,6 +38,8 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
+from webapp.josa import say
+
 # YAML aliases expand like a zip bomb ("billion laughs"): refuse files whose document, with
 # every alias expanded, would have more nodes than this. Real compose files have hundreds.
 MAX_YAML_NODES = 100_000
@@ -62,9 +64,9 @@ def ignored_compose_note(graded: str, ignored: list[str]) -> str:
     other extra files, they cost no points: ``docker compose`` itself picks one the same way."""
     if not ignored:
         return ""
-    return _("The submission holds more than one compose file: %(graded)s was graded, not "
-             "%(ignored)s. Submit one compose file only.") % {
-                 "graded": graded, "ignored": ", ".join(ignored)}
+    return say(_("The submission holds more than one compose file: %(graded)s was graded, not "
+                 "%(ignored)s. Submit one compose file only."), {
+                    "graded": graded, "ignored": ", ".join(ignored)})
 
 
 def config_json(output: str) -> dict[str, Any]:
@@ -97,8 +99,8 @@ def yaml_error_text(exc: Exception) -> str:
     for what, mark in ((exc.context, exc.context_mark), (exc.problem, exc.problem_mark)):
         if not what and mark is None:
             continue
-        where = (_("line %(line)s, column %(column)s")
-                 % {"line": mark.line + 1, "column": mark.column + 1}) if mark is not None else ""
+        where = (say(_("line %(line)s, column %(column)s"),
+                     {"line": mark.line + 1, "column": mark.column + 1})) if mark is not None else ""
         if what and where:
             parts.append(f"{what} ({where})")
         else:
@@ -120,7 +122,7 @@ def yaml_problem(data: bytes) -> str | None:
     except UnicodeDecodeError:
         return _("The file is not UTF-8 text.")
     except yaml.YAMLError as exc:
-        return _("The file is not valid YAML: %(error)s") % {"error": yaml_error_text(exc)}
+        return say(_("The file is not valid YAML: %(error)s"), {"error": yaml_error_text(exc)})
     memo: dict[int, int] = {}
 
     def size(node) -> int:
@@ -137,8 +139,8 @@ def yaml_problem(data: bytes) -> str | None:
 
     expanded = size(root) if root is not None else 0
     if expanded > MAX_YAML_NODES:
-        return _("The file expands to %(n)s YAML nodes through its aliases; at most %(max)s are "
-                 "allowed.") % {"n": f"{expanded:,}", "max": f"{MAX_YAML_NODES:,}"}
+        return say(_("The file expands to %(n)s YAML nodes through its aliases; at most %(max)s are "
+                     "allowed."), {"n": f"{expanded:,}", "max": f"{MAX_YAML_NODES:,}"})
     return None
 
 
@@ -166,50 +168,50 @@ def policy_problems(config: dict[str, Any], project_dir: str) -> list[str]:
     for name in sorted(services):
         svc = services[name] or {}
         if svc.get("privileged"):
-            problems.append(_("Service %(service)s asks for 'privileged: true', which would give "
-                              "it the whole machine.") % {"service": name})
+            problems.append(say(_("Service %(service)s asks for 'privileged: true', which would give "
+                                  "it the whole machine."), {"service": name}))
         for key in HOST_NAMESPACE_KEYS:
             if str(svc.get(key) or "") == "host":
-                problems.append(_("Service %(service)s asks for '%(key)s: host', which would "
-                                  "share the machine's own %(key)s namespace.")
-                                % {"service": name, "key": key})
+                problems.append(say(_("Service %(service)s asks for '%(key)s: host', which would "
+                                      "share the machine's own %(key)s namespace."),
+                                    {"service": name, "key": key}))
         for key in LIST_KEYS:
             if svc.get(key):
-                problems.append(_("Service %(service)s asks for '%(key)s', which gives a "
-                                  "container powers over the machine.")
-                                % {"service": name, "key": key})
+                problems.append(say(_("Service %(service)s asks for '%(key)s', which gives a "
+                                      "container powers over the machine."),
+                                    {"service": name, "key": key}))
         if svc.get("cgroup_parent"):
-            problems.append(_("Service %(service)s sets 'cgroup_parent', which would move it out "
-                              "of its resource limits.") % {"service": name})
+            problems.append(say(_("Service %(service)s sets 'cgroup_parent', which would move it out "
+                                  "of its resource limits."), {"service": name}))
         extra = [opt for opt in svc.get("security_opt") or []
                  if str(opt).replace(" ", "") not in ALLOWED_SECURITY_OPTS]
         if extra:
-            problems.append(_("Service %(service)s sets 'security_opt: %(opts)s'; only "
-                              "'no-new-privileges' is allowed.")
-                            % {"service": name, "opts": ", ".join(map(str, extra))})
+            problems.append(say(_("Service %(service)s sets 'security_opt: %(opts)s'; only "
+                                  "'no-new-privileges' is allowed."),
+                                {"service": name, "opts": ", ".join(map(str, extra))}))
         for mount in svc.get("volumes") or []:
             kind, source = mount.get("type"), str(mount.get("source") or "")
             if kind in ("bind", "npipe") and not inside(source, project_dir):
-                problems.append(_("Service %(service)s mounts the host path %(path)s; only "
-                                  "folders inside your submission (such as ./nginx) may be "
-                                  "mounted.") % {"service": name, "path": source})
+                problems.append(say(_("Service %(service)s mounts the host path %(path)s; only "
+                                      "folders inside your submission (such as ./nginx) may be "
+                                      "mounted."), {"service": name, "path": source}))
         build = svc.get("build") or {}
         contexts = [build.get("context") or ""] + list((build.get("additional_contexts") or {})
                                                         .values())
         for ctx in contexts:
             if ctx and _is_local_path(str(ctx)) and not inside(str(ctx), project_dir):
-                problems.append(_("Service %(service)s builds from %(path)s, outside your "
-                                  "submission.") % {"service": name, "path": ctx})
+                problems.append(say(_("Service %(service)s builds from %(path)s, outside your "
+                                      "submission."), {"service": name, "path": ctx}))
     for vname, vol in sorted((config.get("volumes") or {}).items()):
         device = str(((vol or {}).get("driver_opts") or {}).get("device") or "")
         if device.startswith("/") and not inside(device, project_dir):
-            problems.append(_("Volume %(volume)s is backed by the host path %(path)s; declare "
-                              "a plain named volume instead.") % {"volume": vname, "path": device})
+            problems.append(say(_("Volume %(volume)s is backed by the host path %(path)s; declare "
+                                  "a plain named volume instead."), {"volume": vname, "path": device}))
     for section in ("secrets", "configs"):
         for item, spec in sorted((config.get(section) or {}).items()):
             path = str((spec or {}).get("file") or "")
             if path and not inside(path, project_dir):
-                problems.append(_("%(section)s entry %(name)s reads the host file %(path)s; only "
-                                  "files inside your submission may be used.")
-                                % {"section": section, "name": item, "path": path})
+                problems.append(say(_("%(section)s entry %(name)s reads the host file %(path)s; only "
+                                      "files inside your submission may be used."),
+                                    {"section": section, "name": item, "path": path}))
     return problems

@@ -54,6 +54,7 @@ from exercises.grading import (
     in_submission,
     no_progress,
 )
+from webapp.josa import say
 from webapp.sandboxes import images
 
 log = logging.getLogger(__name__)
@@ -180,37 +181,37 @@ def parse_dockerfile(text: str) -> list[Stage]:
         if keyword == "COMMENT":
             continue
         if keyword not in INSTRUCTIONS:
-            raise DockerfileError(_("Line %(line)s: unknown instruction '%(word)s'.")
-                                  % {"line": line, "word": item["instruction"]}, line)
+            raise DockerfileError(say(_("Line %(line)s: unknown instruction '%(word)s'."),
+                                      {"line": line, "word": item["instruction"]}), line)
         ins = Instruction(keyword, item["value"], line, dict(ctx.args), dict(ctx.envs))
         if keyword == "FROM":
             words = Instruction("FROM", item["value"], line, dict(global_args)).words()
             words = [w for w in words if not w.startswith("--platform")]
             if not words:
-                raise DockerfileError(_("Line %(line)s: FROM needs an image.") % {"line": line},
+                raise DockerfileError(say(_("Line %(line)s: FROM needs an image."), {"line": line}),
                                       line)
             name = None
             if len(words) == 3 and words[1].lower() == "as" and words[2]:
                 name = words[2].lower()
             elif len(words) != 1:
-                raise DockerfileError(_("Line %(line)s: FROM takes an image and, optionally, "
-                                        "'AS name'.") % {"line": line}, line)
+                raise DockerfileError(say(_("Line %(line)s: FROM takes an image and, optionally, "
+                                            "'AS name'."), {"line": line}), line)
             if name and any(s.name == name for s in stages):
-                raise DockerfileError(_("Line %(line)s: there is already a stage named "
-                                        "'%(name)s'.") % {"line": line, "name": name}, line)
+                raise DockerfileError(say(_("Line %(line)s: there is already a stage named "
+                                            "'%(name)s'."), {"line": line, "name": name}), line)
             stages.append(Stage(len(stages), name, words[0], line))
             continue
         if not stages:
             if keyword != "ARG":
-                raise DockerfileError(_("Line %(line)s: %(word)s comes before the first FROM; "
-                                        "only ARG may.") % {"line": line, "word": keyword}, line)
+                raise DockerfileError(say(_("Line %(line)s: %(word)s comes before the first FROM; "
+                                            "only ARG may."), {"line": line, "word": keyword}), line)
             for word in ins.words():
                 k, _sep, v = word.partition("=")
                 global_args[k] = v
             continue
         if keyword in ("COPY", "ADD") and len(ins.flags_and_args()[1]) < 2:
-            raise DockerfileError(_("Line %(line)s: %(word)s needs a source and a destination.")
-                                  % {"line": line, "word": keyword}, line)
+            raise DockerfileError(say(_("Line %(line)s: %(word)s needs a source and a destination."),
+                                      {"line": line, "word": keyword}), line)
         stages[-1].instructions.append(ins)
     if not stages:
         raise DockerfileError(_("The Dockerfile has no FROM instruction."))
@@ -280,11 +281,11 @@ def judge_multi_stage(stages: list[Stage]) -> Verdict:
                                 "build: install in one stage, then copy what the app needs into "
                                 "a final stage with COPY --from."), evidence)
     if not any(s is final for s, _ins, _ref in copy_froms(stages)):
-        return Verdict(False, _("There are %(n)s stages, but the final stage copies nothing from "
-                                "another one. Use COPY --from=<stage> in the final stage.")
-                       % {"n": len(stages)}, evidence)
-    return Verdict(True, _("%(n)s stages; the final stage copies from an earlier one.")
-                   % {"n": len(stages)}, evidence)
+        return Verdict(False, say(_("There are %(n)s stages, but the final stage copies nothing from "
+                                    "another one. Use COPY --from=<stage> in the final stage."),
+                                  {"n": len(stages)}), evidence)
+    return Verdict(True, say(_("%(n)s stages; the final stage copies from an earlier one."),
+                             {"n": len(stages)}), evidence)
 
 
 def judge_final_base(stages: list[Stage]) -> Verdict:
@@ -294,7 +295,7 @@ def judge_final_base(stages: list[Stage]) -> Verdict:
     name, tag = image_name_tag(ref)
     shown = f"{name}:{tag}"
     if name.lower() == "node" and NODE18_ALPINE_TAG.fullmatch(tag.lower()):
-        return Verdict(True, _("The final stage is based on %(image)s.") % {"image": shown},
+        return Verdict(True, say(_("The final stage is based on %(image)s."), {"image": shown}),
                        evidence)
     if name.lower() != "node":
         msg = _("The final stage is based on %(image)s, which is not the node image. A1 asks "
@@ -335,22 +336,22 @@ def judge_expose(stages: list[Stage], port: int = APP_PORT) -> Verdict:
                 lines.append(f"line {ins.line} (stage {s.label}): EXPOSE {ins.value}")
                 if any(p_ok and proto == "tcp" for p_ok, proto in
                        ((_port_matches(p, port), proto) for p, proto in _exposed(ins))):
-                    return Verdict(True, _("Line %(line)s exposes port %(port)s.")
-                                   % {"line": ins.line, "port": port}, "\n".join(lines))
+                    return Verdict(True, say(_("Line %(line)s exposes port %(port)s."),
+                                             {"line": ins.line, "port": port}), "\n".join(lines))
     elsewhere = [(s, ins) for s in stages if s not in chain for ins in s.instructions
                  if ins.keyword == "EXPOSE"
                  and any(_port_matches(p, port) for p, _proto in _exposed(ins))]
     if elsewhere:
         s, ins = elsewhere[0]
-        return Verdict(False, _("Line %(line)s exposes %(port)s in stage '%(stage)s', but EXPOSE "
-                                "does not carry over to the final stage. Put EXPOSE %(port)s in "
-                                "the final stage.")
-                       % {"line": ins.line, "port": port, "stage": s.label},
+        return Verdict(False, say(_("Line %(line)s exposes %(port)s in stage '%(stage)s', but EXPOSE "
+                                    "does not carry over to the final stage. Put EXPOSE %(port)s in "
+                                    "the final stage."),
+                                  {"line": ins.line, "port": port, "stage": s.label}),
                        f"line {ins.line} (stage {s.label}): EXPOSE {ins.value}")
     if lines:
-        return Verdict(False, _("The final stage exposes other ports, not %(port)s/tcp.")
-                       % {"port": port}, "\n".join(lines))
-    return Verdict(False, _("The final stage has no EXPOSE %(port)s.") % {"port": port})
+        return Verdict(False, say(_("The final stage exposes other ports, not %(port)s/tcp."),
+                                  {"port": port}), "\n".join(lines))
+    return Verdict(False, say(_("The final stage has no EXPOSE %(port)s."), {"port": port}))
 
 
 def judge_copy_from(stages: list[Stage]) -> Verdict:
@@ -371,19 +372,19 @@ def judge_copy_from(stages: list[Stage]) -> Verdict:
         later = stage_by_reference(stages, ref, len(stages))
         known = ", ".join(x.label for x in stages[:s.index]) or "-"
         if later is not None:
-            msg = _("Line %(line)s: COPY --from=%(ref)s names a stage that is defined later "
-                    "(line %(at)s). A stage can only copy from stages above it.") % {
-                        "line": ins.line, "ref": ref, "at": later.line}
+            msg = say(_("Line %(line)s: COPY --from=%(ref)s names a stage that is defined later "
+                        "(line %(at)s). A stage can only copy from stages above it."), {
+                           "line": ins.line, "ref": ref, "at": later.line})
         else:
-            msg = _("Line %(line)s: COPY --from=%(ref)s names no stage (stages above it: "
-                    "%(known)s). Docker would look for an image called '%(ref)s' instead.") % {
-                        "line": ins.line, "ref": ref, "known": known}
+            msg = say(_("Line %(line)s: COPY --from=%(ref)s names no stage (stages above it: "
+                        "%(known)s). Docker would look for an image called '%(ref)s' instead."), {
+                           "line": ins.line, "ref": ref, "known": known})
         return Verdict(False, msg, evidence)
     if all(any(c in ref for c in ":/@") for _s, _ins, ref in uses):
-        return Verdict(False, _("Every COPY --from here copies from an image (%(refs)s), not from "
-                                "a stage of this Dockerfile. A1 asks the final stage to copy what "
-                                "an earlier stage produced with COPY --from=<stage>.")
-                       % {"refs": ", ".join(sorted({ref for _s, _ins, ref in uses}))}, evidence)
+        return Verdict(False, say(_("Every COPY --from here copies from an image (%(refs)s), not from "
+                                    "a stage of this Dockerfile. A1 asks the final stage to copy what "
+                                    "an earlier stage produced with COPY --from=<stage>."),
+                                  {"refs": ", ".join(sorted({ref for _s, _ins, ref in uses}))}), evidence)
     return Verdict(True, _("Every COPY --from names an earlier stage."), evidence)
 
 
@@ -434,14 +435,14 @@ def judge_listen(sockets: list[tuple[str, int]], port: int = APP_PORT) -> Verdic
     evidence = "\n".join(f"listening on {a}:{p}" for a, p in sockets) or "no listening socket"
     outside = [a for a in on_port if not _is_loopback(a)]
     if outside:
-        return Verdict(True, _("The app listens on %(addr)s port %(port)s.")
-                       % {"addr": outside[0], "port": port}, evidence)
+        return Verdict(True, say(_("The app listens on %(addr)s port %(port)s."),
+                                 {"addr": outside[0], "port": port}), evidence)
     if on_port:
-        return Verdict(False, _("The app listens on %(addr)s:%(port)s only, the container's own "
-                                "loopback address, so nothing from outside the container (the "
-                                "published port) can reach it. Listen on 0.0.0.0, for example "
-                                "app.listen(%(port)s, '0.0.0.0').")
-                       % {"addr": on_port[0], "port": port}, evidence)
+        return Verdict(False, say(_("The app listens on %(addr)s:%(port)s only, the container's own "
+                                    "loopback address, so nothing from outside the container (the "
+                                    "published port) can reach it. Listen on 0.0.0.0, for example "
+                                    "app.listen(%(port)s, '0.0.0.0')."),
+                                  {"addr": on_port[0], "port": port}), evidence)
     return None
 
 
@@ -451,12 +452,12 @@ def judge_not_listening(sockets: list[tuple[str, int]], waited: float,
     evidence = "\n".join(f"listening on {a}:{p}" for a, p in sockets) or "no listening socket"
     ports = sorted({p for _a, p in sockets})
     if ports:
-        return Verdict(False, _("After %(s)s s the app listens on port(s) %(ports)s, not on "
-                                "%(port)s.") % {"s": f"{waited:.0f}",
-                                                 "ports": ", ".join(map(str, ports)),
-                                                 "port": port}, evidence)
-    return Verdict(False, _("After %(s)s s the container is running but nothing listens on "
-                            "port %(port)s.") % {"s": f"{waited:.0f}", "port": port}, evidence)
+        return Verdict(False, say(_("After %(s)s s the app listens on port(s) %(ports)s, not on "
+                                    "%(port)s."), {"s": f"{waited:.0f}",
+                                                    "ports": ", ".join(map(str, ports)),
+                                                    "port": port}), evidence)
+    return Verdict(False, say(_("After %(s)s s the container is running but nothing listens on "
+                                "port %(port)s."), {"s": f"{waited:.0f}", "port": port}), evidence)
 
 
 def judge_http(status: int | None, body: bytes, error: str = "") -> Verdict:
@@ -464,22 +465,22 @@ def judge_http(status: int | None, body: bytes, error: str = "") -> Verdict:
     is 200 and the body parses as JSON equal to EXPECTED_BODY (key order and spaces are free)."""
     want = json.dumps(EXPECTED_BODY, ensure_ascii=False)
     if status is None:
-        return Verdict(False, _("No HTTP answer through the published port %(port)s: %(error)s")
-                       % {"port": APP_PORT, "error": error}, error)
+        return Verdict(False, say(_("No HTTP answer through the published port %(port)s: %(error)s"),
+                                  {"port": APP_PORT, "error": error}), error)
     text = body.decode("utf-8", errors="replace")
     evidence = f"HTTP {status}\n{text[:2000]}"
     if status != 200:
-        return Verdict(False, _("GET / answered HTTP %(status)s; A1 expects 200 with %(body)s.")
-                       % {"status": status, "body": want}, evidence)
+        return Verdict(False, say(_("GET / answered HTTP %(status)s; A1 expects 200 with %(body)s."),
+                                  {"status": status, "body": want}), evidence)
     try:
         got = json.loads(text)
     except json.JSONDecodeError:
-        return Verdict(False, _("GET / answered, but the body is not JSON: %(body)s")
-                       % {"body": text[:120]}, evidence)
+        return Verdict(False, say(_("GET / answered, but the body is not JSON: %(body)s"),
+                                  {"body": text[:120]}), evidence)
     if got == EXPECTED_BODY:
-        return Verdict(True, _("GET / answered %(body)s.") % {"body": want}, evidence)
-    return Verdict(False, _("GET / answered %(got)s; A1 expects exactly %(want)s.")
-                   % {"got": json.dumps(got, ensure_ascii=False)[:200], "want": want}, evidence)
+        return Verdict(True, say(_("GET / answered %(body)s."), {"body": want}), evidence)
+    return Verdict(False, say(_("GET / answered %(got)s; A1 expects exactly %(want)s."),
+                              {"got": json.dumps(got, ensure_ascii=False)[:200], "want": want}), evidence)
 
 
 def judge_size(image_bytes: int, base_bytes: int, base_ref: str,
@@ -490,12 +491,12 @@ def judge_size(image_bytes: int, base_bytes: int, base_ref: str,
                 f"\nadded: {added:.1f} MB (limit {limit_mb:g} MB)")
     values = {"added": f"{added:.1f}", "base": base_ref, "limit": f"{limit_mb:g}"}
     if added <= limit_mb:
-        return Verdict(True, _("The final image adds %(added)s MB to %(base)s (at most %(limit)s "
-                               "MB).") % values, evidence)
-    return Verdict(False, _("The final image adds %(added)s MB to %(base)s; A1 allows at most "
-                            "%(limit)s MB. Copy only what the app needs into the final stage "
-                            "(production dependencies, not devDependencies or build "
-                            "leftovers).") % values, evidence)
+        return Verdict(True, say(_("The final image adds %(added)s MB to %(base)s (at most %(limit)s "
+                                   "MB)."), values), evidence)
+    return Verdict(False, say(_("The final image adds %(added)s MB to %(base)s; A1 allows at most "
+                                "%(limit)s MB. Copy only what the app needs into the final stage "
+                                "(production dependencies, not devDependencies or build "
+                                "leftovers)."), values), evidence)
 
 
 def package_json(files: dict[str, bytes]) -> tuple[str, dict] | None:
@@ -539,16 +540,16 @@ def judge_dev_deps(package: tuple[str, dict] | None, installed: dict[str, set[st
         data.get("devDependencies"), dict) else []
     evidence = "\n".join(f"{root}: {len(names)} packages" for root, names in sorted(installed.items()))
     if not dev:
-        return Verdict(True, _("%(path)s lists no devDependencies.") % {"path": path}, evidence)
+        return Verdict(True, say(_("%(path)s lists no devDependencies."), {"path": path}), evidence)
     found = {root: sorted(set(dev) & names) for root, names in installed.items()}
     found = {root: names for root, names in found.items() if names}
     if not found:
-        return Verdict(True, _("None of the devDependencies (%(dev)s) is in the final image.")
-                       % {"dev": ", ".join(dev[:8])}, evidence)
+        return Verdict(True, say(_("None of the devDependencies (%(dev)s) is in the final image."),
+                                 {"dev": ", ".join(dev[:8])}), evidence)
     root, names = next(iter(sorted(found.items())))
-    return Verdict(False, _("The final image holds devDependencies in %(root)s: %(names)s. "
-                            "Install only production dependencies for the final image (npm ci "
-                            "--omit=dev).") % {"root": root, "names": ", ".join(names[:8])},
+    return Verdict(False, say(_("The final image holds devDependencies in %(root)s: %(names)s. "
+                                "Install only production dependencies for the final image (npm ci "
+                                "--omit=dev)."), {"root": root, "names": ", ".join(names[:8])}),
                    evidence + "\n" + "\n".join(f"{r}: {', '.join(n)}" for r, n in found.items()))
 
 
@@ -595,22 +596,22 @@ def explain_build_failure(output: str, timed_out: bool) -> str:
     """A learner-facing reason for a failed ``docker build`` from its output (BuildKit plain
     progress and npm's messages), or the last lines of the output."""
     if timed_out:
-        return _("The build did not finish within %(s)s s and was stopped. Does a RUN step wait "
-                 "for something, or loop forever?") % {"s": BUILD_TIMEOUT_S}
+        return say(_("The build did not finish within %(s)s s and was stopped. Does a RUN step wait "
+                     "for something, or loop forever?"), {"s": BUILD_TIMEOUT_S})
     if "bungeo's offline stand-in for node:18-alpine" in output:
         return _("The build runs apk, but the classroom's node:18-alpine is bungeo's offline "
                  "stand-in, built from Debian packages: it has no apk and the grading sandbox has "
                  "no network. The app needs nothing from apk: remove that line.")
     m = _ENOTCACHED.search(output)
     if m:
-        return _("npm could not install %(pkg)s: it is not in the classroom's offline package "
-                 "cache (there is no network). See the handout for the packages and versions it "
-                 "holds; a package-lock.json that pins older versions can cause this too.") % {
-                     "pkg": package_from_registry_url(m.group(1))}
+        return say(_("npm could not install %(pkg)s: it is not in the classroom's offline package "
+                     "cache (there is no network). See the handout for the packages and versions it "
+                     "holds; a package-lock.json that pins older versions can cause this too."), {
+                        "pkg": package_from_registry_url(m.group(1))})
     m = _ETARGET.search(output)
     if m:
-        return _("npm found no version of %(pkg)s in the classroom's offline package cache.") % {
-            "pkg": m.group(1)}
+        return say(_("npm found no version of %(pkg)s in the classroom's offline package cache."), {
+               "pkg": m.group(1)})
     if "can only install packages when your package.json and package-lock.json" in output:
         return _("npm ci refused to run: package.json and package-lock.json do not match. Run "
                  "npm install to update the lock file and submit both.")
@@ -623,14 +624,14 @@ def explain_build_failure(output: str, timed_out: bool) -> str:
                  "network. Only the classroom's images and offline npm cache are available.")
     m = re.search(r'"(/[^"]+)": not found', output)
     if m and "failed to compute cache key" in output:
-        return _("COPY could not find %(path)s in the submission.") % {"path": m.group(1)}
+        return say(_("COPY could not find %(path)s in the submission."), {"path": m.group(1)})
     m = _PULL_FAILED.search(output)
     if m:
         image = m.group(1).removeprefix("docker.io/").removeprefix("library/")
-        return _("The image %(image)s is not in the classroom (there is no internet here). If "
-                 "it is meant to be a stage, check the stage's name.") % {"image": image}
+        return say(_("The image %(image)s is not in the classroom (there is no internet here). If "
+                     "it is meant to be a stage, check the stage's name."), {"image": image})
     tail = [ln for ln in output.strip().splitlines() if ln.strip()][-4:]
-    return _("docker build failed: %(tail)s") % {"tail": "\n".join(tail) or "-"}
+    return say(_("docker build failed: %(tail)s"), {"tail": "\n".join(tail) or "-"})
 
 
 _DIRECTIVE = re.compile(r"#\s*([A-Za-z]+)\s*=\s*(\S*)\s*")
@@ -701,16 +702,16 @@ def judge_lint(findings: list[dict], crlf: list[str]) -> Verdict:
     lines += [f"{name}: CRLF line endings" for name in crlf]
     serious = [f for f in findings if f.get("level") in ("error", "warning")]
     if crlf:
-        return Verdict(False, _("%(files)s has Windows (CRLF) line endings; save scripts with LF "
-                                "line endings.") % {"files": ", ".join(crlf)}, "\n".join(lines))
+        return Verdict(False, say(_("%(files)s has Windows (CRLF) line endings; save scripts with LF "
+                                    "line endings."), {"files": ", ".join(crlf)}), "\n".join(lines))
     if serious:
         f = serious[0]
-        return Verdict(False, _("hadolint has %(n)s suggestion(s), for example line %(line)s "
-                                "(%(code)s): %(message)s")
-                       % {"n": len(findings), "line": f["line"], "code": f["code"],
-                          "message": f["message"]}, "\n".join(lines))
+        return Verdict(False, say(_("hadolint has %(n)s suggestion(s), for example line %(line)s "
+                                    "(%(code)s): %(message)s"),
+                                  {"n": len(findings), "line": f["line"], "code": f["code"],
+                                   "message": f["message"]}), "\n".join(lines))
     if findings:
-        return Verdict(True, _("hadolint has only minor notes (%(n)s).") % {"n": len(findings)},
+        return Verdict(True, say(_("hadolint has only minor notes (%(n)s)."), {"n": len(findings)}),
                        "\n".join(lines))
     return Verdict(True, _("hadolint has no suggestions."))
 
@@ -792,9 +793,9 @@ def grade(files: dict[str, bytes], backend, progress: ProgressFn = no_progress,
     if "Dockerfile" not in files:
         near = [n for n in files if PurePosixPath(n).name.lower() == "dockerfile"]
         if near:
-            msg = _("There is no file named Dockerfile at the top of the submission (found "
-                    "%(found)s). Name it exactly Dockerfile, next to package.json.") % {
-                        "found": ", ".join(sorted(near)[:3])}
+            msg = say(_("There is no file named Dockerfile at the top of the submission (found "
+                        "%(found)s). Name it exactly Dockerfile, next to package.json."), {
+                           "found": ", ".join(sorted(near)[:3])})
         else:
             msg = _("There is no Dockerfile in the submission. Submit your project folder as a "
                     ".zip or .tar.gz with the Dockerfile at its top.")
@@ -813,8 +814,8 @@ def grade(files: dict[str, bytes], backend, progress: ProgressFn = no_progress,
         done("dockerfile", Verdict(False, str(exc), line))
         skip(TITLES, _("Skipped: the Dockerfile cannot be read."))
         return finish()
-    done("dockerfile", Verdict(True, _("Docker can read the Dockerfile: %(n)s stage(s).")
-                               % {"n": len(stages)}))
+    done("dockerfile", Verdict(True, say(_("Docker can read the Dockerfile: %(n)s stage(s)."),
+                                         {"n": len(stages)})))
     for cid, judge in zip(STATIC, (judge_multi_stage, judge_final_base, judge_expose,
                                    judge_copy_from), strict=True):
         progress(cid, "running", None)
@@ -875,8 +876,8 @@ def grade(files: dict[str, bytes], backend, progress: ProgressFn = no_progress,
                                         f"{APP_PORT}:{APP_PORT}", IMAGE_TAG], timeout=60)
         running = False
         if run.exit_code != 0:
-            done("app-listens", Verdict(False, _("The container did not start: %(why)s")
-                                        % {"why": tail(run.output)} + crlf_hint(crlf),
+            done("app-listens", Verdict(False, say(_("The container did not start: %(why)s"),
+                                                   {"why": tail(run.output)}) + crlf_hint(crlf),
                                         run.output))
         else:
             running = _wait_listening(backend, sandbox.id, inner, crlf, done)
@@ -900,8 +901,8 @@ def grade(files: dict[str, bytes], backend, progress: ProgressFn = no_progress,
             base = inner.images.get(final_base)
             done("image-size", judge_size(image.attrs["Size"], base.attrs["Size"], final_base))
         except docker.errors.ImageNotFound as exc:
-            done("image-size", Verdict(False, _("The base image %(image)s could not be measured.")
-                                       % {"image": final_base}, str(exc)))
+            done("image-size", Verdict(False, say(_("The base image %(image)s could not be measured."),
+                                                  {"image": final_base}), str(exc)))
 
         # -- no-dev-deps -----------------------------------------------------------------------
         progress("no-dev-deps", "running", None)
@@ -913,9 +914,9 @@ def grade(files: dict[str, bytes], backend, progress: ProgressFn = no_progress,
             "-path '*/node_modules/*/package.json' -print 2>/dev/null"], timeout=60,
             max_output=2_000_000)
         if listing.exit_code not in (0, 1) or listing.timed_out:
-            done("no-dev-deps", Verdict(False, _("The final image could not be searched (it needs "
-                                                 "/bin/sh and find): %(why)s")
-                                        % {"why": tail(listing.output)}, listing.output))
+            done("no-dev-deps", Verdict(False, say(_("The final image could not be searched (it needs "
+                                                     "/bin/sh and find): %(why)s"),
+                                                   {"why": tail(listing.output)}), listing.output))
         else:
             done("no-dev-deps", judge_dev_deps(package_json(files),
                                                installed_packages(listing.output)))
@@ -951,8 +952,8 @@ def crlf_hint(crlf: list[str]) -> str:
     """A second paragraph for a container that could not run: the scripts saved with CRLF."""
     if not crlf:
         return ""
-    return "\n" + _("%(files)s has Windows (CRLF) line endings, so its first line names an "
-                    "interpreter that does not exist.") % {"files": ", ".join(crlf)}
+    return "\n" + say(_("%(files)s has Windows (CRLF) line endings, so its first line names an "
+                        "interpreter that does not exist."), {"files": ", ".join(crlf)})
 
 
 def tail(text: str, n: int = 3) -> str:
@@ -973,9 +974,9 @@ def _wait_listening(backend, sandbox_id: str, inner, crlf: list[str], done) -> b
         state = container.attrs["State"]
         if state.get("Status") != "running":
             logs = _logs_tail(container) or state.get("Error", "")
-            done("app-listens", Verdict(False, _("The container exited with code %(code)s: "
-                                                 "%(logs)s") % {"code": state.get("ExitCode"),
-                                                                 "logs": tail(logs)}
+            done("app-listens", Verdict(False, say(_("The container exited with code %(code)s: "
+                                                     "%(logs)s"), {"code": state.get("ExitCode"),
+                                                                    "logs": tail(logs)})
                                         + crlf_hint(crlf), logs))
             return False
         pid = state.get("Pid")

@@ -65,6 +65,7 @@ from exercises.grading import (
     in_submission,
     no_progress,
 )
+from webapp.josa import say
 
 log = logging.getLogger(__name__)
 
@@ -201,37 +202,37 @@ def judge_networks(config: dict[str, Any], roles: Roles, attached: dict[str, set
     declared = set((config.get("networks") or {}).keys())
     missing = [n for n in ("frontend", "backend") if n not in declared]
     if missing:
-        return False, _("The file does not declare the network(s) %(names)s under the "
-                        "top-level 'networks:' key.") % {"names": ", ".join(missing)}
+        return False, say(_("The file does not declare the network(s) %(names)s under the "
+                            "top-level 'networks:' key."), {"names": ", ".join(missing)})
     problems = []
     for label, svc in ((_("PostgreSQL"), roles.db), (_("Redis"), roles.redis)):
         if svc is None:
-            problems.append(_("There is no %(what)s service.") % {"what": label})
+            problems.append(say(_("There is no %(what)s service."), {"what": label}))
             continue
         if svc not in attached:
-            problems.append(_("%(service)s (%(what)s) has no container to inspect.")
-                            % {"service": svc, "what": label})
+            problems.append(say(_("%(service)s (%(what)s) has no container to inspect."),
+                                {"service": svc, "what": label}))
             continue
         nets = attached[svc]
         if nets != {"backend"}:
-            problems.append(_("%(service)s (%(what)s) is on %(nets)s; it must be on backend "
-                              "only.") % {"service": svc, "what": label,
-                                          "nets": ", ".join(sorted(nets)) or _("no network")})
+            problems.append(say(_("%(service)s (%(what)s) is on %(nets)s; it must be on backend "
+                                  "only."), {"service": svc, "what": label,
+                                             "nets": ", ".join(sorted(nets)) or _("no network")}))
         if published.get(svc):
-            problems.append(_("%(service)s publishes %(ports)s on the host; remove its 'ports:' "
-                              "(the API reaches it over backend).")
-                            % {"service": svc, "ports": ", ".join(published[svc])})
+            problems.append(say(_("%(service)s publishes %(ports)s on the host; remove its 'ports:' "
+                                  "(the API reaches it over backend)."),
+                                {"service": svc, "ports": ", ".join(published[svc])}))
     if roles.proxy is None:
-        problems.append(_("No service publishes port %(port)s.") % {"port": PROXY_PORT})
+        problems.append(say(_("No service publishes port %(port)s."), {"port": PROXY_PORT}))
     elif roles.proxy not in attached:
-        problems.append(_("%(service)s (%(what)s) has no container to inspect.")
-                        % {"service": roles.proxy, "what": "nginx"})
+        problems.append(say(_("%(service)s (%(what)s) has no container to inspect."),
+                            {"service": roles.proxy, "what": "nginx"}))
     elif "frontend" not in attached[roles.proxy]:
-        problems.append(_("%(service)s (nginx) is not on frontend.") % {"service": roles.proxy})
+        problems.append(say(_("%(service)s (nginx) is not on frontend."), {"service": roles.proxy}))
     if problems:
         return False, " ".join(problems)
-    return True, _("%(db)s and %(redis)s are only on backend and publish nothing; %(proxy)s is on "
-                   "frontend.") % {"db": roles.db, "redis": roles.redis, "proxy": roles.proxy}
+    return True, say(_("%(db)s and %(redis)s are only on backend and publish nothing; %(proxy)s is on "
+                       "frontend."), {"db": roles.db, "redis": roles.redis, "proxy": roles.proxy})
 
 
 def data_mount(mounts: list[dict[str, Any]], pgdata: str) -> dict[str, Any] | None:
@@ -250,18 +251,18 @@ def judge_db_volume(mount: dict[str, Any] | None, named: bool, pgdata: str) -> t
     """The db-volume check: ``mount`` is :func:`data_mount`'s answer, ``named`` whether that
     volume is one the compose file declares (Compose labels it). Returns (passed, message)."""
     if mount is None:
-        return False, _("Nothing is mounted on PostgreSQL's data directory %(path)s: its data is "
-                        "lost with the container. Mount a named volume there.") % {"path": pgdata}
+        return False, say(_("Nothing is mounted on PostgreSQL's data directory %(path)s: its data is "
+                            "lost with the container. Mount a named volume there."), {"path": pgdata})
     if mount.get("Type") == "bind":
-        return False, _("%(path)s is a bind mount of the host folder %(source)s. A2 asks for a "
-                        "named volume declared under the top-level 'volumes:' key.") % {
-            "path": mount.get("Destination"), "source": mount.get("Source")}
+        return False, say(_("%(path)s is a bind mount of the host folder %(source)s. A2 asks for a "
+                            "named volume declared under the top-level 'volumes:' key."), {
+               "path": mount.get("Destination"), "source": mount.get("Source")})
     if mount.get("Type") == "volume" and named:
-        return True, _("PostgreSQL keeps %(path)s on the named volume %(volume)s.") % {
-            "path": pgdata, "volume": mount.get("Name")}
-    return False, _("%(path)s is on an anonymous volume, which a new container does not get "
-                    "back. Give the volume a name and declare it under the top-level 'volumes:' "
-                    "key.") % {"path": mount.get("Destination")}
+        return True, say(_("PostgreSQL keeps %(path)s on the named volume %(volume)s."), {
+               "path": pgdata, "volume": mount.get("Name")})
+    return False, say(_("%(path)s is on an anonymous volume, which a new container does not get "
+                        "back. Give the volume a name and declare it under the top-level 'volumes:' "
+                        "key."), {"path": mount.get("Destination")})
 
 
 def judge_spread(answers: list[str | None], api_containers: int) -> tuple[bool, str]:
@@ -275,21 +276,21 @@ def judge_spread(answers: list[str | None], api_containers: int) -> tuple[bool, 
     failed = sum(1 for a in answers if a is None)
     summary = ", ".join(f"{k}: {v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1]))
     if failed:
-        return False, _("%(failed)s of %(n)s requests failed (%(summary)s).") % {
-            "failed": failed, "n": len(answers), "summary": summary or "-"}
+        return False, say(_("%(failed)s of %(n)s requests failed (%(summary)s)."), {
+               "failed": failed, "n": len(answers), "summary": summary or "-"})
     if len(counts) < 2:
         if api_containers < 2:
-            return False, _("Only %(n)s API container runs, so every request went to the same "
-                            "instance. A2 asks for two instances (two services, or "
-                            "'deploy: replicas: 2').") % {"n": api_containers}
-        return False, _("All %(n)s requests were answered by one instance (%(summary)s). Does "
-                        "nginx list both instances, without sticky sessions such as ip_hash?") % {
-            "n": len(answers), "summary": summary}
+            return False, say(_("Only %(n)s API container runs, so every request went to the same "
+                                "instance. A2 asks for two instances (two services, or "
+                                "'deploy: replicas: 2')."), {"n": api_containers})
+        return False, say(_("All %(n)s requests were answered by one instance (%(summary)s). Does "
+                            "nginx list both instances, without sticky sessions such as ip_hash?"), {
+               "n": len(answers), "summary": summary})
     top = sorted(counts.values(), reverse=True)
     if top[1] < SPREAD_MIN_SHARE * len(answers):
-        return False, _("The requests were not spread: %(summary)s.") % {"summary": summary}
-    return True, _("%(n)s requests were answered by %(k)s instances: %(summary)s.") % {
-        "n": len(answers), "k": len(counts), "summary": summary}
+        return False, say(_("The requests were not spread: %(summary)s."), {"summary": summary})
+    return True, say(_("%(n)s requests were answered by %(k)s instances: %(summary)s."), {
+           "n": len(answers), "k": len(counts), "summary": summary})
 
 
 def api_container_state(status: str, restart_policy: str = "no",
@@ -323,11 +324,11 @@ def judge_sessions(visits: list[tuple[int | None, str | None]],
     answered = [(n, v, i) for n, (v, i) in enumerate(visits) if n not in lost]
     seq = ", ".join("-" if n in lost else f"{v}@{i}" for n, (v, i) in enumerate(visits))
     if len(lost) > LOST_VISITS_MAX or not answered:
-        return False, _("%(n)d of %(total)d requests to GET /api/visits got no answer at all "
-                        "(%(seq)s).") % {"n": len(lost), "total": len(visits), "seq": seq}
+        return False, say(_("%(n)d of %(total)d requests to GET /api/visits got no answer at all "
+                            "(%(seq)s)."), {"n": len(lost), "total": len(visits), "seq": seq})
     if any(v is None for _n, v, _i in answered):
-        return False, _("GET /api/visits did not answer JSON such as {\"visits\": 3, "
-                        "\"instance\": \"...\"} every time (%(seq)s).") % {"seq": seq}
+        return False, say(_("GET /api/visits did not answer JSON such as {\"visits\": 3, "
+                            "\"instance\": \"...\"} every time (%(seq)s)."), {"seq": seq})
     counts = [v for _n, v, _i in answered]
     distinct = len({i for _n, _v, i in answered if i})
     # What a shared session gives: 1 first, then +1 per request (+1 or more across a lost one).
@@ -339,16 +340,16 @@ def judge_sessions(visits: list[tuple[int | None, str | None]],
         prev_n, prev_v = n, v
     if not steady:
         expected = ", ".join(map(str, range(1, len(visits) + 1)))
-        return False, _("The visit counter went %(got)s instead of %(expected)s while "
-                        "%(k)s instance(s) answered: each instance keeps its own sessions. Store "
-                        "them in Redis so that every instance sees the same session.") % {
-            "got": ", ".join(map(str, counts)), "expected": expected, "k": distinct}
+        return False, say(_("The visit counter went %(got)s instead of %(expected)s while "
+                            "%(k)s instance(s) answered: each instance keeps its own sessions. Store "
+                            "them in Redis so that every instance sees the same session."), {
+               "got": ", ".join(map(str, counts)), "expected": expected, "k": distinct})
     if distinct < 2:
-        return False, _("The counter went %(got)s, but one instance answered every request, so "
-                        "this does not show that the session is shared.") % {
-            "got": ", ".join(map(str, counts))}
-    msg = _("The counter went %(got)s while %(k)s instances answered (%(seq)s).") % {
-        "got": ", ".join(map(str, counts)), "k": distinct, "seq": seq}
+        return False, say(_("The counter went %(got)s, but one instance answered every request, so "
+                            "this does not show that the session is shared."), {
+               "got": ", ".join(map(str, counts))})
+    msg = say(_("The counter went %(got)s while %(k)s instances answered (%(seq)s)."), {
+           "got": ", ".join(map(str, counts)), "k": distinct, "seq": seq})
     if lost:
         msg += " " + _("One request got no answer (a network hiccup on the grading host, not "
                        "counted against you).")
@@ -702,7 +703,7 @@ class Stack:
         MAX_BODY bytes); (-1, why) when there is no running container."""
         c = self.first(service)
         if c is None:
-            return -1, _("%(service)s is not running.") % {"service": service}
+            return -1, say(_("%(service)s is not running."), {"service": service})
         try:
             res = c.exec_run(argv, environment=env or {}, demux=False)
         except docker.errors.APIError as exc:
@@ -843,8 +844,8 @@ def grade(files: dict[str, bytes], backend, progress: ProgressFn = no_progress,
 
     o = run.start("compose-valid")
     if compose_name is None:
-        _fail(o, _("No compose file found at the top of the submission. Name it one of: "
-                   "%(names)s.") % {"names": ", ".join(ACCEPTED_FILENAMES)},
+        _fail(o, say(_("No compose file found at the top of the submission. Name it one of: "
+                       "%(names)s."), {"names": ", ".join(ACCEPTED_FILENAMES)}),
               "files: " + ", ".join(sorted(files)))
         run.finish("compose-valid")
         run.skip_rest(_("Skipped: there is no compose file to run."))
@@ -881,7 +882,7 @@ def _grade_in_sandbox(run: _Run, stack: Stack, compose_name: str) -> None:
     if cfg.exit_code != 0:
         why = (_("it took too long to read") if cfg.timed_out
                else tail_lines(cfg.output, 3) or f"exit code {cfg.exit_code}")
-        _fail(o, _("docker compose cannot read the file: %(why)s") % {"why": why}, cfg.output)
+        _fail(o, say(_("docker compose cannot read the file: %(why)s"), {"why": why}), cfg.output)
         run.finish("compose-valid")
         run.skip_rest(_("Skipped: the compose file is not valid."))
         return
@@ -890,20 +891,20 @@ def _grade_in_sandbox(run: _Run, stack: Stack, compose_name: str) -> None:
     config = config_json(cfg.output)
     if not isinstance(config.get("services"), dict) or not config["services"]:
         # Never judge the policy on an empty config: it would allow anything.
-        _fail(o, _("docker compose printed no services for the file: %(why)s") % {
-            "why": tail_lines(cfg.output, 3) or "-"}, clip(cfg.output, 2000))
+        _fail(o, say(_("docker compose printed no services for the file: %(why)s"), {
+               "why": tail_lines(cfg.output, 3) or "-"}), clip(cfg.output, 2000))
         run.finish("compose-valid")
         run.skip_rest(_("Skipped: the compose file is not valid."))
         return
     refusals = policy_problems(config, WORKDIR)
     if refusals:
-        _fail(o, _("The classroom refuses this file, so nothing was started: %(why)s")
-              % {"why": " ".join(refusals)}, clip(cfg.output, 2000))
+        _fail(o, say(_("The classroom refuses this file, so nothing was started: %(why)s"),
+                     {"why": " ".join(refusals)}), clip(cfg.output, 2000))
         run.finish("compose-valid")
         run.skip_rest(_("Skipped: the compose file asks for something the classroom refuses."))
         return
-    _pass(o, _("docker compose reads %(file)s and it asks for nothing the classroom refuses.")
-          % {"file": compose_name}, clip(cfg.output, 2000))
+    _pass(o, say(_("docker compose reads %(file)s and it asks for nothing the classroom refuses."),
+                 {"file": compose_name}), clip(cfg.output, 2000))
     run.finish("compose-valid")
 
     roles = service_roles(config)
@@ -922,7 +923,7 @@ def _grade_in_sandbox(run: _Run, stack: Stack, compose_name: str) -> None:
     _db_volume(run, stack, roles)
     if first is None:
         run.skip(["load-spread", "sessions-shared", "session-in-redis", "items-stored"],
-                 _("Skipped: nginx does not answer on port %(port)s.") % {"port": PROXY_PORT})
+                 say(_("Skipped: nginx does not answer on port %(port)s."), {"port": PROXY_PORT}))
         token = None
     else:
         _load_spread(run, stack, roles, host)
@@ -983,46 +984,46 @@ def _stack_up(run: _Run, stack: Stack, config: dict, roles: Roles) -> bool:
         contexts = build_contexts_missing(build_out, config)
         if contexts:
             why = " ".join(
-                _("the build folder %(path)s (of %(services)s) is not in your submission: add "
-                  "that folder with its Dockerfile, or fix the service's 'build:' path.") % {
-                    "path": path, "services": ", ".join(services) or "-"}
+                say(_("the build folder %(path)s (of %(services)s) is not in your submission: add "
+                      "that folder with its Dockerfile, or fix the service's 'build:' path."), {
+                       "path": path, "services": ", ".join(services) or "-"})
                 for path, services in contexts)
         elif bases:
-            why = _("the base image(s) %(images)s in a Dockerfile are not in the classroom "
-                    "(there is no internet here); use one of the tags the handout lists.") % {
-                "images": ", ".join(bases)}
+            why = say(_("the base image(s) %(images)s in a Dockerfile are not in the classroom "
+                        "(there is no internet here); use one of the tags the handout lists."), {
+                   "images": ", ".join(bases)})
         elif missing:
-            why = _("npm could not find %(packages)s in the course's offline package cache (there "
-                    "is no internet here). Use the packages the handout lists; if package.json "
-                    "changed, run npm install again so that package-lock.json matches it.") % {
-                "packages": ", ".join(missing)}
+            why = say(_("npm could not find %(packages)s in the course's offline package cache (there "
+                        "is no internet here). Use the packages the handout lists; if package.json "
+                        "changed, run npm install again so that package-lock.json matches it."), {
+                   "packages": ", ".join(missing)})
         elif build_out and "timed out" not in build_out and build_code != 124:
-            why = _("an image does not build: %(why)s") % {"why": tail_lines(build_out, 6)}
+            why = say(_("an image does not build: %(why)s"), {"why": tail_lines(build_out, 6)})
         else:
-            why = _("building took longer than %(s)s s.") % {"s": UP_TIMEOUT_S}
+            why = say(_("building took longer than %(s)s s."), {"s": UP_TIMEOUT_S})
         _fail(o, why, clip(build_out, 3000) + "\n\n" + ps)
     elif up.exit_code != 0 or not containers or len(running) < len(containers):
         from webapp.sandboxes.images import standin_tags
 
         missing = missing_images(config, set(standin_tags()))
         if missing:
-            why = _("the image(s) %(images)s are not in the classroom (there is no internet "
-                    "here); use one of the tags the handout lists.") % {
-                "images": ", ".join(missing)}
+            why = say(_("the image(s) %(images)s are not in the classroom (there is no internet "
+                        "here); use one of the tags the handout lists."), {
+                   "images": ", ".join(missing)})
         elif up.timed_out:
-            why = _("docker compose up did not finish within %(s)s s.") % {"s": UP_TIMEOUT_S}
+            why = say(_("docker compose up did not finish within %(s)s s."), {"s": UP_TIMEOUT_S})
         else:
             stopped = [c.name for c in containers if c.status != "running"]
             why = (tail_lines(up.output, 4) if up.exit_code != 0
-                   else _("%(names)s stopped right after starting; see its log in the evidence.")
-                   % {"names": ", ".join(stopped)})
+                   else say(_("%(names)s stopped right after starting; see its log in the evidence."),
+                            {"names": ", ".join(stopped)}))
             evidence += "\n\n" + "\n".join(
                 stack.logs(c.labels.get("com.docker.compose.service"), 15)
                 for c in containers if c.status != "running")
-        _fail(o, _("Not every container is running: %(why)s") % {"why": why}, evidence)
+        _fail(o, say(_("Not every container is running: %(why)s"), {"why": why}), evidence)
     else:
-        _pass(o, _("%(n)s containers are running: %(names)s.") % {
-            "n": len(running), "names": ", ".join(c.name for c in running)}, evidence)
+        _pass(o, say(_("%(n)s containers are running: %(names)s."), {
+               "n": len(running), "names": ", ".join(c.name for c in running)}), evidence)
     run.finish("stack-up")
     if not running:
         run.skip_rest(_("Skipped: no container is running."))
@@ -1062,9 +1063,9 @@ def _proxy_answers(run: _Run, stack: Stack, config: dict, roles: Roles, host: st
     if not roles.proxy or not publishes(services.get(roles.proxy) or {}, PROXY_PORT):
         ports = [f"{n}: {p.get('published')}->{p.get('target')}" for n, s in services.items()
                  for p in s.get("ports") or []]
-        _fail(o, _("No service publishes port %(port)s on the host. Publish nginx's port 80 as "
-                   "\"%(port)s:80\".") % {"port": PROXY_PORT},
-              _("published ports: %(ports)s") % {"ports": ", ".join(ports) or "-"})
+        _fail(o, say(_("No service publishes port %(port)s on the host. Publish nginx's port 80 as "
+                       "\"%(port)s:80\"."), {"port": PROXY_PORT}),
+              say(_("published ports: %(ports)s"), {"ports": ", ".join(ports) or "-"}))
         run.finish("proxy-answers")
         return None
     deadline = time.monotonic() + PROXY_READY_S
@@ -1111,35 +1112,35 @@ def _proxy_answers(run: _Run, stack: Stack, config: dict, roles: Roles, host: st
             time.sleep(max(0.0, last_failure + NGINX_FAIL_TIMEOUT_S - time.monotonic()))
         evidence += (f"\ninstances seen before measuring: {', '.join(sorted(seen))} "
                      f"({expected} API container(s) running)\n\n{stack.logs(roles.proxy, 10)}")
-        _pass(o, _("nginx on port %(port)s answered GET /api/instance: %(body)s.") % {
-            "port": PROXY_PORT, "body": clip(answer.body, 200)}, evidence)
+        _pass(o, say(_("nginx on port %(port)s answered GET /api/instance: %(body)s."), {
+               "port": PROXY_PORT, "body": clip(answer.body, 200)}), evidence)
         run.finish("proxy-answers")
         return answer
     proxy_log = stack.logs(roles.proxy, 30)
     # nginx names the address it failed to reach once; later lines only say "no live upstreams".
     full_log = stack.logs(roles.proxy, 2000)
     if not answer.status:
-        msg = _("Nothing answered on port %(port)s (%(error)s). Is nginx running, and is its "
-                "port 80 published as \"%(port)s:80\"?") % {"port": PROXY_PORT,
-                                                           "error": answer.error}
+        msg = say(_("Nothing answered on port %(port)s (%(error)s). Is nginx running, and is its "
+                    "port 80 published as \"%(port)s:80\"?"), {"port": PROXY_PORT,
+                                                              "error": answer.error})
     elif answer.status in (502, 504) and re.search(r"upstream: \"?https?://(127\.0\.0\.1|"
                                                    r"localhost|\[::1\])", full_log):
-        msg = _("nginx answered %(status)s: it sends requests to localhost, which inside the "
-                "nginx container is nginx itself. Point proxy_pass (or the upstream's servers) "
-                "at the API services by their names, such as api1:3000.") % {
-            "status": answer.status}
+        msg = say(_("nginx answered %(status)s: it sends requests to localhost, which inside the "
+                    "nginx container is nginx itself. Point proxy_pass (or the upstream's servers) "
+                    "at the API services by their names, such as api1:3000."), {
+               "status": answer.status})
     elif answer.status in (502, 504):
-        msg = _("nginx answered %(status)s: it cannot reach the API. Do the upstream's names and "
-                "port match the API services, are they running, and do they share a network "
-                "with nginx?") % {"status": answer.status}
+        msg = say(_("nginx answered %(status)s: it cannot reach the API. Do the upstream's names and "
+                    "port match the API services, are they running, and do they share a network "
+                    "with nginx?"), {"status": answer.status})
     elif answer.status == 200:
-        msg = _("GET /api/instance answered %(body)s; the contract asks for JSON such as "
-                "{\"instance\": \"<the container's hostname>\"}.") % {
-            "body": clip(answer.body, 200)}
+        msg = say(_("GET /api/instance answered %(body)s; the contract asks for JSON such as "
+                    "{\"instance\": \"<the container's hostname>\"}."), {
+               "body": clip(answer.body, 200)})
     else:
-        msg = _("GET /api/instance answered HTTP %(status)s. Does nginx pass /api/ to the API "
-                "unchanged, and does the API serve GET /api/instance?") % {
-            "status": answer.status}
+        msg = say(_("GET /api/instance answered HTTP %(status)s. Does nginx pass /api/ to the API "
+                    "unchanged, and does the API serve GET /api/instance?"), {
+               "status": answer.status})
     _fail(o, msg, f"GET /api/instance -> {answer.describe()}\n\n{proxy_log}\n\n"
           f"{stack.logs(roles.api[0] if roles.api else None, 10)}")
     run.finish("proxy-answers")
@@ -1311,21 +1312,21 @@ def _session_in_redis(run: _Run, stack: Stack, roles: Roles, ids: list[str]) -> 
     evidence = (f"session ids from the cookie: {', '.join(ids)}\n$ redis-cli --scan "
                 f"(exit {code})\n" + "\n".join(keys[:50]))
     if code != 0 or "NOAUTH" in out:
-        _fail(o, _("redis-cli in %(service)s could not list the keys: %(why)s") % {
-            "service": roles.redis, "why": tail_lines(out, 2)}, evidence)
+        _fail(o, say(_("redis-cli in %(service)s could not list the keys: %(why)s"), {
+               "service": roles.redis, "why": tail_lines(out, 2)}), evidence)
     elif found:
         key = found[0]
         _c, ttl = stack.run(roles.redis, ["redis-cli", "TTL", key],
                             env=_redis_auth(stack, roles.redis))
-        _pass(o, _("redis-cli in %(service)s finds the session's key %(key)s.") % {
-            "service": roles.redis, "key": key}, evidence + f"\n$ redis-cli TTL {key}\n{ttl}")
+        _pass(o, say(_("redis-cli in %(service)s finds the session's key %(key)s."), {
+               "service": roles.redis, "key": key}), evidence + f"\n$ redis-cli TTL {key}\n{ttl}")
     else:
         # Redis' own count beside the listing, to tell an empty Redis from a lost listing.
         _c, size = stack.run(roles.redis, ["redis-cli", "DBSIZE"], env=_redis_auth(stack, roles.redis))
         evidence += f"\n$ redis-cli DBSIZE\n{size.strip()}"
-        _fail(o, _("Redis holds %(n)s key(s), none with this session's id. Are sessions stored "
-                   "in Redis (for example connect-redis), not in each instance's memory?") % {
-            "n": len(keys)}, evidence)
+        _fail(o, say(_("Redis holds %(n)s key(s), none with this session's id. Are sessions stored "
+                       "in Redis (for example connect-redis), not in each instance's memory?"), {
+               "n": len(keys)}), evidence)
     run.finish("session-in-redis")
 
 
@@ -1356,22 +1357,22 @@ def _items_stored(run: _Run, stack: Stack, roles: Roles, host: str) -> str | Non
         get = ask("GET")
     evidence = "\n".join(lines)
     if not accepted:
-        _fail(o, _("POST /api/items with {\"name\": \"%(token)s\"} answered %(answer)s; the "
-                   "contract asks for 201 and the new item.") % {
-            "token": token, "answer": post.describe()}, evidence + "\n\n"
+        _fail(o, say(_("POST /api/items with {\"name\": \"%(token)s\"} answered %(answer)s; the "
+                       "contract asks for 201 and the new item."), {
+               "token": token, "answer": post.describe()}), evidence + "\n\n"
               + stack.logs(roles.proxy, 10) + "\n" + stack.logs(roles.api[0] if roles.api else None, 15))
         run.finish("items-stored")
         return None
     if get.status != 200 or not contains_token(get.json(), token):
-        _fail(o, _("The item was accepted, but GET /api/items does not list it (%(answer)s).")
-              % {"answer": get.describe()}, evidence)
+        _fail(o, say(_("The item was accepted, but GET /api/items does not list it (%(answer)s)."),
+                     {"answer": get.describe()}), evidence)
         run.finish("items-stored")
         return None
     code, out = stack.sh(roles.db, f"{DUMP} 2>&1 | grep -F -e '{token}' | head -n 5")
     evidence += f"\n$ pg_dumpall --data-only | grep {token}\n{out}"
     if code == 0 and token in out:
-        _pass(o, _("The item %(token)s came back from GET /api/items and is stored in "
-                   "PostgreSQL.") % {"token": token}, evidence)
+        _pass(o, say(_("The item %(token)s came back from GET /api/items and is stored in "
+                       "PostgreSQL."), {"token": token}), evidence)
         run.finish("items-stored")
         return token
     _fail(o, _("GET /api/items lists the item, but PostgreSQL does not hold it: does the API "
@@ -1518,8 +1519,8 @@ def _restart_checks(run: _Run, stack: Stack, config: dict, roles: Roles, host: s
 
     o = run.start("db-wait")
     if not api_ok:
-        _fail(o, _("Skipped: nginx did not answer on port %(port)s in the first start.")
-              % {"port": PROXY_PORT})
+        _fail(o, say(_("Skipped: nginx did not answer on port %(port)s in the first start."),
+                     {"port": PROXY_PORT}))
         run.finish("db-wait")
         return
     answer = HttpAnswer(error=_("no API instance listened on a port"))
@@ -1543,19 +1544,19 @@ def _restart_checks(run: _Run, stack: Stack, config: dict, roles: Roles, host: s
                 f"PostgreSQL was let start\n\n{stack.ps()}\n\n"
                 + stack.logs(roles.api[0] if roles.api else None, 15))
     if answer.status == 200 and isinstance(answer.json(), (list, dict)):
-        _pass(o, _("PostgreSQL was held back %(held)s s and the API still answered GET "
-                   "/api/items %(s)s s after PostgreSQL was let start.") % {
-            "held": f"{held['held_s']:.0f}", "s": f"{waited:.0f}"}, evidence)
+        _pass(o, say(_("PostgreSQL was held back %(held)s s and the API still answered GET "
+                       "/api/items %(s)s s after PostgreSQL was let start."), {
+               "held": f"{held['held_s']:.0f}", "s": f"{waited:.0f}"}), evidence)
     else:
         if gave_up:
-            what = _("the API containers exited: %(names)s") % {"names": ", ".join(
-                f"{c.name} (exit {c.attrs.get('State', {}).get('ExitCode')})"
-                for c in _api_containers(stack, roles))}
+            what = say(_("the API containers exited: %(names)s"), {"names": ", ".join(
+                   f"{c.name} (exit {c.attrs.get('State', {}).get('ExitCode')})"
+                   for c in _api_containers(stack, roles))})
         else:
             what = answer.describe()
-        _fail(o, _("PostgreSQL was held back %(held)s s while the API started, and the API did "
-                   "not recover once it was let start (%(answer)s). Make the API wait for the "
-                   "database: a healthcheck on PostgreSQL with 'depends_on: condition: "
-                   "service_healthy', or retry the connection in the code.") % {
-            "held": f"{held['held_s']:.0f}", "answer": what}, evidence)
+        _fail(o, say(_("PostgreSQL was held back %(held)s s while the API started, and the API did "
+                       "not recover once it was let start (%(answer)s). Make the API wait for the "
+                       "database: a healthcheck on PostgreSQL with 'depends_on: condition: "
+                       "service_healthy', or retry the connection in the code."), {
+               "held": f"{held['held_s']:.0f}", "answer": what}), evidence)
     run.finish("db-wait")

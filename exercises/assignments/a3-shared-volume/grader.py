@@ -33,8 +33,6 @@ import docker
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-# yaml_problem, MAX_YAML_NODES and config_json live in the shared compose policy; kept importable
-# from here.
 from exercises.compose_policy import (  # noqa: F401
     MAX_YAML_NODES,
     compose_file,
@@ -53,6 +51,10 @@ from exercises.grading import (
     in_submission,
     no_progress,
 )
+
+# yaml_problem, MAX_YAML_NODES and config_json live in the shared compose policy; kept importable
+# from here.
+from webapp.josa import say
 
 log = logging.getLogger(__name__)
 
@@ -190,8 +192,8 @@ def grade(files: dict[str, bytes], backend, progress: ProgressFn = no_progress,
     progress("compose-valid", "running", None)
     if compose_name is None:
         _fail(outcomes["compose-valid"],
-              _("No compose file found. Name it one of: %(names)s.")
-              % {"names": ", ".join(ACCEPTED_FILENAMES)},
+              say(_("No compose file found. Name it one of: %(names)s."),
+                  {"names": ", ".join(ACCEPTED_FILENAMES)}),
               "files: " + ", ".join(sorted(files)))
         finish_valid()
         return skip_rest("compose-valid", _("Skipped: there is no compose file to run."))
@@ -215,7 +217,7 @@ def grade(files: dict[str, bytes], backend, progress: ProgressFn = no_progress,
             why = (_("it took too long to read") if cfg.timed_out
                    else tail_lines(cfg.output, 3) or f"exit code {cfg.exit_code}")
             _fail(outcomes["compose-valid"],
-                  _("docker compose cannot read the file: %(why)s") % {"why": why},
+                  say(_("docker compose cannot read the file: %(why)s"), {"why": why}),
                   cfg.output)
             finish_valid()
             return skip_rest("compose-valid", _("Skipped: the compose file is not valid."))
@@ -223,8 +225,8 @@ def grade(files: dict[str, bytes], backend, progress: ProgressFn = no_progress,
         refusals = policy_problems(config, WORKDIR)
         if refusals:
             _fail(outcomes["compose-valid"],
-                  _("The classroom refuses this file, so nothing was started: %(why)s")
-                  % {"why": " ".join(refusals)}, clip(cfg.output, 2000))
+                  say(_("The classroom refuses this file, so nothing was started: %(why)s"),
+                      {"why": " ".join(refusals)}), clip(cfg.output, 2000))
             finish_valid()
             return skip_rest("compose-valid", _("Skipped: the compose file asks for something "
                                                 "the classroom refuses."))
@@ -248,23 +250,23 @@ def grade(files: dict[str, bytes], backend, progress: ProgressFn = no_progress,
             f"{c.name}: {c.status} (exit {c.attrs['State'].get('ExitCode')})" for c in containers)
         if len(services) != 2:
             _fail(outcomes["two-services"],
-                  _("The file defines %(n)s service(s) (%(names)s); A3 needs exactly two: a "
-                    "writer and a reader.") % {"n": len(services),
-                                               "names": ", ".join(services) or "-"}, evidence)
+                  say(_("The file defines %(n)s service(s) (%(names)s); A3 needs exactly two: a "
+                        "writer and a reader."), {"n": len(services),
+                                                  "names": ", ".join(services) or "-"}), evidence)
         elif up.exit_code != 0 or len(started) < 2:
             from webapp.sandboxes.images import standin_tags
 
             missing = missing_images(config, set(standin_tags()))
             if missing:
-                why = _("the image(s) %(images)s are not in the classroom (no internet here); "
-                        "use busybox or alpine.") % {"images": ", ".join(missing)}
+                why = say(_("the image(s) %(images)s are not in the classroom (no internet here); "
+                            "use busybox or alpine."), {"images": ", ".join(missing)})
             else:
                 why = tail_lines(up.output) or _("see the evidence.")
             _fail(outcomes["two-services"],
-                  _("Not both containers started: %(why)s") % {"why": why}, evidence)
+                  say(_("Not both containers started: %(why)s"), {"why": why}), evidence)
         else:
             _pass(outcomes["two-services"],
-                  _("Both services started: %(names)s.") % {"names": ", ".join(services)},
+                  say(_("Both services started: %(names)s."), {"names": ", ".join(services)}),
                   evidence)
         progress("two-services", "done", outcomes["two-services"])
         if len(started) == 0:
@@ -287,23 +289,23 @@ def grade(files: dict[str, bytes], backend, progress: ProgressFn = no_progress,
         mount_evidence = json.dumps(mounts, indent=1)
         if shared_named:
             _pass(outcomes["named-volume"],
-                  _("Both containers mount the named volume %(volume)s.")
-                  % {"volume": shared_named[0]}, mount_evidence)
+                  say(_("Both containers mount the named volume %(volume)s."),
+                      {"volume": shared_named[0]}), mount_evidence)
         else:
             kinds = {m.get("Type") for ms in mounts.values() for m in ms}
             if "bind" in kinds:
                 bind = next(m for ms in mounts.values() for m in ms if m.get("Type") == "bind")
-                msg = _("The containers share a bind mount: the host folder %(source)s appears at "
-                        "%(dest)s. A3 asks for a named volume: write 'NAME:%(dest)s' in both "
-                        "services and declare NAME under the top-level 'volumes:' key.") \
-                    % {"source": bind.get("Source", "?"), "dest": bind.get("Destination", "?")}
+                msg = say(_("The containers share a bind mount: the host folder %(source)s appears at "
+                            "%(dest)s. A3 asks for a named volume: write 'NAME:%(dest)s' in both "
+                            "services and declare NAME under the top-level 'volumes:' key."), \
+                     {"source": bind.get("Source", "?"), "dest": bind.get("Destination", "?")})
             elif len(named) >= 2:
                 by_name = {c.name: c for c in containers}
-                msg = _("Each service mounts a different named volume (%(pairs)s), so the reader "
-                        "never sees the writer's file. Mount the same volume in both services.") \
-                    % {"pairs": ", ".join(
+                msg = say(_("Each service mounts a different named volume (%(pairs)s), so the reader "
+                            "never sees the writer's file. Mount the same volume in both services."), \
+                     {"pairs": ", ".join(
                         f"{_service(by_name[u])}: {v}" for v, users in sorted(named.items())
-                        for u in sorted(users))}
+                        for u in sorted(users))})
             elif named:
                 msg = _("A named volume exists, but it is not mounted by both containers.")
             elif "volume" in kinds:
@@ -344,47 +346,47 @@ def grade(files: dict[str, bytes], backend, progress: ProgressFn = no_progress,
             params = {"file": _display(fname, readable), "n": len(lines),
                       "s": f"{elapsed:.1f}", "rate": f"{rate:.1f}"}
             if RATE_MIN <= rate <= RATE_MAX:
-                _pass(outcome, _("%(file)s grew by %(n)s lines in %(s)s s (%(rate)s per second).")
-                      % params, file_evidence)
+                _pass(outcome, say(_("%(file)s grew by %(n)s lines in %(s)s s (%(rate)s per second)."),
+                                   params), file_evidence)
             elif rate > RATE_MAX:
-                _fail(outcome, _("The writer is too fast: %(file)s grew by %(n)s lines in %(s)s s "
-                                 "(%(rate)s per second). A3 asks for one line per second: end "
-                                 "each round of the loop with 'sleep 1'.") % params, file_evidence)
+                _fail(outcome, say(_("The writer is too fast: %(file)s grew by %(n)s lines in %(s)s s "
+                                     "(%(rate)s per second). A3 asks for one line per second: end "
+                                     "each round of the loop with 'sleep 1'."), params), file_evidence)
             else:
-                _fail(outcome, _("The writer is too slow: %(file)s grew by only %(n)s line(s) in "
-                                 "%(s)s s (%(rate)s per second). A3 asks for one line every "
-                                 "second: use 'sleep 1' in the loop.") % params, file_evidence)
+                _fail(outcome, say(_("The writer is too slow: %(file)s grew by only %(n)s line(s) in "
+                                     "%(s)s s (%(rate)s per second). A3 asks for one line every "
+                                     "second: use 'sleep 1' in the loop."), params), file_evidence)
         elif writer is not None and writer.status != "running":
             cmd = command_text(writer.attrs)
             params = {"service": _service(writer),
                       "code": writer.attrs["State"].get("ExitCode")}
             if runs_in_background(cmd):
-                msg = _("The writer service '%(service)s' exited (code %(code)s) right after "
-                        "starting: its command ends with '&', so the loop runs in the background, "
-                        "the shell ends at once and Docker stops the container (and the loop with "
-                        "it). Remove the '&' so the loop is the container's main process.") % params
+                msg = say(_("The writer service '%(service)s' exited (code %(code)s) right after "
+                            "starting: its command ends with '&', so the loop runs in the background, "
+                            "the shell ends at once and Docker stops the container (and the loop with "
+                            "it). Remove the '&' so the loop is the container's main process."), params)
             else:
-                msg = _("The writer service '%(service)s' exited (code %(code)s). Its command must "
-                        "keep running: append in an endless loop such as 'while true; do ...; "
-                        "sleep 1; done'.") % params
+                msg = say(_("The writer service '%(service)s' exited (code %(code)s). Its command must "
+                            "keep running: append in an endless loop such as 'while true; do ...; "
+                            "sleep 1; done'."), params)
             _fail(outcome, msg, file_evidence + "\n" + cmd)
         elif growth.rewritten:
-            _fail(outcome, _("%(file)s changed but never grew: the writer replaces its content "
-                             "each time ('>' overwrites the file). Use '>>', which appends a line "
-                             "to the end.") % {"file": _display(growth.rewritten[0], readable)},
+            _fail(outcome, say(_("%(file)s changed but never grew: the writer replaces its content "
+                                 "each time ('>' overwrites the file). Use '>>', which appends a line "
+                                 "to the end."), {"file": _display(growth.rewritten[0], readable)}),
                   file_evidence)
         elif growth.unchanged:
-            _fail(outcome, _("The writer is too slow: %(file)s did not grow at all in %(s)s s. A3 "
-                             "asks for one line every second: use 'sleep 1' in the loop.")
-                  % {"file": _display(growth.unchanged[0], readable), "s": f"{elapsed:.0f}"},
+            _fail(outcome, say(_("The writer is too slow: %(file)s did not grow at all in %(s)s s. A3 "
+                                 "asks for one line every second: use 'sleep 1' in the loop."),
+                               {"file": _display(growth.unchanged[0], readable), "s": f"{elapsed:.0f}"}),
                   file_evidence)
         elif not readable:
             _fail(outcome, _("No container mounts a volume, so no file can pass from the writer "
                              "to the reader."), mount_evidence)
         else:
-            _fail(outcome, _("No file in the volumes grew during %(s)s s. Does the writer append "
-                             "(>>) to a file in the volume, in a loop that keeps running?")
-                  % {"s": f"{elapsed:.0f}"}, file_evidence)
+            _fail(outcome, say(_("No file in the volumes grew during %(s)s s. Does the writer append "
+                                 "(>>) to a file in the volume, in a loop that keeps running?"),
+                               {"s": f"{elapsed:.0f}"}), file_evidence)
         progress("writer-appends", "done", outcome)
 
         progress("reader-follows", "running", None)
@@ -415,60 +417,60 @@ def grade(files: dict[str, bytes], backend, progress: ProgressFn = no_progress,
                              "grader watched, so there was nothing for the reader to follow. Fix "
                              "the writer first."), log_evidence)
         elif best is not None and best_hits >= 2:
-            _pass(outcome, _("%(service)s is running and printed %(hits)s of the %(n)s new lines "
-                             "as they came.") % {"service": _service(best), "hits": best_hits,
-                                                "n": len(probe_lines)}, log_evidence)
+            _pass(outcome, say(_("%(service)s is running and printed %(hits)s of the %(n)s new lines "
+                                 "as they came."), {"service": _service(best), "hits": best_hits,
+                                                   "n": len(probe_lines)}), log_evidence)
         elif reader is None:
             _fail(outcome, _("No second container is running to read the file."), log_evidence)
         elif _restarts(reader):
             params = {"service": _service(reader), "n": _restarts(reader)}
             if uses_cat(command_text(reader.attrs)):
-                msg = _("The reader service '%(service)s' exited and its restart policy started "
-                        "it again %(n)s time(s): 'cat' prints the file once and exits, and "
-                        "'restart:' only runs it anew. Use 'tail -F FILE', which keeps running and "
-                        "prints every new line as it arrives.") % params
+                msg = say(_("The reader service '%(service)s' exited and its restart policy started "
+                            "it again %(n)s time(s): 'cat' prints the file once and exits, and "
+                            "'restart:' only runs it anew. Use 'tail -F FILE', which keeps running and "
+                            "prints every new line as it arrives."), params)
             else:
-                msg = _("The reader service '%(service)s' exited and its restart policy started "
-                        "it again %(n)s time(s). The reader must keep running by itself and "
-                        "print each new line, like 'tail -F FILE'.") % params
+                msg = say(_("The reader service '%(service)s' exited and its restart policy started "
+                            "it again %(n)s time(s). The reader must keep running by itself and "
+                            "print each new line, like 'tail -F FILE'."), params)
             _fail(outcome, msg, log_evidence)
         elif reader.status != "running":
             cmd = command_text(reader.attrs)
             out = "\n".join(_logs_since(reader, 0))
             params = {"service": _service(reader), "code": reader.attrs["State"].get("ExitCode")}
             if uses_cat(cmd):
-                msg = _("The reader service '%(service)s' ran 'cat', which prints the file once "
-                        "and exits (code %(code)s). Use 'tail -F FILE': it keeps the file open and "
-                        "prints every new line as it arrives.") % params
+                msg = say(_("The reader service '%(service)s' ran 'cat', which prints the file once "
+                            "and exits (code %(code)s). Use 'tail -F FILE': it keeps the file open and "
+                            "prints every new line as it arrives."), params)
             elif "no such file" in out.lower() or "can't open" in out.lower():
-                msg = _("The reader service '%(service)s' exited (code %(code)s) because the file "
-                        "did not exist yet when it started. 'tail -F' (capital F) waits for the "
-                        "file to appear and then follows it.") % params
+                msg = say(_("The reader service '%(service)s' exited (code %(code)s) because the file "
+                            "did not exist yet when it started. 'tail -F' (capital F) waits for the "
+                            "file to appear and then follows it."), params)
             else:
-                msg = _("The reader service '%(service)s' exited (code %(code)s) instead of "
-                        "following the file. It must keep running and print each new line, "
-                        "like 'tail -F FILE'.") % params
+                msg = say(_("The reader service '%(service)s' exited (code %(code)s) instead of "
+                            "following the file. It must keep running and print each new line, "
+                            "like 'tail -F FILE'."), params)
             _fail(outcome, msg, log_evidence)
         elif grown_source and not any(
                 (m.get("Name") or m.get("Source")) == grown_source
                 for m in mounts.get(reader.name, [])):
-            _fail(outcome, _("The reader service '%(service)s' does not mount the volume the "
-                             "writer writes to, so it cannot see the new lines. Mount the same "
-                             "named volume in both services.") % {"service": _service(reader)},
+            _fail(outcome, say(_("The reader service '%(service)s' does not mount the volume the "
+                                 "writer writes to, so it cannot see the new lines. Mount the same "
+                                 "named volume in both services."), {"service": _service(reader)}),
                   log_evidence + "\n" + mount_evidence)
         elif (prog := reader_pipe(command_text(reader.attrs))) is not None:
-            _fail(outcome, _("The reader service '%(service)s' is running but printed none of the "
-                             "%(n)s new lines in %(s)s s: it pipes tail into '%(prog)s', which "
-                             "keeps its output in a buffer when it does not write to a terminal, "
-                             "so the lines never show up. Drop the pipe, or make the program "
-                             "flush each line (in awk: '{print; fflush()}').")
-                  % {"service": _service(reader), "n": len(probe_lines), "s": f"{elapsed:.0f}",
-                     "prog": prog}, log_evidence)
+            _fail(outcome, say(_("The reader service '%(service)s' is running but printed none of the "
+                                 "%(n)s new lines in %(s)s s: it pipes tail into '%(prog)s', which "
+                                 "keeps its output in a buffer when it does not write to a terminal, "
+                                 "so the lines never show up. Drop the pipe, or make the program "
+                                 "flush each line (in awk: '{print; fflush()}')."),
+                               {"service": _service(reader), "n": len(probe_lines), "s": f"{elapsed:.0f}",
+                                "prog": prog}), log_evidence)
         else:
-            _fail(outcome, _("The reader service '%(service)s' is running but printed none of the "
-                             "%(n)s new lines in %(s)s s. Does it follow the file the writer "
-                             "appends to, and print to standard output?")
-                  % {"service": _service(reader), "n": len(probe_lines), "s": f"{elapsed:.0f}"},
+            _fail(outcome, say(_("The reader service '%(service)s' is running but printed none of the "
+                                 "%(n)s new lines in %(s)s s. Does it follow the file the writer "
+                                 "appends to, and print to standard output?"),
+                               {"service": _service(reader), "n": len(probe_lines), "s": f"{elapsed:.0f}"}),
                   log_evidence)
         progress("reader-follows", "done", outcome)
         inner.close()
