@@ -139,3 +139,39 @@ def test_messages_and_evidence_show_paths_relative_to_the_submission():
                      "source: /srv/submission/data\nother: /srv/submission-x")
     assert o.message == "the host folder ./data is bound"
     assert o.evidence == "source: ./data\nother: /srv/submission-x"
+
+
+class ArchiveRecorder:
+    """Records what the grader puts into its sandbox; its `docker compose config` fails, so the
+    run ends there."""
+
+    def __init__(self):
+        self.archives: list[bytes] = []
+
+    def create_fresh(self, **kw):
+        from webapp.sandboxes.backend import Sandbox
+
+        return Sandbox(id="g1", owner="t", kind="grading", state="running")
+
+    def put_archive(self, sandbox_id, path, data):
+        self.archives.append(data)
+
+    def exec(self, sandbox_id, cmd, **kw):
+        from webapp.sandboxes.backend import ExecResult
+
+        return ExecResult(1, "stop here")
+
+    def remove(self, sandbox_id, **kw):
+        pass
+
+
+def test_only_the_compose_file_reaches_the_sandbox_as_the_handout_says():
+    import io
+    import tarfile
+
+    backend = ArchiveRecorder()
+    grader.grade({"compose.yaml": b"services:\n  w: {image: busybox}\n",
+                  "writer.sh": b"while true; do date >> /data/t; sleep 1; done\n"}, backend)
+    assert len(backend.archives) == 1
+    with tarfile.open(fileobj=io.BytesIO(backend.archives[0])) as tar:
+        assert tar.getnames() == ["compose.yaml"]

@@ -210,7 +210,9 @@ def grade(files: dict[str, bytes], backend, progress: ProgressFn = no_progress,
     # second, so the pre-pulled grading pool is left to A1 and A2, which pull hundreds of MB.
     sandbox = backend.create_fresh(owner=owner, images=())
     try:
-        backend.put_archive(sandbox.id, WORKDIR, files_to_tar(files))
+        # Only the compose file, alone in an empty folder, as the handout says: nothing else
+        # the submission holds (a script, a Dockerfile) can be relied on.
+        backend.put_archive(sandbox.id, WORKDIR, files_to_tar({compose_name: files[compose_name]}))
         cfg = backend.exec(sandbox.id, ["docker", "compose", "-p", PROJECT, "-f", compose_name,
                                         "config", "--format", "json"], workdir=WORKDIR, timeout=30)
         if cfg.exit_code != 0:
