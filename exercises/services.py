@@ -330,10 +330,14 @@ def submission_record(*, submission: Submission, report: GradeReport) -> None:
     transaction.on_commit(lambda: _notify_final(submission.pk))
 
 
-def submission_fail(*, submission_id: int, reason: str) -> None:
-    """Record that grading could not run (infrastructure error), with the reason."""
+def submission_fail(*, submission_id: int, reason) -> None:
+    """Record that grading could not run (infrastructure error), with the reason: a string, or a
+    lazy translation, stored in the submission's language (the page shows it as stored)."""
+    language = Submission.objects.filter(pk=submission_id).values_list("language", flat=True).first()
+    with override(language or settings.LANGUAGE_CODE):
+        text = str(reason)
     Submission.objects.filter(pk=submission_id).update(
-        status=Submission.Status.ERROR, error=reason[:2000], finished_at=timezone.now())
+        status=Submission.Status.ERROR, error=text[:2000], finished_at=timezone.now())
     _notify_final(submission_id)
 
 

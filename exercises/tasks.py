@@ -6,6 +6,8 @@ import logging
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from webapp.sandboxes.backend import SandboxError
 
@@ -29,7 +31,7 @@ def grade_submission(self, submission_id: int) -> None:
         services.submission_grade(submission_id=submission_id)
     except SoftTimeLimitExceeded:
         services.submission_fail(submission_id=submission_id,
-                                 reason="Grading took too long and was stopped.")
+                                 reason=_("Grading took too long and was stopped."))
     except SandboxError as exc:
         if self.request.retries < self.max_retries:
             log.warning("grading %s: %s; retrying", submission_id, exc)
@@ -37,8 +39,9 @@ def grade_submission(self, submission_id: int) -> None:
 
             Submission.objects.filter(pk=submission_id).update(status=Submission.Status.QUEUED)
             raise self.retry(exc=exc, countdown=2) from exc
-        services.submission_fail(submission_id=submission_id, reason=f"Sandbox error: {exc}")
+        services.submission_fail(submission_id=submission_id,
+                                 reason=format_lazy(_("Sandbox error: {}"), exc.args[0] if exc.args else ""))
     except Exception as exc:  # noqa: BLE001 - record every failure; never lose a submission
         log.exception("grading %s failed", submission_id)
-        services.submission_fail(submission_id=submission_id,
-                                 reason=f"Internal error while grading: {exc.__class__.__name__}")
+        services.submission_fail(submission_id=submission_id, reason=format_lazy(
+            _("Internal error while grading: {}"), exc.__class__.__name__))
