@@ -15,7 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
+
+from webapp.josa import format_ko
 
 # ------------------------------------------------------------------------------
 # Observed state (filled by labs.observe from the learner's engine)
@@ -76,6 +79,9 @@ class ContainerObs:
     labels: dict[str, str] = field(default_factory=dict, hash=False)
     created: int = 0  # when it was created, epoch seconds (0: unknown)
     died_at: float = 0.0  # its latest 'die' event, epoch seconds (0: none in the engine's buffer)
+    # Why a container left in the created state could not start (its 'docker run' or 'docker
+    # start' failed, e.g. on a host port already taken); empty for one never asked to start.
+    start_error: str = ""
 
 
 @dataclass(frozen=True)
@@ -143,6 +149,21 @@ class FileObs:
     manifest: bool = False
     repo_tags: tuple[str, ...] = ()
     unread: bool = False
+    # The names of the files (not folders) at the top of the archive, such as ``.dockerenv`` or
+    # a file the learner wrote at the root of the exported container (at most 50).
+    top_files: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ContainerFileObs:
+    """A file a check names inside a container (running or not), as the engine reports it:
+    ``path`` is absolute in the container (a volume mounted there is seen), ``kind`` is
+    ``missing``, ``file``, ``dir`` or ``other``, ``size`` in bytes."""
+
+    container: str
+    path: str
+    kind: str = "missing"
+    size: int = 0
 
 
 @dataclass(frozen=True)
@@ -172,6 +193,12 @@ class EngineState:
     workspace: tuple[str, ...] = ()
     shell_history: tuple[HistoryEntry, ...] = ()
     observed_at: float = 0.0  # when the engine was read, epoch seconds (0: unknown)
+    # Containers removed recently, as the engine's events remember them (name, id, history,
+    # exit code of their last 'die', when it died), oldest removal first: a 'docker kill'
+    # followed by 'docker rm' leaves no other trace of the kill.
+    gone: tuple[ContainerObs, ...] = ()
+    # Files inside containers, for the checks that name one (CheckSpec.container_paths).
+    container_files: tuple[ContainerFileObs, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -184,8 +211,13 @@ class CheckResult:
 
     @property
     def message(self) -> str:
-        """The message in the active language."""
-        return str(self.msg) % self.params if self.params else str(self.msg)
+        """The message in the active language; in Korean, the particle after each value takes
+        the form that value needs ("my-web이라는", "life라는": webapp.josa)."""
+        if not self.params:
+            return str(self.msg)
+        if (get_language() or "").startswith("ko"):
+            return format_ko(str(self.msg), self.params)
+        return str(self.msg) % self.params
 
 
 class CheckSpecError(ValueError):
@@ -208,6 +240,11 @@ class CheckSpec:
     def workspace_paths(self) -> tuple[str, ...]:
         """The workspace files (relative to /root) this check reads; empty for most checks."""
         return (str(self.kwargs()["path"]),) if "files" in REGISTRY[self.type].reads else ()
+
+    def container_paths(self) -> tuple[tuple[str, str], ...]:
+        """The files inside containers this check reads, as (container, absolute path)."""
+        ct = REGISTRY[self.type]
+        return ct.container_paths(**self.kwargs()) if ct.container_paths else ()
 
     def reads(self, state: EngineState | None = None) -> frozenset[str]:
         """What this check reads besides the engine's lists (see :attr:`CheckType.reads`);
@@ -336,6 +373,16 @@ MSG_LC_RM_OK = _("%(name)s has been removed.")
 MSG_LC_CREATED = _(
     "%(name)s has been created but never started. Start it with 'docker start %(name)s'."
 )
+MSG_LC_START_FAILED_PORT = _(
+    "%(name)s has been created but never started: its start failed because the host port it "
+    "publishes is already taken ('port is already allocated'; 'docker ps' shows by which "
+    "container). 'docker start' would fail the same way: remove it with 'docker rm %(name)s' and "
+    "run it again without -p, or with a free host port."
+)
+MSG_LC_START_FAILED = _(
+    "%(name)s has been created but never started: its start failed (%(error)s). Remove it with "
+    "'docker rm %(name)s', fix what the error names, and run it again."
+)
 MSG_LC_PAUSED = _("%(name)s is paused; unpause it with 'docker unpause %(name)s'.")
 MSG_LC_NOT_PAUSED = _("%(name)s is running, not paused. Pause it with 'docker pause %(name)s'.")
 MSG_LC_PAUSE_STOPPED = _(
@@ -345,6 +392,11 @@ MSG_LC_PAUSE_STOPPED = _(
 MSG_LC_NOT_UNPAUSED = _(
     "%(name)s is running, but it has not been paused and unpaused yet. "
     "Pause it with 'docker pause %(name)s' first."
+)
+MSG_LC_STOPPED_NOT_UNPAUSED = _(
+    "%(name)s was paused, then stopped and started again: that ends its processes and starts "
+    "new ones, which is not an unpause. Pause it with 'docker pause %(name)s', then run "
+    "'docker unpause %(name)s'."
 )
 MSG_LC_STOP_FIRST = _("%(name)s is still %(state)s. Stop it with 'docker stop %(name)s'.")
 MSG_LC_KILLED_NOT_STOPPED = _(
@@ -476,6 +528,24 @@ MSG_MOUNT_FAILED = _(
 MSG_MOUNT_COMMAND = _(
     "%(name)s ran '%(actual)s', but this step needs a command with '%(command)s'."
 )
+MSG_MOUNT_NO_FILE = _(
+    "%(name)s mounts %(what)s at %(destination)s, but there is no %(file)s in it: its command "
+    "wrote nothing there. Remove it ('docker rm -f %(name)s') and run it again with a command "
+    "that writes %(file)s, as the step shows."
+)
+MSG_MOUNT_EMPTY_FILE = _(
+    "%(name)s mounts %(what)s at %(destination)s, but %(file)s in it is empty. Remove it "
+    "('docker rm -f %(name)s') and run it again with a command that writes something into "
+    "%(file)s, as the step shows."
+)
+MSG_MOUNT_UNFINISHED = _(
+    "%(name)s is still running, so whether its command works is not known yet: this step is "
+    "checked once the command has ended (exit code 0 shows it worked). Wait for it, or remove "
+    "it ('docker rm -f %(name)s') and run the step's command, which ends by itself."
+)
+# Seconds after its creation during which a container whose command must have ended
+# (volume_mounted's finished) but still runs is looked at again (SETTLE_RECHECK_S apart).
+UNFINISHED_RECHECK_S = 10
 MSG_MOUNT_GONE = _(
     "%(other)s still exists. Remove it with 'docker rm %(other)s': the point is that the data "
     "outlives the container that wrote it."
@@ -510,6 +580,10 @@ MSG_BUILD_BASE = _(
 MSG_BUILD_LABEL = _(
     "%(image)s has no label %(key)s=\"%(value)s\". Add the line 'LABEL %(key)s=\"%(value)s\"' "
     "to your Dockerfile and build again."
+)
+MSG_BUILD_LABEL_VALUE = _(
+    "%(image)s has the label %(key)s=\"%(actual)s\", not %(key)s=\"%(value)s\". Change that "
+    "line of your Dockerfile to 'LABEL %(key)s=\"%(value)s\"' and build again."
 )
 MSG_BUILD_NO_BASE = _(
     "%(image)s exists, but the %(base)s image is not in your engine, so what %(image)s is built "
@@ -630,6 +704,10 @@ MSG_FS_IS_IMAGE = _(
     "%(path)s holds an image saved with 'docker save' (layers and metadata), not a container's "
     "filesystem. Export the container instead: '%(example)s'."
 )
+MSG_FS_OTHER_CONTAINER = _(
+    "%(path)s holds a container's filesystem, but not %(container)s's: it has no /%(holds)s, "
+    "which %(container)s wrote. Export %(container)s: '%(example)s'."
+)
 MSG_FS_NOT_EXPORT = _(
     "%(path)s is a tar archive, but not a container's filesystem from 'docker export' (it has no "
     ".dockerenv). Make it with '%(example)s'."
@@ -656,8 +734,11 @@ MSG_CREATED_OK = _(
 )
 MSG_CREATED_STARTED = _(
     "%(name)s is already %(state)s: 'docker run' creates and starts in one go. To see the "
-    "created state, remove it ('docker rm -f %(name)s') and run "
-    "'docker create --name %(name)s %(image)s'."
+    "created state, remove it ('docker rm -f %(name)s') and run '%(example)s'."
+)
+MSG_CREATED_THEN_STARTED = _(
+    "%(name)s was created with 'docker create' (writable layer, settings and name, but no "
+    "process yet) and has been started since with 'docker start'."
 )
 MSG_CREATED_SETTLING = _(
     "%(name)s was created just now: checking in a moment that it stays created and is not "
@@ -910,8 +991,22 @@ SETTLE_RECHECK_S = 3.0
 
 
 def settling(result: CheckResult) -> bool:
-    """True when ``result`` waits for a state to settle (a container created or ended just now)."""
-    return result.msg is MSG_CREATED_SETTLING or result.msg is MSG_LC_EXITED_SETTLING
+    """True when ``result`` waits for a state to settle (a container created or ended just now,
+    or one whose command may be about to end)."""
+    return (result.msg is MSG_CREATED_SETTLING or result.msg is MSG_LC_EXITED_SETTLING
+            or (result.msg is MSG_MOUNT_UNFINISHED and result.params.get("recheck") is True))
+
+
+# The names Docker makes up for a container run without --name: adjective_surname, with a digit
+# after a clash (moby pkg/namesgenerator).
+_GENERATED_NAME = re.compile(r"^[a-z]+_[a-z]+[0-9]?$")
+
+
+def _attempt_at(other: str, name: str) -> bool:
+    """Whether a container named ``other`` looks like an attempt at one named ``name``: Docker
+    named it (no --name given) or its name is a likely typo of ``name``. A container the learner
+    named otherwise on purpose (another lab's step-web) is no attempt at this step."""
+    return bool(_GENERATED_NAME.match(other)) or _similar(other, name)
 
 
 def _fmt_ports(publish: dict[str, int]) -> str:
@@ -929,7 +1024,8 @@ def container_running(
     if c is None:
         other = next(
             (o for o in state.containers
-             if o.state == "running" and container_uses_image(state, o, image)),
+             if o.state == "running" and container_uses_image(state, o, image)
+             and _attempt_at(o.name, name)),
             None,
         )
         if other is not None:
@@ -1012,18 +1108,24 @@ def container_lifecycle(
     if c is None:
         other = next(
             (o for o in state.containers
-             if image and o.state == "running" and container_uses_image(state, o, image)),
+             if image and o.state == "running" and container_uses_image(state, o, image)
+             and _attempt_at(o.name, name)),
             None,
         ) if command == "run" else None
         if other is not None:
             return CheckResult(False, MSG_OTHER_NAME, {**p, "image": other.image or image,
                                                        "other": other.name})
+        if command in ("stop", "kill"):
+            ended = _ended_before_removal(state, name)
+            if ended is not None and (ended.exit_code == SIGKILL_EXIT) == (command == "kill"):
+                p["code"] = ended.exit_code
+                return CheckResult(True, MSG_LC_KILL_OK if command == "kill" else MSG_LC_STOP_OK, p)
         return no_container(state, name)
     if image and not container_uses_image(state, c, image):
         return CheckResult(False, MSG_WRONG_IMAGE, {**p, "actual": c.image, "image": image})
     p["state"] = c.state
     if c.state == "created":
-        return CheckResult(False, MSG_LC_CREATED, p)
+        return not_started(c)
 
     if command == "pause":
         if c.state == "paused":
@@ -1036,8 +1138,16 @@ def container_lifecycle(
             return CheckResult(False, MSG_LC_PAUSED, p)
         if c.state != "running":
             return CheckResult(False, MSG_NOT_RUNNING, p)
-        if command == "unpause" and "unpause" not in c.history:
-            return CheckResult(False, MSG_LC_NOT_UNPAUSED, p)
+        if command == "unpause":
+            # The pause and the unpause must both come after its latest start: stopping a
+            # paused container unpauses it too (the engine reports an unpause), and a start
+            # after that is no unpause.
+            starts = [i for i, action in enumerate(c.history) if action == "start"]
+            since = c.history[starts[-1] + 1:] if starts else c.history
+            if not ("pause" in since and "unpause" in since[since.index("pause"):]):
+                paused_before = "pause" in c.history[:starts[-1]] if starts else False
+                return CheckResult(False, MSG_LC_STOPPED_NOT_UNPAUSED if paused_before
+                                   else MSG_LC_NOT_UNPAUSED, p)
         if command == "start":
             starts = [i for i, action in enumerate(c.history) if action == "start"]
             if starts and "restart" in c.history[starts[-1]:]:
@@ -1060,6 +1170,31 @@ def container_lifecycle(
     if command == "stop":
         return CheckResult(not killed, MSG_LC_KILLED_NOT_STOPPED if killed else MSG_LC_STOP_OK, p)
     return CheckResult(killed, MSG_LC_KILL_OK if killed else MSG_LC_STOPPED_NOT_KILLED, p)
+
+
+def not_started(c: ContainerObs) -> CheckResult:
+    """The verdict on container ``c`` left in the created state: its start failed (a host port
+    already taken, or another error the engine kept), or it was never asked to start."""
+    p: dict[str, Any] = {"name": c.name, "state": c.state}
+    if not c.start_error:
+        return CheckResult(False, MSG_LC_CREATED, p)
+    if "port is already allocated" in c.start_error or "address already in use" in c.start_error:
+        return CheckResult(False, MSG_LC_START_FAILED_PORT, p)
+    # The end of the engine's error says what went wrong (its start names the layers it passed).
+    error = re.sub(r"(: unknown)+$", "", c.start_error.strip())
+    if len(error) > MAX_SHOWN:
+        error = "…" + error[-(MAX_SHOWN - 1):]
+    return CheckResult(False, MSG_LC_START_FAILED, {**p, "error": error})
+
+
+def _ended_before_removal(state: EngineState, name: str) -> ContainerObs | None:
+    """The latest removed container named ``name`` when the engine's events show how it ended:
+    a 'die' with an exit code and no start after it (so no 'docker restart' was under way)."""
+    ended = next((g for g in reversed(state.gone) if g.name == name), None)
+    if ended is None or ended.exit_code is None or "die" not in ended.history:
+        return None
+    last_die = len(ended.history) - 1 - ended.history[::-1].index("die")
+    return None if "start" in ended.history[last_die:] else ended
 
 
 def _stopped_then_started(history: tuple[str, ...]) -> bool:
@@ -1160,7 +1295,7 @@ def containers_on_network(
             actual = ", ".join(c.networks) or c.network_mode or "-"
             return CheckResult(False, MSG_ONNET_WRONG, {**p, "actual": actual})
         if c.state == "created":
-            return CheckResult(False, MSG_LC_CREATED, p)
+            return not_started(c)
         if c.state == "paused":
             return CheckResult(False, MSG_LC_PAUSED, p)
         if c.state == "exited":
@@ -1244,14 +1379,17 @@ def _mount_flag(mount: str, destination: str, volume: str | None, source: str | 
 def volume_mounted(
     state: EngineState, *, name: str, destination: str, mount: str, volume: str | None = None,
     source: str | None = None, read_only: bool = False, command: str | None = None,
-    gone: list[str] | None = None,
+    gone: list[str] | None = None, holds: str | None = None, finished: bool = False,
 ) -> CheckResult:
     """Pass when container ``name`` has a mount of kind ``mount`` (volume, bind, tmpfs) at
     ``destination`` (of ``volume``, or of host folder ``source``; read-only with ``read_only``)
     and is running or exited with
     code 0: a command that ran to its end with the mount proves it worked (a ``cat`` of a file
-    in the volume succeeds only when the file is there). ``command`` must appear in its command,
-    and the containers in ``gone`` must have been removed."""
+    in the volume succeeds only when the file is there). With ``finished``, it must have exited
+    (code 0): a command still running has proved nothing yet. ``command`` must appear in its
+    command, the containers in ``gone`` must have been removed, and with ``holds`` (a path
+    under ``destination``) the mount must hold that file, not empty (read through the engine,
+    :attr:`EngineState.container_files`): the container wrote what the step asks for."""
     flag = _mount_flag(mount, destination, volume, source, read_only)
     p: dict[str, Any] = {"name": name, "destination": destination, "type": mount,
                          "volume": volume or "", "source": source or "", "flag": flag}
@@ -1274,7 +1412,7 @@ def volume_mounted(
         return CheckResult(False, MSG_MOUNT_COMMAND, {**p, "actual": c.command,
                                                       "command": command})
     if c.state == "created":
-        return CheckResult(False, MSG_LC_CREATED, p)
+        return not_started(c)
     if c.state == "paused":
         return CheckResult(False, MSG_LC_PAUSED, p)
     if c.state not in ("running", "exited"):
@@ -1285,8 +1423,36 @@ def volume_mounted(
     for other in gone or []:
         if _named(state, other) is not None:
             return CheckResult(False, MSG_MOUNT_GONE, {"other": other})
+    if finished and c.state != "exited":
+        # Looked at again soon while it may be about to end: the engine lists a container
+        # as running for a moment after its 'docker run' returned (and its 'die' event).
+        starts = [i for i, action in enumerate(c.history) if action == "start"]
+        died = "die" in c.history[starts[-1]:] if starts else "die" in c.history
+        recent = bool(state.observed_at and c.created
+                      and state.observed_at - c.created < UNFINISHED_RECHECK_S)
+        return CheckResult(False, MSG_MOUNT_UNFINISHED, {**p, "recheck": died or recent})
     what = {"volume": m.name, "bind": m.source, "tmpfs": "tmpfs"}[mount]
+    if holds:
+        path = _inside(destination, holds)
+        f = next((f for f in state.container_files if f.container == name and f.path == path),
+                 None)
+        fp = {**p, "what": what, "file": path}
+        if f is None or f.kind != "file":
+            return CheckResult(False, MSG_MOUNT_NO_FILE, fp)
+        if f.size == 0:
+            return CheckResult(False, MSG_MOUNT_EMPTY_FILE, fp)
     return CheckResult(True, MSG_MOUNT_OK, {**p, "what": what})
+
+
+def _inside(destination: str, holds: str) -> str:
+    """The absolute path of ``holds`` under the mount point ``destination``."""
+    return destination.rstrip("/") + "/" + holds.lstrip("/")
+
+
+def volume_mounted_paths(*, name: str, destination: str, holds: str | None = None,
+                         **_: Any) -> tuple[tuple[str, str], ...]:
+    """The file :func:`volume_mounted` reads inside its container (with ``holds``)."""
+    return ((name, _inside(destination, holds)),) if holds else ()
 
 
 # Building images ----------------------------------------------------------------
@@ -1331,6 +1497,9 @@ def image_built(
     if base_layers and img.layers and img.layers[: len(base_layers)] != base_layers:
         return CheckResult(False, MSG_BUILD_BASE, p)
     for key, value in (label or {}).items():
+        if key in img.labels and img.labels[key] != str(value):
+            return CheckResult(False, MSG_BUILD_LABEL_VALUE, {**p, "key": key, "value": value,
+                                                              "actual": img.labels[key]})
         if img.labels.get(key) != str(value):
             return CheckResult(False, MSG_BUILD_LABEL, {**p, "key": key, "value": value})
     if max_added is not None and base_img is not None and img.size - base_img.size > max_added:
@@ -1673,12 +1842,21 @@ def _compose_others(state: EngineState, project: str, services: list[str] | tupl
 # A container created but not started ---------------------------------------------
 
 
-def container_created(state: EngineState, *, name: str, image: str) -> CheckResult:
+def container_created(state: EngineState, *, name: str, image: str,
+                      publish: dict[str, int] | None = None) -> CheckResult:
     """Pass when container ``name`` exists from ``image`` in the ``created`` state: made by
     ``docker create`` (writable layer, settings, name) and never started. A container created
     less than CREATED_SETTLE_S seconds before ``state.observed_at`` does not pass yet
-    (MSG_CREATED_SETTLING): it may be 'docker run' between creating and starting it."""
-    p: dict[str, Any] = {"name": name, "image": image}
+    (MSG_CREATED_SETTLING): it may be 'docker run' between creating and starting it.
+
+    A container started since passes too when the shell history shows it was made by
+    ``docker create``: the latest ``docker create`` or ``docker run`` that names it (with
+    ``--name``) is a create (the engine's events and times cannot tell ``docker run`` from
+    ``docker create`` then ``docker start``). ``publish`` (container port -> host port, as the
+    lab's next step needs) goes into the command the messages suggest."""
+    ports = "".join(f" -p {h}:{str(c).split('/', 1)[0]}" for c, h in (publish or {}).items())
+    p: dict[str, Any] = {"name": name, "image": image,
+                         "example": f"docker create --name {name}{ports} {image}"}
     c = _named(state, name)
     if c is None:
         other = next((o for o in state.containers
@@ -1689,10 +1867,35 @@ def container_created(state: EngineState, *, name: str, image: str) -> CheckResu
     if not container_uses_image(state, c, image):
         return CheckResult(False, MSG_WRONG_IMAGE, {**p, "actual": c.image})
     if c.state != "created":
+        if _made_by(state, name) == "create":
+            return CheckResult(True, MSG_CREATED_THEN_STARTED, p)
         return CheckResult(False, MSG_CREATED_STARTED, {**p, "state": c.state})
     if state.observed_at and c.created and state.observed_at - c.created < CREATED_SETTLE_S:
         return CheckResult(False, MSG_CREATED_SETTLING, p)
     return CheckResult(True, MSG_CREATED_OK, p)
+
+
+def container_created_reads(state: EngineState, *, name: str, **_: Any) -> frozenset[str]:
+    """What :func:`container_created` needs besides the engine's lists: the shell history when
+    container ``name`` exists and is no longer in the created state (was it made by
+    ``docker create``?)."""
+    c = _named(state, name)
+    return frozenset({"history"}) if c is not None and c.state != "created" else frozenset()
+
+
+def _made_by(state: EngineState, name: str) -> str | None:
+    """``create`` or ``run``: the latest of those docker commands in the shell history that
+    names a container ``name`` (``--name NAME`` or ``--name=NAME``); None when there is none."""
+    for entry in reversed(state.shell_history):
+        for words in reversed(shell_commands(_first_line(entry.text))):
+            if words[:1] != ["docker"] or words[1:2] not in (["create"], ["run"]):
+                continue
+            rest = words[2:]
+            named = any(w == f"--name={name}" or (w == "--name" and rest[i + 1:i + 2] == [name])
+                        for i, w in enumerate(rest))
+            if named:
+                return words[1]
+    return None
 
 
 # Images loaded from a file, or imported ------------------------------------------
@@ -1817,13 +2020,15 @@ def image_archive(
     return CheckResult(True, MSG_ARCHIVE_OK, p)
 
 
-def filesystem_archive(state: EngineState, *, path: str, container: str) -> CheckResult:
+def filesystem_archive(state: EngineState, *, path: str, container: str,
+                       holds: str | None = None) -> CheckResult:
     """Pass when the workspace file ``path`` is a tar of a container's filesystem as
     ``docker export`` writes it: it holds ``.dockerenv`` (Docker puts that file at the root of
-    every container) and no ``manifest.json``. ``container`` is the container to export (named
-    in the messages only)."""
-    p: dict[str, Any] = {"path": _home(path), "example": f"docker export {container} -o "
-                                                          f"{_home(path)}"}
+    every container) and no ``manifest.json``. ``container`` is the container to export; with
+    ``holds`` (a file the lab has that container write at its root, such as ``filling.txt``),
+    the archive must hold that file too, so the export of another container does not count."""
+    p: dict[str, Any] = {"path": _home(path), "container": container, "holds": holds or "",
+                         "example": f"docker export {container} -o {_home(path)}"}
     f = _file(state, path)
     problem = _file_problem(state, f, p)
     if problem is not None:
@@ -1832,6 +2037,8 @@ def filesystem_archive(state: EngineState, *, path: str, container: str) -> Chec
         return CheckResult(False, MSG_FS_IS_IMAGE, p)
     if not f.exported:
         return CheckResult(False, MSG_FS_NOT_EXPORT, p)
+    if holds and holds.lstrip("/") not in f.top_files:
+        return CheckResult(False, MSG_FS_OTHER_CONTAINER, p)
     return CheckResult(True, MSG_FS_OK, p)
 
 
@@ -1842,7 +2049,9 @@ _DOCKER_FORMS = {
     ("container", "inspect"): "inspect", ("image", "inspect"): "inspect",
     ("container", "top"): "top", ("container", "diff"): "diff", ("container", "stats"): "stats",
     ("container", "logs"): "logs", ("container", "ls"): "ps", ("container", "list"): "ps",
-    ("container", "export"): "export", ("image", "history"): "history", ("image", "ls"): "images",
+    ("container", "export"): "export", ("container", "create"): "create",
+    ("container", "run"): "run", ("container", "start"): "start", ("container", "kill"): "kill",
+    ("image", "history"): "history", ("image", "ls"): "images",
     ("image", "list"): "images", ("image", "pull"): "pull", ("image", "save"): "save",
     ("image", "load"): "load", ("image", "import"): "import", ("system", "info"): "info",
 }
@@ -2003,6 +2212,9 @@ class CheckType:
     # What it reads only in some engine states: called with the state and the check's
     # parameters, after the engine's lists are read (so that the cost is paid only then).
     reads_if: Callable[..., frozenset[str]] | None = None
+    # The files inside containers it reads: called with the check's parameters, returns
+    # (container, absolute path) pairs (labs.observe asks the engine for them).
+    container_paths: Callable[..., tuple[tuple[str, str], ...]] | None = None
 
 
 REGISTRY: dict[str, CheckType] = {
@@ -2023,19 +2235,21 @@ REGISTRY: dict[str, CheckType] = {
                               frozenset({"port"})),
     "volume_exists": CheckType(volume_exists, frozenset({"name"})),
     "volume_mounted": CheckType(volume_mounted, frozenset({"name", "destination", "mount"}),
-                                frozenset({"volume", "source", "read_only", "command", "gone"}),
-                                {"mount": MOUNT_TYPES}),
+                                frozenset({"volume", "source", "read_only", "command", "gone",
+                                           "holds", "finished"}),
+                                {"mount": MOUNT_TYPES}, container_paths=volume_mounted_paths),
     "image_built": CheckType(image_built, frozenset({"image"}),
                              frozenset({"base", "label", "reuses", "own_layers", "shares",
                                         "max_added"})),
-    "container_created": CheckType(container_created, frozenset({"name", "image"})),
+    "container_created": CheckType(container_created, frozenset({"name", "image"}),
+                                   frozenset({"publish"}), reads_if=container_created_reads),
     "image_loaded": CheckType(image_loaded, frozenset({"image", "archive"}),
                               reads=frozenset({"image_events"})),
     "image_imported": CheckType(image_imported, frozenset({"image", "archive"})),
     "image_archive": CheckType(image_archive, frozenset({"path", "images"}), frozenset({"gzip"}),
                                reads=frozenset({"files"})),
     "filesystem_archive": CheckType(filesystem_archive, frozenset({"path", "container"}),
-                                    reads=frozenset({"files"})),
+                                    frozenset({"holds"}), reads=frozenset({"files"})),
     "ran_command": CheckType(ran_command, frozenset({"command"}),
                              frozenset({"container", "image", "args", "example"}),
                              reads=frozenset({"history"})),

@@ -14,7 +14,10 @@ from their own list calls; each container's networks and mounts are already in t
 list (no per-container inspect). Labels of containers, networks and volumes come with those lists
 (Docker Compose finds its projects by them), and the same events request also returns the names of
 recently removed networks and volumes (``docker compose down`` removes the project's networks,
-``down -v`` its volumes too).
+``down -v`` its volumes too), and what a removed container's events tell of how it ended (its
+last exit code: a ``docker kill`` quickly followed by ``docker rm`` leaves no other trace).
+Containers left in the created state are inspected for the error that kept them from starting
+(a host port already taken), which the list does not show.
 """
 from __future__ import annotations
 
@@ -31,6 +34,7 @@ import docker
 
 from .checks import (
     DEFAULT_NETWORKS,
+    ContainerFileObs,
     ContainerObs,
     EngineState,
     FileObs,
@@ -58,6 +62,11 @@ LOG_TAIL = 200
 # Images inspected for their layers (newest first): a lab compares the few it has the learner
 # build with each other and with their base.
 MAX_INSPECT = 20
+# Containers left in the created state inspected for why they did not start (a failed start
+# leaves its error there; the list does not show it).
+MAX_CREATED_INSPECT = 10
+# Files inside containers a lab's checks name (labs.checks.CheckSpec.container_paths).
+MAX_CONTAINER_FILES = 10
 _EXITED = re.compile(r"^Exited \((-?\d+)\)")
 # An access-log line as nginx (and Apache's common log format) writes it: "GET / HTTP/1.1" 200
 _HTTP_REQUEST = re.compile(rb'"[A-Z]+ \S+ HTTP/\d(?:\.\d)?" \d{3}\b')
@@ -73,9 +82,10 @@ def engine_state(engine_url: str) -> EngineState:
     observed_at = time.time()  # before reading: ages computed from it are never too large
     try:
         # Events first: history is then never newer than the container list read after it.
-        history, died_at, removed, removed_networks, removed_volumes = _recent_events(api)
+        history, died_at, removed, removed_networks, removed_volumes, gone = _recent_events(api)
         containers = []
         logs_left = MAX_LOGS
+        inspect_left = MAX_CREATED_INSPECT
         for c in api.containers(all=True)[:MAX_OBJECTS]:
             ports = tuple(
                 PortBinding(container_port=f"{p['PrivatePort']}/{p.get('Type', 'tcp')}",
@@ -92,6 +102,10 @@ def engine_state(engine_url: str) -> EngineState:
                 logs_left -= 1
                 requests = _http_requests(api, cid)
             exited = _EXITED.match(str(c.get("Status", "")))
+            start_error = ""
+            if state == "created" and inspect_left > 0:
+                inspect_left -= 1
+                start_error = _start_error(api, cid)
             containers.append(ContainerObs(name=name, image=c.get("Image", ""),
                                            image_id=c.get("ImageID", ""),
                                            state=state, ports=ports, id=cid,
@@ -104,7 +118,8 @@ def engine_state(engine_url: str) -> EngineState:
                                                             .get("NetworkMode", "")),
                                            mounts=_mounts(c), labels=_labels(c),
                                            created=_int(c.get("Created")),
-                                           died_at=died_at.get(cid, 0.0)))
+                                           died_at=died_at.get(cid, 0.0),
+                                           start_error=start_error))
         imgs = _images(api)
         nets = tuple(NetworkObs(name=str(n.get("Name", "")), driver=str(n.get("Driver", "")),
                                 labels=_labels(n))
@@ -117,7 +132,7 @@ def engine_state(engine_url: str) -> EngineState:
         )
         return EngineState(containers=tuple(containers), images=imgs, removed=removed,
                            networks=nets, volumes=vols, removed_networks=removed_networks,
-                           removed_volumes=removed_volumes, observed_at=observed_at)
+                           removed_volumes=removed_volumes, observed_at=observed_at, gone=gone)
     finally:
         api.close()
 
@@ -156,6 +171,47 @@ def _mounts(c: dict) -> tuple[MountObs, ...]:
     )
 
 
+def _start_error(api: docker.APIClient, container_id: str) -> str:
+    """Why a container in the created state did not start, as the engine keeps it (its
+    ``State.Error``, such as "... port is already allocated"); empty when it was never asked to
+    start, or when it cannot be read."""
+    try:
+        info = api.inspect_container(container_id)
+    except docker.errors.APIError:
+        return ""  # removed meanwhile
+    return str((info.get("State") or {}).get("Error") or "")[:1000]
+
+
+def container_files(api: docker.APIClient, paths) -> tuple[ContainerFileObs, ...]:
+    """Stat the files ``paths`` ((container name, absolute path) pairs) inside their containers
+    through the engine's archive endpoint (``HEAD /containers/{name}/archive``, what 'docker cp'
+    uses): it works on stopped containers too and sees the volumes mounted in them. A container
+    or file that is not there is ``missing``."""
+    out = []
+    for container, path in list(dict.fromkeys(paths))[:MAX_CONTAINER_FILES]:
+        kind, size = "missing", 0
+        try:
+            resp = api.head(api._url("/containers/{0}/archive", container), params={"path": path},
+                            timeout=TIMEOUT_S)
+            header = resp.headers.get("X-Docker-Container-Path-Stat", "")
+            if resp.status_code == 200 and header:
+                stat = json.loads(base64.b64decode(header))
+                mode = _int(stat.get("mode"))
+                size = _int(stat.get("size"))
+                # Go's os.FileMode: the type bits sit at the top of the 32-bit value.
+                if mode & (1 << 31):
+                    kind = "dir"
+                elif mode & 0xFFF00000:  # a link, device, pipe, socket ...
+                    kind = "other"
+                else:
+                    kind = "file"
+        except (docker.errors.DockerException, ValueError, binascii.Error, TypeError,
+                AttributeError, OSError):
+            pass  # an engine that will not say: the file counts as missing
+        out.append(ContainerFileObs(container=container, path=path, kind=kind, size=size))
+    return tuple(out)
+
+
 def _labels(obj: dict) -> dict[str, str]:
     """The labels of a listed container, network or volume (at most :data:`MAX_LABELS`)."""
     labels = obj.get("Labels") or {}
@@ -167,11 +223,12 @@ def _labels(obj: dict) -> dict[str, str]:
 def _recent_events(
     api: docker.APIClient,
 ) -> tuple[dict[str, tuple[str, ...]], dict[str, float], tuple[str, ...], tuple[str, ...],
-           tuple[str, ...]]:
+           tuple[str, ...], tuple[ContainerObs, ...]]:
     """The engine's buffered events up to now: each container's lifecycle actions by id (oldest
     first), when each container last died by id (epoch seconds, from the event's ``timeNano``
-    or ``time``), and the names of removed containers, networks and volumes (each oldest
-    first)."""
+    or ``time``), the names of removed containers, networks and volumes (each oldest
+    first), and the removed containers themselves as far as the events tell (name, id, image,
+    history, exit code of the last 'die' and its time; state ``removed``), oldest first."""
     params = {
         "since": "0",  # from the oldest event the engine still holds
         "until": f"{time.time():.9f}",  # past events only: the engine answers and closes
@@ -184,6 +241,8 @@ def _recent_events(
     removed: list[str] = []
     removed_networks: list[str] = []
     removed_volumes: list[str] = []
+    exit_codes: dict[str, int] = {}
+    gone: list[ContainerObs] = []
     try:
         resp.raise_for_status()
         for n, line in enumerate(resp.iter_lines()):
@@ -203,14 +262,22 @@ def _recent_events(
                     removed_volumes.append(cid)  # a volume's id is its name
             elif action == "destroy":
                 removed.append(name)
+                gone.append(ContainerObs(
+                    name=name, image=str(actor.get("Attributes", {}).get("image", "")),
+                    image_id="", state="removed", id=cid, exit_code=exit_codes.get(cid),
+                    history=tuple(history.get(cid, ())), died_at=died_at.get(cid, 0.0)))
             elif action in HISTORY_EVENTS:
                 history.setdefault(cid, []).append(action)
                 if action == "die":
                     died_at[cid] = _event_time(ev)
+                    try:
+                        exit_codes[cid] = int(actor["Attributes"]["exitCode"])
+                    except (KeyError, TypeError, ValueError):
+                        exit_codes.pop(cid, None)
     finally:
         resp.close()
     return ({k: tuple(v) for k, v in history.items()}, died_at, tuple(removed),
-            tuple(removed_networks), tuple(removed_volumes))
+            tuple(removed_networks), tuple(removed_volumes), tuple(gone[-MAX_OBJECTS:]))
 
 
 def _event_time(ev: dict) -> float:
@@ -279,14 +346,16 @@ done
 # again only when it is a regular file and not a link. A gzip file is decompressed once for both
 # the listing and gzip's own verdict on it (cat drains what tar leaves, so gzip's exit status
 # covers the whole file: its CRC and length, as 'gzip -t' checks them). The listing gives the
-# member count and whether .dockerenv and manifest.json are there; manifest.json is then read.
+# member count and whether .dockerenv and manifest.json are there, then the names of the files
+# (not folders) at the top of the archive (at most 50); manifest.json is then read.
 _ARCHIVE_SCRIPT = r"""
 cd /root || exit 0
 p="$1"
 if [ ! -f "$p" ] || [ -L "$p" ]; then echo '@notfile'; exit 0; fi
 summary() {
   awk '{n++} $0==".dockerenv"||$0=="./.dockerenv"{d=1} $0=="manifest.json"{m=1}
-       END{printf "@tar %d %d %d\n", n, d, m}'
+       {f=$0; sub(/^\.\//, "", f)} f!="" && f !~ /\// && t<50 {top[t++]=f}
+       END{printf "@tar %d %d %d\n", n, d, m; for (i=0;i<t;i++) printf "@top %s\n", top[i]}'
 }
 z=
 if [ "$(head -c 2 -- "$p" | od -An -tx1 | tr -d ' \n')" = 1f8b ]; then
@@ -326,8 +395,10 @@ def lab_state(backend, sandbox_id: str, specs) -> EngineState:
     ``backend`` is the :class:`~webapp.sandboxes.backend.SandboxBackend` that runs the sandbox.
     Costs, measured by ``bench/observe_lab.py``: one more events request for image events; one
     exec for the files' stat lines and the history; one exec per new or changed archive file
-    (then cached by name, inode, size and time). Raises what :func:`engine_state` raises, and
-    :class:`~webapp.sandboxes.backend.SandboxError` when the sandbox stops meanwhile.
+    (then cached by name, inode, size and time); one HEAD request per file inside an existing
+    container that a check names (:meth:`CheckSpec.container_paths`). Raises what
+    :func:`engine_state` raises, and :class:`~webapp.sandboxes.backend.SandboxError` when the
+    sandbox stops meanwhile.
     """
     specs = list(specs)
     paths = tuple(dict.fromkeys(p for s in specs for p in s.workspace_paths()))
@@ -336,6 +407,15 @@ def lab_state(backend, sandbox_id: str, specs) -> EngineState:
     # the project is left), so what to read is decided after the engine's lists.
     reads = frozenset().union(*(s.reads(state) for s in specs))
     extra: dict = {}
+    inside = [cp for s in specs for cp in s.container_paths()
+              if any(c.name == cp[0] for c in state.containers)]
+    if inside:
+        api = docker.APIClient(base_url=backend.engine_url(sandbox_id), version="1.41",
+                               timeout=TIMEOUT_S)
+        try:
+            extra["container_files"] = container_files(api, inside)
+        finally:
+            api.close()
     if "image_events" in reads:
         api = docker.APIClient(base_url=backend.engine_url(sandbox_id), version="1.41",
                                timeout=TIMEOUT_S)
@@ -447,6 +527,7 @@ def _read_archive(backend, sandbox_id: str, path: str, stat_line: str) -> FileOb
     size = _int(stat_line.split("|")[1])
     gz = gz_ok = tar = exported = has_manifest = False
     manifest_b64 = ""
+    top: list[str] = []
     lines = res.output.splitlines()
     for n, line in enumerate(lines):
         if line == "@notfile":
@@ -457,10 +538,12 @@ def _read_archive(backend, sandbox_id: str, path: str, stat_line: str) -> FileOb
             fields = line.split()
             if len(fields) == 4:
                 tar, exported, has_manifest = _int(fields[1]) > 0, fields[2] == "1", fields[3] == "1"
+        elif line.startswith("@top ") and len(top) < 50:
+            top.append(line[len("@top "):])
         elif line == "@manifest" and n + 1 < len(lines):
             manifest_b64 = lines[n + 1].strip()
     return FileObs(path=path, kind="file", size=size, gzip=gz, gzip_ok=gz_ok, tar=tar,
-                   exported=exported, manifest=has_manifest,
+                   exported=exported, manifest=has_manifest, top_files=tuple(top),
                    repo_tags=_repo_tags(manifest_b64) if has_manifest else ())
 
 

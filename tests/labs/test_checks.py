@@ -635,9 +635,10 @@ def test_no_volumes_step_passes_before_its_commands():
     backup = box("backup", state="exited", exit_code=0, command="tar czf /backup/notes.tgz -C /data .",
                  mounts=(MountObs("volume", "/data", name="notes", rw=False),
                          MountObs("bind", "/backup", source="/root/backup")))
+    todo = (checks.ContainerFileObs("writer", "/data/todo.txt", kind="file", size=18),)
     ends = [
         ("create-volume", EngineState(volumes=vols)),
-        ("write-notes", EngineState(containers=(writer,), volumes=vols)),
+        ("write-notes", EngineState(containers=(writer,), volumes=vols, container_files=todo)),
         ("outlive-container", EngineState(containers=(reader,), volumes=vols)),
         ("bind-folder", EngineState(containers=(reader, site), volumes=vols)),
         ("tmpfs-scratch", EngineState(containers=(reader, site, scratch), volumes=vols)),
@@ -1384,11 +1385,15 @@ def test_docker_run_start_step_names_the_image_a_container_really_runs():
     name the image each container really runs, not the step's nginx:1.27."""
     start = next(s for s in _lab_steps("docker-run") if s.id == "start")
     nginx = ImageObs("sha256:aaa", ("nginx:latest", "nginx:1.27"))
-    # my-web from the earlier lab runs plain nginx.
-    res = start.check.run(EngineState(images=(nginx,), containers=(web(),)))
+    # A container run without --name runs plain nginx.
+    res = start.check.run(EngineState(images=(nginx,), containers=(web(name="eager_turing"),)))
     with override("en"):
         assert not res.passed
-        assert res.message.startswith("A container from nginx is running as my-web."), res.message
+        assert res.message.startswith("A container from nginx is running as eager_turing."), \
+            res.message
+    # my-web from the earlier lab is no attempt at this step: it is not blamed.
+    res = start.check.run(EngineState(images=(nginx,), containers=(web(),)))
+    assert not res.passed and res.msg is checks.MSG_NO_CONTAINER
     ok = web(name="step-web", port=8085, image="nginx:1.27")
     res = start.check.run(EngineState(images=(nginx,), containers=(ok,)))
     with override("en"):
@@ -1445,7 +1450,8 @@ def test_no_save_and_load_step_passes_before_its_commands():
     files4 = files3 + (SAVED("alpine.tar.gz", gzip=True, gzip_ok=True,
                              repo_tags=("alpine:latest",)),)
     events5 = events3 + (ev("delete", "sha256:al"), ev("load", "sha256:al"))
-    files6 = files4 + (SAVED("bakery-fs.tar", manifest=False, exported=True),)
+    files6 = files4 + (SAVED("bakery-fs.tar", manifest=False, exported=True,
+                             top_files=(".dockerenv", "filling.txt")),)
     bakery = ContainerObs(name="bakery", image="busybox", image_id=BB_ID, state="exited",
                           exit_code=0)
     ends = [
@@ -1477,3 +1483,272 @@ def test_no_layers_step_passes_before_its_commands():
                                        shell_history=looked + hist((11, "docker diff bun")))),
     ]
     _assert_in_order("layers", ends)
+
+
+# ------------------------------------------------------------------------------
+# Near misses a QA pass found: each right action passes, the wrong one fails with its message
+# ------------------------------------------------------------------------------
+WRITER_KW = {"name": "writer", "destination": "/data", "mount": "volume", "volume": "notes",
+             "holds": "todo.txt"}
+WRITER_DONE = box("writer", state="exited", exit_code=0, mounts=(NOTES_AT_DATA,))
+
+
+@pytest.mark.parametrize("files,msg,words", [
+    ((), checks.MSG_MOUNT_NO_FILE, "writer mounts notes at /data, but there is no /data/todo.txt"),
+    ((checks.ContainerFileObs("writer", "/data/todo.txt"),), checks.MSG_MOUNT_NO_FILE,
+     "there is no /data/todo.txt in it"),
+    ((checks.ContainerFileObs("writer", "/data/todo.txt", kind="dir", size=4096),),
+     checks.MSG_MOUNT_NO_FILE, "there is no /data/todo.txt in it"),
+    ((checks.ContainerFileObs("writer", "/data/todo.txt", kind="file"),),
+     checks.MSG_MOUNT_EMPTY_FILE, "/data/todo.txt in it is empty"),
+    # Another container's file does not count.
+    ((checks.ContainerFileObs("other", "/data/todo.txt", kind="file", size=5),),
+     checks.MSG_MOUNT_NO_FILE, "there is no /data/todo.txt in it"),
+])
+def test_volume_mounted_holds_needs_the_file_written_into_the_volume(files, msg, words):
+    """'docker run --name writer -v notes:/data busybox true' mounts notes but writes nothing."""
+    state = EngineState(containers=(WRITER_DONE,), container_files=files)
+    res = checks.volume_mounted(state, **WRITER_KW)
+    assert not res.passed and res.msg is msg
+    with override("en"):
+        assert words in res.message and "docker rm -f writer" in res.message
+    with override("ko"):
+        assert res.message
+
+
+def test_volume_mounted_holds_passes_with_the_file_and_names_what_it_reads():
+    files = (checks.ContainerFileObs("writer", "/data/todo.txt", kind="file", size=18),)
+    res = checks.volume_mounted(EngineState(containers=(WRITER_DONE,), container_files=files),
+                                **WRITER_KW)
+    assert res.passed and res.msg is checks.MSG_MOUNT_OK
+    step = content_step("volumes", "write-notes")
+    assert step.check.container_paths() == (("writer", "/data/todo.txt"),)
+    assert content_step("volumes", "bind-folder").check.container_paths() == ()
+
+
+def content_step(lab_id, step_id):
+    from labs import content
+    return content.get_lab("week1", lab_id).step(step_id)
+
+
+READER_MOUNT = (MountObs("volume", "/data", name="notes", rw=False),)
+READER_KW = {"name": "reader", "destination": "/data", "mount": "volume", "volume": "notes",
+             "read_only": True, "gone": ["writer"], "finished": True}
+
+
+def test_volume_mounted_finished_waits_until_the_command_has_ended():
+    """reader's 'cat' observed while it still runs has proved nothing (it may fail next)."""
+    running = EngineState(containers=(box("reader", mounts=READER_MOUNT,
+                                          command="cat /data/todo.txt"),))
+    res = checks.volume_mounted(running, **READER_KW)
+    assert not res.passed and res.msg is checks.MSG_MOUNT_UNFINISHED
+    assert not checks.settling(res)  # long running: its 'die' event brings the next check
+    with override("en"):
+        assert "reader is still running" in res.message
+    with override("ko"):
+        assert res.message
+    failed = EngineState(containers=(box("reader", state="exited", exit_code=1,
+                                         mounts=READER_MOUNT),))
+    res = checks.volume_mounted(failed, **READER_KW)
+    assert not res.passed and res.msg is checks.MSG_MOUNT_FAILED
+    done = EngineState(containers=(box("reader", state="exited", exit_code=0,
+                                       mounts=READER_MOUNT),))
+    assert checks.volume_mounted(done, **READER_KW).passed
+    # Without 'finished' a running container still counts (a web server that keeps running).
+    kw = {k: v for k, v in READER_KW.items() if k != "finished"}
+    assert checks.volume_mounted(running, **kw).passed
+
+
+def gone_life(exit_code, history=("start", "die"), name="life"):
+    return ContainerObs(name=name, image="nginx", image_id="", state="removed", id="c9",
+                        exit_code=exit_code, history=history)
+
+
+def test_lifecycle_kill_then_rm_still_counts_as_the_kill():
+    """'docker kill life; sleep 2; docker rm life': the engine's events keep how the removed
+    container ended (exit code 137, no start after its die)."""
+    state = EngineState(images=(NGINX,), removed=("life",), gone=(gone_life(137),))
+    res = checks.container_lifecycle(state, name="life", command="kill")
+    assert res.passed and res.msg is checks.MSG_LC_KILL_OK
+    assert checks.container_lifecycle(state, name="life", command="rm").passed
+    assert not checks.container_lifecycle(state, name="life", command="stop").passed
+    # 'docker stop life; docker rm life' counts as the stop, not as the kill.
+    stopped = EngineState(images=(NGINX,), removed=("life",),
+                          gone=(gone_life(0, ("start", "die", "stop")),))
+    assert checks.container_lifecycle(stopped, name="life", command="stop").passed
+    res = checks.container_lifecycle(stopped, name="life", command="kill")
+    assert not res.passed and res.msg is checks.MSG_CONTAINER_REMOVED
+
+
+@pytest.mark.parametrize("gone", [
+    (),  # its events are no longer in the engine's buffer
+    (gone_life(None),),  # a die event without an exit code
+    (gone_life(137, ("start",)),),  # removed without dying first (nothing to go by)
+    (gone_life(137, ("start", "die", "start")),),  # started again after the kill
+    (gone_life(137, name="other"),),  # another container was killed
+    (gone_life(137), gone_life(0, ("start", "die", "stop"))),  # the latest life was stopped
+])
+def test_lifecycle_kill_of_a_removed_container_needs_the_evidence(gone):
+    state = EngineState(images=(NGINX,), removed=("life",), gone=gone)
+    res = checks.container_lifecycle(state, name="life", command="kill")
+    assert not res.passed and res.msg is checks.MSG_CONTAINER_REMOVED
+
+
+def test_lifecycle_unpause_needs_a_real_unpause():
+    """'docker pause life; docker stop life; docker start life': the stop unpauses the container
+    on the way (the engine reports an unpause), but no 'docker unpause' was run."""
+    stopped_paused = life("running", ("start", "pause", "unpause", "die", "stop", "start"))
+    state = EngineState(containers=(stopped_paused,), images=(NGINX,))
+    res = checks.container_lifecycle(state, name="life", command="unpause")
+    assert not res.passed and res.msg is checks.MSG_LC_STOPPED_NOT_UNPAUSED
+    with override("en"):
+        assert "life was paused, then stopped and started again" in res.message
+        assert "'docker unpause life'" in res.message
+    with override("ko"):
+        assert res.message
+    # A real unpause after the latest start passes, also after an earlier stop and start.
+    again = life("running", stopped_paused.history + ("pause", "unpause"))
+    for c in (UNPAUSED, again):
+        assert checks.container_lifecycle(EngineState(containers=(c,), images=(NGINX,)),
+                                          name="life", command="unpause").passed
+
+
+@pytest.mark.parametrize("error,msg,words", [
+    ("driver failed programming external connectivity on endpoint life (ae20): Bind for "
+     "0.0.0.0:8080 failed: port is already allocated", checks.MSG_LC_START_FAILED_PORT,
+     "remove it with 'docker rm life' and run it again without -p, or with a free host port"),
+    ('failed to create task for container: failed to create shim task: OCI runtime create '
+     'failed: runc create failed: unable to start container process: exec: "ngin": executable '
+     'file not found in $PATH: unknown',
+     checks.MSG_LC_START_FAILED, 'exec: "ngin": executable file not found in $PATH)'),
+    ("", checks.MSG_LC_CREATED, "Start it with 'docker start life'"),
+])
+def test_lifecycle_created_after_a_failed_start_says_to_run_it_again(error, msg, words):
+    c = dataclasses.replace(life("created", ()), start_error=error)
+    state = EngineState(containers=(c,), images=(NGINX,))
+    for command in ("run", "pause", "stop"):
+        res = checks.container_lifecycle(state, name="life", command=command, image="nginx")
+        assert not res.passed and res.msg is msg
+        with override("en"):
+            assert words in res.message
+            assert error == "" or "Start it with" not in res.message
+        with override("ko"):
+            assert res.message
+
+
+@pytest.mark.parametrize("other,hinted", [
+    ("step-web", False),  # another lab's container, named on purpose
+    ("my-web", False),
+    ("eager_turing", True),  # Docker named it: run without --name
+    ("eager_turing1", True),
+    ("lfie", True),  # a typo
+    ("lif", True),
+])
+def test_other_name_hint_only_for_an_attempt_at_the_step(other, hinted):
+    state = EngineState(containers=(life(name=other, image="nginx:1.27"),), images=(NGINX,))
+    res = checks.container_lifecycle(state, name="life", command="run", image="nginx")
+    assert not res.passed and res.msg is (checks.MSG_OTHER_NAME if hinted
+                                          else checks.MSG_NO_CONTAINER)
+    res = checks.container_running(state, name="life", image="nginx")
+    assert not res.passed and res.msg is (checks.MSG_OTHER_NAME if hinted
+                                          else checks.MSG_NO_CONTAINER)
+
+
+def test_image_built_names_a_label_with_another_value():
+    state = EngineState(images=(NGINX_LAYERED, built("hello:1",
+                                                     labels={"description": "hello bungeo"})))
+    res = checks.image_built(state, image="hello:1", base="nginx", label=LABELS)
+    assert not res.passed and res.msg is checks.MSG_BUILD_LABEL_VALUE
+    with override("en"):
+        assert ('hello:1 has the label description="hello bungeo", not '
+                'description="hello bungeoppang"') in res.message
+        assert "has no label" not in res.message
+    with override("ko"):
+        assert res.message
+
+
+def test_filesystem_archive_must_be_the_named_containers():
+    """'docker export my-web -o ~/bakery-fs.tar' is a container's filesystem, but not bakery's:
+    it lacks the /filling.txt bakery wrote."""
+    theirs = SAVED("fs.tar", manifest=False, exported=True, top_files=(".dockerenv",))
+    res = checks.filesystem_archive(EngineState(files=(theirs,)), path="fs.tar",
+                                    container="bakery", holds="filling.txt")
+    assert not res.passed and res.msg is checks.MSG_FS_OTHER_CONTAINER
+    with override("en"):
+        assert "~/fs.tar holds a container's filesystem, but not bakery's: it has no " \
+               "/filling.txt" in res.message
+        assert "'docker export bakery -o ~/fs.tar'" in res.message
+    with override("ko"):
+        assert res.message
+    mine = dataclasses.replace(theirs, top_files=(".dockerenv", "filling.txt"))
+    res = checks.filesystem_archive(EngineState(files=(mine,)), path="fs.tar",
+                                    container="bakery", holds="filling.txt")
+    assert res.passed and res.msg is checks.MSG_FS_OK
+
+
+def hist(*entries):
+    return tuple(checks.HistoryEntry(t, text) for t, text in entries)
+
+
+STEP_WEB_KW = {"name": "step-web", "image": "nginx:1.27", "publish": {"80/tcp": 8085}}
+
+
+@pytest.mark.parametrize("history", [
+    ((10, "docker create --name step-web -p 8085:80 nginx:1.27"), (20, "docker start step-web")),
+    ((10, "docker create --name step-web -p 8085:80 nginx:1.27 && docker start step-web"),),
+    ((5, "docker run -d --name step-web nginx:1.27"), (6, "docker rm -f step-web"),
+     (10, "docker container create --name=step-web -p 8085:80 nginx:1.27"),
+     (20, "docker container start step-web")),
+])
+def test_container_created_then_started_passes(history):
+    state = EngineState(containers=(created(state="running"),), images=(NGINX,),
+                        shell_history=hist(*history))
+    res = checks.container_created(state, **STEP_WEB_KW)
+    assert res.passed and res.msg is checks.MSG_CREATED_THEN_STARTED
+    with override("ko"):
+        assert res.message
+
+
+@pytest.mark.parametrize("history", [
+    (),
+    ((10, "docker run -d --name step-web -p 8085:80 nginx:1.27"),),
+    ((5, "docker create --name step-web nginx:1.27"), (6, "docker rm step-web"),
+     (10, "docker run -d --name step-web -p 8085:80 nginx:1.27")),
+    ((10, "docker create --name other -p 8085:80 nginx:1.27"),),
+])
+def test_container_created_by_docker_run_fails_and_keeps_the_port(history):
+    state = EngineState(containers=(created(state="running"),), images=(NGINX,),
+                        shell_history=hist(*history))
+    res = checks.container_created(state, **STEP_WEB_KW)
+    assert not res.passed and res.msg is checks.MSG_CREATED_STARTED
+    with override("en"):
+        assert "step-web is already running: 'docker run' creates and starts in one go" \
+               in res.message
+        assert "'docker create --name step-web -p 8085:80 nginx:1.27'" in res.message
+    with override("ko"):
+        assert res.message
+
+
+def test_container_created_reads_the_history_only_once_started():
+    spec = content_step("docker-run", "create").check
+    fresh = EngineState(containers=(created(),), images=(NGINX,))
+    assert spec.reads(fresh) == frozenset()
+    assert spec.reads(EngineState()) == frozenset()
+    started = EngineState(containers=(created(state="running"),), images=(NGINX,))
+    assert spec.reads(started) == frozenset({"history"})
+
+
+def test_volume_mounted_unfinished_is_looked_at_again_while_it_may_be_ending():
+    """The engine lists a container as running for a moment after its 'docker run' returned:
+    a container created just now, or one whose 'die' is already in its history, is looked at
+    again (labs.consumers re-checks settling verdicts); a long-running one is not."""
+    def reader(created, history=("start",)):
+        return dataclasses.replace(box("reader", mounts=READER_MOUNT), created=created,
+                                   history=history)
+
+    now = 1000.0
+    for c, again in [(reader(999), True), (reader(1000 - checks.UNFINISHED_RECHECK_S - 1), False),
+                     (reader(1, ("start", "die")), True), (reader(0), False)]:
+        res = checks.volume_mounted(EngineState(containers=(c,), observed_at=now), **READER_KW)
+        assert res.msg is checks.MSG_MOUNT_UNFINISHED and not res.passed
+        assert checks.settling(res) is again, c

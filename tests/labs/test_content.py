@@ -15,6 +15,14 @@ def test_all_content_is_valid():
     assert content.validate() == []
 
 
+def test_each_assignment_is_offered_after_the_lab_that_teaches_it():
+    # "Go to the assignment" at the end of a lab: only where the learner has just learnt what
+    # the assignment needs (lab 2 sent learners to A3, shared volumes, ten labs early).
+    labs = content.courses()["week1"].labs
+    offered = {lab.id: lab.assignment for lab in labs if lab.assignment}
+    assert offered == {"dockerfile": "a1", "compose": "a2", "volumes": "a3"}
+
+
 def test_every_step_has_check_solution_mistakes_and_both_languages():
     course = content.load_course(COURSE)
     assert course.labs, "week 1 has no labs"

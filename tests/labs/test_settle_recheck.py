@@ -51,3 +51,13 @@ async def test_a_plain_verdict_brings_no_extra_check(monkeypatch):
     c, sent = await _run_checks(monkeypatch, CheckResult(False, checks.MSG_IMAGE_MISSING,
                                                          {"image": "nginx"}))
     assert c.loop.later == [] and len(sent) == 1
+
+
+async def test_a_command_that_may_be_ending_brings_one_more_check(monkeypatch):
+    """volume_mounted's finished: a container still listed as running just after it was run."""
+    verdict = CheckResult(False, checks.MSG_MOUNT_UNFINISHED, {"name": "reader", "recheck": True})
+    c, sent = await _run_checks(monkeypatch, verdict)
+    assert c.loop.later == [(checks.SETTLE_RECHECK_S, c.schedule_check, (0,))]
+    c, sent = await _run_checks(monkeypatch, CheckResult(
+        False, checks.MSG_MOUNT_UNFINISHED, {"name": "reader", "recheck": False}))
+    assert c.loop.later == []

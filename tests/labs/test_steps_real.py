@@ -105,10 +105,31 @@ def test_docker_run_seen_between_create_and_start_never_passes_the_create_step(b
     state = observe.lab_state(backend, sandbox.id, [s.check for s in lab.steps])
     res = step.check.run(state)
     assert res.msg is checks.MSG_CREATED_SETTLING and not res.passed
-    _run(backend, sandbox, ["docker start step-web"])
+    # 'docker run' itself: no 'docker create' in the history, and the advice keeps the port.
+    _run(backend, sandbox, ["docker rm -f step-web",
+                            "docker run -d --name step-web -p 8085:80 nginx:1.27"])
     res = _judge(backend, sandbox, lab, step)
     with override("en"):
         assert not res.passed and "already running: 'docker run' creates and starts" in res.message
+        assert "'docker create --name step-web -p 8085:80 nginx:1.27'" in res.message
+
+
+@pytest.mark.parametrize("commands", [
+    ["docker create --name step-web -p 8085:80 nginx:1.27", "docker start step-web"],
+    ["docker create --name step-web -p 8085:80 nginx:1.27 && docker start step-web"],
+], ids=["two-lines", "one-line"])
+def test_a_container_created_and_then_started_passes_the_create_step(backend, sandbox, commands):
+    """The engine cannot tell 'docker create' then 'docker start' from 'docker run' (the same
+    events, and 'docker run' too starts a moment after it creates): the shell history can. The
+    next step's 'docker start' must not take the create step back, nor hide it when both come
+    on one line."""
+    lab = _lab("docker-run")
+    _reset(backend, sandbox, images=False)
+    _run(backend, sandbox, ["docker pull nginx:1.27", *commands])
+    res = _judge(backend, sandbox, lab, lab.step("create"))
+    with override("en"):
+        assert res.passed and res.msg is checks.MSG_CREATED_THEN_STARTED, res.message
+    assert _judge(backend, sandbox, lab, lab.step("start")).passed
 
 
 def test_a_container_seen_just_after_it_ended_does_not_pass_the_stop_step_yet(backend, sandbox):
@@ -142,3 +163,42 @@ def test_a_stop_and_a_start_at_once_still_pass_the_stop_step_but_a_restart_does_
     res = stop.check.run(state)
     assert res.msg is checks.MSG_LC_STOPPED_EARLIER and res.passed
     assert start.check.run(state).passed
+
+
+def test_a_kill_followed_by_a_removal_still_passes_the_kill_step(backend, sandbox):
+    """'docker kill life; sleep 2; docker rm life': the container is gone before a settled
+    look at it, but the engine's events keep how it ended (137, SIGKILL) and that it did not
+    start again."""
+    lab = _lab("container-lifecycle")
+    _reset(backend, sandbox, images=False)
+    _run(backend, sandbox, ["docker run -d --name life nginx",
+                            "docker kill life; sleep 2; docker rm life"])
+    state = observe.lab_state(backend, sandbox.id, [s.check for s in lab.steps])
+    res = lab.step("kill-life").check.run(state)
+    with override("en"):
+        assert res.passed and res.msg is checks.MSG_LC_KILL_OK, res.message
+    assert lab.step("remove-life").check.run(state).passed
+    assert not lab.step("stop-life").check.run(state).passed
+
+
+def test_a_reader_seen_while_its_command_runs_does_not_pass_before_it_ends(backend, sandbox):
+    """writer wrote nothing, and reader's cat of the missing file is seen while it still runs:
+    not done yet, and once it has ended (exit code 1) it fails."""
+    lab = _lab("volumes")
+    write, read = lab.step("write-notes"), lab.step("outlive-container")
+    _reset(backend, sandbox, images=False)
+    _run(backend, sandbox, ["docker volume rm -f notes", "docker volume create notes",
+                            "docker run --name writer -v notes:/data busybox true"])
+    res = _judge(backend, sandbox, lab, write)
+    with override("en"):
+        assert not res.passed and "there is no /data/todo.txt in it" in res.message, res.message
+    _run(backend, sandbox, ["docker rm writer",
+                            "docker run -d --name reader -v notes:/data:ro busybox "
+                            "sh -c 'sleep 4; cat /data/todo.txt'"])
+    # One look, as the page's first check after Enter: the page looks again (settling).
+    res = read.check.run(observe.lab_state(backend, sandbox.id, [s.check for s in lab.steps]))
+    assert not res.passed and res.msg is checks.MSG_MOUNT_UNFINISHED and checks.settling(res)
+    _run(backend, sandbox, ["docker wait reader"])
+    res = _judge(backend, sandbox, lab, read)
+    with override("en"):
+        assert not res.passed and "reader ended with exit code 1" in res.message, res.message
