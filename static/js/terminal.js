@@ -219,6 +219,7 @@
       const pending = document.createElement("span");
       pending.className = "reset-pending";
       pending.textContent = text;
+      pending.setAttribute("aria-hidden", "true"); // the status line announces it already
       resetResult.replaceChildren(pending);
     }
   });
