@@ -15,6 +15,7 @@ from webapp.josa import FINAL, NONE, RIEUL, final_sound, format_ko
     ("80/tcp", NONE), ("API", NONE), ("html", RIEUL), ("running", FINAL), ("app", FINAL),
     ("node", NONE), ("8080", FINAL), ("8081", RIEUL), ("3000", FINAL), ("5432", NONE),
     ("web1", RIEUL), ("~/bakery-fs.tar", NONE), ("'hello:1'", RIEUL), ("...", None), ("", None),
+    ("nginx:latest", NONE), ("script", NONE), ("project", NONE), ("set", FINAL), ("back", FINAL),
 ])
 def test_final_sound(word, sound):
     assert final_sound(word) == sound
@@ -30,6 +31,11 @@ def test_final_sound(word, sound):
     ("%(port)s으로", {"port": "8081"}, "8081로"),  # ㄹ takes 로
     ("볼륨 %(volume)s를 마운트합니다.", {"volume": "a3_timeline"}, "볼륨 a3_timeline을 마운트합니다."),
     ("%(a)s과 %(b)s을", {"a": "redis", "b": "postgres"}, "redis와 postgres를"),
+    # the value quoted: the particle follows the closing quote
+    ("'docker start %(name)s'로 시작하세요.", {"name": "step-web"},
+     "'docker start step-web'으로 시작하세요."),
+    ("'docker top %(name)s'가 필요합니다", {"name": "step-web"}, "'docker top step-web'이 필요합니다"),
+    ("%(found)s은 있지만", {"found": "nginx:latest"}, "nginx:latest는 있지만"),
     ("%(name)s가 실행 중이고 %(other)s는 멈췄습니다.", {"name": "step-web", "other": "nginx"},
      "step-web이 실행 중이고 nginx는 멈췄습니다."),
 ])

@@ -67,8 +67,14 @@ def final_sound(word: str) -> str | None:
     last = low[-1]
     if last == "l":
         return RIEUL  # -l: ㄹ (mail 메일, html's l)
-    if last in "bckmnpt" or low.endswith("ck"):
-        return FINAL  # web 웹, mac 맥, back 백, room 룸, run 런, app 앱, set 셋
+    if low.endswith("ck") or last in "mn":
+        return FINAL  # back 백, room 룸, run 런
+    if last in "bckpt":
+        # After a vowel the consonant closes the syllable (web 웹, mac 맥, app 앱, set 셋);
+        # after another consonant it gets its own vowel (latest 레이티스트, script 스크립트).
+        # A doubled letter is one consonant (app 앱, butt 벗).
+        after_consonant = len(low) > 1 and low[-2] not in _VOWELS and low[-2] != last
+        return NONE if after_consonant else FINAL
     if last in "dg":
         return NONE  # node 노드, build 빌드, tag 태그: read with a following vowel (드, 그)
     return NONE  # vowels and -f, -h, -r, -s, -v, -w, -x, -y, -z: docker 도커, redis 레디스
@@ -90,16 +96,22 @@ def _is_syllable(ch: str) -> bool:
     return "\uac00" <= ch <= "\ud7a3"
 
 
+_CLOSING = "'\"’”)]"  # a value quoted in a message: the particle follows the closing mark
+
+
 def _fix_after(text: str, value: str) -> str:
-    """``text`` (what follows ``value``) with its leading particle, if any, in the right form.
+    """``text`` (what follows ``value``) with its leading particle, if any, in the right form;
+    also after closing quotes or brackets right after the value ("'docker start my-web'으로").
     A one-syllable form counts only when a word does not go on after it: "이고" is the copula
     ("is, and"), not the particle "이" followed by "고"."""
+    marks = len(text) - len(text.lstrip(_CLOSING))
+    head, body = text[:marks], text[marks:]
     for form, _pair in _FORMS:
-        if text.startswith(form):
-            rest = text[len(form):]
+        if body.startswith(form):
+            rest = body[len(form):]
             if len(form) == 1 and rest and _is_syllable(rest[0]):
                 return text
-            return particle(value, form) + rest
+            return head + particle(value, form) + rest
     return text
 
 
