@@ -3,6 +3,7 @@ through one small process in the sandbox instead of the host's dockerd and conta
 Real engine, userns mode (the rootless mode's test is in test_rootless.py)."""
 from __future__ import annotations
 
+import itertools
 import re
 import select
 import time
@@ -103,10 +104,22 @@ def test_two_terminals_share_the_shell_at_the_size_of_the_one_typed_in_last(back
     (tmux window-size latest), not the smallest tab (the larger one was filled with dots)."""
     small = backend.open_terminal(sandbox.id, cols=80, rows=24)
     large = backend.open_terminal(sandbox.id, cols=140, rows=40)
+    tags = itertools.count()
     try:
         for term, size in ((large, b"140x40"), (small, b"80x24"), (large, b"140x40")):
-            term.sock.sendall(b"tmux display -p 'win=#{window_width}x#{window_height}'\r")
-            read_until(term, rb"win=" + size)
+            # tmux resizes the window in its next loop after the keys arrive, so the first
+            # command can still run at the old size (seen once in CI): a learner's next
+            # command sees the new one. Up to three commands, each must print a size.
+            # Each command prints its own tag (the other tab sees this output too, and a
+            # redraw repeats old lines).
+            seen = []
+            for _ in range(3):
+                tag = b"win%d=" % next(tags)
+                term.sock.sendall(b"tmux display -p '" + tag + b"#{window_width}x#{window_height}'\r")
+                seen.append(re.search(tag + rb"(\d+x\d+)", read_until(term, tag + rb"\d+x\d+"))[1])
+                if seen[-1] == size:
+                    break
+            assert seen[-1] == size, seen
     finally:
         small.close()
         large.close()
