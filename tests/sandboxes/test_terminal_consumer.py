@@ -362,14 +362,18 @@ async def test_input_waits_for_the_inner_engine_then_reaches_the_shell_in_order(
     fake = _SlowEngineBackend(learner_owner(student))
     comm, s = _fake_session(student, monkeypatch, fake)
     assert (await comm.connect(timeout=10))[0]
+    # The engine is slow: the page is told (state "ready": the terminal takes input)...
     await s.until(lambda s: any(m.get("state") == "ready" for m in s.messages), timeout=10)
+    assert [m.get("text") for m in s.messages if m.get("state") == "ready"] == [
+        _english(consumers.MSG_ENGINE_STARTING)]
     await s.type("docker ps\r")
-    # The engine is slow: the page is told, nothing reached the shell, no step check ran.
-    await s.until(lambda s: any(m.get("text") == _english(consumers.MSG_ENGINE_STARTING)
-                                for m in s.messages), timeout=5)
+    # ... nothing reached the shell, no step check ran.
     assert await asyncio.to_thread(fake.received, 0.3) == b""
     assert _ReadyRecorder.ready_calls == []
     await s.type("echo two\r")
+    # "Connected" is not said before it is true (it flickered: Connected, Docker is starting,
+    # Connected).
+    assert not any(m.get("text") == "Connected to your sandbox." for m in s.messages), s.messages
     fake.answer.set()
     await s.until(lambda s: s.messages[-1].get("text") == "Connected to your sandbox.", timeout=5)
     await s.type("echo three\r")
@@ -395,6 +399,8 @@ async def test_input_passes_at_once_when_the_engine_already_answers(student, mon
     assert await asyncio.to_thread(fake.received, 0.3) == b"ls\r"
     await asyncio.sleep(consumers.ENGINE_QUIET_S + 0.1)
     assert not any(m.get("text") == _english(consumers.MSG_ENGINE_STARTING) for m in s.messages)
+    assert [m.get("text") for m in s.messages if m.get("state") == "ready"] == [
+        "Connected to your sandbox."]
     await comm.disconnect()
 
 

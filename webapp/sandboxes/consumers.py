@@ -108,14 +108,16 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         self.term.sock.setblocking(False)
         self.pump_task = asyncio.create_task(self.pump())
         self.lease_task = asyncio.create_task(self.lease_loop())
-        await self.status("ready", _("Connected to your sandbox."))
         try:
-            told = await self.wait_engine(backend)
+            await self.wait_engine(backend)
         except asyncio.CancelledError:
             return
         except SandboxError as exc:
             await self.fail(exc)
             return
+        # Said once, when it is true: saying it at attach time, then "Docker is starting" a
+        # moment later, then again, made the status line flicker after every reset.
+        await self.status("ready", _("Connected to your sandbox."))
         await self.on_ready()
         # No await between these lines and the first write: nothing typed meanwhile overtakes
         # what was kept.
@@ -123,8 +125,6 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         if self.pending:
             pending, self.pending = bytes(self.pending), bytearray()
             await self.receive(bytes_data=pending)
-        if told:
-            await self.status("ready", _("Connected to your sandbox."))
 
     async def fail(self, exc: SandboxError) -> None:
         """Log ``exc``, show its message as the terminal's error status and close the socket."""
@@ -133,8 +133,9 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         await self.close()
 
     async def wait_engine(self, backend) -> bool:
-        """Return once the sandbox's inner engine answers; if it does not within ENGINE_QUIET_S,
-        say so in the status line meanwhile and return True (False: it answered before).
+        """Return once the sandbox's inner engine answers; if it does not within ENGINE_QUIET_S
+        (seconds), say so in the status line meanwhile (state "ready": the terminal takes input,
+        which waits in ``pending``) and return True (False: it answered before).
         Raises :class:`SandboxError` when it does not answer in time."""
         waiting = asyncio.ensure_future(asyncio.to_thread(backend.wait_engine, self.sandbox.id))
         done, _pending = await asyncio.wait({waiting}, timeout=ENGINE_QUIET_S)
