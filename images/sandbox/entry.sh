@@ -1,12 +1,16 @@
 #!/bin/sh
 # Entry point of a learner's sandbox (PID 1 is docker-init). Runs as root in a user namespace.
 # 1. Wait until bungeo (root on the host) has handed this sandbox's own cgroup directories to the
-#    remapped root and written /run/bungeo-host/ready (DESIGN.md, "Sandboxes").
+#    remapped root and written /run/bungeo-host/ready (DESIGN.md, "Sandboxes"); on cgroup v2,
+#    move to a leaf cgroup (bungeo-cgroup2).
 # 2. Run the inner Docker engine, restarting it if it dies, listening on the usual socket and on
 #    a socket in the host-shared directory that bungeo's step checks use.
 set -u
 i=0
 while [ ! -e /run/bungeo-host/ready ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i + 1)); done
+# On a cgroup v2 host: this sandbox's processes move to a leaf cgroup so that the inner engine
+# can give controllers to its containers (see the script; nothing on cgroup v1).
+bungeo-cgroup2 2>>/var/log/bungeo-cgroup2.log
 # The terminal relay: bungeo connects to term.sock for each terminal instead of running
 # `docker exec`, whose stream costs the host's dockerd and containerd-shim a copy of every byte
 # (bench/echo_latency.py). Each connection gets its own pty running bungeo-term.
