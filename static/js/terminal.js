@@ -68,6 +68,17 @@
   function setStatus(state, text) {
     statusEl.textContent = text;
     statusEl.dataset.state = state;
+    // In line for a place: a reset would start the sandbox past the queue (the server refuses).
+    // Only this hold is undone here; htmx disables the button during its own request.
+    document.querySelectorAll("button.reset").forEach((b) => {
+      if (state === "queued") {
+        b.disabled = true;
+        b.dataset.queueHold = "1";
+      } else if (b.dataset.queueHold) {
+        b.disabled = false;
+        delete b.dataset.queueHold;
+      }
+    });
     // A stopped or refused terminal has no countdown: the next lease message shows it again.
     if ((state === "closed" || state === "error") && leaseEl) {
       leaseEnd = null;

@@ -302,3 +302,37 @@ def test_reset_from_the_page_reconnects_by_itself(asgi_server, browser, django_u
     page.wait_for_function("document.querySelector('.xterm-rows').innerText.includes('note-kept')")
     page.wait_for_selector("#reset-result .reset-result", state="detached", timeout=15_000)
     ctx.close()
+
+
+def test_a_learner_in_line_sees_the_whole_place_and_cannot_reset_past_it(asgi_server, browser,
+                                                                        django_user_model, backend,
+                                                                        settings):
+    """At capacity the status bar shows the learner's place and estimate in full (it was cut at
+    "You ar…") and the Reset button is disabled (it started a sandbox past the queue); once a
+    place frees, the terminal starts and Reset works again."""
+    from webapp.sandboxes import admission
+
+    settings.BUNGEO_SANDBOX_CAPACITY = 1
+    admission.reset()
+    other = backend.ensure(owner="occupant")
+    try:
+        django_user_model.objects.create_user("learner", password="pw-learner-1")
+        ctx = browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-US")
+        page = ctx.new_page()
+        page.goto(f"{asgi_server}/labs/week1/images-and-containers/")
+        page.fill("input[name=username]", "learner")
+        page.fill("input[name=password]", "pw-learner-1")
+        page.click("button[type=submit].primary")
+        page.wait_for_selector("#term-status[data-state=queued]", timeout=60_000)
+        status = page.locator("#term-status")
+        assert "number 1 in line (about" in status.inner_text()
+        assert status.evaluate("el => el.scrollWidth <= el.clientWidth && el.scrollHeight <= el.clientHeight")
+        assert page.is_disabled("button.reset")
+        page.screenshot(path=str(SHOTS / "lab-queued-en.png"))
+        backend.stop(other.id)
+        page.wait_for_selector("#term-status[data-state=ready]", timeout=60_000)
+        assert page.is_enabled("button.reset")
+        ctx.close()
+    finally:
+        backend.remove(other.id, keep_workspace=False)
+        admission.reset()

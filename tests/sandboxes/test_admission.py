@@ -119,3 +119,47 @@ def test_terminal_waits_in_line_then_starts(backend, student, settings):
     backend.remove(sb.id, keep_workspace=False)
     backend.remove(other.id, keep_workspace=False)
     admission.reset()
+
+
+def test_a_start_from_outside_the_terminal_takes_nobodys_place(store, settings):
+    """The Reset button's rule (admission.may_start): a running sandbox may always restart; a
+    learner the queue admitted keeps that place; others start only when nobody waits and a
+    place is free."""
+    settings.BUNGEO_SANDBOX_CAPACITY = 1
+    busy = FakeBackend("a")
+    assert admission.may_start(busy, "a")  # restarting one's own running sandbox
+    assert not admission.may_start(busy, "b")  # full
+    assert not admission.try_admit(busy, "b").admitted  # b waits in line
+    free = FakeBackend()
+    assert not admission.may_start(free, "c")  # a place frees, but b waits: c must not take it
+    assert admission.try_admit(free, "b").admitted  # b gets the place (reserved) ...
+    assert admission.may_start(free, "b")  # ... and may use it from the Reset button too
+    assert not admission.may_start(free, "c")
+
+
+@pytest.mark.docker
+@pytest.mark.django_db(transaction=True)
+def test_reset_does_not_start_a_sandbox_past_the_queue(backend, student, settings, client):
+    """Capacity 1, taken: a learner with no sandbox pressing Reset gets the reason and no
+    sandbox (it started one, past the learners in line); once the place frees, Reset starts it."""
+    from django.urls import reverse
+
+    settings.BUNGEO_SANDBOX_CAPACITY = 1
+    admission.reset()
+    other = backend.ensure(owner="occupant")
+    client.force_login(student)
+    try:
+        body = client.post(reverse("sandboxes:reset"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+        assert 'class="reset-result error"' in body and "keeps your place in line" in body
+        assert backend.find(owner=learner_owner(student)) is None
+        backend.stop(other.id)  # a place frees, nobody waits
+        body = client.post(reverse("sandboxes:reset"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+        assert 'class="reset-result done"' in body
+        sb = backend.find(owner=learner_owner(student))
+        assert sb is not None and sb.running
+    finally:
+        sb = backend.find(owner=learner_owner(student))
+        if sb is not None:
+            backend.remove(sb.id, keep_workspace=False)
+        backend.remove(other.id, keep_workspace=False)
+        admission.reset()

@@ -193,6 +193,19 @@ def room_without_waiting(backend: SandboxBackend, owner: str) -> bool:
         return len(running | reserved) < settings.BUNGEO_SANDBOX_CAPACITY
 
 
+def may_start(backend: SandboxBackend, owner: str) -> bool:
+    """True when a start of ``owner``'s sandbox asked outside the terminal (the Reset button)
+    takes nobody's place: their sandbox already runs, they hold the place the queue gave them,
+    or nobody waits and a place is free. A learner in line gets their place through the
+    terminal's queue (:func:`try_admit`), never past it. Raises ``SandboxError`` when the engine
+    cannot be listed."""
+    store = _store()
+    with store.locked():
+        if owner in store.reservations():
+            return True
+    return room_without_waiting(backend, owner)
+
+
 def leave(owner: str) -> None:
     """``owner`` stopped waiting (closed the page)."""
     store = _store()
