@@ -35,6 +35,20 @@ def test_login_enqueues_an_expiring_warm_up(settings, django_user_model, client,
     send.assert_called_once_with((user.pk,), expires=60)
 
 
+@pytest.mark.django_db
+def test_staff_logging_in_start_no_sandbox(settings, django_user_model, client,
+                                           django_capture_on_commit_callbacks):
+    """An instructor logging in (to review, or to /admin/) does not take a place in the
+    classroom; their sandbox starts when they open a lab."""
+    settings.BUNGEO_PRESTART_ON_LOGIN = True
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    django_user_model.objects.create_user("teach", password="pw-teach-1", is_staff=True)
+    with mock.patch("webapp.sandboxes.tasks.sandbox_prestart.apply_async") as send, \
+            django_capture_on_commit_callbacks(execute=True):
+        assert client.login(username="teach", password="pw-teach-1")
+    send.assert_not_called()
+
+
 def test_ready_file_is_created_without_following_a_learners_symlink(tmp_path):
     """The shared folder is writable from inside the sandbox: a symlink named ``ready`` must not
     make root on the host create (or touch) the file it points to."""

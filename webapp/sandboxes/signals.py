@@ -12,6 +12,10 @@ def prestart_sandbox(sender, request, user, **kwargs) -> None:
     # Without a broker, tasks would run inside the login request: skip the warm-up then.
     if settings.CELERY_TASK_ALWAYS_EAGER or not settings.BUNGEO_PRESTART_ON_LOGIN:
         return
+    # Staff log in to review and manage (often through /admin/): a sandbox started for them would
+    # hold one of the classroom's places. Theirs starts when they open a lab.
+    if user.is_staff:
+        return
     from .tasks import sandbox_prestart
 
     # A warm-up that waited a minute in the queue is useless (and the user may be gone): expire it.
