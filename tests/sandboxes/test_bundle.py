@@ -48,9 +48,24 @@ def test_damaged_or_wrong_bundles_are_refused_before_loading(backend, tmp_path):
         f.write(b"x")
     with pytest.raises(CommandError, match="damaged"):
         call_command("images", "import", str(dest), stdout=StringIO())
-    (dest / "bundle.json").write_text("{\"format\": 99}")
-    with pytest.raises(bundle.BundleError, match="format"):
+    manifest = json.loads((dest / "bundle.json").read_text())
+    (dest / "bundle.json").write_text(json.dumps({**manifest, "format": 99}))
+    with pytest.raises(bundle.BundleError, match="bundle format 99 is not 1"):
         bundle.import_bundle(dest)
+    # Manifests of another shape: a clear refusal, no traceback (QA saw AttributeError, KeyError).
+    for wrong in ([1, 2], {"format": 1}, {**manifest, "sha256": {}},
+                  {**manifest, "images": [{"name": "busybox"}]}):
+        (dest / "bundle.json").write_text(json.dumps(wrong))
+        with pytest.raises(CommandError, match="is not a bungeo bundle manifest"):
+            call_command("images", "import", str(dest), stdout=StringIO())
+    # The archive given instead of its folder, or a folder that is not there.
+    for path in (dest / "images.tar.gz", tmp_path / "nowhere"):
+        with pytest.raises(CommandError, match="is not a bundle folder: 'images import' takes the folder"):
+            call_command("images", "import", str(path), stdout=StringIO())
+    with pytest.raises(CommandError, match="is a file: export writes a folder"):
+        call_command("images", "export", str(dest / "images.tar.gz"), "--only", "busybox", stdout=StringIO())
+    with pytest.raises(CommandError, match="cannot create the folder /proc/bungeo-test"):
+        call_command("images", "export", "/proc/bungeo-test", "--only", "busybox", stdout=StringIO())
     with pytest.raises(bundle.BundleError, match="not empty"):
         bundle.export_bundle(dest, only=["busybox"])
     with pytest.raises(bundle.BundleError, match="unknown image"):

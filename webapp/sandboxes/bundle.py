@@ -100,6 +100,22 @@ def _selected(only: list[str] | None) -> list[images.Recipe]:
     return [r for r in every if r.name in only]
 
 
+BUNDLE_FILES = ("bundle.json", "images.tar.gz", "seccomp-default.json")
+
+
+def _is_manifest(manifest) -> bool:
+    """Whether ``manifest`` (parsed bundle.json) has the shape :func:`export_bundle` writes: an
+    object with ``format``, ``images`` (objects with string ``name`` and ``ref``) and a
+    ``sha256`` string for each of the bundle's other files."""
+    if not isinstance(manifest, dict) or "format" not in manifest:
+        return False
+    entries, sums = manifest.get("images"), manifest.get("sha256")
+    return (isinstance(entries, list)
+            and all(isinstance(e, dict) and isinstance(e.get("name"), str)
+                    and isinstance(e.get("ref"), str) for e in entries)
+            and isinstance(sums, dict) and all(isinstance(sums.get(n), str) for n in BUNDLE_FILES[1:]))
+
+
 def export_bundle(dest: Path, *, only: list[str] | None = None) -> BundleReport:
     """Write a bundle of the built images (all, or the recipe names in ``only``, e.g.
     ``["busybox", "sandbox-rootless"]``) into ``dest`` (created; must be empty or absent).
@@ -110,9 +126,14 @@ def export_bundle(dest: Path, *, only: list[str] | None = None) -> BundleReport:
 
     t0 = time.monotonic()
     dest = Path(dest)
+    if dest.exists() and not dest.is_dir():
+        raise BundleError(f"{dest} is a file: export writes a folder (give a new folder's path)")
     if dest.exists() and any(dest.iterdir()):
         raise BundleError(f"{dest} is not empty")
-    dest.mkdir(parents=True, exist_ok=True)
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BundleError(f"cannot create the folder {dest}: {exc.strerror}") from exc
     client = engine.client(timeout=600)
     rootless = images.rootless_recipe()
     chosen, notes = [], []
@@ -158,17 +179,22 @@ def import_bundle(src: Path, *, push: bool = True) -> BundleReport:
 
     t0 = time.monotonic()
     src = Path(src)
+    if not src.is_dir():
+        raise BundleError(f"{src} is not a bundle folder: 'images import' takes the folder that "
+                          f"'images export' wrote ({', '.join(BUNDLE_FILES)})")
     try:
         manifest = json.loads((src / "bundle.json").read_text())
     except (OSError, ValueError) as exc:
         raise BundleError(f"{src / 'bundle.json'}: {exc}") from exc
+    if not _is_manifest(manifest):
+        raise BundleError(f"{src / 'bundle.json'} is not a bungeo bundle manifest")
     if manifest.get("format") != BUNDLE_FORMAT:
         raise BundleError(f"bundle format {manifest.get('format')!r} is not {BUNDLE_FORMAT}")
-    for name, want in manifest.get("sha256", {}).items():
+    for name in BUNDLE_FILES[1:]:
         path = src / name
-        if name not in ("images.tar.gz", "seccomp-default.json") or not path.exists():
+        if not path.is_file():
             raise BundleError(f"{name} is missing from the bundle")
-        if _sha256(path) != want:
+        if _sha256(path) != manifest["sha256"][name]:
             raise BundleError(f"{name} is damaged (SHA-256 does not match bundle.json)")
     client = engine.client(timeout=1200)
     with open(src / "images.tar.gz", "rb") as f:
