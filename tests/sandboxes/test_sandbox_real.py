@@ -317,3 +317,18 @@ def test_wait_engine_fails_when_the_inner_engine_does_not_answer(backend, settin
         assert exc.value.args[0] == MSG_NOT_RUNNING
     finally:
         backend.remove(sb.id, keep_workspace=False)
+
+
+def test_status_counts_this_installs_sandboxes_apart_from_other_prefixes(backend, settings):
+    """An engine shared by two installs (a test run beside the class, a second checkout): the
+    operator's status counts this install's sandboxes, and the others apart (QA saw 9 for 5)."""
+    sb = backend.ensure(owner="counted")
+    try:
+        base = engine.status()
+        settings.BUNGEO_SANDBOX_PREFIX = f"{settings.BUNGEO_SANDBOX_PREFIX}x"  # an install with none
+        other = engine.status()
+    finally:
+        backend.remove(sb.id, keep_workspace=False)
+    assert base["sandboxes"] >= 1
+    assert other["sandboxes"] == 0
+    assert other["sandboxes_of_other_prefixes"] >= 1  # ours, seen from the other install

@@ -454,8 +454,13 @@ def status() -> dict[str, object]:
             runtimes=sorted(info.get("Runtimes") or {}),
         )
         # sparse: no inspect per container (one removed meanwhile would raise NotFound)
-        listed = c.containers.list(all=True, sparse=True, filters={"label": "org.bungeo.kind"})
+        # This install's sandboxes (its BUNGEO_SANDBOX_PREFIX); others sharing the engine (a
+        # test run, a second checkout) are counted apart.
+        every = c.containers.list(all=True, sparse=True, filters={"label": "org.bungeo.kind"})
+        mine = settings.BUNGEO_SANDBOX_PREFIX
+        listed = [x for x in every if (x.attrs.get("Labels") or {}).get("org.bungeo.prefix") == mine]
         report["sandboxes"] = len(listed)
+        report["sandboxes_of_other_prefixes"] = len(every) - len(listed)
         from .images import sandbox_image
 
         try:
