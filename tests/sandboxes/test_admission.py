@@ -66,6 +66,20 @@ def test_estimate_follows_recent_admissions(store):
     assert admission._estimate(1, [0.0, 10.0]) == 60  # at least a minute per place
 
 
+def test_the_estimate_counts_down_while_nobody_moves(store, settings):
+    """QA saw "about 2 min" for 172 s: the estimate now shrinks with the time waited, down to a
+    minute, and starts again from the mean gap after the next admission."""
+    settings.BUNGEO_SANDBOX_CAPACITY = 1
+    settings.BUNGEO_SANDBOX_IDLE_TIMEOUT, settings.BUNGEO_SANDBOX_IDLE_TIMEOUT_WHEN_FULL = 1800, 300
+    assert admission._estimate(1, [], waited=120) == 180
+    assert admission._estimate(1, [], waited=1000) == 60
+    busy, t0 = FakeBackend("a"), 1_000_000.0
+    first = admission.try_admit(busy, "b", now=t0)
+    later = admission.try_admit(busy, "b", now=t0 + 120)
+    assert (first.position, later.position) == (1, 1)
+    assert first.estimate_s == 300 and later.estimate_s == 180
+
+
 def test_estimate_without_history_uses_the_idle_timeout_that_applies_while_learners_wait(settings):
     settings.BUNGEO_SANDBOX_IDLE_TIMEOUT, settings.BUNGEO_SANDBOX_IDLE_TIMEOUT_WHEN_FULL = 1800, 300
     settings.BUNGEO_SANDBOX_CAPACITY = 1

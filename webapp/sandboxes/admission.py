@@ -57,6 +57,9 @@ class _MemoryStore:
     def waiting(self) -> list[tuple[str, float]]:
         return [(o, self.beats.get(o, 0.0)) for o in self.queue]
 
+    def joined(self, owner: str) -> float | None:
+        return self.queue.get(owner)
+
     def leave(self, owner: str) -> None:
         self.queue.pop(owner, None)
         self.beats.pop(owner, None)
@@ -98,6 +101,9 @@ class _RedisStore:
         beats = self.r.hmget(f"{self.k}:beats", owners) if owners else []
         return [(o, float(b or 0)) for o, b in zip(owners, beats, strict=True)]
 
+    def joined(self, owner: str) -> float | None:
+        return self.r.zscore(f"{self.k}:queue", owner)
+
     def leave(self, owner: str) -> None:
         self.r.zrem(f"{self.k}:queue", owner)
         self.r.hdel(f"{self.k}:beats", owner)
@@ -131,17 +137,19 @@ def _store():
         return _stores[key]
 
 
-def _estimate(position: int, history: list[float]) -> int:
+def _estimate(position: int, history: list[float], waited: float = 0.0) -> int:
     """Seconds until ``position`` is reached: the recent mean gap between admissions times the
     position; without history, the idle timeout that applies while learners wait
     (BUNGEO_SANDBOX_IDLE_TIMEOUT_WHEN_FULL, or the normal one if shorter: the reaper's rule,
-    tasks.sandboxes_reap) spread over the capacity, at least a minute per place."""
+    tasks.sandboxes_reap) spread over the capacity, at least a minute per place. ``waited``
+    (seconds since the learner joined the line or since the last admission, whichever is later)
+    counts down from it, so that the estimate shrinks while nobody moves; never under a minute."""
     if len(history) >= 2 and history[-1] > history[0]:
         gap = (history[-1] - history[0]) / (len(history) - 1)
     else:
         idle = min(settings.BUNGEO_SANDBOX_IDLE_TIMEOUT, settings.BUNGEO_SANDBOX_IDLE_TIMEOUT_WHEN_FULL)
         gap = idle / max(1, settings.BUNGEO_SANDBOX_CAPACITY)
-    return int(position * max(60.0, gap))
+    return int(max(60.0, position * max(60.0, gap) - max(0.0, waited)))
 
 
 def try_admit(backend: SandboxBackend, owner: str, *, now: float | None = None) -> Ticket:
@@ -173,7 +181,10 @@ def try_admit(backend: SandboxBackend, owner: str, *, now: float | None = None) 
             store.record(now)
             return Ticket(admitted=True)
         position = rank - max(0, free) + 1
-        return Ticket(admitted=False, position=position, estimate_s=_estimate(position, store.history()))
+        history = store.history()
+        since = max(store.joined(owner) or now, history[-1] if history else 0.0)
+        return Ticket(admitted=False, position=position,
+                      estimate_s=_estimate(position, history, waited=now - since))
 
 
 def room_without_waiting(backend: SandboxBackend, owner: str) -> bool:
