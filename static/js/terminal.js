@@ -222,16 +222,13 @@
   document.body.addEventListener("htmx:beforeRequest", (ev) => {
     if (!ev.detail.elt || !ev.detail.elt.classList.contains("reset")) return;
     resetting = true;
-    // A reset takes a few seconds: say so, in the bar and in the status, until it is done.
-    const text = resetText();
-    setStatus("starting", text);
+    // A reset takes a few seconds: the status line says so until it is done, and the button
+    // stays disabled meanwhile (htmx). The same words beside the button too crowded the bar: the
+    // status was cut ("Resetting your sandbo…") and the button pushed to a second row.
+    setStatus("starting", resetText());
     if (resetResult) {
       clearTimeout(resetClear);
-      const pending = document.createElement("span");
-      pending.className = "reset-pending";
-      pending.textContent = text;
-      pending.setAttribute("aria-hidden", "true"); // the status line announces it already
-      resetResult.replaceChildren(pending);
+      resetResult.replaceChildren();
     }
   });
   // The success message goes away by itself; an error stays until the next try, and the

@@ -281,9 +281,15 @@ def test_reset_from_the_page_reconnects_by_itself(asgi_server, browser, django_u
     page.on("dialog", lambda d: d.accept())
     connects = page.evaluate("window.bungeoConnects")
     page.click(".terminal-bar .reset")
-    # The bar says a reset is under way (it takes seconds), then that it is done, then clears.
-    assert page.inner_text("#reset-result .reset-pending") == "Resetting your sandbox…"
+    # The bar says a reset is under way (it takes seconds), once, whole, with the button
+    # disabled and on the bar's one row; then that it is done, then clears.
     assert page.inner_text("#term-status") == "Resetting your sandbox…"
+    assert page.inner_text("#reset-result") == ""
+    assert page.is_disabled(".terminal-bar .reset")
+    assert page.locator("#term-status").evaluate("el => el.scrollWidth <= el.clientWidth")
+    bar_top = page.locator(".terminal-bar").bounding_box()["y"]
+    assert page.locator(".terminal-bar .reset").bounding_box()["y"] < bar_top + 40
+    page.screenshot(path=str(SHOTS / "lab-resetting-en.png"))
     # Typed during the reset: held by the page, run by the new shell (it was lost, sent to the
     # terminal the reset ended, while the bar still said "Connected").
     page.click("#terminal")
