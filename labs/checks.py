@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.utils.translation import get_language
+from django.utils.translation import get_language, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from webapp.josa import format_ko
@@ -53,7 +53,7 @@ class ContainerObs:
     (``nginx``, ``nginx:latest``, or an id); ``state`` is Docker's (running, exited, paused ...).
 
     ``exit_code`` is set once it has exited. ``history`` holds its recent lifecycle events from
-    the engine, oldest first (``start``, ``pause``, ``unpause``, ``die``, ``stop``,
+    the engine, oldest first (``create``, ``start``, ``pause``, ``unpause``, ``die``, ``stop``,
     ``restart``), so a check can tell "running again after a stop" from "running since it was
     created", and a ``docker restart`` (``restart`` right after its ``start``) from a stop and a
     start; ``died_at`` is when it last died. ``http_requests`` counts the HTTP requests in the
@@ -212,12 +212,32 @@ class CheckResult:
     @property
     def message(self) -> str:
         """The message in the active language; in Korean, the particle after each value takes
-        the form that value needs ("my-web이라는", "life라는": webapp.josa)."""
+        the form that value needs ("my-web이라는", "life라는": webapp.josa). A container state
+        in ``params["state"]`` (Docker's word: ``running``, ``exited`` ...) is named in the
+        active language (:data:`STATE_NAMES`)."""
         if not self.params:
             return str(self.msg)
+        params = self.params
+        if params.get("state") in STATE_NAMES:
+            params = {**params, "state": STATE_NAMES[params["state"]]}
         if (get_language() or "").startswith("ko"):
-            return format_ko(str(self.msg), self.params)
-        return str(self.msg) % self.params
+            return format_ko(str(self.msg), params)
+        return str(self.msg) % params
+
+
+# Docker's container states, as messages name them: the English text keeps Docker's word, the
+# Korean one says it in Korean with Docker's word after it ("종료됨(exited)"), as the labs'
+# tables of states teach them (https://docs.docker.com/reference/cli/docker/container/ls/,
+# the status filter).
+STATE_NAMES = {
+    "created": pgettext_lazy("container state", "created"),
+    "restarting": pgettext_lazy("container state", "restarting"),
+    "running": pgettext_lazy("container state", "running"),
+    "removing": pgettext_lazy("container state", "removing"),
+    "paused": pgettext_lazy("container state", "paused"),
+    "exited": pgettext_lazy("container state", "exited"),
+    "dead": pgettext_lazy("container state", "dead"),
+}
 
 
 class CheckSpecError(ValueError):
@@ -435,6 +455,20 @@ MSG_LC_NOTHING_REMOVED = _(
     "There is no container named %(name)s, and none has been removed yet. "
     "Create it in the earlier steps, then remove it."
 )
+MSG_LC_RM_NEVER_RAN = _(
+    "%(name)s has been removed, but it never ran: it was only created (a 'docker run' whose "
+    "start failed leaves it so). This step removes the %(name)s that went through the earlier "
+    "steps: run it with 'docker run -d --name %(name)s %(image)s', take it through them, then "
+    "remove it."
+)
+MSG_LC_KILLED_BY_RM = _(
+    "%(name)s was killed and removed in one go, as 'docker rm -f' does, but this step asks for "
+    "'docker kill' on its own. Run %(name)s again ('docker run -d --name %(name)s %(image)s'), "
+    "then use 'docker kill %(name)s'."
+)
+# How long before a container's SIGKILL death the 'docker kill' that caused it may have been
+# typed (the history's times are whole seconds; the command waits for the container to end).
+KILL_COMMAND_WINDOW_S = 10
 
 # Several containers from one image (containers_published)
 MSG_PUB_OK = _("%(names)s run from %(image)s on host ports %(ports)s.")
@@ -1090,7 +1124,11 @@ def container_lifecycle(
     needs a past unpause, ``start`` a past stop (a ``die`` event before its latest ``start``, and
     no ``restart`` event after it: ``docker restart`` is not a stop and a start), ``stop`` and
     ``kill`` differ by the exit code (137 after SIGKILL), and ``rm`` needs the engine to report
-    the removal, so a container that never existed does not count as removed. A container that
+    the removal of a container that ran: one that never existed, or one only created (its
+    ``docker run`` failed to start it, and 'docker rm' cleared it away), does not count as
+    removed. A ``kill`` seen only in a removed container's events (``docker kill`` then
+    ``docker rm`` before a look) also needs a ``docker kill`` in the shell history:
+    ``docker rm -f`` leaves the same events (:func:`_kill_typed`). A container that
     died less than EXITED_SETTLE_S seconds before ``state.observed_at`` does not pass ``stop`` or
     ``kill`` yet (MSG_LC_EXITED_SETTLING): it may be in the middle of a ``docker restart``. A
     container stopped and started again at once (``docker stop life; docker start life``) still
@@ -1100,8 +1138,14 @@ def container_lifecycle(
     c = _named(state, name)
     if command == "rm":
         if c is None:
-            removed = name in state.removed
-            return CheckResult(removed, MSG_LC_RM_OK if removed else MSG_LC_NOTHING_REMOVED, p)
+            if name not in state.removed:
+                return CheckResult(False, MSG_LC_NOTHING_REMOVED, p)
+            last = next((g for g in reversed(state.gone) if g.name == name), None)
+            if last is not None and "create" in last.history and "start" not in last.history:
+                # Created (its events are all there, from its 'create' on) and never started.
+                return CheckResult(False, MSG_LC_RM_NEVER_RAN,
+                                   {**p, "image": image or last.image or "IMAGE"})
+            return CheckResult(True, MSG_LC_RM_OK, p)
         p["state"] = c.state
         return CheckResult(False, MSG_LC_RM_RUNNING if c.state in UP_STATES
                            else MSG_LC_RM_STILL_THERE, p)
@@ -1119,6 +1163,10 @@ def container_lifecycle(
             ended = _ended_before_removal(state, name)
             if ended is not None and (ended.exit_code == SIGKILL_EXIT) == (command == "kill"):
                 p["code"] = ended.exit_code
+                if command == "kill" and not _kill_typed(state, ended):
+                    # 'docker rm -f' sends the same SIGKILL, with the same events.
+                    return CheckResult(False, MSG_LC_KILLED_BY_RM,
+                                       {**p, "image": image or ended.image or "IMAGE"})
                 return CheckResult(True, MSG_LC_KILL_OK if command == "kill" else MSG_LC_STOP_OK, p)
         return no_container(state, name)
     if image and not container_uses_image(state, c, image):
@@ -1195,6 +1243,36 @@ def _ended_before_removal(state: EngineState, name: str) -> ContainerObs | None:
         return None
     last_die = len(ended.history) - 1 - ended.history[::-1].index("die")
     return None if "start" in ended.history[last_die:] else ended
+
+
+def _kill_typed(state: EngineState, ended: ContainerObs) -> bool:
+    """Whether the shell history holds a ``docker kill`` (or ``docker container kill``) typed
+    shortly before the removed container ``ended`` died by SIGKILL.
+
+    The engine cannot tell ``docker kill`` from ``docker rm -f``: both send SIGKILL through the
+    same code and leave the same events (``kill`` with signal 9, ``die`` with exit code 137,
+    and ``destroy`` for the removal, at once or after a separate ``docker rm``). Only the
+    command typed tells them apart. A time of 0 (a history without times, a container whose
+    death time is not known) does not rule an entry out."""
+    for entry in reversed(state.shell_history):
+        if entry.time and ended.died_at and not (
+                ended.died_at - KILL_COMMAND_WINDOW_S <= entry.time <= ended.died_at + 1):
+            continue
+        if any(words[:2] == ["docker", "kill"] for words in shell_commands(_first_line(entry.text))):
+            return True
+    return False
+
+
+def container_lifecycle_reads(state: EngineState, *, name: str, command: str,
+                              **_: Any) -> frozenset[str]:
+    """What :func:`container_lifecycle` needs besides the engine's lists: the shell history for
+    the ``kill`` step once container ``name`` is gone and its events show it ended by SIGKILL
+    (was it ``docker kill``, or ``docker rm -f``?)."""
+    if command == "kill" and _named(state, name) is None:
+        ended = _ended_before_removal(state, name)
+        if ended is not None and ended.exit_code == SIGKILL_EXIT:
+            return frozenset({"history"})
+    return frozenset()
 
 
 def _stopped_then_started(history: tuple[str, ...]) -> bool:
@@ -2225,7 +2303,8 @@ REGISTRY: dict[str, CheckType] = {
     "containers_from_image": CheckType(containers_from_image, frozenset({"image"}),
                                        frozenset({"min_running"})),
     "container_lifecycle": CheckType(container_lifecycle, frozenset({"name", "command"}),
-                                     frozenset({"image"}), {"command": LIFECYCLE_COMMANDS}),
+                                     frozenset({"image"}), {"command": LIFECYCLE_COMMANDS},
+                                     reads_if=container_lifecycle_reads),
     "containers_published": CheckType(containers_published, frozenset({"image", "publish"}),
                                       frozenset({"container_port", "answered"})),
     "network_exists": CheckType(network_exists, frozenset({"name"}), frozenset({"driver"})),

@@ -86,7 +86,8 @@ class LabTerminalConsumer(TerminalConsumer):
             )
             with override(self.lang):
                 steps = [
-                    {"id": st.step_id, "completed": st.completed, "passed": st.result.passed,
+                    {"id": st.step_id, "completed": st.completed,
+                     "passed": st.result.passed if st.result is not None else st.completed,
                      "html": render_to_string("labs/_step_status.html", {
                          "lab": self.lab, "step": self.lab.step(st.step_id),
                          "completed": st.completed, "result": st.result,

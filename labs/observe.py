@@ -49,9 +49,10 @@ from .checks import (
 
 MAX_OBJECTS = 500
 TIMEOUT_S = 5
-# Lifecycle events kept per container (pause/unpause/die/stop/start/restart) or for removals
-# (destroy, of containers, networks and volumes).
-HISTORY_EVENTS = ("start", "pause", "unpause", "die", "stop", "destroy", "restart")
+# Lifecycle events kept per container (create/pause/unpause/die/stop/start/restart) or for
+# removals (destroy, of containers, networks and volumes). A history that holds its 'create' is
+# whole: a container removed with no 'start' after it never ran.
+HISTORY_EVENTS = ("create", "start", "pause", "unpause", "die", "stop", "destroy", "restart")
 EVENT_TYPES = ("container", "network", "volume")
 MAX_LABELS = 100
 MAX_EVENTS = 1000

@@ -34,11 +34,15 @@ class StepStatus:
     """A step's state for one learner: ``completed`` (stored) and the latest check ``result``;
     ``observed_ms`` (:func:`now_ms`) is when the observation behind it began. The page keeps
     the status of the newest observation whatever order the statuses arrive in (websocket and
-    "Check" button race), and never turns a completed step back (static/js/lab-status.js)."""
+    "Check" button race), and never turns a completed step back (static/js/lab-status.js).
+
+    ``result`` is None for a completed step whose check does not pass any more: later steps
+    undo earlier ones (the lab has the learner stop and remove the containers it checked), so
+    a step once done stays done without a word about what has changed since."""
 
     step_id: str
     completed: bool
-    result: CheckResult
+    result: CheckResult | None
     observed_ms: int = 0
 
 
@@ -111,7 +115,8 @@ def lab_judge(*, lab: Lab, state: EngineState | CheckResult,
 def steps_record(*, user, lab: Lab, results: dict[str, CheckResult],
                  source: str = "auto", observed_ms: int = 0) -> list[StepStatus]:
     """Store completions for passed steps; return every step's status in lab order, stamped
-    with ``observed_ms`` (when the observation behind ``results`` began, :func:`now_ms`)."""
+    with ``observed_ms`` (when the observation behind ``results`` began, :func:`now_ms`). A
+    completed step whose check fails now carries no result (:class:`StepStatus`)."""
     done = set(
         StepCompletion.objects.filter(user=user, course_id=lab.course_id, lab_id=lab.id)
         .values_list("step_id", flat=True)
@@ -126,7 +131,9 @@ def steps_record(*, user, lab: Lab, results: dict[str, CheckResult],
                 pass  # completed concurrently (event and button at once)
             done.add(step_id)
             log.info("user %s completed %s/%s", user.pk, lab.id, step_id)
-    return [StepStatus(s.id, s.id in done, results[s.id], observed_ms)
+    return [StepStatus(s.id, s.id in done,
+                       None if s.id in done and not results[s.id].passed else results[s.id],
+                       observed_ms)
             for s in lab.steps if s.id in results]
 
 

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import re
 
 import pytest
+from django.utils.functional import Promise
 from django.utils.translation import override
 
 from labs import checks
@@ -1566,8 +1568,10 @@ def gone_life(exit_code, history=("start", "die"), name="life"):
 
 def test_lifecycle_kill_then_rm_still_counts_as_the_kill():
     """'docker kill life; sleep 2; docker rm life': the engine's events keep how the removed
-    container ended (exit code 137, no start after its die)."""
-    state = EngineState(images=(NGINX,), removed=("life",), gone=(gone_life(137),))
+    container ended (exit code 137, no start after its die), and the shell history that it was
+    'docker kill' (not 'docker rm -f', which leaves the same events)."""
+    state = EngineState(images=(NGINX,), removed=("life",), gone=(gone_life(137),),
+                        shell_history=hist((0, "docker kill life; sleep 2; docker rm life")))
     res = checks.container_lifecycle(state, name="life", command="kill")
     assert res.passed and res.msg is checks.MSG_LC_KILL_OK
     assert checks.container_lifecycle(state, name="life", command="rm").passed
@@ -1752,3 +1756,175 @@ def test_volume_mounted_unfinished_is_looked_at_again_while_it_may_be_ending():
         res = checks.volume_mounted(EngineState(containers=(c,), observed_at=now), **READER_KW)
         assert res.msg is checks.MSG_MOUNT_UNFINISHED and not res.passed
         assert checks.settling(res) is again, c
+
+
+# ------------------------------------------------------------------------------
+# Lab 6 (container-lifecycle): removal after a life, kill apart from 'docker rm -f'
+# ------------------------------------------------------------------------------
+
+
+def test_lifecycle_rm_of_a_container_that_never_ran_does_not_count():
+    """Before anything else in the lab: 'docker run --name life -p 8080:80 nginx' fails on a
+    taken port (life is left created), and 'docker rm life', as its message advises, removes
+    it. That life never ran: no removal step yet."""
+    never = gone_life(None, ("create",))
+    state = EngineState(images=(NGINX,), removed=("life",), gone=(never,))
+    res = checks.container_lifecycle(state, name="life", command="rm")
+    assert not res.passed and res.msg is checks.MSG_LC_RM_NEVER_RAN
+    with override("en"):
+        assert res.message.startswith("life has been removed, but it never ran")
+        assert "'docker run -d --name life nginx'" in res.message
+    with override("ko"):
+        assert "한 번도 실행된 적이 없습니다" in res.message
+    # The life of the lab: created, run, taken through the steps, killed, then removed.
+    lived = gone_life(137, ("create", "start", "pause", "unpause", "die", "stop", "start", "die"))
+    for gone in [(lived,), (never, lived),
+                 (gone_life(137, ("start", "die")),),  # its 'create' left the engine's buffer
+                 (gone_life(None, ()),)]:  # so did all its events: nothing says it never ran
+        state = EngineState(images=(NGINX,), removed=("life",), gone=gone)
+        res = checks.container_lifecycle(state, name="life", command="rm")
+        assert res.passed and res.msg is checks.MSG_LC_RM_OK, gone
+    # The latest removal counts: a life that ran, then one that never did.
+    state = EngineState(images=(NGINX,), removed=("life", "life"), gone=(lived, never))
+    assert checks.container_lifecycle(state, name="life", command="rm").msg \
+        is checks.MSG_LC_RM_NEVER_RAN
+
+
+def test_lifecycle_created_and_removed_passes_no_lifecycle_step():
+    """The same failed run and removal pass none of the lab's steps."""
+    state = EngineState(images=(NGINX,), removed=("life",), gone=(gone_life(None, ("create",)),))
+    for command in checks.LIFECYCLE_COMMANDS:
+        assert not checks.container_lifecycle(state, name="life", command=command,
+                                              image="nginx").passed, command
+
+
+KILLED_AT = 1000.4  # when the removed life died (its 'die' event)
+
+
+@pytest.mark.parametrize("history", [
+    ((1000, "docker kill life"), (1003, "docker rm life")),
+    ((1000, "docker kill life && docker rm life"),),
+    ((1000, "docker container kill life; docker rm life"),),
+    ((998, "docker kill $(docker ps -q)"), (1001, "docker rm life")),
+    ((0, "docker kill life"),),  # a history without times
+])
+def test_lifecycle_kill_then_rm_passes_after_docker_kill(history):
+    ended = dataclasses.replace(gone_life(137), died_at=KILLED_AT)
+    state = EngineState(images=(NGINX,), removed=("life",), gone=(ended,),
+                        shell_history=hist(*history))
+    res = checks.container_lifecycle(state, name="life", command="kill")
+    assert res.passed and res.msg is checks.MSG_LC_KILL_OK
+
+
+@pytest.mark.parametrize("history", [
+    ((1000, "docker rm -f life"),),
+    ((1000, "docker rm --force life"),),
+    ((1000, "docker container rm -f life"),),
+    # An older 'docker kill' (of an earlier life) does not explain this death.
+    ((900, "docker kill life"), (950, "docker start life"), (1000, "docker rm -f life")),
+    (),
+])
+def test_lifecycle_rm_f_is_no_kill(history):
+    """'docker rm -f life' kills life (SIGKILL, exit code 137: the same 'kill' and 'die' events
+    as 'docker kill') and removes it: no 'docker kill' was run, so the kill step fails and says
+    to use it."""
+    ended = dataclasses.replace(gone_life(137), died_at=KILLED_AT)
+    state = EngineState(images=(NGINX,), removed=("life",), gone=(ended,),
+                        shell_history=hist(*history))
+    res = checks.container_lifecycle(state, name="life", command="kill")
+    assert not res.passed and res.msg is checks.MSG_LC_KILLED_BY_RM
+    with override("en"):
+        assert "as 'docker rm -f' does, but this step asks for 'docker kill' on its own" \
+            in res.message
+        assert "use 'docker kill life'" in res.message
+    with override("ko"):
+        assert "'docker kill life'로 강제 종료하세요" in res.message
+    # The removal itself counts for the removal step (the lab allows 'docker rm -f').
+    assert checks.container_lifecycle(state, name="life", command="rm").passed
+
+
+def test_lifecycle_kill_reads_the_history_only_for_a_removed_killed_container():
+    spec = content_step("container-lifecycle", "kill-life").check
+    assert spec.reads(EngineState(containers=(KILLED,), images=(NGINX,))) == frozenset()
+    assert spec.reads(EngineState(containers=(RUNNING,), images=(NGINX,))) == frozenset()
+    assert spec.reads(EngineState()) == frozenset()
+    stopped = EngineState(removed=("life",), gone=(gone_life(0, ("start", "die", "stop")),))
+    assert spec.reads(stopped) == frozenset()
+    killed = EngineState(removed=("life",), gone=(gone_life(137),))
+    assert spec.reads(killed) == frozenset({"history"})
+    # The other lifecycle steps never read it.
+    for step in ("run-life", "stop-life", "remove-life"):
+        assert content_step("container-lifecycle", step).check.reads(killed) == frozenset()
+
+
+# ------------------------------------------------------------------------------
+# Container states in messages: Docker's word in English, a Korean word in Korean
+# ------------------------------------------------------------------------------
+
+STATE_WORDS = re.compile(r"\b(created|restarting|running|removing|paused|exited|dead)\b")
+# Every message that names a container's state, by its constant's name.
+STATE_MESSAGES = {n: m for n, m in vars(checks).items()
+                  if n.startswith("MSG_") and isinstance(m, Promise) and "%(state)s" in str(m)}
+
+
+def test_some_messages_name_a_state():
+    assert "MSG_LC_STOP_FIRST" in STATE_MESSAGES and len(STATE_MESSAGES) >= 8
+
+
+@pytest.mark.parametrize("state", sorted(checks.STATE_NAMES))
+@pytest.mark.parametrize("name", sorted(STATE_MESSAGES))
+def test_a_state_in_a_korean_message_is_said_in_korean(name, state):
+    msg = STATE_MESSAGES[name]
+    params = {"name": "life", "state": state, "image": "nginx", "example": "docker create x",
+              "service": "web", "cport": "80/tcp", "hport": 8080, "cport_num": "80",
+              "actual": "bridge", "network": "net"}
+    res = checks.CheckResult(False, msg, params)
+    with override("ko"):
+        ko = res.message
+    # Docker's word may follow in parentheses ("종료됨(exited)"), never stand on its own.
+    bare = [m[0] for m in STATE_WORDS.finditer(ko)
+            if not (ko[m.start() - 1:m.start()] == "(" and ko[m.end():m.end() + 1] == ")")]
+    assert not bare, ko
+    assert str(checks.STATE_NAMES[state]) not in ("", state)
+    with override("en"):
+        assert re.search(rf"\b{state}\b", res.message)  # English keeps Docker's word
+
+
+def test_state_names_in_korean_and_english():
+    res = checks.CheckResult(False, checks.MSG_LC_STOP_FIRST, {"name": "life", "state": "running"})
+    with override("en"):
+        assert res.message == "life is still running. Stop it with 'docker stop life'."
+    with override("ko"):
+        assert "실행 중(running) 상태" in res.message and "running 상태" not in res.message
+    res = checks.CheckResult(False, checks.MSG_LC_RM_STILL_THERE, {"name": "life", "state": "exited"})
+    with override("en"):
+        assert res.message == "life still exists (exited). Remove it with 'docker rm life'."
+    with override("ko"):
+        assert "종료됨(exited) 상태로 남아 있습니다" in res.message
+    assert res.params["state"] == "exited"  # the verdict itself keeps Docker's word
+    res = checks.container_created(
+        EngineState(containers=(created(state="paused"),), images=(NGINX,)), **STEP_WEB_KW)
+    with override("ko"):
+        assert "일시 정지됨(paused) 상태" in res.message and "생성됨(created) 상태" in res.message
+
+
+# ------------------------------------------------------------------------------
+# Lab 2 (images-and-containers): the pull step wants nginx:latest
+# ------------------------------------------------------------------------------
+
+
+def test_lab2_pull_step_needs_nginx_latest():
+    spec = content_step("images-and-containers", "pull-nginx").check
+    alpine = EngineState(images=(ImageObs("sha256:a", ("nginx:alpine",)),))
+    res = spec.run(alpine)
+    assert not res.passed and res.msg is checks.MSG_IMAGE_OTHER_TAG
+    with override("en"):
+        assert res.message == ("You have nginx:alpine, but this step needs the tag nginx:latest. "
+                               "Pull it with 'docker pull nginx:latest'.")
+    with override("ko"):
+        assert "nginx:latest" in res.message
+    assert spec.run(EngineState(images=(NGINX,))).passed  # what 'docker pull nginx' pulls
+    assert spec.run(EngineState(images=(ImageObs("sha256:a", ("nginx:alpine", "nginx:latest")),))
+                    ).passed
+    res = spec.run(EngineState(images=(BUSYBOX,)))
+    assert not res.passed and res.msg is checks.MSG_IMAGE_MISSING

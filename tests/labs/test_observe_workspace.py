@@ -50,3 +50,49 @@ def test_repo_tags_of_a_file_the_learner_made_up():
     assert observe._repo_tags("%%%") == ()
     assert observe._repo_tags(b64({"RepoTags": ["x"]})) == ()
     assert observe._repo_tags(b64([{"RepoTags": [1, "ok:1"]}, "junk"])) == ("ok:1",)
+
+
+class _Events:
+    """The answer of the engine's /events endpoint: one JSON event per line."""
+
+    def __init__(self, events):
+        self.lines = [json.dumps(e).encode() for e in events]
+
+    def raise_for_status(self):
+        pass
+
+    def iter_lines(self):
+        return iter(self.lines)
+
+    def close(self):
+        pass
+
+
+class _Api:
+    def __init__(self, events):
+        self.events, self.params = events, None
+
+    def _url(self, path):
+        return path
+
+    def get(self, url, params=None, **kw):
+        self.params = params
+        return _Events(self.events)
+
+
+def _ev(action, cid, name="life", **attrs):
+    return {"Type": "container", "Action": action, "timeNano": 1_000_000_000_000_000_000,
+            "Actor": {"ID": cid, "Attributes": {"name": name, "image": "nginx", **attrs}}}
+
+
+def test_removed_containers_keep_their_create_so_a_life_that_never_ran_shows():
+    """A 'docker run' whose start failed (a taken port) leaves only a 'create' before the
+    removal; the life of the lab starts, dies and is removed. Oldest removal first."""
+    api = _Api([_ev("create", "c1"), _ev("destroy", "c1"),
+                _ev("create", "c2"), _ev("start", "c2"), _ev("die", "c2", exitCode="137"),
+                _ev("destroy", "c2")])
+    history, _died, removed, _nets, _vols, gone = observe._recent_events(api)
+    assert "create" in json.loads(api.params["filters"])["event"]
+    assert removed == ("life", "life")
+    assert [(g.id, g.history, g.exit_code) for g in gone] == [
+        ("c1", ("create",), None), ("c2", ("create", "start", "die"), 137)]

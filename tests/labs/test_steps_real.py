@@ -202,3 +202,86 @@ def test_a_reader_seen_while_its_command_runs_does_not_pass_before_it_ends(backe
     res = _judge(backend, sandbox, lab, read)
     with override("en"):
         assert not res.passed and "reader ended with exit code 1" in res.message, res.message
+
+
+def test_a_failed_run_removed_at_once_is_no_removal_step(backend, sandbox):
+    """Before anything else in lab 6: 'docker run --name life -p 8080:80 nginx' fails on a taken
+    port, and 'docker rm life' (as the run step's message advises) removes what it left. That
+    life never ran: the removal step does not tick. The life of the lab, removed at its end,
+    does."""
+    lab = _lab("container-lifecycle")
+    remove = lab.step("remove-life")
+    _reset(backend, sandbox, images=False)
+    _run(backend, sandbox, ["docker run -d --name hog -p 8080:80 nginx",
+                            "docker run -d --name life -p 8080:80 nginx || true",
+                            "docker rm life"])
+    state = observe.lab_state(backend, sandbox.id, [s.check for s in lab.steps])
+    res = remove.check.run(state)
+    with override("en"):
+        assert not res.passed and res.msg is checks.MSG_LC_RM_NEVER_RAN, res.message
+        assert "life has been removed, but it never ran" in res.message
+    assert not any(s.check.run(state).passed for s in lab.steps)
+    # The lab from its start (hog keeps port 8080: life publishes none), up to the kill.
+    _run(backend, sandbox, [cmd for s in lab.steps[:-1] for cmd in s.solution])
+    state = observe.lab_state(backend, sandbox.id, [s.check for s in lab.steps])
+    assert not remove.check.run(state).passed
+    _run(backend, sandbox, ["docker start life"])
+    res = _judge(backend, sandbox, lab, remove)
+    with override("ko"):  # a state in a Korean message is said in Korean
+        assert "아직 실행 중(running) 상태이고" in res.message, res.message
+    _run(backend, sandbox, ["docker kill life", "docker rm life"])
+    res = _judge(backend, sandbox, lab, remove)
+    assert res.passed and res.msg is checks.MSG_LC_RM_OK
+
+
+@pytest.mark.parametrize("commands,killed", [
+    (["docker kill life && docker rm life"], True),
+    (["docker container kill life", "docker rm life"], True),
+    (["docker rm -f life"], False),
+    (["docker container rm --force life"], False),
+], ids=["kill-and-rm", "container-kill", "rm-f", "container-rm-force"])
+def test_the_kill_step_tells_docker_kill_from_rm_f(backend, sandbox, commands, killed):
+    """'docker rm -f' kills a running container with SIGKILL, as 'docker kill' does, and the
+    engine's events are the same (kill, signal 9; die, exit code 137; destroy): the shell
+    history tells them apart once the container is gone."""
+    lab = _lab("container-lifecycle")
+    kill = lab.step("kill-life")
+    _reset(backend, sandbox, images=False)
+    _run(backend, sandbox, ["docker run -d --name life nginx", *commands])
+    res = _judge(backend, sandbox, lab, kill)
+    with override("en"):
+        if killed:
+            assert res.passed and res.msg is checks.MSG_LC_KILL_OK, res.message
+        else:
+            assert not res.passed and res.msg is checks.MSG_LC_KILLED_BY_RM, res.message
+            assert "use 'docker kill life'" in res.message
+    assert _judge(backend, sandbox, lab, lab.step("remove-life")).passed
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("lab_id,step_id,commands", [
+    ("volumes", "write-notes", ["docker rm writer"]),
+    ("container-lifecycle", "start-life", ["docker kill life", "docker rm life"]),
+])
+def test_a_done_step_stays_done_and_quiet_after_the_lab_removes_its_container(
+        backend, sandbox, student, lab_id, step_id, commands):
+    """The removal the lab itself asks for next must not put a failure under the step done
+    before it (labs.services.steps_record)."""
+    from labs import services
+
+    lab = _lab(lab_id)
+    index = [s.id for s in lab.steps].index(step_id)
+    _reset(backend, sandbox, images=False)
+    _run(backend, sandbox, [cmd for s in lab.steps[:index + 1] for cmd in s.solution])
+    time.sleep(checks.EXITED_SETTLE_S)  # a container that ended just now settles first
+    state = observe.lab_state(backend, sandbox.id, [s.check for s in lab.steps])
+    results = services.lab_judge(lab=lab, state=state, unavailable=frozenset())
+    done = {st.step_id: st for st in services.steps_record(user=student, lab=lab,
+                                                           results=results)}
+    assert done[step_id].completed and done[step_id].result.passed
+    _run(backend, sandbox, commands)
+    state = observe.lab_state(backend, sandbox.id, [s.check for s in lab.steps])
+    results = services.lab_judge(lab=lab, state=state, unavailable=frozenset())
+    after = {st.step_id: st for st in services.steps_record(user=student, lab=lab,
+                                                            results=results)}
+    assert after[step_id].completed and after[step_id].result is None
