@@ -47,16 +47,23 @@ def test_learner_runs_nginx_and_the_step_ticks(asgi_server, browser, django_user
         "run-nginx", "second-container"}
 
 
-def _lab_with_terminal(asgi_server, browser, django_user_model, lab="images-and-containers"):
+def _learner_on_lab(asgi_server, browser, django_user_model, lab="images-and-containers",
+                    viewport=(1400, 900)):
     """(context, page): a new learner "learner" logged in on ``lab`` (English, lab 2 unless
-    told), its terminal connected."""
+    told); the terminal may still be starting."""
     django_user_model.objects.create_user("learner", password="pw-learner-1")
-    ctx = browser.new_context(viewport={"width": 1400, "height": 900}, locale="en-US")
+    ctx = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]}, locale="en-US")
     page = ctx.new_page()
     page.goto(f"{asgi_server}/labs/week1/{lab}/")
     page.fill("input[name=username]", "learner")
     page.fill("input[name=password]", "pw-learner-1")
     page.click("button[type=submit].primary")
+    return ctx, page
+
+
+def _lab_with_terminal(asgi_server, browser, django_user_model, lab="images-and-containers"):
+    """(context, page): as :func:`_learner_on_lab`, its terminal connected."""
+    ctx, page = _learner_on_lab(asgi_server, browser, django_user_model, lab)
     page.wait_for_selector("#term-status[data-state=ready]", timeout=60_000)
     return ctx, page
 
@@ -322,13 +329,7 @@ def test_a_learner_in_line_sees_the_whole_place_and_cannot_reset_past_it(asgi_se
     admission.reset()
     other = backend.ensure(owner="occupant")
     try:
-        django_user_model.objects.create_user("learner", password="pw-learner-1")
-        ctx = browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-US")
-        page = ctx.new_page()
-        page.goto(f"{asgi_server}/labs/week1/images-and-containers/")
-        page.fill("input[name=username]", "learner")
-        page.fill("input[name=password]", "pw-learner-1")
-        page.click("button[type=submit].primary")
+        ctx, page = _learner_on_lab(asgi_server, browser, django_user_model, viewport=(1280, 800))
         page.wait_for_selector("#term-status[data-state=queued]", timeout=60_000)
         status = page.locator("#term-status")
         assert "number 1 in line (about" in status.inner_text()
