@@ -444,6 +444,12 @@ MSG_LC_STOPPED_NOT_KILLED = _(
     "%(name)s ended with exit code %(code)s, so it was stopped gracefully, not killed. "
     "Start it again ('docker start %(name)s') and use 'docker kill %(name)s'."
 )
+MSG_LC_KILLED_BY_STOP = _(
+    "%(name)s was ended by 'docker stop', which sends SIGKILL only once its grace time is up; "
+    "this step asks for 'docker kill', which sends it at once. Get %(name)s running again "
+    "('docker start %(name)s', or 'docker run -d --name %(name)s %(image)s' if it was removed), "
+    "then use 'docker kill %(name)s'."
+)
 MSG_LC_RM_RUNNING = _(
     "%(name)s is still %(state)s, and 'docker rm' refuses to remove a running container. "
     "Stop it first, or force it with 'docker rm -f %(name)s'."
@@ -1123,7 +1129,9 @@ def container_lifecycle(
     Commands whose end states look alike are told apart by the container's history: ``unpause``
     needs a past unpause, ``start`` a past stop (a ``die`` event before its latest ``start``, and
     no ``restart`` event after it: ``docker restart`` is not a stop and a start), ``stop`` and
-    ``kill`` differ by the exit code (137 after SIGKILL), and ``rm`` needs the engine to report
+    ``kill`` differ by the exit code (137 after SIGKILL) and by the ``stop`` event only
+    ``docker stop`` leaves (:func:`_stop_command`: ``docker stop -t 0`` kills, yet is no
+    ``docker kill``), and ``rm`` needs the engine to report
     the removal of a container that ran: one that never existed, or one only created (its
     ``docker run`` failed to start it, and 'docker rm' cleared it away), does not count as
     removed. A ``kill`` seen only in a removed container's events (``docker kill`` then
@@ -1159,15 +1167,20 @@ def container_lifecycle(
         if other is not None:
             return CheckResult(False, MSG_OTHER_NAME, {**p, "image": other.image or image,
                                                        "other": other.name})
-        if command in ("stop", "kill"):
-            ended = _ended_before_removal(state, name)
-            if ended is not None and (ended.exit_code == SIGKILL_EXIT) == (command == "kill"):
-                p["code"] = ended.exit_code
-                if command == "kill" and not _kill_typed(state, ended):
+        ended = _ended_before_removal(state, name) if command in ("stop", "kill") else None
+        if ended is not None:
+            p["code"] = ended.exit_code
+            killed, by_stop = ended.exit_code == SIGKILL_EXIT, _stop_command(ended.history)
+            if command == "stop" and (by_stop or not killed):
+                return CheckResult(True, MSG_LC_STOP_OK, p)
+            if command == "kill" and killed:
+                again = {**p, "image": image or ended.image or "IMAGE"}
+                if by_stop:
+                    return CheckResult(False, MSG_LC_KILLED_BY_STOP, again)
+                if not _kill_typed(state, ended):
                     # 'docker rm -f' sends the same SIGKILL, with the same events.
-                    return CheckResult(False, MSG_LC_KILLED_BY_RM,
-                                       {**p, "image": image or ended.image or "IMAGE"})
-                return CheckResult(True, MSG_LC_KILL_OK if command == "kill" else MSG_LC_STOP_OK, p)
+                    return CheckResult(False, MSG_LC_KILLED_BY_RM, again)
+                return CheckResult(True, MSG_LC_KILL_OK, p)
         return no_container(state, name)
     if image and not container_uses_image(state, c, image):
         return CheckResult(False, MSG_WRONG_IMAGE, {**p, "actual": c.image, "image": image})
@@ -1205,19 +1218,23 @@ def container_lifecycle(
         ok = {"run": MSG_LC_RUN_OK, "unpause": MSG_LC_UNPAUSE_OK, "start": MSG_LC_START_OK}
         return CheckResult(True, ok[command], {**p, "image": image or c.image})
 
-    # stop and kill: the container has exited; the exit code tells how.
+    # stop and kill: the container has exited; the exit code and a stop event tell how.
     if command == "stop" and c.state in UP_STATES and _stopped_then_started(c.history):
         return CheckResult(True, MSG_LC_STOPPED_EARLIER, p)
     if c.state in UP_STATES:
         return CheckResult(False, MSG_LC_STOP_FIRST if command == "stop" else MSG_LC_KILL_FIRST, p)
     p["code"] = "?" if c.exit_code is None else c.exit_code
-    killed = c.exit_code == SIGKILL_EXIT
-    if (killed == (command == "kill") and state.observed_at and c.died_at
-            and state.observed_at - c.died_at < EXITED_SETTLE_S):
+    killed, by_stop = c.exit_code == SIGKILL_EXIT, _stop_command(c.history)
+    passes = (by_stop or not killed) if command == "stop" else (killed and not by_stop)
+    if passes and state.observed_at and c.died_at and state.observed_at - c.died_at < EXITED_SETTLE_S:
         return CheckResult(False, MSG_LC_EXITED_SETTLING, p)
     if command == "stop":
-        return CheckResult(not killed, MSG_LC_KILLED_NOT_STOPPED if killed else MSG_LC_STOP_OK, p)
-    return CheckResult(killed, MSG_LC_KILL_OK if killed else MSG_LC_STOPPED_NOT_KILLED, p)
+        return CheckResult(passes, MSG_LC_STOP_OK if passes else MSG_LC_KILLED_NOT_STOPPED, p)
+    if passes:
+        return CheckResult(True, MSG_LC_KILL_OK, p)
+    if killed:
+        return CheckResult(False, MSG_LC_KILLED_BY_STOP, {**p, "image": image or c.image or "IMAGE"})
+    return CheckResult(False, MSG_LC_STOPPED_NOT_KILLED, p)
 
 
 def not_started(c: ContainerObs) -> CheckResult:
@@ -1273,6 +1290,17 @@ def container_lifecycle_reads(state: EngineState, *, name: str, command: str,
         if ended is not None and ended.exit_code == SIGKILL_EXIT:
             return frozenset({"history"})
     return frozenset()
+
+
+def _stop_command(history: tuple[str, ...]) -> bool:
+    """True when ``history`` shows a ``stop`` event after its latest ``start``: the container's
+    last end came from ``docker stop`` (or ``docker compose stop``), which the engine reports
+    with a ``stop`` event whether the process ended at SIGTERM (or the image's STOPSIGNAL) or
+    at the SIGKILL sent when the grace time ran out (``docker stop -t 0``). ``docker kill``, a
+    process that exits by itself and ``docker rm -f`` leave no ``stop`` event (Docker Engine
+    API, "Monitor events": container events ``kill``, ``die``, ``stop``)."""
+    starts = [i for i, action in enumerate(history) if action == "start"]
+    return "stop" in history[starts[-1] + 1:] if starts else "stop" in history
 
 
 def _stopped_then_started(history: tuple[str, ...]) -> bool:

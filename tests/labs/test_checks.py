@@ -1929,3 +1929,46 @@ def test_lab2_pull_step_needs_nginx_latest():
                     ).passed
     res = spec.run(EngineState(images=(BUSYBOX,)))
     assert not res.passed and res.msg is checks.MSG_IMAGE_MISSING
+
+
+# 'docker stop -t 0 life': SIGKILL at once, yet the engine reports a 'stop' event (verified on
+# the sandbox's engine: kill 3, kill 9, stop, die), which 'docker kill' never does.
+STOPPED_AT_ONCE = life("exited", ("start", "die", "stop"), exit_code=137)
+
+
+def test_lifecycle_stop_with_no_grace_time_is_a_stop_not_a_kill():
+    state = EngineState(containers=(STOPPED_AT_ONCE,), images=(NGINX,))
+    res = checks.container_lifecycle(state, name="life", command="kill", image="nginx")
+    assert not res.passed and res.msg is checks.MSG_LC_KILLED_BY_STOP
+    with override("en"):
+        assert "ended by 'docker stop'" in res.message and "'docker kill life'" in res.message
+    assert checks.container_lifecycle(state, name="life", command="stop", image="nginx").passed
+    # The same death after 'docker kill' (no stop event) passes the kill step, not the stop one.
+    assert checks.container_lifecycle(EngineState(containers=(KILLED,), images=(NGINX,)),
+                                      name="life", command="kill", image="nginx").passed
+    # A stop, a start, then 'docker kill': only the latest end counts.
+    stop_start_kill = life("exited", ("start", "die", "stop", "start", "die"), exit_code=137)
+    state = EngineState(containers=(stop_start_kill,), images=(NGINX,))
+    assert checks.container_lifecycle(state, name="life", command="kill", image="nginx").passed
+
+
+def test_lifecycle_stop_with_no_grace_time_then_rm_is_no_kill():
+    """'docker stop -t 0 life; docker rm life', with 'docker kill' typed earlier in the lab."""
+    state = EngineState(images=(NGINX,), removed=("life",),
+                        gone=(gone_life(137, ("start", "die", "stop")),),
+                        shell_history=hist((0, "docker kill life"), (0, "docker stop -t 0 life")))
+    res = checks.container_lifecycle(state, name="life", command="kill", image="nginx")
+    assert not res.passed and res.msg is checks.MSG_LC_KILLED_BY_STOP
+    with override("en"):
+        assert "docker run -d --name life nginx" in res.message
+    stop = checks.container_lifecycle(state, name="life", command="stop", image="nginx")
+    assert stop.passed and stop.msg is checks.MSG_LC_STOP_OK
+
+
+def test_lifecycle_stop_settles_before_passing_even_when_killed_at_once():
+    """A look right after 'docker stop -t 0' waits like any stop ('docker restart' might be
+    under way)."""
+    died = dataclasses.replace(STOPPED_AT_ONCE, died_at=1000.0)
+    state = EngineState(containers=(died,), images=(NGINX,), observed_at=1000.5)
+    res = checks.container_lifecycle(state, name="life", command="stop")
+    assert not res.passed and res.msg is checks.MSG_LC_EXITED_SETTLING

@@ -234,6 +234,25 @@ def test_a_failed_run_removed_at_once_is_no_removal_step(backend, sandbox):
     assert res.passed and res.msg is checks.MSG_LC_RM_OK
 
 
+def test_docker_stop_with_no_grace_time_is_no_kill(backend, sandbox):
+    """'docker stop -t 0 life' sends SIGKILL at once to a process that ignores the stop signal
+    (busybox's sleep as PID 1: exit code 137, as after 'docker kill'), but the engine also
+    reports a 'stop' event: the kill step fails and says why; 'docker start' then 'docker kill'
+    passes it."""
+    lab = _lab("container-lifecycle")
+    kill, stop = lab.step("kill-life"), lab.step("stop-life")
+    _reset(backend, sandbox, images=False)
+    _run(backend, sandbox, ["docker run -d --name life busybox sleep 3600", "docker stop -t 0 life"])
+    res = _judge(backend, sandbox, lab, kill)
+    with override("en"):
+        assert not res.passed and res.msg is checks.MSG_LC_KILLED_BY_STOP, res.message
+        assert "exit code" not in res.message and "use 'docker kill life'" in res.message
+    assert _judge(backend, sandbox, lab, stop).passed  # it was 'docker stop', with no grace time
+    _run(backend, sandbox, ["docker start life", "docker kill life"])
+    res = _judge(backend, sandbox, lab, kill)
+    assert res.passed and res.msg is checks.MSG_LC_KILL_OK
+
+
 @pytest.mark.parametrize("commands,killed", [
     (["docker kill life && docker rm life"], True),
     (["docker container kill life", "docker rm life"], True),
