@@ -61,6 +61,8 @@
   }
   const keysHint = document.getElementById("term-keys");
   if (keysHint && term.textarea) term.textarea.setAttribute("aria-describedby", "term-keys");
+  // xterm.js names its input field "Terminal input" in English whatever the page's language.
+  if (term.textarea && el.dataset.inputLabel) term.textarea.setAttribute("aria-label", el.dataset.inputLabel);
   const encoder = new TextEncoder();
   let ws = null;
   let retry = 0;
@@ -117,6 +119,9 @@
     leaseEl.querySelector(".countdown").textContent =
       (warn ? leaseEl.dataset.warn + " " : leaseEl.dataset.left + " ") + fmt(left);
     leaseEl.querySelector(".extend").hidden = !(warn && extensionsLeft > 0);
+    // At the limit the button goes; these words say why instead of leaving the learner to guess.
+    const noMore = leaseEl.querySelector(".no-more");
+    if (noMore) noMore.hidden = !(warn && extensionsLeft <= 0);
   }
   function applyLease(msg) {
     leaseEnd = Date.now() + msg.expires_in * 1000;
@@ -131,7 +136,12 @@
       const resp = await fetch(leaseEl.dataset.extendUrl, {
         method: "POST", headers: { "X-CSRFToken": decodeURIComponent(token) }, credentials: "same-origin",
       });
-      const data = await resp.json();
+      let data;
+      try {
+        data = await resp.json();
+      } catch (e) {  // not JSON: the login page (logged out meanwhile) or a server error page
+        data = { ok: false, message: el.dataset.denied || "Not allowed" };
+      }
       const note = leaseEl.querySelector(".lease-msg");
       note.textContent = data.message || "";
       setTimeout(() => { note.textContent = ""; }, 6000);
@@ -139,7 +149,10 @@
     });
   }
 
+  let reconnectTimer = null;  // a reconnect waiting for its turn (see ws.onclose)
   function connect() {
+    clearTimeout(reconnectTimer);
+    reconnectTimer = null;
     const proto = location.protocol === "https:" ? "wss://" : "ws://";
     ws = new WebSocket(proto + location.host + el.dataset.ws);
     ws.binaryType = "arraybuffer";
@@ -188,7 +201,7 @@
       const wait = Math.min(10, retry * 1.5);
       setStatus("reconnecting", resetting ? resetText()
         : (el.dataset.reconnecting || "Reconnecting…") + " (" + wait.toFixed(0) + "s)");
-      setTimeout(connect, wait * 1000);
+      reconnectTimer = setTimeout(connect, wait * 1000);
     };
   }
 
@@ -219,8 +232,10 @@
     return (resetResult && resetResult.dataset.resetting) || "Resetting…";
   }
   let resetClear = null;
+  let beforeReset = null;  // the bar's state and text when the reset was asked
   document.body.addEventListener("htmx:beforeRequest", (ev) => {
     if (!ev.detail.elt || !ev.detail.elt.classList.contains("reset")) return;
+    beforeReset = { state: statusEl.dataset.state, text: statusEl.textContent };
     resetting = true;
     // A reset takes a few seconds: the status line says so until it is done, and the button
     // stays disabled meanwhile (htmx). The same words beside the button too crowded the bar: the
@@ -236,11 +251,28 @@
   document.body.addEventListener("htmx:afterSwap", (ev) => {
     if (!resetResult || ev.detail.target !== resetResult) return;
     clearTimeout(resetClear);
+    const live = ws && (ws.readyState === WebSocket.OPEN || ws.readyState === WebSocket.CONNECTING);
     if (resetResult.querySelector(".reset-result.done")) {
       resetClear = setTimeout(() => resetResult.replaceChildren(), RESET_MESSAGE_MS);
-    } else if (resetting && ws && ws.readyState === WebSocket.OPEN) {
+      // A stopped sandbox (time limit, idleness) had no terminal for the reset to end, so none
+      // reconnects by itself: connect to the sandbox the reset started.
+      if (!live && !reconnectTimer) {
+        if (restartBtn) restartBtn.hidden = true;
+        retry = 0;
+        connect();
+      }
+    } else if (resetting) {
       resetting = false;
-      flushHeld();
+      if (ws && ws.readyState === WebSocket.OPEN) {
+        flushHeld();
+      } else if (!live && !reconnectTimer && beforeReset) {
+        // Refused or failed with no terminal: the bar says again what it said before, and what
+        // was typed meanwhile has nowhere to go.
+        held.splice(0);
+        heldBytes = 0;
+        setStatus(beforeReset.state, beforeReset.text);
+        if (restartBtn && beforeReset.state === "closed") restartBtn.hidden = false;
+      }
     }
   });
   const restartBtn = document.getElementById("term-restart");

@@ -115,7 +115,7 @@ def test_terminal_status_texts_and_copy_paste_hint_are_translated(client, django
     client.login(username="reader", password="pw-reader-1")
     page = client.get("/labs/week1/images-and-containers/", HTTP_ACCEPT_LANGUAGE="ko").content.decode()
     assert 'data-reconnecting="다시 연결하는 중…"' in page
-    assert 'data-denied="권한이 없어요. 다시 로그인해 주세요."' in page
+    assert 'data-denied="권한이 없습니다. 다시 로그인해 주세요."' in page
     assert "붙여넣기: Ctrl+V" in page
 
 
@@ -259,6 +259,73 @@ def test_an_open_terminal_stops_its_sandbox_when_the_lease_runs_out(asgi_server,
     assert "Your sandbox was stopped" in page.inner_text("#term-status")
     assert page.evaluate("(e => e.scrollWidth <= e.clientWidth)(document.querySelector('#term-status'))")
     assert page.is_hidden("#lease") and page.is_visible("#term-restart")
+    ctx.close()
+
+
+def test_reset_of_a_stopped_sandbox_connects_its_terminal(asgi_server, browser, django_user_model,
+                                                          backend):
+    """Reset pressed on a sandbox the time limit stopped (instead of Start again): the reset
+    starts it, and the page connects to it by itself (it stayed on "Resetting…" for ever, the
+    terminal closed, while the sandbox's lifetime ran unseen)."""
+    from webapp.sandboxes.backend import learner_owner
+
+    ctx, page = _lab_with_terminal(asgi_server, browser, django_user_model)
+    sb = backend.find(owner=learner_owner(django_user_model.objects.get(username="learner")))
+    backend.wait_engine(sb.id)
+    page.wait_for_selector("#term-status[data-state=ready]:not(:has-text('Docker is starting'))")
+    backend.stop(sb.id)
+    page.wait_for_selector("#term-restart:visible", timeout=30_000)
+    page.on("dialog", lambda d: d.accept())
+    page.click(".terminal-bar .reset")
+    page.wait_for_selector("#reset-result .reset-result.done", timeout=60_000)
+    page.wait_for_selector("#term-status[data-state=ready]:not(:has-text('Docker is starting'))",
+                           timeout=60_000)
+    assert page.is_hidden("#term-restart") and page.is_visible("#lease")
+    page.click("#terminal")
+    page.keyboard.type("echo back-$((6*7))\n")
+    page.wait_for_function("document.querySelector('.xterm-rows').innerText.includes('back-42')")
+    ctx.close()
+
+
+def test_reset_after_logging_out_elsewhere_goes_to_the_login_page(asgi_server, browser,
+                                                                  django_user_model):
+    """Logged out in another tab, Reset sandbox (an htmx request) loads the login page in the
+    tab, with the way back to the lab, instead of drawing the login page into the terminal
+    bar; the terminal's input field is named in the page's language."""
+    ctx, page = _lab_with_terminal(asgi_server, browser, django_user_model)
+    assert page.get_attribute(".xterm-helper-textarea", "aria-label") == "Terminal input"
+    other = ctx.new_page()
+    other.goto(f"{asgi_server}/labs/")
+    other.click("form[action$='logout/'] button")
+    page.on("dialog", lambda d: d.accept())
+    page.click(".terminal-bar .reset")
+    page.wait_for_url("**/accounts/login/?next=/labs/week1/images-and-containers/", timeout=15_000)
+    page.fill("input[name=username]", "learner")
+    page.fill("input[name=password]", "pw-learner-1")
+    page.click("button[type=submit].primary")
+    page.wait_for_url("**/labs/week1/images-and-containers/")
+    ctx.close()
+
+
+def test_no_extension_left_is_said_in_the_warning(asgi_server, browser, django_user_model, backend,
+                                                  settings):
+    """At the extension limit the Extend button goes, and the warning says there is none left
+    (the button just vanished, and the learner had to guess)."""
+    from webapp.sandboxes import consumers
+    from webapp.sandboxes.backend import Lease, learner_owner
+
+    settings.BUNGEO_SANDBOX_WARN_BEFORE = 600
+    ctx, page = _lab_with_terminal(asgi_server, browser, django_user_model)
+    sb = backend.find(owner=learner_owner(django_user_model.objects.get(username="learner")))
+    page.wait_for_selector("#lease:visible")
+    assert page.is_hidden("#lease .no-more")
+    lease = backend.lease(sb.id)
+    backend._lease_write(sb.id, Lease(lease.started, time.time() + 300,
+                                      settings.BUNGEO_SANDBOX_MAX_EXTENSIONS))
+    page.reload()  # the page learns the new lease when its terminal connects
+    page.wait_for_selector("#lease.warn .no-more:visible", timeout=30_000 + consumers.LEASE_EVERY * 1000)
+    assert page.is_hidden("#lease .extend")
+    assert page.inner_text("#lease .no-more") == "No extensions left."
     ctx.close()
 
 
