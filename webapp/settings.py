@@ -184,9 +184,11 @@ BUNGEO_ISOLATION = env.str("BUNGEO_ISOLATION", default="auto")
 BUNGEO_SANDBOX_MEMORY = env.str("BUNGEO_SANDBOX_MEMORY", default="2g")
 BUNGEO_SANDBOX_CPUS = env.float("BUNGEO_SANDBOX_CPUS", default=1.0)
 # Disk quota per sandbox (its inner engine's storage) and per learner workspace, e.g. "10g":
-# each is a loop-mounted ext4 file system of that size (sparse: only used blocks take space; one
-# loop device each). Empty: no quota (storage in named volumes on the engine's disk).
-BUNGEO_SANDBOX_DISK = env.str("BUNGEO_SANDBOX_DISK", default="")
+# each is a loop-mounted ext4 file system of that size (sparse: only used blocks take space, about
+# 70 MB of file system each at first; one loop device each, made on demand). On by default: without
+# it one learner's `fallocate -l 20G` fills the host's disk. Empty: no quota (storage in named
+# volumes on the engine's disk).
+BUNGEO_SANDBOX_DISK = env.str("BUNGEO_SANDBOX_DISK", default="10g")
 BUNGEO_SANDBOX_PIDS = env.int("BUNGEO_SANDBOX_PIDS", default=1024)
 # Grading sandboxes keep their inner engine's storage (the pulled stand-ins, built images) in a
 # tmpfs of this size instead of on disk: grading runs much faster, at the cost of memory (the

@@ -18,11 +18,11 @@ from webapp.sandboxes.backend import learner_owner
 pytestmark = pytest.mark.docker
 
 
-@pytest.mark.django_db(transaction=True)
-def test_full_disk_is_announced_then_cleared(backend, student, settings, monkeypatch):
+def _warned_then_cleared(backend, student, monkeypatch, fill: str, free: str) -> dict:
+    """The terminal's first "warn" status after ``fill`` runs in the student's sandbox; raises
+    unless the status goes back to "ready" after ``free``."""
     from labs.consumers import LabTerminalConsumer
 
-    settings.BUNGEO_SANDBOX_DISK = "128m"
     monkeypatch.setattr(consumers, "LEASE_EVERY", 0.5)
     owner = learner_owner(student)
 
@@ -46,27 +46,61 @@ def test_full_disk_is_announced_then_cleared(backend, student, settings, monkeyp
 
         await until("ready")
         sb = await asyncio.to_thread(backend.find, owner=owner)
-        await asyncio.to_thread(inner_sh, backend, sb.id,
-                                "dd if=/dev/zero of=/root/big bs=1M count=200 2>/dev/null; true")
+        await asyncio.to_thread(inner_sh, backend, sb.id, fill)
         warn = await until("warn")
-        await asyncio.to_thread(inner_sh, backend, sb.id, "rm -f /root/big")
+        if free:
+            await asyncio.to_thread(inner_sh, backend, sb.id, free)
         await until("ready")
         await comm.disconnect()
         return warn
 
     try:
         with translation.override("en"):
-            warn = asyncio.run(scenario())
-        assert "disk is full (workspace" in warn["text"] and "of 0.1 GB used" in warn["text"]
-        assert "docker system prune -a" in warn["text"] and "resetting the sandbox keeps them" in warn["text"]
+            return asyncio.run(scenario())
     finally:
         sb = backend.find(owner=owner)
         if sb:
             backend.remove(sb.id, keep_workspace=False)
 
 
+@pytest.mark.django_db(transaction=True)
+def test_full_home_folder_is_announced_then_cleared(backend, student, settings, monkeypatch):
+    """The workspace (/root) is its own disk: the advice is to remove files there, not images
+    ('docker system prune -a' frees nothing in /root and deletes the learner's images)."""
+    settings.BUNGEO_SANDBOX_DISK = "128m"
+    warn = _warned_then_cleared(backend, student, monkeypatch,
+                                "dd if=/dev/zero of=/root/big bs=1M count=200 2>/dev/null; true",
+                                "rm -f /root/big")
+    assert "Your home folder is full (0.1 of 0.1 GB used)" in warn["text"], warn["text"]
+    assert "'rm'" in warn["text"] and "prune" not in warn["text"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_full_image_storage_is_announced_then_cleared(backend, student, settings, monkeypatch):
+    settings.BUNGEO_SANDBOX_DISK = "128m"
+    warn = _warned_then_cleared(backend, student, monkeypatch,
+                                "dd if=/dev/zero of=/var/lib/docker/big bs=1M count=200 2>/dev/null; true",
+                                "rm -f /var/lib/docker/big")
+    assert "image storage is full" in warn["text"] and "docker system prune -a" in warn["text"], warn["text"]
+    assert "home folder" not in warn["text"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_process_limit_reached_is_announced_then_cleared(backend, student, settings, monkeypatch):
+    """A fork bomb (here: processes started until the limit refuses more) leaves the sandbox
+    unable to start commands: the bar says so and points to Reset; once the processes end, it
+    says "Connected" again. Below the limit nothing is said (the other tests' 'ready')."""
+    settings.BUNGEO_SANDBOX_PIDS = 120
+    warn = _warned_then_cleared(backend, student, monkeypatch,
+                                "for i in $(seq 150); do sleep 8 >/dev/null 2>&1 & done 2>/dev/null; true",
+                                "")
+    assert "reached its limit of 120 processes" in warn["text"], warn["text"]
+    assert '"Reset sandbox"' in warn["text"]
+
+
 def test_quota_with_warm_pool_and_existing_workspace(backend, settings):
     # A learner who used bungeo before quotas were on: their files are in a named volume.
+    settings.BUNGEO_SANDBOX_DISK = ""
     before = backend.ensure(owner="migrating")
     inner_sh(backend, before.id, "echo kept > /root/notes.txt")
     backend.remove(before.id)  # workspace kept

@@ -186,6 +186,11 @@ class SandboxBackend:
         """The disk quota of each sandbox and workspace in bytes, or None without quotas."""
         return None
 
+    def pids_usage(self, sandbox_id: str) -> tuple[int, int] | None:
+        """``(processes now, process limit)`` of the sandbox, or None when not known (not
+        running, no limit, or a backend that cannot tell)."""
+        return None
+
     def workspace_path(self, owner: str) -> Path | None:
         """The host folder holding ``owner``'s workspace (their /root), or None when they have
         none yet or it is not reachable from this host. Nothing is created or mounted. The

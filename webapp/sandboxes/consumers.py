@@ -46,6 +46,7 @@ LEASE_EVERY = 20.0  # seconds between lease updates sent to the page
 RESET_WAIT_S = 30.0  # seconds a terminal that ended waits for a reset under way to start the sandbox
 STOP_WAIT_S = 6.0  # seconds a sandbox whose terminal ended may take to stop (its stop grace is 5 s)
 DISK_FULL = 0.95  # share of a quota'd disk from which the learner is warned
+PIDS_FULL = 0.95  # share of the process limit from which the learner is warned
 QUEUE_POLL_S = 3.0  # seconds between admission attempts of a queued learner
 PENDING_MAX = 65536  # bytes of input kept while the sandbox (or its inner engine) starts
 ENGINE_QUIET_S = 0.3  # seconds the inner engine may take, once attached, before the page is told
@@ -246,17 +247,33 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         return await database_sync_to_async(session.exists)(key)
 
     async def check_disk(self) -> None:
-        """Warn in the status line while a quota'd disk of the sandbox is (nearly) full."""
-        usage = await asyncio.to_thread(get_backend().disk_usage, self.sandbox.id)
+        """Warn in the status line while the sandbox is at its process limit (a fork bomb: new
+        commands cannot start, and only a reset helps) or a quota'd disk of it is (nearly) full,
+        with what frees each; say "Connected" again once it is over."""
+        backend = get_backend()
+        pids = await asyncio.to_thread(backend.pids_usage, self.sandbox.id)
+        usage = await asyncio.to_thread(backend.disk_usage, self.sandbox.id)
         full = [(what, used, size) for what, used, size in usage if used >= DISK_FULL * size]
-        if full:
-            what, used, size = full[0]
-            with override(self.lang):
-                label = str(_("workspace") if what == "workspace" else _("image storage"))
-                text = str(_("Your sandbox disk is full (%(what)s: %(used).1f of %(size).1f GB used). "
-                             "Remove images or containers (docker system prune -a) or files: "
-                             "resetting the sandbox keeps them.")) % {
-                    "what": label, "used": used / 1e9, "size": size / 1e9}
+        text = None
+        with override(self.lang):
+            if pids is not None and pids[0] >= PIDS_FULL * pids[1]:
+                text = str(_("Your sandbox has reached its limit of %(limit)d processes (a fork bomb, or "
+                             "a program that keeps starting new ones), so commands cannot start. "
+                             "Press \"Reset sandbox\": your files and images are kept.")) % {
+                    "limit": pids[1]}
+            elif full:
+                what, used, size = full[0]
+                fill = {"used": used / 1e9, "size": size / 1e9}
+                if what == "workspace":
+                    text = str(_("Your home folder is full (%(used).1f of %(size).1f GB used). Remove "
+                                 "files you no longer need from it, for example with 'rm': resetting "
+                                 "the sandbox keeps them.")) % fill
+                else:
+                    text = str(_("Your sandbox's image storage is full (%(used).1f of %(size).1f GB "
+                                 "used). Remove images and containers you no longer need ('docker "
+                                 "system prune -a' removes all that no container uses): resetting "
+                                 "the sandbox keeps them.")) % fill
+        if text:
             await self.status("warn", text)
             self.disk_warned = True
         elif self.disk_warned:

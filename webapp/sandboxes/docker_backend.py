@@ -885,6 +885,23 @@ class DockerSandboxBackend(SandboxBackend):
     def disk_quota_bytes(self) -> int | None:
         return disk_quota_bytes()
 
+    def pids_usage(self, sandbox_id: str) -> tuple[int, int] | None:
+        """See :meth:`SandboxBackend.pids_usage`: the engine's one-shot stats of the sandbox
+        container (``pids_stats.current`` and ``.limit``, read by the engine from the sandbox's
+        pids cgroup, v1 or v2; Docker Engine API, ``GET /containers/{id}/stats``). Takes about
+        0.05 s; works while a fork bomb fills the sandbox (nothing runs inside it)."""
+        c = self._container(sandbox_id)
+        if c is None or c.status != "running":
+            return None
+        try:
+            stats = self.client.api.stats(c.id, stream=False, one_shot=True)
+        except docker.errors.DockerException as exc:
+            log.debug("pids of %s: %s", sandbox_id, exc)
+            return None
+        pids = stats.get("pids_stats") or {}
+        current, limit = pids.get("current"), pids.get("limit")
+        return (int(current), int(limit)) if current is not None and limit else None
+
     # -- lease (maximum lifetime) ---------------------------------------------------------------
     def _lease_path(self, sandbox_id: str) -> Path:
         # Not in host_dir: that folder is writable from inside the sandbox.
