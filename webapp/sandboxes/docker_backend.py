@@ -789,14 +789,17 @@ class DockerSandboxBackend(SandboxBackend):
             kind, owner = self._identity(c)
             owner = owner if kind == KIND_LEARNER else None
         changed = []
-        for d in dirs:
-            if d.stat().st_uid != uid:
-                os.chown(d, uid, uid)
-                changed.append(d)
+        # The workspace first: once claimed, a pool slot's home *is* the workspace (a bind mount),
+        # and chowning the home alone made the workspace's root look handed over already, so its
+        # folders (work/, made by the other mode's root) stayed unwritable (quotas on).
         ws = self.workspace_path(owner) if owner else None
         if ws is not None and Path(ws).stat().st_uid != uid:
             subprocess.run(["chown", "-R", f"{uid}:{uid}", str(ws)], check=False)
             changed.append(Path(ws))
+        for d in dirs:
+            if d.stat().st_uid != uid:
+                os.chown(d, uid, uid)
+                changed.append(d)
         return changed
 
     def _remove_volumes(self, names: list[str]) -> None:
