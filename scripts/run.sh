@@ -8,6 +8,9 @@ export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379/0}"
 mkdir -p var/log
 $PY manage.py migrate -v 0
 $PY manage.py collectstatic --noinput -v 0
+# The Korean interface (the .mo file is built, not kept in git): cheap, and run.sh may be started
+# without host-setup.sh (which compiles it too).
+$PY manage.py compilemessages -l ko -v 0
 echo
 echo "bungeo demo accounts (for this machine only):"
 $PY manage.py demo-users

@@ -3,6 +3,8 @@ bungeo; anyone else gets 404; nothing listening gets a clear 502; the answer is 
 bungeo's origin (CSP sandbox)."""
 from __future__ import annotations
 
+import logging
+
 import pytest
 from asgiref.sync import async_to_sync
 from django.urls import reverse
@@ -58,12 +60,15 @@ def test_open_form_redirects_to_the_owners_port(client, student):
     assert client.get(reverse("sandboxes:preview_open"), {"port": "99999"}).status_code == 400
 
 
-def test_nothing_listening_gets_a_clear_message(client, student, serving):
+def test_nothing_listening_gets_a_clear_message(client, student, serving, caplog):
+    """... and is no server error in the log: nothing listening is a learner's everyday case."""
     client.force_login(student)
-    with translation.override("en"):
+    with translation.override("en"), caplog.at_level(logging.INFO):
         resp = client.get(_url(student, 8081), HTTP_ACCEPT_LANGUAGE="en")
     assert resp.status_code == 502
     assert b"Nothing answers on port 8081" in resp.content and b"-p 8081:80" in resp.content
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
+    assert any("preview answered 502" in r.getMessage() for r in caplog.records)
 
 
 def test_other_learners_cannot_open_it_but_staff_can(client, student, other_student, serving,

@@ -59,10 +59,16 @@ PREVIEW_CSP = "sandbox allow-scripts allow-forms allow-popups allow-modals"
 
 
 def _preview_message(status: int, text: str) -> HttpResponse:
+    """A small page telling the learner why the preview has nothing to show (``status``: 400,
+    502 nothing listens, 503 the sandbox is not running). These are a learner's everyday
+    situations, not server faults: logged at INFO here, and marked as logged so that Django's
+    request logger does not report each as an ERROR with a 5xx."""
     body = (f'<!doctype html><meta charset="utf-8"><title>bungeo</title>'
             f'<p style="font:16px sans-serif;margin:2em">{escape(text)}</p>')
     resp = HttpResponse(body, status=status)
     resp["Content-Security-Policy"] = PREVIEW_CSP
+    log.info("preview answered %s: %s", status, text)
+    resp._has_been_logged = True  # django.utils.log.log_response skips a logged response
     return resp
 
 
