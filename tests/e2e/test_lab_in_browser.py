@@ -256,7 +256,8 @@ def test_an_open_terminal_stops_its_sandbox_when_the_lease_runs_out(asgi_server,
     backend._lease_write(sb.id, Lease(lease.started, time.time() + 3, 0))
     page.wait_for_selector("#term-status[data-state=closed]", timeout=30_000)
     assert not backend.get(sb.id).running
-    assert "Your sandbox was stopped" in page.inner_text("#term-status")
+    text = page.inner_text("#term-status")
+    assert "Your sandbox reached its time limit and was stopped" in text and "Start again" in text, text
     assert page.evaluate("(e => e.scrollWidth <= e.clientWidth)(document.querySelector('#term-status'))")
     assert page.is_hidden("#lease") and page.is_visible("#term-restart")
     ctx.close()

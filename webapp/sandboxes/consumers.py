@@ -71,6 +71,7 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         self.lease_task: asyncio.Task | None = None
         self.start_task: asyncio.Task | None = None
         self.disk_warned = False
+        self.stopped_for_time = False  # this terminal stopped its sandbox at the time limit
         self.pending = bytearray()
         # False until the sandbox's inner engine answers: the learner's input waits in `pending`.
         self.engine_ready = False
@@ -233,6 +234,7 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         if left is None or left > 0:
             return False
         log.info("sandbox %s stopped: its lease expired (terminal open)", self.sandbox.id)
+        self.stopped_for_time = True
         await asyncio.to_thread(get_backend().stop, self.sandbox.id)
         return True
 
@@ -334,7 +336,10 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         except OSError as exc:  # e.g. a reset connection: the terminal ended all the same
             log.debug("terminal of %s ended: %s", self.owner, exc)
         ended = await self.sandbox_ended()
-        if ended == "stopped":
+        if ended == "stopped" and self.stopped_for_time:
+            await self.status("closed", _("Your sandbox reached its time limit and was stopped. Your "
+                                          "files and images are kept: press Start again to go on."))
+        elif ended == "stopped":
             await self.status("closed", _("Your sandbox was stopped (time limit or idle). Your files "
                                           "and images are kept: press Start again to go on."))
         elif ended == "restarted":
