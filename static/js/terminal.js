@@ -199,8 +199,10 @@
       }
       retry += 1;
       const wait = Math.min(10, retry * 1.5);
-      setStatus("reconnecting", resetting ? resetText()
-        : (el.dataset.reconnecting || "Reconnecting…") + " (" + wait.toFixed(0) + "s)");
+      // The server may have said why (a reset from another tab): keep its words, with the wait.
+      const why = statusEl.dataset.state === "reconnecting"
+        ? statusEl.textContent.replace(/ \(\d+s\)$/, "") : (el.dataset.reconnecting || "Reconnecting…");
+      setStatus("reconnecting", resetting ? resetText() : why + " (" + wait.toFixed(0) + "s)");
       reconnectTimer = setTimeout(connect, wait * 1000);
     };
   }

@@ -2,6 +2,7 @@
 a command in the terminal, see its output, see the step tick by itself."""
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -222,14 +223,18 @@ def test_a_reset_from_another_tab_reconnects_this_one_by_itself(asgi_server, bro
     backend.wait_engine(sb.id)
     page.wait_for_selector("#term-status[data-state=ready]:not(:has-text('Docker is starting'))")
     connects = page.evaluate("window.bungeoConnects")
-    page.evaluate("""() => { window.bungeoStates = [];
-        new MutationObserver(() => window.bungeoStates.push(
-            document.querySelector('#term-status').dataset.state))
-          .observe(document.querySelector('#term-status'), {attributes: true}); }""")
+    page.evaluate("""() => { window.bungeoStates = []; window.bungeoTexts = [];
+        const st = document.querySelector('#term-status');
+        new MutationObserver(() => { window.bungeoStates.push(st.dataset.state);
+                                     window.bungeoTexts.push(st.textContent); })
+          .observe(st, {attributes: true, childList: true, characterData: true, subtree: true}); }""")
     backend.restart(sb.id)
     page.wait_for_function(f"window.bungeoConnects > {connects}", timeout=60_000)
     page.wait_for_selector("#term-status[data-state=ready]", timeout=60_000)
     assert "closed" not in page.evaluate("window.bungeoStates"), page.evaluate("window.bungeoStates")
+    # While it waits to reconnect, the bar says why (it said only "Reconnecting… (2s)").
+    texts = page.evaluate("window.bungeoTexts")
+    assert any(re.fullmatch(r"Your sandbox was reset: reconnecting… \(\d+s\)", t) for t in texts), texts
     assert page.is_hidden("#term-restart")
     page.click("#terminal")
     page.keyboard.type("echo after-$((6*7))\n")
