@@ -222,7 +222,16 @@
       }
       return;
     }
-    if (ws && ws.readyState === WebSocket.OPEN) ws.send(bytes);
+    if (ws && ws.readyState === WebSocket.OPEN) {
+      ws.send(bytes);
+    } else if (statusEl.dataset.state === "closed" || statusEl.dataset.state === "error") {
+      // Typed into a stopped terminal: nothing runs it, so point at what the bar says to do
+      // (it was lost without a sign).
+      statusEl.classList.remove("nudge");
+      void statusEl.offsetWidth;  // restart the animation
+      statusEl.classList.add("nudge");
+      if (restartBtn && !restartBtn.hidden) restartBtn.classList.add("nudge");
+    }
   }
   function flushHeld() {
     const out = held.splice(0);

@@ -203,6 +203,11 @@ def test_a_stopped_sandbox_waits_for_start_again_instead_of_restarting(asgi_serv
     text = page.inner_text("#term-status")
     assert "Your sandbox was stopped" in text and "Start again" in text, text
     page.wait_for_selector("#term-restart:visible")
+    assert page.get_attribute("#term-status", "class").split().count("nudge") == 0
+    page.click("#terminal")
+    page.keyboard.type("ls\n")  # runs nowhere: the bar's advice and Start again flash
+    assert "nudge" in page.get_attribute("#term-status", "class").split()
+    assert "nudge" in page.get_attribute("#term-restart", "class").split()
     page.wait_for_timeout(5000)  # longer than any automatic reconnect would wait
     assert not backend.get(sb.id).running
     page.click("#term-restart")
