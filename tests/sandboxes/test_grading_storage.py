@@ -78,3 +78,15 @@ def test_the_operators_report_says_where_grading_storage_lives(settings):
     assert engine.status()["grading_storage"].startswith("memory: tmpfs of 3072 MiB")
     settings.BUNGEO_GRADING_TMPFS = "0"
     assert engine.grading_storage_report("userns") == "disk"
+
+
+def test_the_operators_report_says_whether_learners_have_a_disk_quota(settings, tmp_path):
+    from webapp.sandboxes import engine
+
+    settings.BUNGEO_DATA_DIR = tmp_path / "data"
+    settings.BUNGEO_SANDBOX_DISK = "10g"
+    text = engine.disk_quota_report()
+    assert text.startswith("10.0 GiB per sandbox's image storage and per workspace"), text
+    assert f"{tmp_path}/data/disks;" in text and "GB free there" in text
+    settings.BUNGEO_SANDBOX_DISK = ""
+    assert engine.disk_quota_report().startswith("off: one learner can fill this host's disk")

@@ -433,6 +433,26 @@ def grading_storage_report(mode: str) -> str:
     return f"memory: tmpfs of {size // 2**20} MiB per grading sandbox (BUNGEO_GRADING_TMPFS)"
 
 
+def disk_quota_report() -> str:
+    """The learners' disk quota for the operator's report: ``"10.0 GiB per sandbox's image
+    storage and per workspace (<data dir>/disks; N GB free there)"`` or, with
+    ``BUNGEO_SANDBOX_DISK`` empty, a warning that one learner can fill the host's disk."""
+    import shutil
+
+    from .docker_backend import disk_quota_bytes
+
+    size = disk_quota_bytes()
+    if not size:
+        return ("off: one learner can fill this host's disk (set BUNGEO_SANDBOX_DISK, e.g. 10g)")
+    disks = Path(settings.BUNGEO_DATA_DIR) / "disks"
+    where = disks if disks.exists() else Path(settings.BUNGEO_DATA_DIR)
+    while not where.exists() and where != where.parent:
+        where = where.parent
+    free = shutil.disk_usage(where).free
+    return (f"{size / 2**30:.1f} GiB per sandbox's image storage and per workspace "
+            f"({disks}; {free / 1e9:.0f} GB free there)")
+
+
 def status() -> dict[str, object]:
     """A small report for operators: engine and mirror up or down, versions, counts."""
     p = paths()
@@ -476,6 +496,7 @@ def status() -> dict[str, object]:
         if tun := tun_report(str(report["isolation"])):
             report["tun_device"] = tun
         report["grading_storage"] = grading_storage_report(str(report["isolation"]))
+        report["disk_quota"] = disk_quota_report()
         report["kernel_limits"] = {
             k: int((Path("/proc/sys") / k).read_text().split()[0]) for k in HOST_SYSCTLS
         }
