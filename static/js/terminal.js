@@ -201,8 +201,9 @@
       const wait = Math.min(10, retry * 1.5);
       // The server may have said why (a reset from another tab): keep its words, with the wait.
       const why = statusEl.dataset.state === "reconnecting"
-        ? statusEl.textContent.replace(/ \(\d+s\)$/, "") : (el.dataset.reconnecting || "Reconnecting…");
-      setStatus("reconnecting", resetting ? resetText() : why + " (" + wait.toFixed(0) + "s)");
+        ? statusEl.textContent.replace(/ \([^()]*\)$/, "") : (el.dataset.reconnecting || "Reconnecting…");
+      const secs = (el.dataset.seconds || "{n} s").replace("{n}", wait.toFixed(0));
+      setStatus("reconnecting", resetting ? resetText() : why + " (" + secs + ")");
       reconnectTimer = setTimeout(connect, wait * 1000);
     };
   }
@@ -248,6 +249,7 @@
     if (!ev.detail.elt || !ev.detail.elt.classList.contains("reset")) return;
     beforeReset = { state: statusEl.dataset.state, text: statusEl.textContent };
     resetting = true;
+    if (restartBtn) restartBtn.hidden = true;  // one way back at a time (it stayed beside "Resetting…")
     // A reset takes a few seconds: the status line says so until it is done, and the button
     // stays disabled meanwhile (htmx). The same words beside the button too crowded the bar: the
     // status was cut ("Resetting your sandbo…") and the button pushed to a second row.

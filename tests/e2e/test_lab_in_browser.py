@@ -117,6 +117,8 @@ def test_terminal_status_texts_and_copy_paste_hint_are_translated(client, django
     page = client.get("/labs/week1/images-and-containers/", HTTP_ACCEPT_LANGUAGE="ko").content.decode()
     assert 'data-reconnecting="다시 연결하는 중…"' in page
     assert 'data-denied="권한이 없습니다. 다시 로그인해 주세요."' in page
+    assert 'data-seconds="{n}초"' in page  # the wait before reconnecting: "(2초)", not "(2s)"
+    assert 'data-input-label="터미널 입력"' in page
     assert "붙여넣기: Ctrl+V" in page
 
 
@@ -239,7 +241,7 @@ def test_a_reset_from_another_tab_reconnects_this_one_by_itself(asgi_server, bro
     assert "closed" not in page.evaluate("window.bungeoStates"), page.evaluate("window.bungeoStates")
     # While it waits to reconnect, the bar says why (it said only "Reconnecting… (2s)").
     texts = page.evaluate("window.bungeoTexts")
-    assert any(re.fullmatch(r"Your sandbox was reset: reconnecting… \(\d+s\)", t) for t in texts), texts
+    assert any(re.fullmatch(r"Your sandbox was reset: reconnecting… \(\d+ s\)", t) for t in texts), texts
     assert page.is_hidden("#term-restart")
     page.click("#terminal")
     page.keyboard.type("echo after-$((6*7))\n")
