@@ -115,3 +115,26 @@ def test_quota_with_warm_pool_and_existing_workspace(backend, settings):
         assert {what for what, _u, _s in backend.disk_usage(sb.id)} == {"engine", "workspace"}
     finally:
         backend.remove(sb.id, keep_workspace=False)
+
+
+def test_space_freed_in_a_quotad_disk_goes_back_to_the_host(backend, settings):
+    """The disks are sparse files: what the learner deletes is handed back to the host's disk
+    (mounted with discard), not kept at its high-water mark for as long as the file exists."""
+    settings.BUNGEO_SANDBOX_DISK = "256m"
+    sb = backend.ensure(owner="freeing")
+    image = backend._workspace_disk("freeing")[0]
+
+    def allocated() -> int:
+        return image.stat().st_blocks * 512
+
+    try:
+        inner_sh(backend, sb.id, "dd if=/dev/urandom of=/root/big bs=1M count=100 2>/dev/null; sync")
+        full = allocated()
+        assert full > 100e6, full
+        inner_sh(backend, sb.id, "rm /root/big; sync")
+        deadline = time.monotonic() + 30
+        while allocated() > full - 80e6 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert allocated() <= full - 80e6, (full, allocated())
+    finally:
+        backend.remove(sb.id, keep_workspace=False)

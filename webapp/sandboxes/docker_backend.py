@@ -303,7 +303,9 @@ def _disk_mount(image: Path, mountpoint: Path, size: int) -> bool:
         steps += [["truncate", "-s", str(size), str(image)],
                   ["mkfs.ext4", "-q", "-F", "-m", "0", "-E",
                    f"root_owner={REMAP_ROOT}:{REMAP_ROOT},nodiscard", str(image)]]
-    steps.append(["mount", "-o", "loop,nosuid,nodev", str(image), str(mountpoint)])
+    # discard: space the learner frees goes back to the host (the loop device punches holes in
+    # the sparse file); without it the file kept its high-water mark, up to the quota, for good.
+    steps.append(["mount", "-o", "loop,nosuid,nodev,discard", str(image), str(mountpoint)])
     for cmd in steps:
         res = subprocess.run(cmd, capture_output=True, text=True)
         if res.returncode != 0:
