@@ -58,12 +58,20 @@ def test_learner_sandboxes_and_grading_with_the_setting_off_keep_storage_on_disk
     finally:
         backend.remove(learner.id, keep_workspace=False)
     settings.BUNGEO_GRADING_TMPFS = ""
+    settings.BUNGEO_SANDBOX_DISK = ""  # no quota: the storage is a named volume
     sb = backend.create_fresh(owner="ondisk", images=())
     try:
         assert _fs_type(backend, sb.id) != "tmpfs"
         assert backend.client.volumes.get(f"{sb.id}-docker")
         c = backend._container(sb.id)
         assert c.attrs["HostConfig"]["Memory"] == docker.utils.parse_bytes(settings.BUNGEO_SANDBOX_MEMORY)
+    finally:
+        backend.remove(sb.id, keep_workspace=False)
+    settings.BUNGEO_SANDBOX_DISK = "256m"  # the default has a quota: the storage is a quota'd disk
+    sb = backend.create_fresh(owner="ondisk", images=())
+    try:
+        assert _fs_type(backend, sb.id) != "tmpfs"
+        assert [what for what, _used, size in backend.disk_usage(sb.id) if size <= 256 * 2**20] == ["engine"]
     finally:
         backend.remove(sb.id, keep_workspace=False)
 
