@@ -91,3 +91,27 @@ def test_stop_never_signals_a_process_that_reused_the_engine_pid(paths):
     finally:
         stranger.kill()
         stranger.wait()
+
+
+def test_engine_uses_the_cgroupfs_driver_whatever_the_init(paths):
+    """On a cgroup v2 host with systemd (Debian 12, Ubuntu 22.04 and later), dockerd defaults to
+    the systemd cgroup driver, which refuses the cgroupfs parent ``/bungeo`` and the engine never
+    starts (seen in a Debian 12 VM: "cgroup-parent for systemd cgroup should be a valid slice")."""
+    cmd = engine.dockerd_command(paths)
+    assert "native.cgroupdriver=cgroupfs" == cmd[cmd.index("--exec-opt") + 1]
+    assert "--cgroup-parent=/bungeo" in cmd
+    assert "--userns-remap=default" in cmd
+
+
+def test_cgroup_parents_finds_the_unified_and_the_per_controller_directories(tmp_path):
+    """``/bungeo`` sits at the root of the unified hierarchy on cgroup v2 and under each
+    controller on v1; the sweep and the tests look in both."""
+    v2 = tmp_path / "v2"
+    (v2 / "bungeo" / "sb1").mkdir(parents=True)
+    (v2 / "cgroup.controllers").write_text("cpu memory pids\n")
+    v1 = tmp_path / "v1"
+    for ctrl in ("memory", "pids"):
+        (v1 / ctrl / "bungeo").mkdir(parents=True)
+    (v1 / "cpu").mkdir()
+    assert engine.cgroup_parents(v2) == [v2 / "bungeo"]
+    assert sorted(engine.cgroup_parents(v1)) == [v1 / "memory" / "bungeo", v1 / "pids" / "bungeo"]

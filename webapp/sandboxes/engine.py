@@ -273,6 +273,32 @@ def _registry_start(p: EnginePaths) -> None:
     p.registry_pidfile.write_text(str(proc.pid))
 
 
+def dockerd_command(p: EnginePaths) -> list[str]:
+    """The command line of bungeo's dedicated sandbox engine (``dockerd``), for the paths ``p``:
+    its own data root, exec root, socket and bridge, no iptables rules of its own (bungeo's
+    firewall applies), user-namespace remapping, and the root-owned cgroup parent ``/bungeo``
+    managed with the cgroupfs driver (dockerd(8), "--exec-opt native.cgroupdriver")."""
+    return [
+        "dockerd",
+        "--data-root", str(p.data_root),
+        "--exec-root", str(p.exec_root),
+        "--host", f"unix://{p.socket}",
+        "--pidfile", str(p.pidfile),
+        "--bridge", settings.BUNGEO_SANDBOX_BRIDGE,
+        "--iptables=false",
+        "--ip-masq=false",
+        "--userns-remap=default",
+        # cgroupfs, whatever the host's init: the parent below is a cgroupfs path. On a
+        # cgroup v2 host with systemd, dockerd would default to the systemd driver and refuse
+        # to start ("cgroup-parent for systemd cgroup should be a valid slice").
+        "--exec-opt", "native.cgroupdriver=cgroupfs",
+        "--cgroup-parent=/bungeo",
+        "--insecure-registry", mirror_address(),
+        "--log-opt", "max-size=10m",
+        "--log-opt", "max-file=2",
+    ]
+
+
 def start(timeout: float = 60.0) -> None:
     """Start the dedicated sandbox engine and the registry mirror, unless already running.
 
@@ -296,21 +322,7 @@ def start(timeout: float = 60.0) -> None:
             _wait_gone(pid, 20)
         p.pidfile.unlink(missing_ok=True)
         _clear_stale_containerd(p)
-        cmd = [
-            "dockerd",
-            "--data-root", str(p.data_root),
-            "--exec-root", str(p.exec_root),
-            "--host", f"unix://{p.socket}",
-            "--pidfile", str(p.pidfile),
-            "--bridge", settings.BUNGEO_SANDBOX_BRIDGE,
-            "--iptables=false",
-            "--ip-masq=false",
-            "--userns-remap=default",
-            "--cgroup-parent=/bungeo",
-            "--insecure-registry", mirror_address(),
-            "--log-opt", "max-size=10m",
-            "--log-opt", "max-file=2",
-        ]
+        cmd = dockerd_command(p)
         with open(p.log, "ab") as logf:
             subprocess.Popen(cmd, stdout=logf, stderr=logf, stdin=subprocess.DEVNULL,
                              start_new_session=True)
@@ -322,6 +334,15 @@ def start(timeout: float = 60.0) -> None:
             time.sleep(0.2)
         log.info("sandbox engine started on %s", p.socket)
     _registry_start(p)
+
+
+def cgroup_parents(base: Path = Path("/sys/fs/cgroup")) -> list[Path]:
+    """The ``/bungeo`` parent cgroup's directory in each hierarchy under ``base`` that has one:
+    the unified hierarchy's (``/sys/fs/cgroup/bungeo``) on a cgroup v2 host, one per controller
+    on v1 (and the hybrid ``unified`` hierarchy's, where runc made one)."""
+    found = [base / "bungeo"] if (base / "cgroup.controllers").exists() else []
+    found += list(base.glob("*/bungeo"))
+    return [d for d in found if d.is_dir()]
 
 
 def _ensure_cgroup_parent() -> None:
@@ -378,7 +399,7 @@ def cgroups_sweep() -> int:
     was not running). A directory with a process in it cannot be removed, so running sandboxes
     are safe. Returns how many directories were removed."""
     removed = 0
-    for base in Path("/sys/fs/cgroup").glob("*/bungeo"):
+    for base in cgroup_parents():
         for d in sorted((p for p in base.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
             try:
                 d.rmdir()
