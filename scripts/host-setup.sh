@@ -32,7 +32,15 @@ if [ "${#missing[@]}" -gt 0 ]; then
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 # The Debian packages start services through systemd where it exists; bungeo runs its own.
-# Also make sure apt can resolve 'apt-get download' for the image builds.
+# Debian's docker-registry service listens on *:5000 (with password auth) and so takes the port
+# of bungeo's registry mirror on the bridge: every learner's pull then failed with "no basic auth
+# credentials". bungeo does not use that service; stop it for good.
+if [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then
+  if systemctl is-active --quiet docker-registry || systemctl is-enabled --quiet docker-registry 2>/dev/null; then
+    log "stopping and disabling Debian's docker-registry service (it holds *:5000; bungeo runs its own mirror)"
+    $SUDO systemctl disable --now docker-registry
+  fi
+fi
 
 if [ ! -x .venv/bin/python ] || [ pyproject.toml -nt .venv/.installed ]; then
   log "creating the Python environment (.venv)"

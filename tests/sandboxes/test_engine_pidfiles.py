@@ -6,8 +6,12 @@ containerd and timed out. These tests use real processes, no engine.
 """
 from __future__ import annotations
 
+import os
+import signal
+import socket
 import subprocess
 import time
+import urllib.request
 
 import pytest
 
@@ -115,3 +119,48 @@ def test_cgroup_parents_finds_the_unified_and_the_per_controller_directories(tmp
     (v1 / "cpu").mkdir()
     assert engine.cgroup_parents(v2) == [v2 / "bungeo"]
     assert sorted(engine.cgroup_parents(v1)) == [v1 / "memory" / "bungeo", v1 / "pids" / "bungeo"]
+
+
+def _free_port(host: str) -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def mirror_port(settings):
+    """A free port on the bridge's gateway for a throwaway mirror (the real one keeps its own)."""
+    host = str(engine.network()[1])
+    settings.BUNGEO_MIRROR_PORT = _free_port(host)
+    return host, settings.BUNGEO_MIRROR_PORT
+
+
+def _stop(p) -> None:
+    pid = engine._pid_alive(p.registry_pidfile, str(p.registry_config))
+    if pid:
+        os.kill(pid, signal.SIGTERM)
+
+
+def test_registry_mirror_starts_and_answers(paths, mirror_port):
+    host, port = mirror_port
+    try:
+        engine._registry_start(paths)
+        with urllib.request.urlopen(f"http://{host}:{port}/v2/", timeout=5) as resp:
+            assert resp.status == 200
+    finally:
+        _stop(paths)
+
+
+def test_registry_mirror_on_a_taken_port_says_so(paths, mirror_port):
+    """On a systemd host, Debian's docker-registry package starts its own service on *:5000,
+    and bungeo's mirror died silently at start (seen in a Debian 12 VM): every pull then failed
+    with "no basic auth credentials" from the other registry."""
+    host, port = mirror_port
+    with socket.socket() as taken:
+        taken.bind((host, port))
+        taken.listen()
+        with pytest.raises(RuntimeError) as err:
+            engine._registry_start(paths)
+    assert f"cannot listen on {host}: another program holds port {port}" in str(err.value)
+    assert "systemctl disable --now docker-registry" in str(err.value)
+    assert not paths.registry_pidfile.exists()

@@ -20,6 +20,7 @@ import shutil
 import signal
 import subprocess
 import time
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from django.conf import settings
 
 log = logging.getLogger(__name__)
 
+REGISTRY_START_S = 10.0  # seconds the registry mirror may take to answer once started
 # Chains bungeo owns in the filter table; they are flushed and refilled on every apply.
 INPUT_CHAIN = "BUNGEO-INPUT"
 FORWARD_CHAIN = "BUNGEO-FORWARD"
@@ -259,18 +261,58 @@ def _registry_start(p: EnginePaths) -> None:
     if exe is None:
         raise RuntimeError("docker-registry is not installed (Debian package docker-registry)")
     p.registry_root.mkdir(parents=True, exist_ok=True)
+    p.registry_log.parent.mkdir(parents=True, exist_ok=True)
     p.registry_config.write_text(
         "version: 0.1\n"
         "log:\n  level: warn\n"
         f"storage:\n  filesystem:\n    rootdirectory: {p.registry_root}\n  delete:\n    enabled: true\n"
         f"http:\n  addr: {mirror_address()}\n"
     )
+    log_start = p.registry_log.stat().st_size if p.registry_log.exists() else 0
     with open(p.registry_log, "ab") as logf:
         proc = subprocess.Popen(
             [exe, "serve", str(p.registry_config)],
             stdout=logf, stderr=logf, stdin=subprocess.DEVNULL, start_new_session=True,
         )
     p.registry_pidfile.write_text(str(proc.pid))
+    _registry_wait(p, proc, log_start)
+
+
+MSG_MIRROR_PORT_TAKEN = (
+    "the registry mirror cannot listen on {address}: another program holds port {port}. On a "
+    "systemd host this is usually Debian's own docker-registry service, which its package starts "
+    "on *:5000 ('systemctl disable --now docker-registry'; bungeo runs its own), or set "
+    "BUNGEO_MIRROR_PORT to a free port.")
+
+
+def _registry_wait(p: EnginePaths, proc: subprocess.Popen, log_start: int,
+                   timeout: float = REGISTRY_START_S) -> None:
+    """Wait until the mirror process ``proc`` answers ``GET /v2/`` with 200 (Docker Registry
+    HTTP API V2, "API Version Check"), at most ``timeout`` seconds. Raises ``RuntimeError``
+    with what its log says since ``log_start`` (bytes) when it exits first, e.g. because another
+    program holds its port (:data:`MSG_MIRROR_PORT_TAKEN`)."""
+    url = f"http://{mirror_address()}/v2/"
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            p.registry_pidfile.unlink(missing_ok=True)
+            with open(p.registry_log, "rb") as f:
+                f.seek(log_start)
+                tail = f.read().decode(errors="replace")[-1500:]
+            if "address already in use" in tail:
+                host, _, port = mirror_address().rpartition(":")
+                raise RuntimeError(MSG_MIRROR_PORT_TAKEN.format(address=host, port=port))
+            raise RuntimeError(f"the registry mirror exited at start ({p.registry_log}):\n{tail}")
+        try:
+            with urllib.request.urlopen(url, timeout=1) as resp:  # noqa: S310 (our own address)
+                if resp.status == 200 and proc.poll() is None:
+                    return
+        except OSError:  # refused, or another registry's 401 (HTTPError is an OSError)
+            pass
+        if time.monotonic() > deadline:
+            log.warning("registry mirror pid %s does not answer on %s yet", proc.pid, url)
+            return
+        time.sleep(0.1)
 
 
 def dockerd_command(p: EnginePaths) -> list[str]:
