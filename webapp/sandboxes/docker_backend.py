@@ -166,9 +166,8 @@ def remove_cgroup_parent(sandbox_id: str) -> None:
     """Remove the sandbox's parent cgroup ``/bungeo/<sandbox>`` in every hierarchy, deepest
     first (cgroup directories go with rmdir once no process is left in them). A hierarchy that
     another cleanup empties meanwhile is skipped, never an error."""
-    root = Path("/sys/fs/cgroup")
-    for base in [root, *(p for p in root.iterdir() if p.is_dir() and not p.is_symlink())]:
-        top = base / "bungeo" / sandbox_id
+    for parent in engine.cgroup_parents():
+        top = parent / sandbox_id
         if not top.is_dir():
             continue
         try:
