@@ -22,10 +22,16 @@ def test_lease_extend_reset_stop_and_expiry(backend, settings):
     settings.BUNGEO_SANDBOX_MAX_LIFETIME = 3600
     settings.BUNGEO_SANDBOX_EXTEND_SECONDS = 600
     settings.BUNGEO_SANDBOX_MAX_EXTENSIONS = 1
+    settings.BUNGEO_SANDBOX_WARN_BEFORE = 600
     sb = backend.ensure(owner="leased")
     try:
         lease = backend.lease(sb.id)
         assert lease is not None and 3590 < lease.remaining() <= 3600 and lease.extensions_left == 1
+        # Outside the warning window Extend is refused (the page does not offer it there).
+        with pytest.raises(SandboxError, match="in its last 10 minutes"), translation.override("en"):
+            backend.extend(sb.id)
+        assert backend.lease(sb.id) == lease
+        settings.BUNGEO_SANDBOX_WARN_BEFORE = 3600
         longer = backend.extend(sb.id)
         assert abs(longer.expires - lease.expires - 600) < 1 and longer.extensions_left == 0
         with pytest.raises(SandboxError, match="every extension"), translation.override("en"):
@@ -53,14 +59,19 @@ def test_lease_extend_reset_stop_and_expiry(backend, settings):
 @pytest.mark.django_db
 def test_extend_view_answers_json_within_policy(client, student, backend, settings):
     settings.BUNGEO_SANDBOX_MAX_EXTENSIONS = 1
+    settings.BUNGEO_SANDBOX_MAX_LIFETIME = 3600
+    settings.BUNGEO_SANDBOX_WARN_BEFORE = 600
     client.force_login(student)
     url = reverse("sandboxes:extend")
     assert client.post(url).status_code == 409  # no sandbox yet
     sb = backend.ensure(owner=learner_owner(student))
     try:
         with translation.override("en"):
+            early = client.post(url, HTTP_ACCEPT_LANGUAGE="en")
+            settings.BUNGEO_SANDBOX_WARN_BEFORE = 3600
             ok = client.post(url, HTTP_ACCEPT_LANGUAGE="en").json()
             refused = client.post(url, HTTP_ACCEPT_LANGUAGE="en")
+        assert early.status_code == 409 and "when the countdown warns you" in early.json()["message"]
         assert ok["ok"] and ok["extensions_left"] == 0 and ok["message"].startswith("Extended by")
         assert refused.status_code == 409 and "every extension" in refused.json()["message"]
         assert client.get(url).status_code == 405

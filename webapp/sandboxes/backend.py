@@ -208,8 +208,9 @@ class SandboxBackend:
 
     def extend(self, sandbox_id: str) -> Lease:
         """Add ``BUNGEO_SANDBOX_EXTEND_SECONDS`` to the lease, at most
-        ``BUNGEO_SANDBOX_MAX_EXTENSIONS`` times per start. Raises :class:`SandboxError` with a
-        learner-facing reason when the policy refuses."""
+        ``BUNGEO_SANDBOX_MAX_EXTENSIONS`` times per start, and only in the last
+        ``BUNGEO_SANDBOX_WARN_BEFORE`` seconds (the warning window, where the page offers it).
+        Raises :class:`SandboxError` with a learner-facing reason when the policy refuses."""
         raise SandboxError(str(MSG_NO_EXTEND))
 
     def pool_fill(self, size: int | None = None) -> list[str]:

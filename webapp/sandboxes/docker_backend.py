@@ -98,6 +98,11 @@ MSG_NOT_READY = _("Your sandbox did not become ready in time. Please try again i
 MSG_NOT_RUNNING = _("The sandbox is not running.")
 MSG_NO_MORE_EXTENSIONS = _("You have used every extension for this session. Your files are kept: "
                            "the sandbox starts again when you come back.")
+MSG_EXTEND_NOT_YET = _("You can extend your session in its last %(minutes)d minutes, when the "
+                       "countdown warns you.")
+# Seconds of slack on the warning window: the page counts down on its own clock from a rounded
+# figure, so its Extend button may show a moment before the server's window opens.
+EXTEND_GRACE_S = 5.0
 MSG_IMAGE_MISSING = _("The sandbox image is missing: the operator must run 'manage.py images build'.")
 
 
@@ -940,6 +945,11 @@ class DockerSandboxBackend(SandboxBackend):
             if lease.extensions_left <= 0:
                 raise SandboxError(str(MSG_NO_MORE_EXTENSIONS))
             now = time.time()
+            # Only inside the warning window, where the page offers it: a learner who extends
+            # at every start would otherwise hold a place in the classroom for hours.
+            window = settings.BUNGEO_SANDBOX_WARN_BEFORE
+            if lease.remaining(now) > window + EXTEND_GRACE_S:
+                raise SandboxError(str(MSG_EXTEND_NOT_YET) % {"minutes": max(1, round(window / 60))})
             new = Lease(lease.started, max(lease.expires, now) + settings.BUNGEO_SANDBOX_EXTEND_SECONDS,
                         lease.extensions + 1)
             self._lease_write(sandbox_id, new)
