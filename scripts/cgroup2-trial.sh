@@ -79,7 +79,11 @@ vm 'systemctl is-system-running --wait >/dev/null 2>&1; stat -fc %T /sys/fs/cgro
 log "copying this checkout into the VM"
 git ls-files -z | tar --null -T - -c | vm "mkdir -p $ROOT && tar x -C $ROOT && touch $ROOT/.venv/.installed"
 log "setting the VM up as 'make run' would (host-setup.sh run)"
+# The engine is started here before host-setup (to load the images, which the VM would take hours
+# to build), so Debian's own registry service, which holds the mirror's port, is stopped first
+# as host-setup would.
 vm "set -e; cd $ROOT; ls /var/lib/apt/lists/*_Packages >/dev/null 2>&1 || apt-get update -q >/dev/null
+    systemctl disable --now docker-registry >/dev/null 2>&1 || true
     .venv/bin/python manage.py sandbox-engine start >/dev/null
     if [ -f /root/images.tar ]; then
       docker -H unix:///run/bungeo/engine.sock load -q -i /root/images.tar && rm /root/images.tar

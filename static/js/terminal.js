@@ -184,6 +184,15 @@
       }
     };
     ws.onclose = (ev) => {
+      if (ev.code === 4401 && el.dataset.loggedOut) {
+        // Logged out (another tab, or the session ended): say so, with the way back here.
+        setStatus("error", el.dataset.loggedOut + " ");
+        const a = document.createElement("a");
+        a.href = el.dataset.loginUrl;
+        a.textContent = el.dataset.login;
+        statusEl.appendChild(a);
+        return;
+      }
       if (ev.code === 4401 || ev.code === 4403) {
         setStatus("error", el.dataset.denied || "Not allowed");
         return;

@@ -359,7 +359,15 @@ def test_logging_out_closes_the_open_terminal(asgi_server, browser, django_user_
     other.goto(f"{asgi_server}/labs/")
     other.click("form[action$='logout/'] button")
     page.wait_for_selector("#term-status[data-state=error]", timeout=15_000)
-    assert "log in again" in page.inner_text("#term-status")
+    text = page.inner_text("#term-status")
+    assert "You were logged out" in text and "Not allowed" not in text, text
+    # The link leads to the login page and, after it, back to this lab.
+    page.click("#term-status a:has-text('Log in again')")
+    page.wait_for_selector("form input[name=username]")
+    page.fill("input[name=username]", "learner")
+    page.fill("input[name=password]", "pw-learner-1")
+    page.click("button[type=submit].primary")
+    page.wait_for_url("**/labs/week1/images-and-containers/")
     ctx.close()
 
 

@@ -28,7 +28,7 @@ def test_lease_extend_reset_stop_and_expiry(backend, settings):
         lease = backend.lease(sb.id)
         assert lease is not None and 3590 < lease.remaining() <= 3600 and lease.extensions_left == 1
         # Outside the warning window Extend is refused (the page does not offer it there).
-        with pytest.raises(SandboxError, match="in its last 10 minutes"), translation.override("en"):
+        with pytest.raises(SandboxError, match="only in its last 10 minutes"), translation.override("en"):
             backend.extend(sb.id)
         assert backend.lease(sb.id) == lease
         settings.BUNGEO_SANDBOX_WARN_BEFORE = 3600

@@ -98,8 +98,8 @@ MSG_NOT_READY = _("Your sandbox did not become ready in time. Please try again i
 MSG_NOT_RUNNING = _("The sandbox is not running.")
 MSG_NO_MORE_EXTENSIONS = _("You have used every extension for this session. Your files are kept: "
                            "the sandbox starts again when you come back.")
-MSG_EXTEND_NOT_YET = _("You can extend your session in its last %(minutes)d minutes, when the "
-                       "countdown warns you.")
+MSG_EXTEND_NOT_YET = _("Your sandbox's time can be extended only in its last %(minutes)d minutes, "
+                       "when the countdown warns you.")
 # Seconds of slack on the warning window: the page counts down on its own clock from a rounded
 # figure, so its Extend button may show a moment before the server's window opens.
 EXTEND_GRACE_S = 5.0
