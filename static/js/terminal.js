@@ -233,6 +233,10 @@
       return;
     }
     if (ws && ws.readyState === WebSocket.OPEN) {
+      if (scrolledBack) {
+        ws.send(LEAVE_HISTORY);
+        scrolledBack = false;
+      }
       ws.send(bytes);
     } else if (statusEl.dataset.state === "closed" || statusEl.dataset.state === "error") {
       // Typed into a stopped terminal: nothing runs it, so point at what the bar says to do
@@ -307,6 +311,29 @@
     });
   }
 
+  // The mouse wheel scrolls back through tmux's history (copy mode), which holds every line: the
+  // shell's output is on tmux's alternate screen, so xterm.js has no scrollback of its own to
+  // show. Three private keys that the sandbox's tmux.conf binds: back, forward, and "leave the
+  // history" before whatever is sent next, so that typing after scrolling goes to the shell.
+  const WHEEL_BACK = encoder.encode("\x1b[9001~");
+  const WHEEL_FORWARD = encoder.encode("\x1b[9002~");
+  const LEAVE_HISTORY = encoder.encode("\x1b[9003~");
+  const WHEEL_STEP_PX = 50;  // wheel travel (pixels) per step of three lines
+  let scrolledBack = false;  // (a reload that finds tmux scrolled back: tmux.conf ends that)
+  let wheelPx = 0;
+  term.attachCustomWheelEventHandler((ev) => {
+    if (term.buffer.active.type !== "alternate") return true;  // no tmux: xterm.js scrolls
+    if (ev.ctrlKey || !ws || ws.readyState !== WebSocket.OPEN) return !ev.ctrlKey;
+    wheelPx += ev.deltaMode === 0 ? ev.deltaY : ev.deltaY * WHEEL_STEP_PX / 3;
+    while (Math.abs(wheelPx) >= WHEEL_STEP_PX) {
+      const back = wheelPx < 0;
+      wheelPx += back ? WHEEL_STEP_PX : -WHEEL_STEP_PX;
+      ws.send(back ? WHEEL_BACK : WHEEL_FORWARD);
+      if (back) scrolledBack = true;
+    }
+    ev.preventDefault();
+    return false;
+  });
   term.onData((data) => sendInput(encoder.encode(data)));
   term.onResize(sendResize);
   // Refit whenever the terminal's box changes, not only with the window: the bar above it

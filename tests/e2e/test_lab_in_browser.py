@@ -436,3 +436,67 @@ def test_a_learner_in_line_sees_the_whole_place_and_cannot_reset_past_it(asgi_se
     finally:
         backend.remove(other.id, keep_workspace=False)
         admission.reset()
+
+
+SCREEN_JS = """() => { const b = window.bungeoTerm.buffer.active; const out = [];
+  for (let i = 0; i < b.length; i++) out.push(b.getLine(i).translateToString(true).trim());
+  return out; }"""
+
+
+def _wait_for_line(page, line: str, present: bool = True, timeout_s: float = 15) -> list[str]:
+    """The terminal's lines once one of them is exactly ``line`` (or none is, when not
+    ``present``); fails after ``timeout_s`` seconds with the screen in the message."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        screen = page.evaluate(SCREEN_JS)
+        if (line in screen) == present:
+            return screen
+        if time.monotonic() > deadline:
+            pytest.fail(f"{line!r} {'never showed' if present else 'stayed'} on the screen: {screen}")
+        page.wait_for_timeout(200)
+
+
+def _wheel(page, steps: int, dy: int) -> None:
+    box = page.locator("#terminal").bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    for _ in range(steps):
+        page.mouse.wheel(0, dy)
+        page.wait_for_timeout(30)
+
+
+def test_the_mouse_wheel_scrolls_back_and_typing_goes_to_the_shell(asgi_server, browser,
+                                                                   django_user_model):
+    """The wheel shows the output that scrolled off the screen (tmux's history: the browser's
+    scrollback has none of it); typing afterwards runs in the shell, not in the history view;
+    a reload while scrolled back opens at the prompt; in a full-screen program the wheel moves
+    through its text (arrow keys)."""
+    ctx, page = _lab_with_terminal(asgi_server, browser, django_user_model)
+    page.click("#terminal")
+    page.keyboard.type("seq 1 300")
+    page.keyboard.press("Enter")
+    screen = _wait_for_line(page, "300")
+    assert "200" not in screen and "1" not in screen  # scrolled off
+    _wheel(page, 12, -50)  # 36 lines back
+    _wait_for_line(page, "250")
+    _wheel(page, 100, -50)  # far enough to reach the top
+    _wait_for_line(page, "1")
+    page.keyboard.type("echo back$((40+2))")
+    page.keyboard.press("Enter")
+    screen = _wait_for_line(page, "back42")
+    assert "1" not in screen  # the history view ended with the typing
+    # A reload while scrolled back opens at the prompt (the history view ends when a page attaches).
+    _wheel(page, 5, -50)
+    _wait_for_line(page, "back42", present=False)
+    page.reload()
+    page.wait_for_selector("#term-status[data-state=ready]", timeout=60_000)
+    _wait_for_line(page, "back42")
+    page.click("#terminal")
+    # A full-screen program: the wheel scrolls less's text forward, three lines a step.
+    page.keyboard.type("seq 1000 1300 | less")
+    page.keyboard.press("Enter")
+    _wait_for_line(page, "1000")
+    _wheel(page, 10, 50)
+    screen = _wait_for_line(page, "1000", present=False)
+    assert "1030" in screen, screen
+    page.keyboard.press("q")
+    ctx.close()
