@@ -18,12 +18,15 @@ from webapp.sandboxes.backend import learner_owner
 pytestmark = pytest.mark.docker
 
 
-def _warned_then_cleared(backend, student, monkeypatch, fill: str, free: str) -> dict:
+def _warned_then_cleared(backend, student, monkeypatch, fill: str, free: str,
+                         lease_every: float = 0.5, timeout: float = 60) -> dict:
     """The terminal's first "warn" status after ``fill`` runs in the student's sandbox; raises
-    unless the status goes back to "ready" after ``free``."""
+    unless it comes within ``timeout`` seconds, or unless the status goes back to "ready" after
+    ``free`` (within ``timeout`` too). The terminal's lease updates (and full checks) come
+    every ``lease_every`` seconds."""
     from labs.consumers import LabTerminalConsumer
 
-    monkeypatch.setattr(consumers, "LEASE_EVERY", 0.5)
+    monkeypatch.setattr(consumers, "LEASE_EVERY", lease_every)
     owner = learner_owner(student)
 
     async def scenario():
@@ -47,10 +50,10 @@ def _warned_then_cleared(backend, student, monkeypatch, fill: str, free: str) ->
         await until("ready")
         sb = await asyncio.to_thread(backend.find, owner=owner)
         await asyncio.to_thread(inner_sh, backend, sb.id, fill)
-        warn = await until("warn")
+        warn = await until("warn", timeout)
         if free:
             await asyncio.to_thread(inner_sh, backend, sb.id, free)
-        await until("ready")
+        await until("ready", timeout)
         await comm.disconnect()
         return warn
 
@@ -96,6 +99,41 @@ def test_process_limit_reached_is_announced_then_cleared(backend, student, setti
                                 "")
     assert "reached its limit of 120 processes" in warn["text"], warn["text"]
     assert '"Reset sandbox"' in warn["text"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_fork_bomb_is_announced_within_seconds_not_at_the_next_lease_update(
+        backend, student, settings, monkeypatch):
+    """Between lease updates (here a minute apart) the terminal looks at the process count
+    every PIDS_EVERY seconds (a cgroup file): the warning comes, and goes, within seconds."""
+    settings.BUNGEO_SANDBOX_PIDS = 120
+    warn = _warned_then_cleared(backend, student, monkeypatch,
+                                "for i in $(seq 150); do sleep 8 >/dev/null 2>&1 & done 2>/dev/null; true",
+                                "", lease_every=60, timeout=20)
+    assert "reached its limit of 120 processes" in warn["text"], warn["text"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_process_count_is_read_from_the_sandbox_cgroup_and_matches_the_engine(backend, settings,
+                                                                              monkeypatch):
+    """The cheap reading (the container's pids cgroup on the host) counts what runs inside,
+    inner containers included, against the sandbox's limit, as the engine's stats do; where the
+    cgroup cannot be found, ``cheap`` gives None and the engine is asked instead."""
+    settings.BUNGEO_SANDBOX_PIDS = 300
+    sb = backend.ensure(owner="counting")
+    try:
+        before = backend.pids_usage(sb.id, cheap=True)
+        assert before is not None and before[1] == 300, before
+        inner_sh(backend, sb.id, "for i in $(seq 40); do sleep 30 >/dev/null 2>&1 & done; "
+                                 "docker run -d --rm busybox sleep 30 >/dev/null")
+        during = backend.pids_usage(sb.id, cheap=True)
+        assert during[0] >= before[0] + 41, (before, during)
+        monkeypatch.setattr(backend, "_pids_from_cgroup", lambda _sid: None)
+        assert backend.pids_usage(sb.id, cheap=True) is None
+        engine = backend.pids_usage(sb.id)  # the engine's stats
+        assert engine[1] == 300 and abs(engine[0] - during[0]) <= 10, (engine, during)
+    finally:
+        backend.remove(sb.id, keep_workspace=False)
 
 
 def test_quota_with_warm_pool_and_existing_workspace(backend, settings):

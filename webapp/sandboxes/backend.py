@@ -186,9 +186,10 @@ class SandboxBackend:
         """The disk quota of each sandbox and workspace in bytes, or None without quotas."""
         return None
 
-    def pids_usage(self, sandbox_id: str) -> tuple[int, int] | None:
+    def pids_usage(self, sandbox_id: str, *, cheap: bool = False) -> tuple[int, int] | None:
         """``(processes now, process limit)`` of the sandbox, or None when not known (not
-        running, no limit, or a backend that cannot tell)."""
+        running, no limit, or a backend that cannot tell). With ``cheap``, None too unless it
+        can be read without asking the engine (the terminal then looks every few seconds)."""
         return None
 
     def workspace_path(self, owner: str) -> Path | None:

@@ -47,6 +47,7 @@ RESET_WAIT_S = 30.0  # seconds a terminal that ended waits for a reset under way
 STOP_WAIT_S = 6.0  # seconds a sandbox whose terminal ended may take to stop (its stop grace is 5 s)
 DISK_FULL = 0.95  # share of a quota'd disk from which the learner is warned
 PIDS_FULL = 0.95  # share of the process limit from which the learner is warned
+PIDS_EVERY = 2.0  # seconds between looks at the process count, where it is cheap (a cgroup file)
 QUEUE_POLL_S = 3.0  # seconds between admission attempts of a queued learner
 PENDING_MAX = 65536  # bytes of input kept while the sandbox (or its inner engine) starts
 ENGINE_QUIET_S = 0.3  # seconds the inner engine may take, once attached, before the page is told
@@ -71,6 +72,7 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         self.lease_task: asyncio.Task | None = None
         self.start_task: asyncio.Task | None = None
         self.disk_warned = False
+        self.pids_full = False  # at the process limit when last checked (check_disk)
         self.stopped_for_time = False  # this terminal stopped its sandbox at the time limit
         self.pending = bytearray()
         # False until the sandbox's inner engine answers: the learner's input waits in `pending`.
@@ -257,8 +259,9 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         usage = await asyncio.to_thread(backend.disk_usage, self.sandbox.id)
         full = [(what, used, size) for what, used, size in usage if used >= DISK_FULL * size]
         text = None
+        self.pids_full = pids is not None and pids[0] >= PIDS_FULL * pids[1]
         with override(self.lang):
-            if pids is not None and pids[0] >= PIDS_FULL * pids[1]:
+            if self.pids_full:
                 text = str(_("Your sandbox has reached its limit of %(limit)d processes (a fork bomb, or "
                              "a program that keeps starting new ones), so commands cannot start. "
                              "Press \"Reset sandbox\": your files and images are kept.")) % {
@@ -282,6 +285,26 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             self.disk_warned = False
             await self.status("ready", _("Connected to your sandbox."))
 
+    async def watch_pids(self, seconds: float) -> None:
+        """Wait ``seconds``, meanwhile looking at the sandbox's process count every PIDS_EVERY
+        seconds where the backend reads it cheaply (``pids_usage(cheap=True)``), and checking
+        at once (:meth:`check_disk`) when it crosses PIDS_FULL either way: a fork bomb is
+        announced within a few seconds instead of at the next lease update (up to LEASE_EVERY).
+        Where it is not cheap, this only waits."""
+        backend = get_backend()
+        loop = asyncio.get_running_loop()
+        end = loop.time() + seconds
+        while (left := end - loop.time()) > 0:
+            await asyncio.sleep(min(PIDS_EVERY, left))
+            if self.sandbox is None:
+                continue
+            pids = await asyncio.to_thread(backend.pids_usage, self.sandbox.id, cheap=True)
+            if pids is None:
+                await asyncio.sleep(max(0.0, end - loop.time()))
+                return
+            if (pids[0] >= PIDS_FULL * pids[1]) != self.pids_full:
+                await self.check_disk()
+
     async def lease_loop(self) -> None:
         try:
             while True:
@@ -295,7 +318,7 @@ class TerminalConsumer(AsyncWebsocketConsumer):
                 await self.check_disk()
                 # Wake up at the expiry too (the learner may have extended meanwhile: the lease
                 # is read again then).
-                await asyncio.sleep(LEASE_EVERY if left is None else min(LEASE_EVERY, max(0.5, left)))
+                await self.watch_pids(LEASE_EVERY if left is None else min(LEASE_EVERY, max(0.5, left)))
         except asyncio.CancelledError:
             return
         except Exception:  # noqa: BLE001 - a countdown glitch must never close the terminal
