@@ -326,6 +326,9 @@ class _SlowEngineBackend:
     def disk_usage(self, sandbox_id):
         return []
 
+    def pids_usage(self, sandbox_id, *, cheap=False):
+        return None
+
     def received(self, wait=0.5) -> bytes:
         self.shell.settimeout(wait)
         out = b""
@@ -420,3 +423,22 @@ async def test_an_engine_that_never_answers_shows_the_error_and_runs_nothing(stu
                                       "in a moment.")
     assert await asyncio.to_thread(fake.received, 0.3) == b""
     assert _ReadyRecorder.ready_calls == []
+
+
+async def test_a_full_disk_is_given_in_gib_as_df_shows_it(student, monkeypatch):
+    """A 10g quota's file system holds about 10.5e9 bytes: `df -h` in the sandbox says 9.8G,
+    and so does the bar (it said "10.5 GB", a third figure beside the README's "10 GB")."""
+    from webapp.sandboxes.backend import learner_owner
+
+    class FullDisk(_SlowEngineBackend):
+        def disk_usage(self, sandbox_id):
+            return [("workspace", 10_450_000_000, 10_520_000_000)]
+
+    fake = FullDisk(learner_owner(student))
+    fake.answer.set()
+    comm, s = _fake_session(student, monkeypatch, fake)
+    assert (await comm.connect(timeout=10))[0]
+    warn = await s.until(lambda s: next((m for m in s.messages if m.get("state") == "warn"), None),
+                         timeout=10)
+    assert "Your home folder is full (9.7 of 9.8 GiB used)" in warn["text"], warn["text"]
+    await comm.disconnect()

@@ -268,13 +268,14 @@ class TerminalConsumer(AsyncWebsocketConsumer):
                     "limit": pids[1]}
             elif full:
                 what, used, size = full[0]
-                fill = {"used": used / 1e9, "size": size / 1e9}
+                # GiB, as `df -h` in the sandbox shows them (its "9.8G" read "10.5 GB" here).
+                fill = {"used": used / 2**30, "size": size / 2**30}
                 if what == "workspace":
-                    text = str(_("Your home folder is full (%(used).1f of %(size).1f GB used). Remove "
+                    text = str(_("Your home folder is full (%(used).1f of %(size).1f GiB used). Remove "
                                  "files you no longer need from it, for example with 'rm': resetting "
                                  "the sandbox keeps them.")) % fill
                 else:
-                    text = str(_("Your sandbox's image storage is full (%(used).1f of %(size).1f GB "
+                    text = str(_("Your sandbox's image storage is full (%(used).1f of %(size).1f GiB "
                                  "used). Remove images and containers you no longer need ('docker "
                                  "system prune -a' removes all that no container uses): resetting "
                                  "the sandbox keeps them.")) % fill
