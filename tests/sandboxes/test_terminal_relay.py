@@ -138,3 +138,23 @@ def test_history_shows_dates_and_its_file_keeps_each_commands_time(backend, sand
         term.close()
     tail = inner_sh(backend, sandbox.id, "tail -n 6 /root/.bash_history").output
     assert re.search(r"#\d{10}\necho hist-\$\(\(40\+2\)\)", tail), tail
+
+
+@pytest.mark.parametrize("prompt_command,shown", [("", True), ("PROMPT_COMMAND=", False)])
+def test_output_after_an_unterminated_control_string_still_shows(backend, sandbox, prompt_command,
+                                                                  shown):
+    """Binary output (`cat` of /dev/urandom) often starts a device control string (ESC P) and
+    never ends it: tmux then swallowed all later output, so commands ran unseen. The prompt
+    ends any open string (ST), so the next command's output shows. Without that (the learner's
+    own PROMPT_COMMAND, here an empty one) it stays hidden: what the fix is for."""
+    term = backend.open_terminal(sandbox.id)
+    try:
+        first = f"{prompt_command}; " if prompt_command else ""
+        term.sock.sendall(f"{first}printf 'x\\033Pq#0;2;0;0;0'\r".encode())
+        time.sleep(1)
+        term.sock.sendall(b"echo shown-$((40+2))\r")
+        time.sleep(1.5)
+        pane = inner_sh(backend, sandbox.id, "tmux capture-pane -p -t main").output
+        assert ("shown-42" in pane) is shown, pane
+    finally:
+        term.close()
