@@ -24,3 +24,11 @@ def test_a_stale_form_gets_an_explanation_not_djangos_csrf_page():
     page = resp.content.decode()
     assert resp.status_code == 403
     assert "The form expired" in page and "reload the page" in page and "CSRF verification" not in page
+
+
+def test_favicon_ico_leads_to_the_sites_icon(client):
+    """Pages without an icon of their own (a sandbox's preview) make the browser ask for
+    /favicon.ico: it gets bungeo's icon, not a 404."""
+    resp = client.get("/favicon.ico")
+    assert resp.status_code == 301 and resp["Location"].endswith("/img/bungeo.svg"), resp
+    assert client.get("/favicon.ico", follow=True).status_code == 200

@@ -1,6 +1,7 @@
 """URL routes of bungeo."""
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic import RedirectView
 
@@ -13,4 +14,7 @@ urlpatterns = [
     path("assignments/", include("exercises.urls")),
     path("sandbox/", include("webapp.sandboxes.urls")),
     path("admin/", admin.site.urls),
+    # Browsers ask for /favicon.ico where a page names no icon (a sandbox's preview, the admin's
+    # plain error pages): the mold-and-fish icon instead of a 404 in the log every time.
+    path("favicon.ico", RedirectView.as_view(url=static("img/bungeo.svg"), permanent=True)),
 ]
