@@ -189,6 +189,24 @@ def test_terminal_refits_when_the_bar_above_it_grows(asgi_server, browser, djang
     ctx.close()
 
 
+def test_a_warning_takes_a_row_of_its_own_above_the_controls(asgi_server, browser,
+                                                             django_user_model):
+    """A long warning in the bar (here the disk-full one) runs across the bar's width, at most
+    three lines at 1280 px; beside the controls it was a column seven lines tall."""
+    ctx, page = _learner_on_lab(asgi_server, browser, django_user_model, viewport=(1280, 720))
+    page.wait_for_selector("#term-status[data-state=ready]", timeout=60_000)
+    page.evaluate("""() => { const s = document.getElementById('term-status'); s.dataset.state = 'warn';
+        s.textContent = 'Your home folder is full (9.7 of 9.8 GiB used). Remove files you no ' +
+          'longer need from it, for example with rm: resetting the sandbox keeps them.'; }""")
+    status, bar, reset = (page.locator(sel).bounding_box() for sel in
+                          ("#term-status", ".terminal-bar", "button.reset"))
+    line = float(page.evaluate("parseFloat(getComputedStyle(document.getElementById('term-status')).lineHeight)"))
+    assert status["width"] >= 0.9 * bar["width"], (status, bar)
+    assert status["height"] <= 3 * line + 1, (status, line)
+    assert reset["y"] >= status["y"] + status["height"] - 1  # the controls are below it
+    ctx.close()
+
+
 def test_a_stopped_sandbox_waits_for_start_again_instead_of_restarting(asgi_server, browser,
                                                                        django_user_model, backend):
     """The time limit (or the idle reaper) stops the sandbox while its lab is open: the page says
