@@ -65,6 +65,7 @@
   if (term.textarea && el.dataset.inputLabel) term.textarea.setAttribute("aria-label", el.dataset.inputLabel);
   const encoder = new TextEncoder();
   let ws = null;
+  let tmuxKeys = false;  // this terminal's tmux binds the wheel's keys (see the wheel, below)
   let retry = 0;
 
   function setStatus(state, text) {
@@ -156,7 +157,7 @@
     const proto = location.protocol === "https:" ? "wss://" : "ws://";
     ws = new WebSocket(proto + location.host + el.dataset.ws);
     ws.binaryType = "arraybuffer";
-    ws.onopen = () => { retry = 0; window.bungeoConnects = (window.bungeoConnects || 0) + 1; sendResize(); };
+    ws.onopen = () => { retry = 0; tmuxKeys = false; window.bungeoConnects = (window.bungeoConnects || 0) + 1; sendResize(); };
     ws.onmessage = (ev) => {
       if (typeof ev.data !== "string") {
         term.write(new Uint8Array(ev.data));
@@ -321,8 +322,10 @@
   const WHEEL_STEP_PX = 50;  // wheel travel (pixels) per step of three lines
   let scrolledBack = false;  // (a reload that finds tmux scrolled back: tmux.conf ends that)
   let wheelPx = 0;
+  term.onTitleChange((title) => { tmuxKeys = title === "bungeo-keys-1"; });
   term.attachCustomWheelEventHandler((ev) => {
-    if (term.buffer.active.type !== "alternate") return true;  // no tmux: xterm.js scrolls
+    // Not to a tmux that does not bind the keys (it sends no such title): the shell would get them.
+    if (!tmuxKeys || term.buffer.active.type !== "alternate") return true;
     if (ev.ctrlKey || !ws || ws.readyState !== WebSocket.OPEN) return !ev.ctrlKey;
     wheelPx += ev.deltaMode === 0 ? ev.deltaY : ev.deltaY * WHEEL_STEP_PX / 3;
     while (Math.abs(wheelPx) >= WHEEL_STEP_PX) {

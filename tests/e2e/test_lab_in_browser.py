@@ -200,7 +200,8 @@ def test_a_warning_takes_a_row_of_its_own_above_the_controls(asgi_server, browse
           'longer need from it, for example with rm: resetting the sandbox keeps them.'; }""")
     status, bar, reset = (page.locator(sel).bounding_box() for sel in
                           ("#term-status", ".terminal-bar", "button.reset"))
-    line = float(page.evaluate("parseFloat(getComputedStyle(document.getElementById('term-status')).lineHeight)"))
+    line = float(page.evaluate(
+        "parseFloat(getComputedStyle(document.getElementById('term-status')).lineHeight)"))
     assert status["width"] >= 0.9 * bar["width"], (status, bar)
     assert status["height"] <= 3 * line + 1, (status, line)
     assert reset["y"] >= status["y"] + status["height"] - 1  # the controls are below it
@@ -487,7 +488,7 @@ def test_the_mouse_wheel_scrolls_back_and_typing_goes_to_the_shell(asgi_server, 
     """The wheel shows the output that scrolled off the screen (tmux's history: the browser's
     scrollback has none of it); typing afterwards runs in the shell, not in the history view;
     a reload while scrolled back opens at the prompt; in a full-screen program the wheel moves
-    through its text (arrow keys)."""
+    through its text (arrow keys); a tmux that does not bind the keys gets none."""
     ctx, page = _lab_with_terminal(asgi_server, browser, django_user_model)
     page.click("#terminal")
     page.keyboard.type("seq 1 300")
@@ -517,4 +518,22 @@ def test_the_mouse_wheel_scrolls_back_and_typing_goes_to_the_shell(asgi_server, 
     screen = _wait_for_line(page, "1000", present=False)
     assert "1030" in screen, screen
     page.keyboard.press("q")
+    # A tmux that does not say it binds the wheel's keys (a sandbox started from an older
+    # image) gets none of them, which would reach the shell as typed text: the wheel does what
+    # xterm.js does by itself (arrow keys: the shell's history), and the history view of tmux
+    # does not open.
+    page.keyboard.type("tmux set -g set-titles off; clear; seq 2000 2300")
+    page.keyboard.press("Enter")
+    _wait_for_line(page, "2300")
+    page.reload()
+    page.wait_for_selector("#term-status[data-state=ready]", timeout=60_000)
+    _wait_for_line(page, "2300")
+    page.click("#terminal")
+    _wheel(page, 12, -50)
+    page.wait_for_timeout(1000)
+    assert "2250" not in page.evaluate(SCREEN_JS)
+    page.keyboard.press("Control+c")
+    page.keyboard.type("echo plain$((1+1))")
+    page.keyboard.press("Enter")
+    _wait_for_line(page, "plain2")
     ctx.close()
