@@ -234,9 +234,13 @@
       return;
     }
     if (ws && ws.readyState === WebSocket.OPEN) {
-      if (scrolledBack) {
-        ws.send(LEAVE_HISTORY);
-        scrolledBack = false;
+      // Every input leaves tmux's history view first, in the same frame: that view is the
+      // shell's, so another tab of the same lab may have opened it.
+      if (tmuxKeys) {
+        const framed = new Uint8Array(LEAVE_HISTORY.length + bytes.length);
+        framed.set(LEAVE_HISTORY);
+        framed.set(bytes, LEAVE_HISTORY.length);
+        bytes = framed;
       }
       ws.send(bytes);
     } else if (statusEl.dataset.state === "closed" || statusEl.dataset.state === "error") {
@@ -315,12 +319,11 @@
   // The mouse wheel scrolls back through tmux's history (copy mode), which holds every line: the
   // shell's output is on tmux's alternate screen, so xterm.js has no scrollback of its own to
   // show. Three private keys that the sandbox's tmux.conf binds: back, forward, and "leave the
-  // history" before whatever is sent next, so that typing after scrolling goes to the shell.
+  // history" before every input (sendInput), so that typing after scrolling goes to the shell.
   const WHEEL_BACK = encoder.encode("\x1b[9001~");
   const WHEEL_FORWARD = encoder.encode("\x1b[9002~");
   const LEAVE_HISTORY = encoder.encode("\x1b[9003~");
   const WHEEL_STEP_PX = 50;  // wheel travel (pixels) per step of three lines
-  let scrolledBack = false;  // (a reload that finds tmux scrolled back: tmux.conf ends that)
   let wheelPx = 0;
   term.onTitleChange((title) => { tmuxKeys = title === "bungeo-keys-1"; });
   term.attachCustomWheelEventHandler((ev) => {
@@ -332,7 +335,6 @@
       const back = wheelPx < 0;
       wheelPx += back ? WHEEL_STEP_PX : -WHEEL_STEP_PX;
       ws.send(back ? WHEEL_BACK : WHEEL_FORWARD);
-      if (back) scrolledBack = true;
     }
     ev.preventDefault();
     return false;

@@ -192,9 +192,14 @@ def test_terminal_refits_when_the_bar_above_it_grows(asgi_server, browser, djang
 def test_a_warning_takes_a_row_of_its_own_above_the_controls(asgi_server, browser,
                                                              django_user_model):
     """A long warning in the bar (here the disk-full one) runs across the bar's width, at most
-    three lines at 1280 px; beside the controls it was a column seven lines tall."""
+    three lines at 1280 px; beside the controls it was a column seven lines tall. The page
+    fits a 1280x720 window, the hint under the terminal included."""
     ctx, page = _learner_on_lab(asgi_server, browser, django_user_model, viewport=(1280, 720))
     page.wait_for_selector("#term-status[data-state=ready]", timeout=60_000)
+    # The page fits the window: the hint under the terminal was 6 px below it.
+    fit = page.evaluate("""() => [document.getElementById('term-keys').getBoundingClientRect().bottom,
+        document.documentElement.scrollHeight, window.innerHeight]""")
+    assert fit[0] <= fit[2] + 0.5 and fit[1] <= fit[2], fit
     page.evaluate("""() => { const s = document.getElementById('term-status'); s.dataset.state = 'warn';
         s.textContent = 'Your home folder is full (9.7 of 9.8 GiB used). Remove files you no ' +
           'longer need from it, for example with rm: resetting the sandbox keeps them.'; }""")
@@ -536,4 +541,27 @@ def test_the_mouse_wheel_scrolls_back_and_typing_goes_to_the_shell(asgi_server, 
     page.keyboard.type("echo plain$((1+1))")
     page.keyboard.press("Enter")
     _wait_for_line(page, "plain2")
+    ctx.close()
+
+
+def test_typing_in_one_tab_while_another_is_scrolled_back_goes_to_the_shell(asgi_server, browser,
+                                                                            django_user_model):
+    """Two tabs of a lab share one shell, and tmux's history view is the shell's: when tab B
+    has scrolled back, what tab A types still reaches the shell (its first keys went to the
+    history view, and bash got the rest)."""
+    ctx, page_a = _lab_with_terminal(asgi_server, browser, django_user_model)
+    page_b = ctx.new_page()
+    page_b.goto(page_a.url)
+    page_b.wait_for_selector("#term-status[data-state=ready]", timeout=60_000)
+    page_b.click("#terminal")
+    page_b.keyboard.type("seq 1 300")
+    page_b.keyboard.press("Enter")
+    _wait_for_line(page_b, "300")
+    _wheel(page_b, 20, -50)
+    _wait_for_line(page_b, "220")
+    page_a.click("#terminal")
+    page_a.keyboard.type("echo from-tab-$((40+2))")
+    page_a.keyboard.press("Enter")
+    _wait_for_line(page_a, "from-tab-42")
+    _wait_for_line(page_b, "from-tab-42")
     ctx.close()
