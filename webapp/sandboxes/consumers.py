@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -45,6 +46,15 @@ FRAME_BURST = 4  # frames sent at once after a quiet moment, before the pacing a
 LEASE_EVERY = 20.0  # seconds between lease updates sent to the page
 RESET_WAIT_S = 30.0  # seconds a terminal that ended waits for a reset under way to start the sandbox
 STOP_WAIT_S = 6.0  # seconds a sandbox whose terminal ended may take to stop (its stop grace is 5 s)
+# What tmux's client prints last when its session ended because the shell did (`exit`, Ctrl-D):
+# "[exited]" and a line end (tmux's client.c). A stopping sandbox's processes are killed at
+# once, so its terminal ends with nothing of the kind (seen on the sandbox image).
+SHELL_EXITED = re.compile(rb"\[exited\]\r?\n?\Z")
+TAIL_MAX = 128  # bytes of the terminal's last output kept to look for SHELL_EXITED
+# Seconds a terminal whose shell exited looks at its sandbox before saying so: a stop kills the
+# terminal only as the sandbox's last process ends, so a stopping sandbox shows stopped by then
+# even if the learner's own output ended with "[exited]".
+SHELL_EXIT_WAIT_S = 1.0
 DISK_FULL = 0.95  # share of a quota'd disk from which the learner is warned
 PIDS_FULL = 0.95  # share of the process limit from which the learner is warned
 PIDS_EVERY = 2.0  # seconds between looks at the process count, where it is cheap (a cgroup file)
@@ -340,6 +350,7 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             tokens, refilled = min(FRAME_BURST, tokens + (now - refilled) / FRAME_S), now
             return tokens
 
+        tail = b""
         try:
             while True:
                 data = await loop.sock_recv(sock, READ_CHUNK)
@@ -352,6 +363,7 @@ class TerminalConsumer(AsyncWebsocketConsumer):
                     refill()
                 tokens -= 1
                 frame, eof = self.take_available(sock, data)
+                tail = (tail + frame)[-TAIL_MAX:]
                 await self.send(bytes_data=frame)
                 if eof:
                     break
@@ -359,7 +371,10 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             return
         except OSError as exc:  # e.g. a reset connection: the terminal ended all the same
             log.debug("terminal of %s ended: %s", self.owner, exc)
-        ended = await self.sandbox_ended()
+        # The shell itself ended: a short look at the sandbox, not STOP_WAIT_S (the page said
+        # "Connected" for 7 s after `exit`).
+        ended = await self.sandbox_ended(SHELL_EXIT_WAIT_S if SHELL_EXITED.search(tail)
+                                         else STOP_WAIT_S)
         if ended == "stopped" and self.stopped_for_time:
             await self.status("closed", _("Your sandbox reached its time limit and was stopped. Your "
                                           "files and images are kept: press Start again to go on."))
