@@ -213,6 +213,29 @@ def test_a_warning_takes_a_row_of_its_own_above_the_controls(asgi_server, browse
     ctx.close()
 
 
+def test_the_ready_status_is_never_cut_short_at_1280_px(asgi_server, browser, django_user_model):
+    """At 1280 px, with the countdown and the controls beside it, the ready status reads in full
+    in English and in Korean (it read "Connected to your sa…")."""
+    ctx, page = _learner_on_lab(asgi_server, browser, django_user_model, viewport=(1280, 720))
+    page.wait_for_selector("#term-status[data-state=ready]:not(:has-text('Docker is starting'))",
+                           timeout=60_000)
+    page.wait_for_selector("#lease:visible")
+    fits = "(e => e.scrollWidth <= e.clientWidth)(document.querySelector('#term-status'))"
+    page.screenshot(path=str(SHOTS / "ready-1280-en.png"))
+    assert page.evaluate(fits), page.inner_text("#term-status")
+    ctx.close()
+    ctx = browser.new_context(viewport={"width": 1280, "height": 720}, locale="ko-KR")
+    page = ctx.new_page()
+    page.goto(f"{asgi_server}/labs/week1/images-and-containers/")
+    page.fill("input[name=username]", "learner")
+    page.fill("input[name=password]", "pw-learner-1")
+    page.click("button[type=submit].primary")
+    page.wait_for_selector("#term-status[data-state=ready]:not(:has-text('Docker'))", timeout=60_000)
+    page.wait_for_selector("#lease:visible")
+    assert page.evaluate(fits), page.inner_text("#term-status")
+    ctx.close()
+
+
 def test_a_stopped_sandbox_waits_for_start_again_instead_of_restarting(asgi_server, browser,
                                                                        django_user_model, backend):
     """The time limit (or the idle reaper) stops the sandbox while its lab is open: the page says

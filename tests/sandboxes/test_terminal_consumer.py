@@ -376,9 +376,9 @@ async def test_input_waits_for_the_inner_engine_then_reaches_the_shell_in_order(
     await s.type("echo two\r")
     # "Connected" is not said before it is true (it flickered: Connected, Docker is starting,
     # Connected).
-    assert not any(m.get("text") == "Connected to your sandbox." for m in s.messages), s.messages
+    assert not any(m.get("text") == "Sandbox connected." for m in s.messages), s.messages
     fake.answer.set()
-    await s.until(lambda s: s.messages[-1].get("text") == "Connected to your sandbox.", timeout=5)
+    await s.until(lambda s: s.messages[-1].get("text") == "Sandbox connected.", timeout=5)
     await s.type("echo three\r")
     got = await asyncio.to_thread(fake.received, 0.5)
     assert got == b"docker ps\recho two\recho three\r"
@@ -403,7 +403,7 @@ async def test_input_passes_at_once_when_the_engine_already_answers(student, mon
     await asyncio.sleep(consumers.ENGINE_QUIET_S + 0.1)
     assert not any(m.get("text") == _english(consumers.MSG_ENGINE_STARTING) for m in s.messages)
     assert [m.get("text") for m in s.messages if m.get("state") == "ready"] == [
-        "Connected to your sandbox."]
+        "Sandbox connected."]
     await comm.disconnect()
 
 

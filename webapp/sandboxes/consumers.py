@@ -131,7 +131,7 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             return
         # Said once, when it is true: saying it at attach time, then "Docker is starting" a
         # moment later, then again, made the status line flicker after every reset.
-        await self.status("ready", _("Connected to your sandbox."))
+        await self.status("ready", _("Sandbox connected."))
         await self.on_ready()
         # No await between these lines and the first write: nothing typed meanwhile overtakes
         # what was kept.
@@ -294,7 +294,7 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             self.disk_warned = True
         elif self.disk_warned:
             self.disk_warned = False
-            await self.status("ready", _("Connected to your sandbox."))
+            await self.status("ready", _("Sandbox connected."))
 
     async def watch_pids(self, seconds: float) -> None:
         """Wait ``seconds``, meanwhile looking at the sandbox's process count every PIDS_EVERY
