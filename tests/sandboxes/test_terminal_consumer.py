@@ -19,7 +19,7 @@ from django.utils import translation
 from labs.consumers import LabTerminalConsumer
 from labs.models import StepCompletion
 from webapp.sandboxes import consumers
-from webapp.sandboxes.backend import Terminal
+from webapp.sandboxes.backend import Terminal, learner_owner
 from webapp.sandboxes.consumers import TerminalConsumer
 
 pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True)]
@@ -457,15 +457,21 @@ async def _until_closed(comm, s, timeout=60.0) -> None:
             s.messages.append(json.loads(msg["text"]))
 
 
-async def test_exit_says_at_once_that_the_shell_ended(backend, student):
-    """`exit` in the shell: the page is told within about a second that the shell ended (it
-    said "Connected" for 7 s, the time a stopping sandbox may take)."""
+async def _at_prompt(student):
+    """(communicator, Session): the student's terminal, connected, ready and at the prompt."""
     comm = _communicator(student)
     connected, _ = await comm.connect(timeout=60)
     assert connected
     s = Session(comm)
     await s.until(lambda s: any(m.get("state") == "ready" for m in s.messages), timeout=60)
     await s.until(lambda s: _PROMPT.search(_ESC.sub(b"", bytes(s.output))), timeout=30)
+    return comm, s
+
+
+async def test_exit_says_at_once_that_the_shell_ended(backend, student):
+    """`exit` in the shell: the page is told within about a second that the shell ended (it
+    said "Connected" for 7 s, the time a stopping sandbox may take)."""
+    comm, s = await _at_prompt(student)
     await s.type("exit\r")
     t0 = time.monotonic()
     await _until_closed(comm, s)
@@ -473,33 +479,22 @@ async def test_exit_says_at_once_that_the_shell_ended(backend, student):
     last = [m for m in s.messages if m.get("type") == "status"][-1]
     assert last["state"] == "closed" and last["text"].startswith("The shell ended"), last
     assert took < 3.0, took
-    sb = await asyncio.to_thread(backend.find, owner=learner_owner_of(student))
+    sb = await asyncio.to_thread(backend.find, owner=learner_owner(student))
     assert sb is not None and sb.running  # the sandbox itself keeps running
 
 
 async def test_a_stop_after_output_that_looks_like_tmux_exiting_still_says_stopped(backend, student):
     """The learner's own output ends with tmux's "[exited]" line when their sandbox is stopped:
     the page says the sandbox stopped, not that the shell ended."""
-    comm = _communicator(student)
-    connected, _ = await comm.connect(timeout=60)
-    assert connected
-    s = Session(comm)
-    await s.until(lambda s: any(m.get("state") == "ready" for m in s.messages), timeout=60)
-    await s.until(lambda s: _PROMPT.search(_ESC.sub(b"", bytes(s.output))), timeout=30)
+    comm, s = await _at_prompt(student)
     await s.type("clear; printf '[exi''ted]\\r\\n'; sleep 600\r")
     await s.until(lambda s: b"[exited]" in bytes(s.output))
     await asyncio.sleep(0.5)  # tmux has drawn it: nothing comes after it
     # The terminal's output does end as a shell's exit does (else this test would prove nothing).
     assert consumers.SHELL_EXITED.search(bytes(s.output[-consumers.TAIL_MAX:])), bytes(s.output[-100:])
-    sb = await asyncio.to_thread(backend.find, owner=learner_owner_of(student))
+    sb = await asyncio.to_thread(backend.find, owner=learner_owner(student))
     stop = asyncio.create_task(asyncio.to_thread(backend.stop, sb.id))
     await _until_closed(comm, s)
     await stop
     last = [m for m in s.messages if m.get("type") == "status"][-1]
     assert last["state"] == "closed" and last["text"].startswith("Your sandbox was stopped"), last
-
-
-def learner_owner_of(user) -> str:
-    from webapp.sandboxes.backend import learner_owner
-
-    return learner_owner(user)
