@@ -180,6 +180,33 @@ def test_idle_reaper_stops_only_unattached_idle_sandboxes(backend, settings):
     backend.remove(idle.id, keep_workspace=False)
 
 
+def test_after_exit_the_sandbox_is_idle_since_its_terminal_closed_not_since_it_started(backend):
+    """`exit` ends the tmux session, so tmux cannot say when the learner was last there: the
+    idle time counts from the terminal's close. From the sandbox's start, an `exit` an hour in
+    had the reaper stop the sandbox, and the learner's running containers, at its next round."""
+    sb = backend.ensure(owner="exiter")
+    try:
+        time.sleep(4.0)
+        term = backend.open_terminal(sb.id)
+        term.sock.settimeout(20)
+        out = b""
+        while b"# " not in out:
+            out += term.sock.recv(65536)
+        term.sock.sendall(b"exit\r")
+        while True:
+            chunk = term.sock.recv(65536)
+            if not chunk:
+                break
+            out += chunk
+        assert b"[exited]" in out, out[-200:]
+        term.close()
+        idle = backend.idle_seconds(sb.id)
+        assert idle is not None and idle < 2.5, idle  # from the start it is 4 s and more
+        assert backend.idle_seconds(sb.id, now=time.time() + 600) >= 600
+    finally:
+        backend.remove(sb.id, keep_workspace=False)
+
+
 @pytest.mark.django_db
 def test_prestart_starts_the_learners_sandbox(backend, student):
     from webapp.sandboxes import tasks

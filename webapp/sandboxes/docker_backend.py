@@ -25,6 +25,7 @@ name, and its host directory from its immutable ``org.bungeo.slot`` label.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import io
 import json
@@ -1300,14 +1301,21 @@ class DockerSandboxBackend(SandboxBackend):
         now = time.time() if now is None else now
         parts = res.output.split()
         if res.exit_code != 0 or len(parts) != 2:
-            # No tmux session yet: the sandbox was started but its terminal never opened.
+            # No tmux session: the sandbox was started but its terminal never opened, or the
+            # shell ended (`exit`): idle since the later of its start and the last terminal's
+            # close (from its start alone, an `exit` after an hour got the sandbox, and its
+            # running containers, stopped at the reaper's next round).
             c = self._container(sandbox_id)
             started = c.attrs["State"].get("StartedAt", "") if c else ""
             try:  # Docker's StartedAt is RFC 3339 in UTC; seconds are precise enough here
                 t0 = datetime.strptime(started[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
-                return max(0.0, now - t0.timestamp())
             except ValueError:
                 return None
+            try:
+                detached = float(self._detached_path(sandbox_id).read_text())
+            except (OSError, ValueError):
+                detached = 0.0
+            return max(0.0, now - max(t0.timestamp(), detached))
         attached, activity = parts
         if attached != "0":
             return None
@@ -1430,7 +1438,28 @@ class DockerSandboxBackend(SandboxBackend):
 
     def open_terminal(self, sandbox_id: str, *, cols: int = 80, rows: int = 24) -> Terminal:
         """See :meth:`SandboxBackend.open_terminal`. Through the sandbox's terminal relay when it
-        answers (``via="relay"``, see :meth:`_open_relay`), else through ``docker exec``."""
+        answers (``via="relay"``, see :meth:`_open_relay`), else through ``docker exec``.
+        Closing it records the time (:meth:`idle_seconds` counts from it once the shell has
+        ended, when tmux has no session to tell)."""
+        term = self._open_terminal(sandbox_id, cols, rows)
+        close = term.close
+
+        def close_and_mark() -> None:
+            try:
+                close()
+            finally:
+                with contextlib.suppress(OSError):
+                    self._detached_path(sandbox_id).write_text(str(time.time()))
+
+        return dataclasses.replace(term, close=close_and_mark)
+
+    def _detached_path(self, sandbox_id: str) -> Path:
+        # Not in host_dir: that folder is writable from inside the sandbox.
+        d = Path(settings.BUNGEO_RUN_DIR) / "detached"
+        d.mkdir(parents=True, exist_ok=True)
+        return d / self._slot(sandbox_id)
+
+    def _open_terminal(self, sandbox_id: str, cols: int, rows: int) -> Terminal:
         c = self._container(sandbox_id)
         if c is None or c.status != "running":
             raise SandboxError(MSG_NOT_RUNNING)
