@@ -97,6 +97,7 @@ class ImageObs:
     layers: tuple[str, ...] = ()
     cmd: tuple[str, ...] = ()  # its CMD, read with the layers (empty: none, or not inspected)
     size: int = 0  # bytes, its base image's layers included, as 'docker images' counts them
+    created: int = 0  # when it was built, Unix seconds ('Created' of the engine's image list); 0: unknown
 
 
 @dataclass(frozen=True)
@@ -1570,6 +1571,19 @@ def _tagged(state: EngineState, ref: str) -> ImageObs | None:
     return next((i for i in state.images if any(normalize_ref(t) == want for t in i.tags)), None)
 
 
+def _built_last_without_a_name(state: EngineState) -> bool:
+    """Whether the newest image of the engine has no name (a ``docker build`` without ``-t``).
+    An older unnamed image is no sign of it: a rebuild under the same tag leaves the previous
+    image without a name (a "dangling" image). Build times unknown (0): any unnamed image."""
+    unnamed = [i.created for i in state.images if not i.tags]
+    if not unnamed:
+        return False
+    named = [i.created for i in state.images if i.tags]
+    if not any(unnamed) and not any(named):
+        return True
+    return max(unnamed) > max(named, default=0)
+
+
 def image_built(
     state: EngineState, *, image: str, base: str | None = None,
     label: dict[str, str] | None = None, reuses: str | None = None,
@@ -1593,7 +1607,7 @@ def image_built(
         if other is not None:
             return CheckResult(False, MSG_BUILD_OTHER_TAG, {**p, "found": other})
         same_repo = any(repo_of(t) == repo for i in state.images for t in i.tags)
-        if not same_repo and any(not i.tags for i in state.images):
+        if not same_repo and _built_last_without_a_name(state):
             return CheckResult(False, MSG_BUILD_UNTAGGED, p)
         return CheckResult(False, MSG_BUILD_MISSING, p)
     base_img = _tagged(state, base) if base else None

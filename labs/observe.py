@@ -157,7 +157,7 @@ def _images(api: docker.APIClient) -> tuple[ImageObs, ...]:
         imgs.append(ImageObs(
             id=i["Id"], tags=tuple(t for t in (i.get("RepoTags") or []) if t != "<none>:<none>"),
             labels={str(k): str(v) for k, v in (i.get("Labels") or {}).items()}, layers=layers,
-            cmd=cmd, size=_int(i.get("Size")),
+            cmd=cmd, size=_int(i.get("Size")), created=_int(i.get("Created")),
         ))
     return tuple(imgs)
 

@@ -688,6 +688,23 @@ def test_image_built_near_misses(images, msg):
     assert not res.passed and res.msg is msg
 
 
+def test_an_unnamed_image_counts_as_built_without_a_name_only_when_it_is_the_newest():
+    """A rebuild of hello:1 leaves the previous hello:1 without a name: that older unnamed
+    image must not tell the learner, at a later step, that they built without -t (it did, for
+    shop:2 and menu:1, after a failed build too)."""
+    base = ImageObs(NGINX_LAYERED.id, NGINX_LAYERED.tags, layers=NGINX_LAYERED.layers, created=100)
+    dangling = ImageObs("sha256:old", (), layers=HELLO1.layers, created=200)  # hello:1 before
+    rebuilt = ImageObs("sha256:new", ("hello:1",), labels=LABELS, layers=HELLO1.layers, created=300)
+    res = checks.image_built(EngineState(images=(base, dangling, rebuilt)), image="shop:2")
+    assert not res.passed and res.msg is checks.MSG_BUILD_MISSING
+    # The learner's last build has no name: that is what they are told.
+    unnamed = ImageObs("sha256:shop", (), layers=HELLO1.layers, created=400)
+    res = checks.image_built(EngineState(images=(base, dangling, rebuilt, unnamed)), image="shop:2")
+    assert not res.passed and res.msg is checks.MSG_BUILD_UNTAGGED
+    with override("en"):
+        assert "without a name, so there is no shop:2" in res.message
+
+
 def test_image_built_reuses_needs_a_cache_hit():
     cached = built("hello:2", "sha256:h2", (*BASE_LAYERS, "sha256:run1", "sha256:page2"))
     res = checks.image_built(EngineState(images=(NGINX_LAYERED, HELLO1, cached)),
