@@ -304,3 +304,17 @@ def test_a_done_step_stays_done_and_quiet_after_the_lab_removes_its_container(
     after = {st.step_id: st for st in services.steps_record(user=student, lab=lab,
                                                             results=results)}
     assert after[step_id].completed and after[step_id].result is None
+
+
+def test_on_the_default_bridge_a_name_gives_wget_a_bad_address(backend, sandbox):
+    """Lab 11 shows that names do not resolve on the default bridge: the classroom busybox's
+    wget says "bad address 'api'", as the lesson and its hint say (bookworm's busybox 1.35
+    crashed instead: exit 139, nothing printed), and one that cannot connect says so too."""
+    res = inner_sh(backend, sandbox.id, "docker pull -q busybox >/dev/null && "
+                   "docker run --rm busybox wget -qO- -T 3 http://api; echo rc=$?; "
+                   "docker run --rm busybox wget -qO- -T 3 http://127.0.0.1:1/; echo rc=$?", timeout=90)
+    assert "bad address 'api'" in res.output and "rc=1" in res.output, res.output
+    assert "Connection refused" in res.output and "rc=139" not in res.output, res.output
+    for lang in ("en", "ko"):
+        text = (content.CONTENT_DIR / "week1" / "networking" / f"{lang}.md").read_text()
+        assert "docker run --rm busybox wget -qO- -T 3 http://api" in text and "bad address 'api'" in text

@@ -224,15 +224,30 @@ def _debian_rootfs(r: Recipe, out: Path) -> None:
         raise RuntimeError(f"mmdebstrap failed for {r.name}:\n{res.stderr[-3000:]}")
 
 
-def _busybox_rootfs(out: Path, work: Path) -> None:
-    res = subprocess.run(["apt-get", "download", "busybox-static"], cwd=work,
+def _busybox_rootfs(r: Recipe, out: Path, work: Path) -> None:
+    """A root filesystem of Debian's ``busybox-static`` of the recipe's suite (its files only,
+    unpacked by ``mmdebstrap --variant=extract``): the binary, a link per applet, passwd/group.
+
+    Trixie's 1.37 rather than bookworm's 1.35, whose ``wget`` crashes (segmentation fault,
+    exit 139, no message) whenever a request fails, such as a name that does not resolve."""
+    if shutil.which("mmdebstrap") is None:
+        raise RuntimeError("mmdebstrap is not installed (Debian package mmdebstrap)")
+    suite = host_codename() if r.suite == "host" else r.suite
+    pkg = work / "busybox.tar"
+    res = subprocess.run(["mmdebstrap", "--variant=extract", "--include=busybox-static", "--quiet",
+                          suite, str(pkg), *debian_sources_for(r.suite)],
                          capture_output=True, text=True)
-    debs = list(work.glob("busybox-static_*.deb"))
-    if res.returncode != 0 or not debs:
-        raise RuntimeError(f"apt-get download busybox-static failed:\n{res.stderr[-2000:]}")
+    if res.returncode != 0:
+        raise RuntimeError(f"mmdebstrap of busybox-static ({suite}) failed:\n{res.stderr[-2000:]}")
     extract = work / "x"
-    subprocess.run(["dpkg-deb", "-x", str(debs[0]), str(extract)], check=True)
-    busybox = extract / "bin" / "busybox"
+    wanted = {"./usr/bin/busybox", "./bin/busybox", "./usr/share/doc/busybox-static/copyright"}
+    with tarfile.open(pkg) as t:  # only those: the rest (device nodes, ...) is not ours to unpack
+        t.extractall(extract, members=[m for m in t.getmembers() if m.name in wanted and m.isfile()],
+                     filter="data")
+    busybox = next((b for b in (extract / "usr/bin/busybox", extract / "bin/busybox")
+                    if b.is_file() and not b.is_symlink()), None)
+    if busybox is None:
+        raise RuntimeError(f"busybox-static ({suite}) holds no busybox binary")
     applets = subprocess.run([str(busybox), "--list"], capture_output=True, text=True,
                              check=True).stdout.split()
     with tarfile.open(out, "w") as tar:
@@ -298,7 +313,7 @@ def build(r: Recipe, c: docker.DockerClient) -> bool:
             if r.rootfs == "debian":
                 _debian_rootfs(r, tar)
             elif r.rootfs == "busybox":
-                _busybox_rootfs(tar, Path(tmp))
+                _busybox_rootfs(r, tar, Path(tmp))
             else:
                 raise RuntimeError(f"unknown rootfs kind {r.rootfs!r} for {r.name}")
             _import(c, tar, base)
