@@ -792,7 +792,7 @@ MSG_CREATED_SETTLING = _(
 CREATED_SETTLE_S = 2.5
 MSG_CREATED_OTHER = _(
     "A container from %(image)s was created as %(other)s. Name it %(name)s: remove it "
-    "('docker rm %(other)s') and run 'docker create --name %(name)s %(image)s'."
+    "('docker rm %(other)s') and run '%(example)s'."
 )
 
 # Compose (compose_project_running, compose_project_stopped, compose_project_down)
