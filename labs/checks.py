@@ -512,6 +512,14 @@ MSG_ONNET_EXITED = _(
     "%(name)s is not running: it exited with code %(code)s because its command ended. Remove it "
     "('docker rm %(name)s') and run it again with a command that keeps going, such as 'sleep 3600'."
 )
+MSG_ONNET_SETTLING = _(
+    "%(name)s started just now: checking in a moment that it keeps running (a container whose "
+    "command ends at once is up for only a moment)."
+)
+# Seconds a container must have existed to count as running on its network: busybox without a
+# command (its shell ends at once) is up for a fraction of a second, and a look then passed the
+# step for good. Creation times are whole seconds, so the age may be up to 1 s too large.
+RUNNING_SETTLE_S = 2.5
 MSG_ONNET_SILENT = _(
     "%(name)s has not answered any request yet. Ask it by its name from %(client)s: "
     "'docker exec %(client)s wget -qO- http://%(name)s'."
@@ -1035,6 +1043,7 @@ def settling(result: CheckResult) -> bool:
     """True when ``result`` waits for a state to settle (a container created or ended just now,
     or one whose command may be about to end)."""
     return (result.msg is MSG_CREATED_SETTLING or result.msg is MSG_LC_EXITED_SETTLING
+            or result.msg is MSG_ONNET_SETTLING
             or (result.msg is MSG_MOUNT_UNFINISHED and result.params.get("recheck") is True))
 
 
@@ -1392,7 +1401,9 @@ def containers_on_network(
 ) -> CheckResult:
     """Pass when every container in ``names`` runs attached to ``network`` (a user-defined
     network, or ``none``/``host``); with ``answered``, those must also have served an HTTP
-    request (seen in their log), which on a user-defined network can be asked for by name."""
+    request (seen in their log), which on a user-defined network can be asked for by name.
+    A container created less than RUNNING_SETTLE_S seconds before ``state.observed_at`` does not
+    pass yet (MSG_ONNET_SETTLING): its command may be about to end."""
     for name in names:
         p: dict[str, Any] = {"name": name, "network": network}
         c = _named(state, name)
@@ -1410,6 +1421,8 @@ def containers_on_network(
                                {**p, "code": "?" if c.exit_code is None else c.exit_code})
         if c.state != "running":
             return CheckResult(False, MSG_NOT_RUNNING, {**p, "state": c.state})
+        if state.observed_at and c.created and state.observed_at - c.created < RUNNING_SETTLE_S:
+            return CheckResult(False, MSG_ONNET_SETTLING, p)
     for name in answered or []:
         c = _named(state, name)
         if c is not None and not c.http_requests:

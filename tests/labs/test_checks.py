@@ -1989,3 +1989,21 @@ def test_lifecycle_stop_settles_before_passing_even_when_killed_at_once():
     state = EngineState(containers=(died,), images=(NGINX,), observed_at=1000.5)
     res = checks.container_lifecycle(state, name="life", command="stop")
     assert not res.passed and res.msg is checks.MSG_LC_EXITED_SETTLING
+
+
+def test_a_container_that_only_just_started_is_looked_at_again_before_it_counts_on_its_network():
+    """busybox run without a command is up for a moment: a look then passed Lab 11's step for
+    good. Started 1 s before the look, the verdict waits (and the page looks again); 5 s, it
+    passes."""
+    def state(age):
+        cs = tuple(ContainerObs(name=n, image="busybox", image_id="sha256:b", state="running",
+                                networks=("labnet",),
+                                created=1000) for n in ("api", "client"))
+        return EngineState(containers=cs, observed_at=1000 + age)
+
+    res = checks.containers_on_network(state(1), network="labnet", names=["api", "client"])
+    assert not res.passed and res.msg is checks.MSG_ONNET_SETTLING and checks.settling(res)
+    with override("en"):
+        assert "api started just now" in res.message
+    res = checks.containers_on_network(state(5), network="labnet", names=["api", "client"])
+    assert res.passed and not checks.settling(res)
