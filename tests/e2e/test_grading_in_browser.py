@@ -83,3 +83,25 @@ def test_learner_submits_and_instructor_regrades(asgi_server, browser, celery_wo
     ctx.close()
     sub.refresh_from_db()
     assert sub.attempt == 2 and sub.regraded and sub.score == 100
+
+
+def test_a_check_message_with_a_second_paragraph_shows_it_on_a_line_of_its_own(browser):
+    """A1's message for a container that could not run adds a paragraph on the scripts saved
+    with CRLF after a line break; the page ran the two together ("...not found start.sh has
+    Windows (CRLF) line endings")."""
+    from django.template.loader import render_to_string
+
+    html = render_to_string("exercises/_check_row.html", {
+        "check_id": "runs", "state": "done",
+        "outcome": {"title": "The container runs", "passed": False, "points": 0, "max_points": 10,
+                    "message": "exec ./start.sh: not found\nstart.sh has Windows (CRLF) line endings."}})
+    page = browser.new_page(viewport={"width": 1280, "height": 720})
+    page.set_content(f"<ol class='checks'>{html}</ol>")
+    page.add_style_tag(path=str(Path(__file__).resolve().parents[2] / "static/css/site.css"))
+    first, second = page.evaluate("""() => {
+        const p = document.querySelector('.check .message'), r = document.createRange();
+        const t = p.firstChild, cut = t.textContent.indexOf('start.sh has');
+        r.setStart(t, 0); r.setEnd(t, 1); const a = r.getBoundingClientRect().top;
+        r.setStart(t, cut); r.setEnd(t, cut + 1); return [a, r.getBoundingClientRect().top]; }""")
+    assert second > first, (first, second)
+    page.close()
