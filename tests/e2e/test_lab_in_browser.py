@@ -394,6 +394,30 @@ def test_no_extension_left_is_said_in_the_warning(asgi_server, browser, django_u
     ctx.close()
 
 
+def test_after_logging_out_elsewhere_the_next_command_does_not_run(asgi_server, browser,
+                                                                   django_user_model, backend):
+    """Logged out in another tab, the open terminal refuses the next command at once (it ran
+    until the next lease update, up to 20 s later) and says why."""
+    from webapp.sandboxes import consumers
+    from webapp.sandboxes.backend import learner_owner
+
+    ctx, page = _lab_with_terminal(asgi_server, browser, django_user_model)
+    sb = backend.find(owner=learner_owner(django_user_model.objects.get(username="learner")))
+    other = ctx.new_page()
+    other.goto(f"{asgi_server}/labs/")
+    other.click("form[action$='logout/'] button")
+    other.wait_for_selector("form input[name=username]")
+    page.wait_for_timeout(consumers.SESSION_CHECK_S * 1000 + 500)
+    page.click("#terminal")
+    page.keyboard.type("touch /root/after-logout\n")
+    page.wait_for_selector("#term-status[data-state=error]", timeout=5_000)
+    assert "You were logged out" in page.inner_text("#term-status")
+    page.wait_for_timeout(1000)
+    res = backend.exec(sb.id, ["sh", "-c", "test -e /root/after-logout && echo ran || echo refused"])
+    assert res.output.strip() == "refused", res.output
+    ctx.close()
+
+
 def test_logging_out_closes_the_open_terminal(asgi_server, browser, django_user_model,
                                               monkeypatch):
     """Logging out in another tab ends the terminal of the lab that is still open (a shared

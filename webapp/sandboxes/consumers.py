@@ -58,6 +58,10 @@ SHELL_EXIT_WAIT_S = 1.0
 DISK_FULL = 0.95  # share of a quota'd disk from which the learner is warned
 PIDS_FULL = 0.95  # share of the process limit from which the learner is warned
 PIDS_EVERY = 2.0  # seconds between looks at the process count, where it is cheap (a cgroup file)
+# Seconds between looks at the login session before a command runs (Enter): a logout in another
+# tab ended the terminal only at the next lease update (up to LEASE_EVERY), and commands typed
+# meanwhile ran, on a shared classroom PC too.
+SESSION_CHECK_S = 2.0
 QUEUE_POLL_S = 3.0  # seconds between admission attempts of a queued learner
 PENDING_MAX = 65536  # bytes of input kept while the sandbox (or its inner engine) starts
 ENGINE_QUIET_S = 0.3  # seconds the inner engine may take, once attached, before the page is told
@@ -85,6 +89,7 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         self.pids_full = False  # at the process limit when last checked (check_disk)
         self.stopped_for_time = False  # this terminal stopped its sandbox at the time limit
         self.pending = bytearray()
+        self.session_checked = 0.0  # loop time of the last look at the login session, on Enter
         # False until the sandbox's inner engine answers: the learner's input waits in `pending`.
         self.engine_ready = False
         self.owner: str | None = None
@@ -260,6 +265,20 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             return True  # no session middleware (tests), or sessions that cannot end server-side
         return await database_sync_to_async(session.exists)(key)
 
+    async def still_logged_in(self) -> bool:
+        """Before input that runs a command (Enter): False, and the terminal closed, once the
+        login session has ended. Looked at most every SESSION_CHECK_S seconds (one database
+        query), so typing never waits on it more than that."""
+        now = asyncio.get_running_loop().time()
+        if now - self.session_checked < SESSION_CHECK_S:
+            return True
+        self.session_checked = now
+        if await self.session_alive():
+            return True
+        log.info("terminal for %s closed: the user logged out (seen on Enter)", self.owner)
+        await self.close(code=CLOSE_UNAUTHENTICATED)
+        return False
+
     async def check_disk(self) -> None:
         """Warn in the status line while the sandbox is at its process limit (a fork bomb: new
         commands cannot start, and only a reset helps) or a quota'd disk of it is (nearly) full,
@@ -419,6 +438,8 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         if self.term is None:
             return
         if bytes_data is not None:
+            if b"\r" in bytes_data and not await self.still_logged_in():
+                return
             try:
                 await asyncio.get_running_loop().sock_sendall(self.term.sock, bytes_data)
             except OSError as exc:
