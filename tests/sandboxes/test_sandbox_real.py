@@ -180,6 +180,18 @@ def test_idle_reaper_stops_only_unattached_idle_sandboxes(backend, settings):
     backend.remove(idle.id, keep_workspace=False)
 
 
+def test_the_editors_a_learner_types_are_there(backend):
+    """vim (as vim-tiny: `vim` was "command not found", only `vi` named it), vi and nano."""
+    sb = backend.ensure(owner="editor")
+    try:
+        res = backend.exec(sb.id, ["bash", "-ic", "for e in vim vi nano; do command -v $e >/dev/null "
+                                   "&& echo have-$e; done; vim --version | head -1"])
+        out = res.output
+        assert all(f"have-{e}" in out for e in ("vim", "vi", "nano")) and "VIM - Vi IMproved" in out, out
+    finally:
+        backend.remove(sb.id, keep_workspace=False)
+
+
 def test_after_exit_the_sandbox_is_idle_since_its_terminal_closed_not_since_it_started(backend):
     """`exit` ends the tmux session, so tmux cannot say when the learner was last there: the
     idle time counts from the terminal's close. From the sandbox's start, an `exit` an hour in
