@@ -267,6 +267,13 @@ class CheckSpec:
         ct = REGISTRY[self.type]
         return ct.container_paths(**self.kwargs()) if ct.container_paths else ()
 
+    def image_refs(self) -> tuple[str, ...]:
+        """The images this check names (``image``, ``base``, ``reuses``), normalized: the
+        observation reads their layers whatever their age (:func:`labs.observe.engine_state`)."""
+        kw = self.kwargs()
+        return tuple(normalize_ref(str(kw[k])) for k in ("image", "base", "reuses")
+                     if isinstance(kw.get(k), str) and kw[k])
+
     def reads(self, state: EngineState | None = None) -> frozenset[str]:
         """What this check reads besides the engine's lists (see :attr:`CheckType.reads`);
         given the engine's ``state``, also what it needs in that state only

@@ -29,6 +29,7 @@ import json
 import re
 import threading
 import time
+from collections.abc import Iterable
 
 import docker
 
@@ -45,6 +46,7 @@ from .checks import (
     NetworkObs,
     PortBinding,
     VolumeObs,
+    normalize_ref,
 )
 
 MAX_OBJECTS = 500
@@ -73,9 +75,10 @@ _EXITED = re.compile(r"^Exited \((-?\d+)\)")
 _HTTP_REQUEST = re.compile(rb'"[A-Z]+ \S+ HTTP/\d(?:\.\d)?" \d{3}\b')
 
 
-def engine_state(engine_url: str) -> EngineState:
+def engine_state(engine_url: str, inspect: Iterable[str] = ()) -> EngineState:
     """Read containers (all states), images and recent container events from the engine at
-    ``engine_url``.
+    ``engine_url``. ``inspect``: normalized references (:func:`labs.checks.normalize_ref`) of
+    images whose layers are read even when they are not among the newest (see :func:`_images`).
 
     Raises ``docker.errors.DockerException`` (or ``requests`` errors) when it does not answer.
     """
@@ -121,7 +124,7 @@ def engine_state(engine_url: str) -> EngineState:
                                            created=_int(c.get("Created")),
                                            died_at=died_at.get(cid, 0.0),
                                            start_error=start_error))
-        imgs = _images(api)
+        imgs = _images(api, frozenset(inspect))
         nets = tuple(NetworkObs(name=str(n.get("Name", "")), driver=str(n.get("Driver", "")),
                                 labels=_labels(n))
                      for n in (api.networks() or [])[:MAX_OBJECTS])
@@ -138,15 +141,20 @@ def engine_state(engine_url: str) -> EngineState:
         api.close()
 
 
-def _images(api: docker.APIClient) -> tuple[ImageObs, ...]:
-    """The image list with labels; the newest :data:`MAX_INSPECT` images are also inspected for
-    their filesystem layers (one request each), enough for the images a learner builds."""
+def _images(api: docker.APIClient, inspect: frozenset[str] = frozenset()) -> tuple[ImageObs, ...]:
+    """The image list with labels; the newest :data:`MAX_INSPECT` images, and those tagged with
+    a reference in ``inspect`` (the bases a lab's checks compare with), are also inspected for
+    their filesystem layers (one request each). A base is as old as its build, not its pull:
+    among a learner's images it could fall out of the newest, and a build on it then seemed to
+    add all of its layers ("menu:1 has 5 layer(s) of its own on top of nginx")."""
     listed = sorted(api.images()[:MAX_OBJECTS], key=lambda i: -int(i.get("Created") or 0))
     imgs = []
     for n, i in enumerate(listed):
         layers: tuple[str, ...] = ()
         cmd: tuple[str, ...] = ()
-        if n < MAX_INSPECT:
+        named = inspect and any(normalize_ref(t) in inspect for t in (i.get("RepoTags") or [])
+                                if t != "<none>:<none>")
+        if n < MAX_INSPECT or named:
             try:
                 info = api.inspect_image(i["Id"])
                 rootfs = info.get("RootFS") or {}
@@ -403,7 +411,8 @@ def lab_state(backend, sandbox_id: str, specs) -> EngineState:
     """
     specs = list(specs)
     paths = tuple(dict.fromkeys(p for s in specs for p in s.workspace_paths()))
-    state = engine_state(backend.engine_url(sandbox_id))
+    state = engine_state(backend.engine_url(sandbox_id),
+                         inspect=[r for s in specs for r in s.image_refs()])
     # Some checks read more only in some states (compose down -v: the history once nothing of
     # the project is left), so what to read is decided after the engine's lists.
     reads = frozenset().union(*(s.reads(state) for s in specs))

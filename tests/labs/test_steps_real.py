@@ -318,3 +318,18 @@ def test_on_the_default_bridge_a_name_gives_wget_a_bad_address(backend, sandbox)
     for lang in ("en", "ko"):
         text = (content.CONTENT_DIR / "week1" / "networking" / f"{lang}.md").read_text()
         assert "docker run --rm busybox wget -qO- -T 3 http://api" in text and "bad address 'api'" in text
+
+
+def test_a_base_image_is_compared_whatever_its_age(backend, sandbox, monkeypatch):
+    """Only the newest images are inspected for their layers. A lab's base image (nginx) is as
+    old as its build, so among a learner's images it can fall out of those, and menu:1 then
+    seemed to add all of nginx's layers (CI: "menu:1 has 5 layer(s) of its own on top of nginx,
+    but this step expects 1"). The images a lab's checks name are read whatever their age."""
+    lab = _lab("dockerfile")
+    step = lab.step("multi-stage")
+    _reset(backend, sandbox, images=False)
+    _run(backend, sandbox, ["docker pull -q nginx", *step.solution])
+    monkeypatch.setattr(observe, "MAX_INSPECT", 1)  # menu:1 only, by age
+    res = _judge(backend, sandbox, lab, step)
+    with override("en"):
+        assert res.passed, res.message
