@@ -118,6 +118,11 @@ def assert_pull_from_outside_the_mirror_is_explained(backend, sandbox_id: str) -
       k 'echo CUT-$((6*7)); docker pull -q busybox' Enter
       sleep 1; k 'ls /no/such/file' Enter
       k 'echo CUT-$((6*7)); bungeo-images | grep -xc -e nginx:latest -e node:18-alpine' Enter
+      k 'echo END-$((6*7))' Enter
+      # On a busy host 1.5 s per command can be too short (seen in CI): wait for the end marker.
+      for _ in $(seq 60); do
+        tmux -L hint capture-pane -p -S -60 | grep -q '^END-42' && break; sleep 0.5
+      done
       tmux -L hint capture-pane -p -S -60 | grep -v '^$'
       tmux -L hint kill-server
     """
@@ -141,12 +146,19 @@ def assert_completion_loads_on_first_tab(backend, sandbox_id: str) -> None:
       tmux -L tabtest new-session -d -x 150 -y 20 bash -l; sleep 0.5
       k "$probe" Enter
       k 'docker system pr' Tab
+      # On a busy host 1 s can be too short (seen in CI): wait for the completion, then the probe.
+      for _ in $(seq 30); do
+        tmux -L tabtest capture-pane -p | grep -q 'docker system prune' && break; sleep 0.5
+      done
       tmux -L tabtest capture-pane -p | grep 'docker system'
       k C-u "$probe" Enter
+      for _ in $(seq 30); do
+        tmux -L tabtest capture-pane -p | grep -q 'LOADED=yx' && break; sleep 0.5
+      done
       tmux -L tabtest capture-pane -p
       tmux -L tabtest kill-server
     """
-    out = inner_sh(backend, sandbox_id, script, timeout=30).output
+    out = inner_sh(backend, sandbox_id, script, timeout=90).output
     assert "LOADED=nx" in out, out
     assert "docker system prune" in out, out
     assert out.index("LOADED=nx") < out.index("LOADED=yx"), out
