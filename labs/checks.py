@@ -36,8 +36,9 @@ class PortBinding:
 
 @dataclass(frozen=True)
 class MountObs:
-    """Something mounted into a container: ``type`` is ``volume``, ``bind`` or ``tmpfs`` (only
-    ``--mount type=tmpfs`` shows here; the short ``--tmpfs`` flag does not), ``name`` the volume's
+    """Something mounted into a container: ``type`` is ``volume``, ``bind`` or ``tmpfs`` (the
+    tmpfs of the short ``--tmpfs`` flag only for the containers a check names, read by an
+    inspect: :meth:`CheckSpec.tmpfs_containers`), ``name`` the volume's
     name, ``source`` the host folder of a bind mount, ``rw`` False when mounted read-only."""
 
     type: str
@@ -273,6 +274,13 @@ class CheckSpec:
         kw = self.kwargs()
         return tuple(normalize_ref(str(kw[k])) for k in ("image", "base", "reuses")
                      if isinstance(kw.get(k), str) and kw[k])
+
+    def tmpfs_containers(self) -> tuple[str, ...]:
+        """The container this check expects a tmpfs mount in (``mount: tmpfs``): the
+        observation inspects it for ``docker run --tmpfs`` mounts, which the container list
+        does not show (:func:`labs.observe.engine_state`)."""
+        kw = self.kwargs()
+        return (str(kw["name"]),) if kw.get("mount") == "tmpfs" and kw.get("name") else ()
 
     def reads(self, state: EngineState | None = None) -> frozenset[str]:
         """What this check reads besides the engine's lists (see :attr:`CheckType.reads`);

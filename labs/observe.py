@@ -17,7 +17,8 @@ recently removed networks and volumes (``docker compose down`` removes the proje
 ``down -v`` its volumes too), and what a removed container's events tell of how it ended (its
 last exit code: a ``docker kill`` quickly followed by ``docker rm`` leaves no other trace).
 Containers left in the created state are inspected for the error that kept them from starting
-(a host port already taken), which the list does not show.
+(a host port already taken), which the list does not show, and so are the containers a check
+expects a tmpfs mount in (the list leaves out those of ``docker run --tmpfs``).
 """
 from __future__ import annotations
 
@@ -68,6 +69,8 @@ MAX_INSPECT = 20
 # Containers left in the created state inspected for why they did not start (a failed start
 # leaves its error there; the list does not show it).
 MAX_CREATED_INSPECT = 10
+# Containers inspected for ``--tmpfs`` mounts: those a lab's checks name (a handful).
+MAX_TMPFS_INSPECT = 10
 # Files inside containers a lab's checks name (labs.checks.CheckSpec.container_paths).
 MAX_CONTAINER_FILES = 10
 _EXITED = re.compile(r"^Exited \((-?\d+)\)")
@@ -75,10 +78,13 @@ _EXITED = re.compile(r"^Exited \((-?\d+)\)")
 _HTTP_REQUEST = re.compile(rb'"[A-Z]+ \S+ HTTP/\d(?:\.\d)?" \d{3}\b')
 
 
-def engine_state(engine_url: str, inspect: Iterable[str] = ()) -> EngineState:
+def engine_state(engine_url: str, inspect: Iterable[str] = (),
+                 tmpfs_of: Iterable[str] = ()) -> EngineState:
     """Read containers (all states), images and recent container events from the engine at
     ``engine_url``. ``inspect``: normalized references (:func:`labs.checks.normalize_ref`) of
     images whose layers are read even when they are not among the newest (see :func:`_images`).
+    ``tmpfs_of``: names of containers also inspected for the tmpfs mounts of ``docker run
+    --tmpfs``, which the container list leaves out of its mounts (see :func:`_tmpfs_mounts`).
 
     Raises ``docker.errors.DockerException`` (or ``requests`` errors) when it does not answer.
     """
@@ -90,6 +96,7 @@ def engine_state(engine_url: str, inspect: Iterable[str] = ()) -> EngineState:
         containers = []
         logs_left = MAX_LOGS
         inspect_left = MAX_CREATED_INSPECT
+        tmpfs_names = set(list(tmpfs_of)[:MAX_TMPFS_INSPECT])
         for c in api.containers(all=True)[:MAX_OBJECTS]:
             ports = tuple(
                 PortBinding(container_port=f"{p['PrivatePort']}/{p.get('Type', 'tcp')}",
@@ -110,6 +117,9 @@ def engine_state(engine_url: str, inspect: Iterable[str] = ()) -> EngineState:
             if state == "created" and inspect_left > 0:
                 inspect_left -= 1
                 start_error = _start_error(api, cid)
+            mounts = _mounts(c)
+            if name in tmpfs_names:
+                mounts += _tmpfs_mounts(api, cid, mounts)
             containers.append(ContainerObs(name=name, image=c.get("Image", ""),
                                            image_id=c.get("ImageID", ""),
                                            state=state, ports=ports, id=cid,
@@ -120,7 +130,7 @@ def engine_state(engine_url: str, inspect: Iterable[str] = ()) -> EngineState:
                                            networks=networks,
                                            network_mode=str((c.get("HostConfig") or {})
                                                             .get("NetworkMode", "")),
-                                           mounts=_mounts(c), labels=_labels(c),
+                                           mounts=mounts, labels=_labels(c),
                                            created=_int(c.get("Created")),
                                            died_at=died_at.get(cid, 0.0),
                                            start_error=start_error))
@@ -178,6 +188,27 @@ def _mounts(c: dict) -> tuple[MountObs, ...]:
                  rw=bool(m.get("RW", True)))
         for m in (c.get("Mounts") or [])[:MAX_OBJECTS]
     )
+
+
+def _tmpfs_mounts(api: docker.APIClient, container_id: str,
+                  listed: tuple[MountObs, ...]) -> tuple[MountObs, ...]:
+    """The tmpfs mounts of ``docker run --tmpfs PATH[:OPTIONS]``, from the container's
+    ``HostConfig.Tmpfs`` (path -> mount options such as ``ro,size=64m``; Docker's API reference,
+    ContainerCreate). The list's ``Mounts`` holds ``--mount type=tmpfs`` but not these, so a
+    learner who used the short flag would be told nothing is mounted. Paths already in
+    ``listed`` are left out; empty when the container cannot be inspected (removed meanwhile)."""
+    try:
+        info = api.inspect_container(container_id)
+    except docker.errors.APIError:
+        return ()
+    tmpfs = (info.get("HostConfig") or {}).get("Tmpfs") or {}
+    if not isinstance(tmpfs, dict):
+        return ()
+    have = {m.destination.rstrip("/") for m in listed}
+    return tuple(MountObs(type="tmpfs", destination=str(path),
+                          rw="ro" not in str(opts or "").split(","))
+                 for path, opts in list(tmpfs.items())[:MAX_OBJECTS]
+                 if str(path).rstrip("/") not in have)
 
 
 def _start_error(api: docker.APIClient, container_id: str) -> str:
@@ -412,7 +443,8 @@ def lab_state(backend, sandbox_id: str, specs) -> EngineState:
     specs = list(specs)
     paths = tuple(dict.fromkeys(p for s in specs for p in s.workspace_paths()))
     state = engine_state(backend.engine_url(sandbox_id),
-                         inspect=[r for s in specs for r in s.image_refs()])
+                         inspect=[r for s in specs for r in s.image_refs()],
+                         tmpfs_of=[n for s in specs for n in s.tmpfs_containers()])
     # Some checks read more only in some states (compose down -v: the history once nothing of
     # the project is left), so what to read is decided after the engine's lists.
     reads = frozenset().union(*(s.reads(state) for s in specs))

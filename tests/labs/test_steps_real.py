@@ -333,3 +333,24 @@ def test_a_base_image_is_compared_whatever_its_age(backend, sandbox, monkeypatch
     res = _judge(backend, sandbox, lab, step)
     with override("en"):
         assert res.passed, res.message
+
+
+@pytest.mark.parametrize("flag,passes", [
+    ("--tmpfs /scratch", True),
+    ("--tmpfs /scratch:rw,size=16m", True),
+    ("--tmpfs /tmp", False),
+])
+def test_the_short_tmpfs_flag_counts_for_the_tmpfs_step(backend, sandbox, flag, passes):
+    """``docker run --tmpfs /scratch`` mounts a tmpfs as ``--mount type=tmpfs`` does, but the
+    engine's container list shows only the latter, and the step said "nothing mounted at
+    /scratch" (found by a QA helper). A tmpfs elsewhere still fails with that message."""
+    lab = _lab("volumes")
+    index = next(i for i, s in enumerate(lab.steps) if s.id == "tmpfs-scratch")
+    _reset(backend, sandbox, images=False)
+    _run(backend, sandbox, [cmd for s in lab.steps[:index] for cmd in s.solution]
+         + [f"docker run -d --name scratchpad {flag} busybox sleep 3600"])
+    res = _judge(backend, sandbox, lab, lab.steps[index])
+    with override("en"):
+        assert res.passed is passes, res.message
+        if not passes:
+            assert "scratchpad has nothing mounted at /scratch" in res.message
