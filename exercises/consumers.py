@@ -6,7 +6,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from .models import Submission
-from .services import group_name
+from .services import QUEUE_GROUP, group_name
 
 
 class SubmissionProgressConsumer(AsyncWebsocketConsumer):
@@ -28,12 +28,36 @@ class SubmissionProgressConsumer(AsyncWebsocketConsumer):
             return
         # Staff listen on their own group, which also carries the rows of hidden checks.
         self.group = group_name(sid, staff=user.is_staff)
+        self.submission_id = sid
         await self.channel_layer.group_add(self.group, self.channel_name)
+        # While it waits, its place in line is shown again whenever the line moves.
+        await self.channel_layer.group_add(QUEUE_GROUP, self.channel_name)
         await self.accept()
 
     async def grading_progress(self, event: dict) -> None:
         await self.send(text_data=event["html"])
 
+    async def queue_moved(self, event: dict) -> None:
+        """Another grading started: send this submission's status with its new place in line
+        (nothing once it is no longer queued; its own progress messages say the rest)."""
+        html = await database_sync_to_async(self._queued_status)()
+        if html:
+            await self.send(text_data=html)
+
+    def _queued_status(self) -> str:
+        from django.template.loader import render_to_string
+        from django.utils.translation import override
+
+        from .selectors import queue_ahead
+
+        sub = Submission.objects.filter(pk=self.submission_id).first()
+        if sub is None or sub.status != Submission.Status.QUEUED:
+            return ""
+        with override(sub.language):
+            return render_to_string("exercises/_status.html",
+                                    {"submission": sub, "oob": True, "ahead": queue_ahead(sub)})
+
     async def disconnect(self, code: int) -> None:
         if hasattr(self, "group"):
             await self.channel_layer.group_discard(self.group, self.channel_name)
+            await self.channel_layer.group_discard(QUEUE_GROUP, self.channel_name)

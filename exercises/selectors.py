@@ -84,3 +84,21 @@ def submission_file_views(submission: Submission) -> list[FileView]:
         out.append(FileView(name=name, size=len(data),
                             text=text[:FILE_SHOW_MAX] if cut else text, cut=cut))
     return out
+
+
+def queue_ahead(submission: Submission) -> int | None:
+    """How many queued submissions will be graded before ``submission``, or None when it is not
+    queued. Learners' submissions go first, oldest first; staff regrades (``regraded_at`` set)
+    after them, in the order they were asked for (the Celery priorities of
+    :func:`exercises.services.submission_enqueue`). Gradings already running are not counted.
+    One query."""
+    from django.db.models import Q
+
+    if submission.status != Submission.Status.QUEUED:
+        return None
+    queued = Submission.objects.filter(status=Submission.Status.QUEUED).exclude(pk=submission.pk)
+    learners = Q(regraded_at__isnull=True)
+    if submission.regraded_at is None:
+        return queued.filter(learners, pk__lt=submission.pk).count()
+    return queued.filter(learners | Q(regraded_at__lt=submission.regraded_at)
+                         | Q(regraded_at=submission.regraded_at, pk__lt=submission.pk)).count()

@@ -177,11 +177,35 @@ def _pending_submission(user, assignment_id: str) -> int | None:
             .order_by("-pk").values_list("pk", flat=True).first())
 
 
-def submission_enqueue(*, submission: Submission) -> None:
-    """Queue grading after the current transaction commits (Celery task takes the id)."""
+# Celery message priorities on the Redis broker, where 0 is the highest (kombu's Redis transport
+# keeps one list per priority step, 0, 3, 6 and 9 by default, and takes from 0's first:
+# https://docs.celeryq.dev/en/stable/userguide/routing.html#redis-message-priorities).
+# A learner's new submission goes before staff regrades: a "regrade all" of a class queued
+# dozens of gradings, and the learners who submitted after it waited minutes behind them.
+PRIORITY_SUBMISSION = 0
+PRIORITY_REGRADE = 6
+QUEUE_GROUP = "grading-queue"
+
+
+def submission_enqueue(*, submission: Submission, regrade: bool = False) -> None:
+    """Queue grading after the current transaction commits (the Celery task takes the id), at
+    PRIORITY_REGRADE for a staff regrade and PRIORITY_SUBMISSION for a learner's submission."""
     from .tasks import grade_submission
 
-    transaction.on_commit(lambda: grade_submission.delay(submission.pk))
+    priority = PRIORITY_REGRADE if regrade else PRIORITY_SUBMISSION
+    transaction.on_commit(lambda: grade_submission.apply_async((submission.pk,), priority=priority))
+
+
+def queue_moved() -> None:
+    """Tell the pages of queued submissions that the line moved (a grading started or ended):
+    each shows its new place (:func:`exercises.selectors.queue_ahead`). Best effort."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        async_to_sync(layer.group_send)(QUEUE_GROUP, {"type": "queue.moved"})
+    except Exception as exc:  # noqa: BLE001 - a page that misses it shows the place on reload
+        log.warning("queue update not sent: %s", exc)
 
 
 def submission_regrade(*, submission_id: int) -> bool:
@@ -204,7 +228,7 @@ def submission_regrade(*, submission_id: int) -> bool:
         if not changed:
             return False
         sub.results.all().delete()
-        submission_enqueue(submission=sub)
+        submission_enqueue(submission=sub, regrade=True)
     log.info("submission %s queued for regrading (attempt %s)", sub.pk, sub.attempt)
     return True
 
@@ -290,6 +314,7 @@ def submission_grade(*, submission_id: int, backend=None) -> Submission:
     with override(sub.language):
         _notify(sub.pk, render_to_string("exercises/_status.html",
                                          {"submission": sub, "oob": True}))
+    queue_moved()
 
     titles = getattr(assignment.grader, "TITLES", {})
 

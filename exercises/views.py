@@ -133,7 +133,7 @@ def submission(request: HttpRequest, submission_id: int) -> HttpResponse:
             files = []
     return render(request, "exercises/submission.html", {
         "submission": sub, "results": results, "pending": pending, "staff": staff,
-        "hidden_count": hidden_count, "files": files,
+        "hidden_count": hidden_count, "files": files, "ahead": selectors.queue_ahead(sub),
         "title": a.handout(_lang())[0],
         "other_language": {"ko": "한국어", "en": "English"}.get(sub.language)
         if sub.finished and results and sub.language != _lang() else None,

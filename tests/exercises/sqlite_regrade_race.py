@@ -52,7 +52,7 @@ def main(n: int) -> None:
             finally:
                 connection.close()
 
-        with mock.patch("exercises.tasks.grade_submission.delay"):
+        with mock.patch("exercises.tasks.grade_submission.apply_async"):
             threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
             for t in threads:
                 t.start()

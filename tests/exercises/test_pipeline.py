@@ -108,12 +108,14 @@ def test_regrade_resets_a_finished_submission_once(student, django_capture_on_co
     sub = _sub(student, score=70, duration_s=3.0)
     CheckResult.objects.create(submission=sub, order=0, check_id="x", title="x", passed=True,
                                points=70, max_points=100, message="ok")
-    with mock.patch("exercises.tasks.grade_submission.delay") as delay, \
+    with mock.patch("exercises.tasks.grade_submission.apply_async") as apply_async, \
             django_capture_on_commit_callbacks(execute=True) as queued:
         assert services.submission_regrade(submission_id=sub.pk) is True
         # A double click: the second request finds it queued and changes nothing.
         assert services.submission_regrade(submission_id=sub.pk) is False
-    assert len(queued) == 1 and delay.call_args_list == [mock.call(sub.pk)]
+    # Behind learners' new submissions (tests/exercises/test_grading_queue.py).
+    assert len(queued) == 1 and apply_async.call_args_list == [
+        mock.call((sub.pk,), priority=services.PRIORITY_REGRADE)]
     sub.refresh_from_db()
     assert sub.status == "queued" and sub.score is None and sub.duration_s is None
     assert sub.attempt == 2 and sub.regraded and not sub.results.exists()

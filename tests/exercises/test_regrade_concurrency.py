@@ -96,10 +96,10 @@ def _post(user, url: str, data=None):
 @pytest.mark.django_db(transaction=True)
 def test_a_double_click_on_regrade_queues_one_run(student, staff, lined_up):
     [sub] = _finished(student, 1)
-    with mock.patch("exercises.tasks.grade_submission.delay") as delay:
+    with mock.patch("exercises.tasks.grade_submission.apply_async") as delay:
         codes = _twice(lined_up, lambda: _post(staff, f"/assignments/submissions/{sub.pk}/regrade/"))
         assert codes == [302, 302]
-        assert delay.call_args_list == [mock.call(sub.pk)]
+        assert delay.call_args_list == [mock.call((sub.pk,), priority=services.PRIORITY_REGRADE)]
         # Straight to the service: one of two concurrent calls wins, the other changes nothing.
         Submission.objects.filter(pk=sub.pk).update(status="done")
         won = _twice(lined_up, lambda: services.submission_regrade(submission_id=sub.pk))
@@ -113,10 +113,10 @@ def test_a_double_click_on_regrade_queues_one_run(student, staff, lined_up):
 def test_two_regrade_all_at_once_queue_each_submission_once(student, other_student, staff,
                                                              lined_up):
     subs = _finished(student, 3) + _finished(other_student, 2)
-    with mock.patch("exercises.tasks.grade_submission.delay") as delay:
+    with mock.patch("exercises.tasks.grade_submission.apply_async") as delay:
         codes = _twice(lined_up, lambda: _post(staff, "/assignments/a3/regrade/", {"scope": "all"}))
         assert codes == [302, 302]
-        assert sorted(c.args[0] for c in delay.call_args_list) == sorted(s.pk for s in subs)
+        assert sorted(c.args[0][0] for c in delay.call_args_list) == sorted(s.pk for s in subs)
         Submission.objects.filter(assignment="a3").update(status="error")
         counts = _twice(lined_up, lambda: services.assignment_regrade(assignment_id="a3",
                                                                       scope="all"))
