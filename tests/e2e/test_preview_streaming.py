@@ -49,6 +49,10 @@ def test_preview_streams_a_slow_answer_as_it_comes(asgi_server, backend, student
         conn.request("GET", reverse("sandboxes:preview_root", args=[student.pk, 8090]),
                      headers={"Cookie": cookie})
         resp = conn.getresponse()
+        assert resp.status == 302, resp.status  # to the preview link
+        resp.read()
+        conn.request("GET", resp.getheader("Location"))  # without the session, as the page's own
+        resp = conn.getresponse()
         assert resp.status == 200
         assert resp.getheader("Content-Security-Policy", "").startswith("sandbox")
         got = b""

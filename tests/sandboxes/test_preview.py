@@ -1,6 +1,8 @@
 """Published-port preview: the owner (and staff) open a port of the learner's sandbox through
-bungeo; anyone else gets 404; nothing listening gets a clear 502; the answer is fenced off from
-bungeo's origin (CSP sandbox)."""
+bungeo, by a link signed for them; anyone else gets 404; nothing listening gets a clear 502; the
+answer is fenced off from bungeo's origin (CSP sandbox). Through the link, the previewed page's
+own requests (any method, with a body) reach the app, and the app's cookies stay under the
+link's path while bungeo's own never reach it."""
 from __future__ import annotations
 
 import logging
@@ -37,9 +39,16 @@ def _url(user, port, path=""):
     return reverse("sandboxes:preview_root", args=[user.pk, port]) + path
 
 
+def _link(client, user, port, path=""):
+    """The preview link the entry URL sends the logged-in user to."""
+    resp = client.get(_url(user, port))
+    assert resp.status_code == 302 and resp["Location"].startswith("/sandbox/p/"), resp
+    return resp["Location"] + path
+
+
 def test_owner_sees_the_published_port(client, student, serving):
     client.force_login(student)
-    resp = client.get(_url(student, 8080))
+    resp = client.get(_url(student, 8080), follow=True)
     assert resp.status_code == 200
     # An async iterator: under ASGI, Django would buffer a synchronous one whole before sending
     # (tests/e2e/test_preview_streaming.py shows it streaming through the real server).
@@ -49,8 +58,9 @@ def test_owner_sees_the_published_port(client, student, serving):
     assert resp["Content-Security-Policy"].startswith("sandbox")
     assert "allow-same-origin" not in resp["Content-Security-Policy"]
     assert "Set-Cookie" not in resp.headers or "sessionid" not in resp["Set-Cookie"]
-    missing = client.get(_url(student, 8080, "no-such-page"))
+    missing = client.get(_url(student, 8080, "no-such-page"), follow=True)
     assert missing.status_code == 404  # nginx's own 404, passed through
+    assert b"nginx" in async_to_sync(_read_all)(missing.streaming_content)
 
 
 def test_open_form_redirects_to_the_owners_port(client, student):
@@ -64,7 +74,7 @@ def test_nothing_listening_gets_a_clear_message(client, student, serving, caplog
     """... and is no server error in the log: nothing listening is a learner's everyday case."""
     client.force_login(student)
     with translation.override("en"), caplog.at_level(logging.INFO):
-        resp = client.get(_url(student, 8081), HTTP_ACCEPT_LANGUAGE="en")
+        resp = client.get(_url(student, 8081), HTTP_ACCEPT_LANGUAGE="en", follow=True)
     assert resp.status_code == 502
     assert b"Nothing answers on port 8081" in resp.content and b"-p 8081:80" in resp.content
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
@@ -73,21 +83,122 @@ def test_nothing_listening_gets_a_clear_message(client, student, serving, caplog
 
 def test_other_learners_cannot_open_it_but_staff_can(client, student, other_student, serving,
                                                      django_user_model):
+    client.force_login(student)
+    students_link = _link(client, student, 8080)
     client.force_login(other_student)
     assert client.get(_url(student, 8080)).status_code == 404
+    # A link made for the owner, opened by another learner who is logged in: refused too.
+    assert client.get(students_link).status_code == 404
     client.logout()
-    assert client.get(_url(student, 8080)).status_code == 302  # to the login page
+    resp = client.get(_url(student, 8080))
+    assert resp.status_code == 302 and "/login/" in resp["Location"]
     staff = django_user_model.objects.create_user("teacher", password="pw-teacher", is_staff=True)
     client.force_login(staff)
-    assert client.get(_url(student, 8080)).status_code == 200
+    assert client.get(_url(student, 8080), follow=True).status_code == 200
+    # A staff link stops working once its user is no longer staff.
+    staff_link = _link(client, student, 8080)
+    staff.is_staff = False
+    staff.save()
+    assert client.get(staff_link).status_code == 404
+    staff.is_staff = True
+    staff.save()
     # Nothing on that port: the message names the learner's sandbox, not the teacher's own.
-    resp = client.get(_url(student, 8081), HTTP_ACCEPT_LANGUAGE="en")
+    resp = client.get(_url(student, 8081), HTTP_ACCEPT_LANGUAGE="en", follow=True)
     assert resp.status_code == 502, resp.content
     assert f"port 8081 of the sandbox of {student.username}".encode() in resp.content
     assert b"your sandbox" not in resp.content
 
 
-def test_stopped_sandbox_and_post_are_refused(client, student, backend):
+def test_stopped_sandbox_and_a_post_to_the_entry_are_refused(client, student, backend):
     client.force_login(student)
-    assert client.get(_url(student, 8080)).status_code == 503  # no sandbox yet
-    assert client.post(_url(student, 8080)).status_code in (403, 405)
+    assert client.get(_url(student, 8080), follow=True).status_code == 503  # no sandbox yet
+    assert client.post(_url(student, 8080)).status_code == 405  # the link takes any method
+
+
+# An app in the learner's sandbox (busybox httpd + a CGI script): counts visits in a cookie it
+# sets with Path=/, and answers the method, the body and the cookies it received.
+APP = r"""
+mkdir -p /www/cgi-bin && cd /www
+printf '<h1>app</h1>' > index.html
+cat > cgi-bin/app <<'EOS'
+#!/bin/sh
+n=$(echo "$HTTP_COOKIE" | sed -n 's/.*visits=\([0-9]*\).*/\1/p'); n=$(( ${n:-0} + 1 ))
+body=""; [ -n "$CONTENT_LENGTH" ] && body=$(head -c "$CONTENT_LENGTH")
+printf 'Content-Type: text/plain\r\nSet-Cookie: visits=%s; Path=/; HttpOnly\r\n' "$n"
+printf 'Set-Cookie: sessionid=from-the-app; Path=/\r\n'
+printf 'Set-Cookie: other=1; Domain=example.org; Path=/x\r\n\r\n'
+printf 'visits=%s method=%s body=%s cookies=%s\n' "$n" "$REQUEST_METHOD" "$body" "$HTTP_COOKIE"
+EOS
+chmod +x cgi-bin/app
+exec httpd -f -p 8096 -h /www
+"""
+
+
+@pytest.fixture
+def app(backend, student):
+    sb = backend.ensure(owner=learner_owner(student))
+    quoted = "'" + APP.replace("'", "'\"'\"'") + "'"
+    res = inner_sh(backend, sb.id, "docker rm -f app >/dev/null 2>&1; "
+                   f"docker run -d -p 8096:8096 --name app busybox sh -c {quoted} >/dev/null && "
+                   "for i in $(seq 50); do curl -fs localhost:8096 >/dev/null && echo up && break; "
+                   "sleep 0.2; done", timeout=120)
+    assert "up" in res.output, res.output
+    yield sb
+    backend.remove(sb.id, keep_workspace=False)
+
+
+def _text(resp) -> str:
+    return async_to_sync(_read_all)(resp.streaming_content).decode()
+
+
+def test_the_link_forwards_a_post_with_its_body_and_the_apps_cookies(client, student, app):
+    client.force_login(student)
+    link = _link(client, student, 8096)
+    client.logout()  # the previewed page's own requests come without bungeo's session
+    resp = client.post(link + "cgi-bin/app", data=b"name=red-bean",
+                       content_type="application/x-www-form-urlencoded")
+    assert resp.status_code == 200
+    assert "visits=1 method=POST body=name=red-bean" in _text(resp)
+    # The app's cookie is kept under the link's path, its Domain dropped; it may not set
+    # bungeo's session cookie.
+    assert resp.cookies["visits"]["path"] == link.rstrip("/") + "/"
+    assert resp.cookies["visits"]["httponly"]
+    assert resp.cookies["other"]["path"] == link.rstrip("/") + "/x" and not resp.cookies["other"]["domain"]
+    assert "sessionid" not in resp.cookies
+    # The browser sends it back (and bungeo's own cookies, which never reach the app).
+    client.cookies["sessionid"] = "bungeo-session"
+    client.cookies["csrftoken"] = "bungeo-csrf"
+    client.cookies["visits"] = "1"
+    body = _text(client.post(link + "cgi-bin/app", data=b"x", content_type="text/plain"))
+    assert "visits=2 method=POST body=x" in body
+    assert "bungeo" not in body, body
+
+
+def test_a_tampered_expired_or_oversized_request_is_refused(client, student, app, monkeypatch):
+    from webapp.sandboxes import views
+
+    client.force_login(student)
+    link = _link(client, student, 8096)
+    token = link.split("/")[3]
+    assert client.get(link.replace(token, token[:-2] + "xx")).status_code == 404
+    big = client.post(link + "cgi-bin/app", data=b"x" * (views.PREVIEW_BODY_MAX + 1),
+                      content_type="application/octet-stream", HTTP_ACCEPT_LANGUAGE="en")
+    assert big.status_code == 413 and b"larger than 10 MB" in big.content
+    monkeypatch.setattr(views, "PREVIEW_LINK_S", -1)  # every link has expired
+    # Logged in as its viewer: a fresh link. Anyone else: open the port again.
+    resp = client.get(link + "cgi-bin/app?a=1")
+    assert resp.status_code == 302 and resp["Location"] == _url(student, 8096, "cgi-bin/app")
+    client.logout()
+    resp = client.get(link, HTTP_ACCEPT_LANGUAGE="en")
+    assert resp.status_code == 403 and b"expired" in resp.content
+
+
+def test_a_cors_preflight_of_the_page_is_answered(client, student, app):
+    client.force_login(student)
+    link = _link(client, student, 8096)
+    resp = client.options(link + "cgi-bin/app", HTTP_ORIGIN="null",
+                          HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST",
+                          HTTP_ACCESS_CONTROL_REQUEST_HEADERS="content-type")
+    assert resp.status_code == 204
+    assert resp["Access-Control-Allow-Origin"] == "*" and "POST" in resp["Access-Control-Allow-Methods"]
+    assert resp["Access-Control-Allow-Headers"] == "content-type"

@@ -8,6 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.utils.html import escape
 from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from .backend import SandboxError, get_backend, learner_owner
@@ -113,27 +114,159 @@ async def _relay(upstream):
         upstream.close()  # a socket close, not blocking; the pool is this request's own
 
 
+# A preview link: /sandbox/preview/<owner>/<port>/ (the session checks who may look) redirects
+# to /sandbox/p/<token>/, a link signed for (owner, port, viewer) that authenticates the
+# requests of the previewed page by itself. The page runs in an opaque origin (PREVIEW_CSP), so
+# the browser sends bungeo's SameSite=Lax session cookie only on its top-level GET navigations:
+# its images, stylesheets, scripts, fetches and form POSTs came without it and were sent to the
+# login page. The link is valid for PREVIEW_LINK_S seconds; a reload after that, while logged
+# in, gets a fresh one. Django's signing: https://docs.djangoproject.com/en/stable/topics/signing/
+PREVIEW_LINK_S = 8 * 3600
+PREVIEW_LINK_SALT = "bungeo.sandboxes.preview-link"
+PREVIEW_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+PREVIEW_BODY_MAX = 10 * 2 ** 20  # bytes of a request body forwarded to the learner's app
+
+
+def _bungeo_cookie_names() -> frozenset[str]:
+    """Cookies of bungeo itself: never sent to a learner's app, never set by one."""
+    return frozenset({settings.SESSION_COOKIE_NAME, settings.CSRF_COOKIE_NAME,
+                      settings.LANGUAGE_COOKIE_NAME, "messages"})
+
+
+def preview_link(owner_id: int, port: int, viewer_id: int) -> str:
+    """The path of a preview link of ``port`` of ``owner_id``'s sandbox for ``viewer_id``,
+    ending in "/" (signed with Django's signing and SECRET_KEY, valid PREVIEW_LINK_S s)."""
+    from django.core import signing
+    from django.urls import reverse
+
+    token = signing.dumps([owner_id, port, viewer_id], salt=PREVIEW_LINK_SALT)
+    return reverse("sandboxes:preview_link_root", args=[token])
+
+
+def _may_preview(viewer, owner) -> bool:
+    return bool(viewer and owner and viewer.is_active
+                and (viewer.pk == owner.pk or viewer.is_staff))
+
+
 @login_required
 def preview(request: HttpRequest, user_id: int, port: int, path: str = "") -> HttpResponse:
-    """Forward a GET or HEAD to ``port`` of the learner ``user_id``'s sandbox and stream the
-    answer back (bodies cut at PREVIEW_MAX_BYTES, PREVIEW_TIMEOUT seconds per read).
-
-    Only the sandbox's owner and staff may use it (404 for anyone else, so that user ids cannot
-    be probed). The target is always the sandbox's own address on the sandbox network, never a
-    host named in the request. Answers 502 with a learner-facing explanation when nothing
-    listens, 503 when the sandbox is not running.
-    """
-    import urllib3
+    """Open ``port`` of the learner ``user_id``'s sandbox: a redirect to a preview link for the
+    logged-in user (:func:`preview_link`), keeping ``path`` and the query. Only the sandbox's
+    owner and staff may (404 for anyone else, so that user ids cannot be probed)."""
     from django.contrib.auth import get_user_model
-    from django.http import Http404, StreamingHttpResponse
+    from django.http import Http404
+    from django.shortcuts import redirect
 
     if request.method not in ("GET", "HEAD"):
-        return _preview_message(405, _("Only GET and HEAD requests are forwarded to your sandbox."))
-    if request.user.pk != user_id and not request.user.is_staff:
-        raise Http404
+        return _preview_message(405, _("Open the port with its link first; the page you open "
+                                       "can then send any request to your sandbox."))
     owner = get_user_model().objects.filter(pk=user_id).first()
-    if owner is None or not 1 <= port <= 65535:
+    if not _may_preview(request.user, owner) or not 1 <= port <= 65535:
         raise Http404
+    query = request.META.get("QUERY_STRING", "")
+    return redirect(preview_link(user_id, port, request.user.pk) + path + (f"?{query}" if query else ""))
+
+
+@csrf_exempt  # the link authenticates the request; no bungeo state changes behind it
+def preview_by_link(request: HttpRequest, token: str, path: str = "") -> HttpResponse:
+    """Forward a request (PREVIEW_METHODS, a body up to PREVIEW_BODY_MAX bytes) through a preview
+    link to the learner's sandbox and stream the answer back (bodies cut at PREVIEW_MAX_BYTES,
+    PREVIEW_TIMEOUT seconds per read).
+
+    The token names the owner, the port and the viewer it was made for; it is refused (404)
+    when its signature is wrong, when the viewer may no longer look (no longer staff, or
+    inactive), or when someone else is logged in in this browser. An expired link sends a
+    logged-in viewer to a fresh one, and tells anyone else to open the port again. The target
+    is always the sandbox's own address on the sandbox network, never a host named in the
+    request. Cookies: bungeo's own are never forwarded; the app's are kept under the link's
+    path (:func:`_rewrite_cookie`). Answers 502 with a learner-facing explanation when nothing
+    listens, 503 when the sandbox is not running, 413 for a body over the limit.
+    """
+    from django.contrib.auth import get_user_model
+    from django.core import signing
+    from django.http import Http404
+    from django.shortcuts import redirect
+
+    users = get_user_model().objects
+    try:
+        owner_id, port, viewer_id = signing.loads(token, salt=PREVIEW_LINK_SALT, max_age=PREVIEW_LINK_S)
+    except signing.SignatureExpired:
+        try:
+            owner_id, port, viewer_id = signing.loads(token, salt=PREVIEW_LINK_SALT)
+        except signing.BadSignature:
+            raise Http404 from None
+        if request.method == "GET" and request.user.is_authenticated and request.user.pk == viewer_id:
+            return redirect("sandboxes:preview", user_id=owner_id, port=port, path=path or "") \
+                if path else redirect("sandboxes:preview_root", user_id=owner_id, port=port)
+        return _preview_message(403, _("This preview link has expired. Open the port again from "
+                                       "the lab page."))
+    except (signing.BadSignature, ValueError, TypeError):
+        raise Http404 from None
+    owner = users.filter(pk=owner_id).first()
+    viewer = users.filter(pk=viewer_id).first()
+    if not _may_preview(viewer, owner) or not 1 <= int(port) <= 65535:
+        raise Http404
+    if request.user.is_authenticated and request.user.pk != viewer.pk:
+        raise Http404  # a link made for another user
+    if request.method not in PREVIEW_METHODS:
+        return _preview_message(405, _("This request method is not forwarded to your sandbox."))
+    if request.method == "OPTIONS" and "HTTP_ACCESS_CONTROL_REQUEST_METHOD" in request.META:
+        return _cors_preflight(request)
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    body = request.read(PREVIEW_BODY_MAX + 1) if request.method not in ("GET", "HEAD") else b""
+    if length > PREVIEW_BODY_MAX or len(body) > PREVIEW_BODY_MAX:
+        return _preview_message(413, _("The request is larger than %(mb)d MB, the most the "
+                                       "preview forwards.") % {"mb": PREVIEW_BODY_MAX // 2 ** 20})
+    prefix = request.path[: len(request.path) - len(path)] if path else request.path
+    return _forward(request, owner, viewer, int(port), path, prefix, body)
+
+
+def _cors_preflight(request: HttpRequest) -> HttpResponse:
+    """Answer a CORS preflight (Fetch standard, "CORS-preflight request") for the previewed
+    page: its origin is opaque ("null"), so its own fetch() calls with a JSON body are
+    cross-origin. The link is the credential, so any origin and no cookies (credentials) are
+    allowed."""
+    resp = HttpResponse(status=204)
+    resp["Access-Control-Allow-Origin"] = "*"
+    resp["Access-Control-Allow-Methods"] = ", ".join(PREVIEW_METHODS)
+    resp["Access-Control-Allow-Headers"] = request.META.get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS", "")[:1000]
+    resp["Access-Control-Max-Age"] = "600"
+    return resp
+
+
+def _rewrite_cookie(morsel, prefix: str) -> dict | None:
+    """The ``set_cookie`` arguments for a cookie the learner's app set (an ``http.cookies``
+    Morsel), or None to drop it: bungeo's own names are refused (an app must not replace the
+    viewer's session), the Domain is dropped (host-only), and the Path is moved under the
+    preview link's ``prefix``, so the cookie goes back only to this app through this link
+    (RFC 6265, section 5.2.4, Path)."""
+    if morsel.key in _bungeo_cookie_names():
+        return None
+    path = morsel["path"] or "/"
+    if not path.startswith("/"):
+        path = "/"
+    max_age = morsel["max-age"]
+    try:
+        max_age = int(max_age) if max_age != "" else None
+    except ValueError:
+        max_age = None
+    return {"key": morsel.key, "value": morsel.value, "max_age": max_age,
+            "expires": morsel["expires"] or None, "path": prefix.rstrip("/") + path,
+            "secure": bool(morsel["secure"]), "httponly": bool(morsel["httponly"]),
+            "samesite": morsel["samesite"] or None}
+
+
+def _forward(request: HttpRequest, owner, viewer, port: int, path: str, prefix: str,
+             body: bytes) -> HttpResponse:
+    """Send the request to ``port`` of ``owner``'s sandbox and stream its answer back."""
+    from http.cookies import CookieError, SimpleCookie
+
+    import urllib3
+    from django.http import StreamingHttpResponse
+
     try:
         sb = get_backend().find(owner=learner_owner(owner))
     except SandboxError as exc:
@@ -144,13 +277,17 @@ def preview(request: HttpRequest, user_id: int, port: int, path: str = "") -> Ht
     url = f"http://{sb.address}:{port}/{path}" + (f"?{query}" if query else "")
     headers = {k: v for k, v in request.headers.items()
                if k.lower() in ("accept", "accept-language", "content-type", "user-agent")}
+    ours = _bungeo_cookie_names()
+    cookies = "; ".join(f"{k}={v}" for k, v in request.COOKIES.items() if k not in ours)
+    if cookies:
+        headers["Cookie"] = cookies
     pool = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(PREVIEW_TIMEOUT, PREVIEW_TIMEOUT))
     try:
-        upstream = pool.request(request.method, url, headers=headers,
+        upstream = pool.request(request.method, url, headers=headers, body=body or None,
                                 preload_content=False, redirect=False, decode_content=False)
     except urllib3.exceptions.HTTPError as exc:
         log.info("preview %s failed: %s", url, exc)
-        if request.user.pk != user_id:  # staff looking at a learner's sandbox
+        if viewer.pk != owner.pk:  # staff looking at a learner's sandbox
             return _preview_message(502, _(
                 "Nothing answers on port %(port)s of the sandbox of %(user)s.") % {
                     "port": port, "user": owner.get_username()})
@@ -162,13 +299,25 @@ def preview(request: HttpRequest, user_id: int, port: int, path: str = "") -> Ht
     for k, v in upstream.headers.items():
         if k.lower() not in _DROP_HEADERS:
             resp[k] = v
+    for raw in upstream.headers.getlist("Set-Cookie"):
+        jar = SimpleCookie()
+        try:
+            jar.load(raw)
+        except CookieError:
+            continue
+        for morsel in jar.values():
+            kwargs = _rewrite_cookie(morsel, prefix)
+            if kwargs is not None:
+                resp.set_cookie(**kwargs)
     if "location" in {k.lower() for k in upstream.headers}:
         loc = upstream.headers["location"]
-        if loc.startswith("/"):  # keep redirects inside the preview
-            resp["Location"] = f"/sandbox/preview/{user_id}/{port}{loc}"
+        if loc.startswith("/") and not loc.startswith("//"):  # keep redirects inside the preview
+            resp["Location"] = prefix.rstrip("/") + loc
     resp["Content-Security-Policy"] = PREVIEW_CSP
     resp["X-Content-Type-Options"] = "nosniff"
     resp["Cache-Control"] = "no-store"
+    resp["Referrer-Policy"] = "no-referrer"  # the link is a credential
+    resp["Access-Control-Allow-Origin"] = "*"  # the page's own fetch() (see _cors_preflight)
     return resp
 
 
