@@ -16,6 +16,7 @@ from channels.db import database_sync_to_async
 from django.template.loader import render_to_string
 from django.utils.translation import override
 
+from webapp.sandboxes import blocking
 from webapp.sandboxes.consumers import TerminalConsumer
 
 from . import checks, content, services
@@ -73,9 +74,9 @@ class LabTerminalConsumer(TerminalConsumer):
     async def run_checks(self) -> None:
         async with self._check_lock:
             observed_ms = services.now_ms()
-            state = await asyncio.to_thread(services.lab_observe, user=self.user, lab=self.lab)
+            state = await blocking.to_thread(services.lab_observe, user=self.user, lab=self.lab)
             # The isolation mode may need one `docker info` the first time: not on the loop.
-            unavailable = await asyncio.to_thread(services.unavailable_features)
+            unavailable = await blocking.to_thread(services.unavailable_features)
             results = services.lab_judge(lab=self.lab, state=state, unavailable=unavailable)
             if any(checks.settling(r) for r in results.values()):
                 # A container created or ended just now: look again once it has settled, even

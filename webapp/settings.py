@@ -183,6 +183,10 @@ BUNGEO_ISOLATION = env.str("BUNGEO_ISOLATION", default="auto")
 # Limits per sandbox, enforced from outside (a host-owned cgroup).
 BUNGEO_SANDBOX_MEMORY = env.str("BUNGEO_SANDBOX_MEMORY", default="2g")
 BUNGEO_SANDBOX_CPUS = env.float("BUNGEO_SANDBOX_CPUS", default=1.0)
+# Threads for the blocking calls of terminals and lab pages (Docker API requests, execs): they
+# mostly wait on sockets, and Python's default pool had 6 on a 2-core host
+# (webapp/sandboxes/blocking.py).
+BUNGEO_BLOCKING_THREADS = env.int("BUNGEO_BLOCKING_THREADS", default=64)
 # Disk quota per sandbox (its inner engine's storage) and per learner workspace, e.g. "10g":
 # each is a loop-mounted ext4 file system of that size (sparse: only used blocks take space, about
 # 70 MB of file system each at first; one loop device each, made on demand). On by default: without

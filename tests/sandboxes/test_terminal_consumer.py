@@ -498,3 +498,33 @@ async def test_a_stop_after_output_that_looks_like_tmux_exiting_still_says_stopp
     await stop
     last = [m for m in s.messages if m.get("type") == "status"][-1]
     assert last["state"] == "closed" and last["text"].startswith("Your sandbox was stopped"), last
+
+
+@pytest.mark.parametrize("threads,prompt", [(6, False), (64, True)])
+async def test_slow_calls_of_other_pages_do_not_hold_a_new_terminal(backend, student, settings,
+                                                                     monkeypatch, threads, prompt):
+    """Terminals and lab pages run their blocking calls in a pool of their own
+    (BUNGEO_BLOCKING_THREADS, 64). With the 6 threads Python's default pool has on a 2-core host,
+    eight slow calls of other pages (a learner's engine slow to read) held a new terminal on
+    "Connecting to your sandbox…" until they ended; with 64 it starts at once."""
+    from webapp.sandboxes import blocking
+
+    monkeypatch.setattr(blocking, "_pool", None)
+    settings.BUNGEO_BLOCKING_THREADS = threads
+    slow = [asyncio.ensure_future(blocking.to_thread(time.sleep, 6)) for _ in range(8)]
+    await asyncio.sleep(0.2)
+    comm = _communicator(student)
+    t0 = time.monotonic()
+    try:
+        connected, _ = await comm.connect(timeout=10)
+        assert connected
+        s = Session(comm)
+        await s.until(lambda s: any(m.get("state") == "starting" for m in s.messages), timeout=10)
+        waited = time.monotonic() - t0
+        assert (waited < 2.0) is prompt, f"{waited:.1f} s with {threads} threads"
+        if not prompt:
+            assert waited > 4.0, waited
+    finally:
+        await comm.disconnect()
+        await asyncio.gather(*slow)
+        blocking.pool().shutdown(wait=False)

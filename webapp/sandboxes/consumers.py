@@ -33,7 +33,7 @@ from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import override
 
-from . import admission
+from . import admission, blocking
 from .backend import Sandbox, SandboxError, Terminal, get_backend, learner_owner
 from .i18n import language_from_scope
 
@@ -117,8 +117,8 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         try:
             await self.wait_for_admission(backend)
             await self.status("starting", _("Starting your sandbox…"))
-            self.sandbox = await asyncio.to_thread(backend.ensure, owner=self.owner, wait_engine=False)
-            self.term = await asyncio.to_thread(backend.open_terminal, self.sandbox.id)
+            self.sandbox = await blocking.to_thread(backend.ensure, owner=self.owner, wait_engine=False)
+            self.term = await blocking.to_thread(backend.open_terminal, self.sandbox.id)
         except asyncio.CancelledError:
             return
         except SandboxError as exc:
@@ -156,7 +156,7 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         (seconds), say so in the status line meanwhile (state "ready": the terminal takes input,
         which waits in ``pending``) and return True (False: it answered before).
         Raises :class:`SandboxError` when it does not answer in time."""
-        waiting = asyncio.ensure_future(asyncio.to_thread(backend.wait_engine, self.sandbox.id))
+        waiting = asyncio.ensure_future(blocking.to_thread(backend.wait_engine, self.sandbox.id))
         done, _pending = await asyncio.wait({waiting}, timeout=ENGINE_QUIET_S)
         if done:
             waiting.result()
@@ -168,7 +168,7 @@ class TerminalConsumer(AsyncWebsocketConsumer):
     async def wait_for_admission(self, backend) -> None:
         """Return once this learner may run a sandbox; meanwhile show their place in line."""
         while True:
-            ticket = await asyncio.to_thread(admission.try_admit, backend, self.owner)
+            ticket = await blocking.to_thread(admission.try_admit, backend, self.owner)
             if ticket.admitted:
                 return
             with override(self.lang):
@@ -205,7 +205,7 @@ class TerminalConsumer(AsyncWebsocketConsumer):
 
     async def send_lease(self) -> float | None:
         """Send the sandbox's lease to the page; returns the seconds left (None: no lease)."""
-        lease = await asyncio.to_thread(get_backend().lease, self.sandbox.id)
+        lease = await blocking.to_thread(get_backend().lease, self.sandbox.id)
         if lease is None:
             return None
         left = lease.remaining()
@@ -228,12 +228,12 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         deadline = loop.time() + wait
         reset_deadline = loop.time() + RESET_WAIT_S
         while True:
-            sb = await asyncio.to_thread(backend.get, self.sandbox.id)
+            sb = await blocking.to_thread(backend.get, self.sandbox.id)
             if sb is not None and sb.running and sb.started_at and self.sandbox.started_at \
                     and sb.started_at != self.sandbox.started_at:
                 return "restarted"
             # Between a reset's stop and its start the sandbox looks stopped: wait for it.
-            if loop.time() < reset_deadline and await asyncio.to_thread(backend.resetting,
+            if loop.time() < reset_deadline and await blocking.to_thread(backend.resetting,
                                                                         self.sandbox.id):
                 await asyncio.sleep(0.25)
                 continue
@@ -252,7 +252,7 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             return False
         log.info("sandbox %s stopped: its lease expired (terminal open)", self.sandbox.id)
         self.stopped_for_time = True
-        await asyncio.to_thread(get_backend().stop, self.sandbox.id)
+        await blocking.to_thread(get_backend().stop, self.sandbox.id)
         return True
 
     async def session_alive(self) -> bool:
@@ -284,8 +284,8 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         commands cannot start, and only a reset helps) or a quota'd disk of it is (nearly) full,
         with what frees each; say "Connected" again once it is over."""
         backend = get_backend()
-        pids = await asyncio.to_thread(backend.pids_usage, self.sandbox.id)
-        usage = await asyncio.to_thread(backend.disk_usage, self.sandbox.id)
+        pids = await blocking.to_thread(backend.pids_usage, self.sandbox.id)
+        usage = await blocking.to_thread(backend.disk_usage, self.sandbox.id)
         full = [(what, used, size) for what, used, size in usage if used >= DISK_FULL * size]
         text = None
         self.pids_full = pids is not None and pids[0] >= PIDS_FULL * pids[1]
@@ -328,7 +328,7 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             await asyncio.sleep(min(PIDS_EVERY, left))
             if self.sandbox is None:
                 continue
-            pids = await asyncio.to_thread(backend.pids_usage, self.sandbox.id, cheap=True)
+            pids = await blocking.to_thread(backend.pids_usage, self.sandbox.id, cheap=True)
             if pids is None:
                 await asyncio.sleep(max(0.0, end - loop.time()))
                 return
@@ -460,7 +460,7 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             except (KeyError, TypeError, ValueError):
                 return
             if 2 <= cols <= 1000 and 2 <= rows <= 500:
-                await asyncio.to_thread(self.term.resize, cols, rows)
+                await blocking.to_thread(self.term.resize, cols, rows)
         elif msg.get("type") == "input" and isinstance(msg.get("data"), str):
             await self.receive(bytes_data=msg["data"].encode())
 
@@ -468,10 +468,10 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         if self.start_task:
             self.start_task.cancel()
         if self.owner and self.sandbox is None:
-            await asyncio.to_thread(admission.leave, self.owner)
+            await blocking.to_thread(admission.leave, self.owner)
         if self.lease_task:
             self.lease_task.cancel()
         if self.pump_task:
             self.pump_task.cancel()
         if self.term:
-            await asyncio.to_thread(self.term.close)
+            await blocking.to_thread(self.term.close)
