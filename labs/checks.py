@@ -154,6 +154,9 @@ class FileObs:
     # The names of the files (not folders) at the top of the archive, such as ``.dockerenv`` or
     # a file the learner wrote at the root of the exported container (at most 50).
     top_files: tuple[str, ...] = ()
+    # For a file a check reads as text (:meth:`CheckSpec.workspace_texts`, such as a
+    # .dockerignore): its first TEXT_MAX bytes, decoded as UTF-8; None when not read.
+    text: str | None = None
 
 
 @dataclass(frozen=True)
@@ -262,6 +265,12 @@ class CheckSpec:
     def workspace_paths(self) -> tuple[str, ...]:
         """The workspace files (relative to /root) this check reads; empty for most checks."""
         return (str(self.kwargs()["path"]),) if "files" in REGISTRY[self.type].reads else ()
+
+    def workspace_texts(self) -> tuple[str, ...]:
+        """The workspace files (relative to /root) this check reads the text of
+        (:attr:`FileObs.text`); empty for most checks."""
+        ct = REGISTRY[self.type]
+        return ct.workspace_texts(**self.kwargs()) if ct.workspace_texts else ()
 
     def container_paths(self) -> tuple[tuple[str, str], ...]:
         """The files inside containers this check reads, as (container, absolute path)."""
@@ -665,6 +674,16 @@ MSG_BUILD_NO_CACHE = _(
 MSG_BUILD_TOO_BIG = _(
     "%(image)s is %(added)s bigger than %(base)s; this step expects at most %(max)s. Files you "
     "meant to leave out went into the image: list them in .dockerignore and build again."
+)
+MSG_BUILD_NO_IGNORE_FILE = _(
+    "%(image)s was built, but %(context)s has no .dockerignore, so %(file)s went into the image, "
+    "where anyone who gets the image can read it. Write %(context)s/.dockerignore and build "
+    "again."
+)
+MSG_BUILD_NOT_IGNORED = _(
+    "%(image)s was built, but %(context)s/.dockerignore does not leave out %(file)s, so it went "
+    "into the image, where anyone who gets the image can read it. Add a line '%(file)s' to "
+    ".dockerignore and build again."
 )
 MSG_BUILD_OWN_LAYERS = _(
     "%(image)s has %(own)s layer(s) of its own on top of %(base)s, but this step expects "
@@ -1612,10 +1631,34 @@ def _built_last_without_a_name(state: EngineState) -> bool:
     return max(unnamed) > max(named, default=0)
 
 
+def dockerignore_excludes(text: str, name: str) -> bool:
+    """Whether a .dockerignore with ``text`` leaves the file ``name`` (a path relative to the
+    build context) out of the build context. The file is read as docker-py reads it (one pattern
+    per line, blank lines and ``#`` comments skipped) and matched with docker-py's
+    ``PatternMatcher``, which follows Docker's rules (``*``, ``**``, ``!`` exceptions, the last
+    matching line wins: https://docs.docker.com/build/concepts/context/#dockerignore-files)."""
+    from docker.utils.build import PatternMatcher
+
+    patterns = [line.strip() for line in text.splitlines()]
+    patterns = [x for x in patterns if x and not x.startswith("#")]
+    try:
+        return bool(patterns) and PatternMatcher(patterns).matches(name)
+    except Exception:  # noqa: BLE001 - a pattern the matcher cannot read: nothing is left out
+        return False
+
+
+def image_built_texts(*, context: str | None = None, ignores: list[str] | None = None,
+                      **_: Any) -> tuple[str, ...]:
+    """The .dockerignore of the build folder ``context``, when the check names files it must
+    leave out (``ignores``)."""
+    return (f"{context}/.dockerignore",) if context and ignores else ()
+
+
 def image_built(
     state: EngineState, *, image: str, base: str | None = None,
     label: dict[str, str] | None = None, reuses: str | None = None,
     own_layers: int | None = None, shares: int | None = None, max_added: int | None = None,
+    context: str | None = None, ignores: list[str] | None = None,
 ) -> CheckResult:
     """Pass when an image tagged ``image`` exists, built on the layers of ``base`` and carrying
     every ``label``. With ``reuses`` (the tag of an earlier build of the same Dockerfile), it
@@ -1624,7 +1667,10 @@ def image_built(
     of its own layers (above the base) must be shared, which tells which line was changed.
     ``own_layers`` is the exact number of layers it must add on top of ``base`` (a multi-stage
     build adds only what its last stage copies), and ``max_added`` the most bytes it may add to
-    the base's size (what ``.dockerignore`` keeps out of the build context stays out of it)."""
+    the base's size (what ``.dockerignore`` keeps out of the build context stays out of it).
+    ``ignores`` names files (such as ``.env``) that the ``.dockerignore`` of the build folder
+    ``context`` (relative to /root) must leave out: a secret too small to show in the size
+    (:func:`dockerignore_excludes`; that file is read from the workspace as text)."""
     p: dict[str, Any] = {"image": image, "base": base or "", "reuses": reuses or ""}
     img = _tagged(state, image)
     if img is None:
@@ -1653,6 +1699,15 @@ def image_built(
     if max_added is not None and base_img is not None and img.size - base_img.size > max_added:
         return CheckResult(False, MSG_BUILD_TOO_BIG, {**p, "added": _megabytes(
             img.size - base_img.size), "max": _megabytes(max_added)})
+    if ignores and context:
+        f = _file(state, f"{context}/.dockerignore")
+        left_in = [n for n in ignores if not dockerignore_excludes(f.text or "", n)]
+        if f.kind == "missing" and left_in:
+            return CheckResult(False, MSG_BUILD_NO_IGNORE_FILE, {**p, "context": context,
+                                                                 "file": left_in[0]})
+        if f.text is not None and left_in:
+            return CheckResult(False, MSG_BUILD_NOT_IGNORED, {**p, "context": context,
+                                                              "file": left_in[0]})
     own = len(img.layers) - len(base_layers)
     if own_layers is not None and img.layers and own != own_layers:
         return CheckResult(False, MSG_BUILD_OWN_LAYERS, {**p, "own": own, "want": own_layers})
@@ -2363,6 +2418,9 @@ class CheckType:
     # The files inside containers it reads: called with the check's parameters, returns
     # (container, absolute path) pairs (labs.observe asks the engine for them).
     container_paths: Callable[..., tuple[tuple[str, str], ...]] | None = None
+    # The workspace files whose text it reads: called with the check's parameters, returns
+    # paths relative to /root.
+    workspace_texts: Callable[..., tuple[str, ...]] | None = None
 
 
 REGISTRY: dict[str, CheckType] = {
@@ -2389,7 +2447,8 @@ REGISTRY: dict[str, CheckType] = {
                                 {"mount": MOUNT_TYPES}, container_paths=volume_mounted_paths),
     "image_built": CheckType(image_built, frozenset({"image"}),
                              frozenset({"base", "label", "reuses", "own_layers", "shares",
-                                        "max_added"})),
+                                        "max_added", "context", "ignores"}),
+                             workspace_texts=image_built_texts),
     "container_created": CheckType(container_created, frozenset({"name", "image"}),
                                    frozenset({"publish"}), reads_if=container_created_reads),
     "image_loaded": CheckType(image_loaded, frozenset({"image", "archive"}),

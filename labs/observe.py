@@ -356,6 +356,7 @@ IMAGE_EVENTS = ("pull", "load", "import", "delete")
 HISTORY_BYTES = 64 * 1024  # the newest part of ~/.bash_history: about a thousand commands
 MAX_HISTORY = 2000
 MAX_LISTED = 50  # archive-like names listed at the top of the home folder
+TEXT_MAX = 4096  # bytes read of a workspace file a check reads as text (a .dockerignore)
 MANIFEST_BYTES = 64 * 1024
 STAT_TIMEOUT_S = 5
 ARCHIVE_TIMEOUT_S = 15  # reading one archive (gzip test and listing, manifest); then cached
@@ -376,9 +377,14 @@ if [ "$1" -gt 0 ]; then
   echo
 fi
 shift 2
-for p in "$@"; do
+for a in "$@"; do
+  p=${a#+}
   printf '@file %s\n' "$p"
   stat -c '%F|%s|%.9Y|%i' -- "$p" 2>/dev/null || echo missing
+  # "+path": a file read as text too (its first bytes), when it is a regular file, not a link.
+  if [ "$a" != "$p" ] && [ -f "$p" ] && [ ! -L "$p" ]; then
+    printf '@text '; head -c "$TEXT_MAX" -- "$p" | base64 -w0; echo
+  fi
 done
 """
 
@@ -442,6 +448,7 @@ def lab_state(backend, sandbox_id: str, specs) -> EngineState:
     """
     specs = list(specs)
     paths = tuple(dict.fromkeys(p for s in specs for p in s.workspace_paths()))
+    texts = tuple(dict.fromkeys(p for s in specs for p in s.workspace_texts()))
     state = engine_state(backend.engine_url(sandbox_id),
                          inspect=[r for s in specs for r in s.image_refs()],
                          tmpfs_of=[n for s in specs for n in s.tmpfs_containers()])
@@ -465,8 +472,8 @@ def lab_state(backend, sandbox_id: str, specs) -> EngineState:
             extra["image_events"] = _image_events(api)
         finally:
             api.close()
-    if paths or "history" in reads:
-        extra.update(_workspace(backend, sandbox_id, paths, history="history" in reads))
+    if paths or texts or "history" in reads:
+        extra.update(_workspace(backend, sandbox_id, paths, history="history" in reads, texts=texts))
     return dataclasses.replace(state, **extra) if extra else state
 
 
@@ -494,16 +501,21 @@ def _image_events(api: docker.APIClient) -> tuple[ImageEvent, ...]:
     return tuple(events)
 
 
-def _workspace(backend, sandbox_id: str, paths: tuple[str, ...], *, history: bool) -> dict:
+def _workspace(backend, sandbox_id: str, paths: tuple[str, ...], *, history: bool,
+               texts: tuple[str, ...] = ()) -> dict:
     """The files ``paths`` (plain names in /root), the other archive-like names there, and the
-    shell history when ``history``: keyword arguments for :class:`EngineState`."""
-    res = backend.exec(sandbox_id, ["sh", "-c", _STAT_SCRIPT, "sh",
+    shell history when ``history``: keyword arguments for :class:`EngineState`. The files
+    ``texts`` (paths relative to /root) are read as text instead of as archives: their first
+    TEXT_MAX bytes (:attr:`labs.checks.FileObs.text`)."""
+    texts = tuple(t for t in texts if t not in paths)
+    res = backend.exec(sandbox_id, ["sh", "-c", f"TEXT_MAX={TEXT_MAX}\n" + _STAT_SCRIPT, "sh",
                                     str(HISTORY_BYTES if history else 0), str(MAX_LISTED),
-                                    *paths], timeout=STAT_TIMEOUT_S,
-                       max_output=2 * HISTORY_BYTES + 64 * 1024)
+                                    *paths, *("+" + t for t in texts)], timeout=STAT_TIMEOUT_S,
+                       max_output=2 * HISTORY_BYTES + 64 * 1024 + 2 * TEXT_MAX * len(texts))
     listed: list[str] = []
     history_b64 = ""
     stats: dict[str, str] = {}
+    read: dict[str, str] = {}
     section, current = "", ""
     for line in res.output.splitlines():
         if line in ("@ls", "@history"):
@@ -514,9 +526,16 @@ def _workspace(backend, sandbox_id: str, paths: tuple[str, ...], *, history: boo
             listed.append(line)
         elif section == "@history" and not history_b64:
             history_b64 = line.strip()
-        elif section == "@file" and current in paths and current not in stats:
+        elif section == "@file" and current in texts and line.startswith("@text "):
+            try:
+                read[current] = base64.b64decode(line[len("@text "):].strip()).decode(
+                    "utf-8", errors="replace")
+            except (ValueError, binascii.Error):
+                read[current] = ""
+        elif section == "@file" and (current in paths or current in texts) and current not in stats:
             stats[current] = line.strip()
     files = tuple(_file_obs(backend, sandbox_id, p, stats.get(p, "missing")) for p in paths)
+    files += tuple(_text_obs(t, stats.get(t, "missing"), read.get(t)) for t in texts)
     out: dict = {"files": files, "workspace": tuple(n for n in listed if n not in paths)}
     if history:
         try:
@@ -530,6 +549,17 @@ def _workspace(backend, sandbox_id: str, paths: tuple[str, ...], *, history: boo
 
 _KINDS = {"regular file": "file", "regular empty file": "file", "directory": "dir",
           "symbolic link": "link"}
+
+
+def _text_obs(path: str, stat_line: str, text: str | None) -> FileObs:
+    """A workspace file read as text, from its stat line and its first bytes (None: not a
+    regular file, or not there)."""
+    parts = stat_line.split("|")
+    if len(parts) != 4:
+        return FileObs(path=path)
+    kind = _KINDS.get(parts[0], "other")
+    return FileObs(path=path, kind=kind, size=_int(parts[1]) if kind == "file" else 0,
+                   text=text if kind == "file" else None)
 
 
 def _file_obs(backend, sandbox_id: str, path: str, stat_line: str) -> FileObs:

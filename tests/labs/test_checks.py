@@ -738,15 +738,17 @@ def test_no_dockerfile_step_passes_before_its_commands():
     hello_web = ContainerObs(name="hello-web", image="hello:1", image_id=HELLO1.id,
                              state="running", ports=(PortBinding("80/tcp", "0.0.0.0", 8095),))
     hello2 = built("hello:2", "sha256:h2", (*BASE_LAYERS, "sha256:run1", "sha256:page2"))
+    ignore = (checks.FileObs("shop/.dockerignore", kind="file", text="node_modules\n.env\n"),)
     ends = [
         ("build-image", EngineState(images=(NGINX_LAYERED, HELLO1))),
         ("run-image", EngineState(containers=(hello_web,), images=(NGINX_LAYERED, HELLO1))),
         ("rebuild-cache", EngineState(containers=(hello_web,),
                                       images=(NGINX_LAYERED, HELLO1, hello2))),
         ("dockerignore", EngineState(containers=(hello_web,),
-                                     images=(NGINX_LAYERED, HELLO1, hello2, SHOP2))),
+                                     images=(NGINX_LAYERED, HELLO1, hello2, SHOP2), files=ignore)),
         ("multi-stage", EngineState(containers=(hello_web,),
-                                    images=(NGINX_LAYERED, HELLO1, hello2, SHOP2, MENU1))),
+                                    images=(NGINX_LAYERED, HELLO1, hello2, SHOP2, MENU1),
+                                    files=ignore)),
     ]
     _assert_in_order("dockerfile", ends)
 
@@ -1144,6 +1146,37 @@ def test_image_built_max_added_catches_a_fat_build_context():
     with override("en"):
         assert "shop:2 is 5.0MB bigger than nginx; this step expects at most 1.0MB" in res.message
 
+
+
+@pytest.mark.parametrize("ignore_file,passes", [
+    ("node_modules\n.env\n*.log\n", True),
+    ("# secrets\n\nnode_modules\n.env*\n", True),
+    ("**/.env\nnode_modules\n", True),
+    ("*\n!index.html\n", True),  # everything but the page
+    ("node_modules\n", False),
+    ("node_modules\n.env\n!.env\n", False),  # the last matching line wins
+    ("", False),
+    (None, False),  # no .dockerignore at all
+])
+def test_image_built_ignores_reads_the_build_folders_dockerignore(ignore_file, passes):
+    """A .env of a few bytes does not show in the image's size: the step reads the build
+    folder's .dockerignore and matches it as Docker does (docker-py's PatternMatcher)."""
+    small = ImageObs("sha256:c1", ("shop:2",), layers=(*BASE_LAYERS, "sha256:c"), size=1_000_400)
+    nginx = ImageObs("sha256:aaa", ("nginx:latest",), layers=BASE_LAYERS, size=1_000_000)
+    files = () if ignore_file is None else (
+        checks.FileObs("shop/.dockerignore", kind="file", size=len(ignore_file), text=ignore_file),)
+    spec = checks.parse_spec({"type": "image_built", "image": "shop:2", "base": "nginx",
+                              "max_added": 1_000_000, "context": "shop", "ignores": [".env"]})
+    assert spec.workspace_texts() == ("shop/.dockerignore",)
+    res = spec.run(EngineState(images=(nginx, small), files=files))
+    assert res.passed is passes, res.message
+    with override("en"):
+        if ignore_file is None:
+            assert res.msg is checks.MSG_BUILD_NO_IGNORE_FILE
+            assert "shop has no .dockerignore, so .env went into the image" in res.message
+        elif not passes:
+            assert res.msg is checks.MSG_BUILD_NOT_IGNORED
+            assert "shop/.dockerignore does not leave out .env" in res.message
 
 # ------------------------------------------------------------------------------
 # Loading and importing images (image_loaded, image_imported)
