@@ -255,6 +255,22 @@ def test_http_other_answers_fail(status, body, needle):
     assert not v.passed and needle in v.message
 
 
+@pytest.mark.parametrize("error,words", [
+    ("ConnectionRefusedError: [Errno 111] Connection refused", "nothing accepted the connection"),
+    ("TimeoutError: timed out", "no answer came within"),
+    ("RemoteDisconnected: Remote end closed connection without response", "closed the connection"),
+    ("OSError: [Errno 113] No route to host", "the request failed (see the evidence)"),
+])
+def test_no_http_answer_is_explained_in_words(error, words):
+    """The message says what the failure means; the exception's own text only in the evidence."""
+    with translation.override("en"):
+        v = grader.judge_http(None, b"", error)
+        msg = str(v.message)
+    assert not v.passed and words in msg
+    assert "Error" not in msg and "Errno" not in msg, msg
+    assert v.evidence == error
+
+
 # -- image-size and no-dev-deps ---------------------------------------------------------------------
 def test_image_size_bound():
     base = 300_000_000

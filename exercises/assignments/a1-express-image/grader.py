@@ -460,13 +460,28 @@ def judge_not_listening(sockets: list[tuple[str, int]], waited: float,
                                 "port %(port)s."), {"s": f"{waited:.0f}", "port": port}), evidence)
 
 
+def _http_failure(error: str):
+    """What a failed GET (``error``: "ExceptionClass: text", from :func:`_probe_http`) means for
+    the learner, in words; the raw error stays in the evidence."""
+    kind = error.split(":", 1)[0]
+    if kind == "ConnectionRefusedError":
+        return _("nothing accepted the connection. Does the app listen on port %(port)s, on every "
+                 "address (0.0.0.0) rather than only on localhost?") % {"port": APP_PORT}
+    if kind in ("TimeoutError", "timeout"):
+        return _("the connection was accepted, but no answer came within %(s)s s.") % {
+            "s": f"{HTTP_TIMEOUT_S:g}"}
+    if kind in ("RemoteDisconnected", "ConnectionResetError", "BadStatusLine"):
+        return _("the app closed the connection without an HTTP answer.")
+    return _("the request failed (see the evidence).")
+
+
 def judge_http(status: int | None, body: bytes, error: str = "") -> Verdict:
     """GET / answered ``status`` with ``body`` (or failed with ``error``): pass when the status
     is 200 and the body parses as JSON equal to EXPECTED_BODY (key order and spaces are free)."""
     want = json.dumps(EXPECTED_BODY, ensure_ascii=False)
     if status is None:
-        return Verdict(False, say(_("No HTTP answer through the published port %(port)s: %(error)s"),
-                                  {"port": APP_PORT, "error": error}), error)
+        return Verdict(False, say(_("No HTTP answer through the published port %(port)s: %(why)s"),
+                                  {"port": APP_PORT, "why": _http_failure(error)}), error)
     text = body.decode("utf-8", errors="replace")
     evidence = f"HTTP {status}\n{text[:2000]}"
     if status != 200:
