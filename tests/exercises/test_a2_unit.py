@@ -347,7 +347,8 @@ def test_a_missing_build_folder_is_named_relative_to_the_submission():
                                 grader.service_roles(REFERENCE))
     o = run.outcomes["stack-up"]
     assert not o.passed
-    assert "the build folder ./api (of api1, api2) is not in your submission" in o.message
+    assert o.message.startswith("The images could not be built: the build folder ./api (of api1, "
+                                "api2) is not in your submission"), o.message
     assert ROOT not in o.message and ROOT not in o.evidence
     with translation.override("ko"):
         run = grader._Run(lambda *a: None)

@@ -1001,7 +1001,8 @@ def _stack_up(run: _Run, stack: Stack, config: dict, roles: Roles) -> bool:
             why = say(_("an image does not build: %(why)s"), {"why": tail_lines(build_out, 6)})
         else:
             why = say(_("building took longer than %(s)s s."), {"s": UP_TIMEOUT_S})
-        _fail(o, why, clip(build_out, 3000) + "\n\n" + ps)
+        _fail(o, say(_("The images could not be built: %(why)s"), {"why": why}),
+              clip(build_out, 3000) + "\n\n" + ps)
     elif up.exit_code != 0 or not containers or len(running) < len(containers):
         from webapp.sandboxes.images import standin_tags
 
