@@ -104,7 +104,7 @@ TITLES = {
     "http-hello": (gettext_lazy("GET / answers the expected JSON"), 20),
     "image-size": (gettext_lazy("The final image stays small"), 10),
     "no-dev-deps": (gettext_lazy("No devDependencies in the final image"), 10),
-    "lint": (gettext_lazy("Dockerfile advice (hadolint)"), 0),
+    "lint": (gettext_lazy("Dockerfile good practice (hadolint)"), 0),
 }
 ADVISORY = {"lint"}
 STATIC = ("multi-stage", "final-base", "expose-3000", "copy-from")
