@@ -158,3 +158,31 @@ def test_output_after_an_unterminated_control_string_still_shows(backend, sandbo
         assert ("shown-42" in pane) is shown, pane
     finally:
         term.close()
+
+
+def test_the_larger_of_two_tabs_shows_blank_around_the_window_not_dots(backend, sandbox):
+    """After the smaller tab typed, the larger one shows the window at that size: tmux filled
+    the rest with rows of '·' (about 10 000 of them at 140x40); the sandbox's tmux fills it with
+    blanks (fill-character)."""
+    large = backend.open_terminal(sandbox.id, cols=140, rows=40)
+    small = None
+    try:
+        large.sock.sendall(b"echo large-$((6*7))\r")
+        read_until(large, rb"large-42")
+        small = backend.open_terminal(sandbox.id, cols=80, rows=24)
+        small.sock.sendall(b"echo small-$((6*7))\r")
+        read_until(small, rb"small-42")
+        # The larger tab is redrawn at 80x24: the echo's output reaches it too.
+        seen = read_until(large, rb"small-42")
+        time.sleep(0.5)
+        large.sock.setblocking(False)
+        try:
+            while chunk := large.sock.recv(65536):
+                seen += chunk
+        except BlockingIOError:
+            pass
+        assert "\u00b7".encode() not in seen, seen[-300:]
+    finally:
+        large.close()
+        if small is not None:
+            small.close()
