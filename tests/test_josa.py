@@ -75,3 +75,36 @@ def test_grader_messages_agree_in_korean_and_format_plainly_in_english():
         assert "shared를" in say(msg, {"volume": "shared"})  # 셰어드: no final consonant
     with translation.override("en"):
         assert say(msg, {"volume": "a3_timeline"}) == "Both containers mount the named volume a3_timeline."
+
+
+@pytest.mark.parametrize("template,value,want", [
+    ("%(what)s이(가) 마운트되어", "tmpfs", "tmpfs가 마운트되어"),  # was "tmpfs가(가)"
+    ("%(what)s이(가) 마운트되어", "volume", "volume이 마운트되어"),
+    ("%(path)s은(는) 없어요", "/data", "/data는 없어요"),
+    ("%(path)s은(는) 없어요", "my-web", "my-web은 없어요"),
+    ("%(name)s을(를) 지우세요", "nginx", "nginx를 지우세요"),
+])
+def test_both_forms_written_become_the_one_the_value_needs(template, value, want):
+    """Messages written the old way, with both forms ("이(가)"), keep only the right one."""
+    key = template[2:template.index(")")]
+    assert format_ko(template, {key: value}) == want
+
+
+def test_every_korean_message_with_both_forms_reads_right_for_a_lab_value():
+    """The catalog's Korean messages that write both forms after a value ("%(path)s은(는)"),
+    formatted with lab values: no "(는)"-style leftover stays after a value."""
+    import re
+    from pathlib import Path
+
+    import polib
+
+    po = polib.pofile(str(Path(__file__).resolve().parent.parent / "locale/ko/LC_MESSAGES/django.po"))
+    both = re.compile(r"%\((\w+)\)s(?:이\(가\)|은\(는\)|을\(를\)|과\(와\))")
+    found = [e.msgstr for e in po if not e.obsolete and both.search(e.msgstr)]
+    assert found, "the catalog has no message of that kind: this test checks nothing"
+    leftover = re.compile(r"(?:tmpfs|/data|my-web)\((?:가|이|는|은|를|을|와|과)\)")
+    for text in found:
+        keys = set(re.findall(r"%\((\w+)\)s", text))
+        for value in ("tmpfs", "/data", "my-web"):
+            out = format_ko(text, {k: value for k in keys})
+            assert not leftover.search(out), out

@@ -101,15 +101,20 @@ _CLOSING = "'\"’”)]"  # a value quoted in a message: the particle follows th
 
 def _fix_after(text: str, value: str) -> str:
     """``text`` (what follows ``value``) with its leading particle, if any, in the right form;
-    also after closing quotes or brackets right after the value ("'docker start my-web'으로").
+    also after closing quotes or brackets right after the value ("'docker start my-web'으로"),
+    and when both forms are written ("이(가)": it became "가(가)").
     A one-syllable form counts only when a word does not go on after it: "이고" is the copula
     ("is, and"), not the particle "이" followed by "고"."""
     marks = len(text) - len(text.lstrip(_CLOSING))
     head, body = text[:marks], text[marks:]
-    for form, _pair in _FORMS:
+    for form, pair in _FORMS:
         if body.startswith(form):
             rest = body[len(form):]
-            if len(form) == 1 and rest and _is_syllable(rest[0]):
+            # Both forms written, the old way ("이(가)", "은(는)"): one is chosen, the other goes.
+            other = pair[1] if form == pair[0] else pair[0]
+            if rest.startswith(f"({other})"):
+                rest = rest[len(other) + 2:]
+            elif len(form) == 1 and rest and _is_syllable(rest[0]):
                 return text
             return head + particle(value, form) + rest
     return text
