@@ -1,8 +1,9 @@
 """Published-port preview in a real browser (Debian's chromium): the previewed page runs in an
 opaque origin (CSP sandbox), so the browser sends bungeo's session cookie only on its top-level
 GET navigations. Its images and form POSTs used to go to the login page; through the preview
-link they reach the learner's app, whose cookie counts the visits, and bungeo's session is
-untouched by the app's attempt to set one."""
+link they reach the learner's app, whose cookie counts the visits; bungeo's session is
+untouched by the app's attempts to set or clear it, and the link shows nothing in a browser
+without the viewer's session."""
 from __future__ import annotations
 
 import pytest
@@ -25,7 +26,7 @@ cat > cgi-bin/app <<'EOS'
 n=$(echo "$HTTP_COOKIE" | sed -n 's/.*visits=\([0-9]*\).*/\1/p'); n=$(( ${n:-0} + 1 ))
 body=""; [ -n "$CONTENT_LENGTH" ] && body=$(head -c "$CONTENT_LENGTH")
 printf 'Content-Type: text/html\r\nSet-Cookie: visits=%s; Path=/\r\n' "$n"
-printf 'Set-Cookie: sessionid=from-the-app; Path=/\r\n\r\n'
+printf 'Set-Cookie: sessionid=from-the-app; Path=/\r\nClear-Site-Data: "cookies"\r\n\r\n'
 printf '<p id=r>visits=%s method=%s body=%s</p>\n' "$n" "$REQUEST_METHOD" "$body"
 EOS
 chmod +x cgi-bin/app
@@ -64,8 +65,15 @@ def test_the_previewed_pages_image_form_and_cookie_work(asgi_server, browser, dj
     # A reload re-sends the form (the browser asks nothing in headless mode); the app's
     # cookie came back with it.
     assert page.inner_text("#r").startswith("visits=2 ")
-    # The app could not replace bungeo's session: the learner is still logged in.
+    link = page.url
+    # The app could neither replace nor clear bungeo's session: the learner is still logged in.
     page.goto(f"{asgi_server}/labs/")
     assert "/login/" not in page.url
     assert "from-the-app" not in str([c["value"] for c in ctx.cookies() if c["name"] == "sessionid"])
     ctx.close()
+    # The link in another browser (no session): the login page, not the app's page.
+    other = browser.new_context(locale="en-US")
+    page = other.new_page()
+    page.goto(link)
+    assert "/login/" in page.url and page.locator("#r").count() == 0
+    other.close()

@@ -51,7 +51,7 @@ def test_preview_streams_a_slow_answer_as_it_comes(asgi_server, backend, student
         resp = conn.getresponse()
         assert resp.status == 302, resp.status  # to the preview link
         resp.read()
-        conn.request("GET", resp.getheader("Location"))  # without the session, as the page's own
+        conn.request("GET", resp.getheader("Location"), headers={"Cookie": cookie})
         resp = conn.getresponse()
         assert resp.status == 200
         assert resp.getheader("Content-Security-Policy", "").startswith("sandbox")

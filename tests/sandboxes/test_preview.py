@@ -129,7 +129,17 @@ printf 'Set-Cookie: sessionid=from-the-app; Path=/\r\n'
 printf 'Set-Cookie: other=1; Domain=example.org; Path=/x\r\n\r\n'
 printf 'visits=%s method=%s body=%s cookies=%s\n' "$n" "$REQUEST_METHOD" "$body" "$HTTP_COOKIE"
 EOS
-chmod +x cgi-bin/app
+cat > cgi-bin/bad <<'EOS'
+#!/bin/sh
+printf 'Content-Type: text/plain\r\nClear-Site-Data: "cookies", "storage"\r\n'
+printf 'WWW-Authenticate: Basic realm="bungeo login"\r\nRefresh: 0; url=http://example.invalid/\r\n'
+printf 'X-App: kept-out\r\nContent-Language: ko\r\n\r\nbad headers\n'
+EOS
+cat > cgi-bin/go <<'EOS'
+#!/bin/sh
+printf 'Status: 302 Found\r\nLocation: %s\r\n\r\n' "$QUERY_STRING"
+EOS
+chmod +x cgi-bin/app cgi-bin/bad cgi-bin/go
 exec httpd -f -p 8096 -h /www
 """
 
@@ -154,24 +164,69 @@ def _text(resp) -> str:
 def test_the_link_forwards_a_post_with_its_body_and_the_apps_cookies(client, student, app):
     client.force_login(student)
     link = _link(client, student, 8096)
-    client.logout()  # the previewed page's own requests come without bungeo's session
+    stable = "/".join(link.split("/")[:4]) + "/"  # /sandbox/p/<owner>.<port>.<viewer>/
+    client.logout()  # a form of the previewed page: sent without bungeo's session, Origin null
     resp = client.post(link + "cgi-bin/app", data=b"name=red-bean",
-                       content_type="application/x-www-form-urlencoded")
+                       content_type="application/x-www-form-urlencoded", HTTP_ORIGIN="null")
     assert resp.status_code == 200
     assert "visits=1 method=POST body=name=red-bean" in _text(resp)
-    # The app's cookie is kept under the link's path, its Domain dropped; it may not set
-    # bungeo's session cookie.
-    assert resp.cookies["visits"]["path"] == link.rstrip("/") + "/"
-    assert resp.cookies["visits"]["httponly"]
-    assert resp.cookies["other"]["path"] == link.rstrip("/") + "/x" and not resp.cookies["other"]["domain"]
+    # The app's cookies are kept under the link's first part (the same in every link of this
+    # port for this viewer), their Domain dropped; the app may not set bungeo's session cookie.
+    assert resp.cookies["visits"]["path"] == stable and resp.cookies["visits"]["httponly"]
+    assert resp.cookies["other"]["path"] == stable and not resp.cookies["other"]["domain"]
     assert "sessionid" not in resp.cookies
-    # The browser sends it back (and bungeo's own cookies, which never reach the app).
+    # The browser sends it back (and bungeo's own cookies, which never reach the app); a fetch()
+    # of the page (it accepts JSON, not a page) needs no Origin.
     client.cookies["sessionid"] = "bungeo-session"
     client.cookies["csrftoken"] = "bungeo-csrf"
     client.cookies["visits"] = "1"
-    body = _text(client.post(link + "cgi-bin/app", data=b"x", content_type="text/plain"))
+    body = _text(client.post(link + "cgi-bin/app", data=b"x", content_type="text/plain",
+                             HTTP_ACCEPT="application/json"))
     assert "visits=2 method=POST body=x" in body
     assert "bungeo" not in body, body
+    # A new link of the same port (opened again) reaches the same cookies.
+    client.force_login(student)
+    again = _link(client, student, 8096)
+    assert again.startswith(stable)
+
+
+def test_a_link_shows_pages_only_to_its_viewer(client, student, app):
+    """A link handed to someone else (or left in a shared PC's history) never shows the app's
+    page under bungeo's address: without the viewer's session a page load goes to the login
+    page, and a form from another site is refused. The page's images and fetches need none."""
+    client.force_login(student)
+    link = _link(client, student, 8096)
+    client.logout()
+    resp = client.get(link, HTTP_ACCEPT="text/html,application/xhtml+xml")
+    assert resp.status_code == 302 and "/login/" in resp["Location"]
+    assert client.get(link).status_code == 302  # curl: no Accept at all
+    resp = client.post(link + "cgi-bin/app", data=b"a=1",
+                       content_type="application/x-www-form-urlencoded",
+                       HTTP_ORIGIN="http://phishing.example", HTTP_ACCEPT="text/html",
+                       HTTP_ACCEPT_LANGUAGE="en")
+    assert resp.status_code == 403 and b"only for the user it was made for" in resp.content
+    img = client.get(link + "index.html", HTTP_ACCEPT="image/avif,image/webp,*/*")
+    assert img.status_code == 200 and "<h1>app</h1>" in _text(img)
+
+
+def test_headers_that_act_on_bungeo_and_redirects_out_of_the_sandbox_are_not_passed(client, student, app):
+    client.force_login(student)
+    link = _link(client, student, 8096)
+    resp = client.get(link + "cgi-bin/bad")
+    assert resp.status_code == 200 and _text(resp) == "bad headers\n"
+    for name in ("Clear-Site-Data", "WWW-Authenticate", "Refresh", "X-App"):
+        assert name not in resp.headers, name  # Clear-Site-Data logged the viewer out of bungeo
+    assert resp["Content-Language"] == "ko" and resp["Content-Type"] == "text/plain"
+    # Redirects: inside the sandbox's port they stay in the preview; elsewhere they are not followed.
+    for target, inside in (("/next?a=1", "next?a=1"), ("http://localhost:8096/x", "x"),
+                           (f"http://{app.address}:8096/y", "y"), ("page2", None)):
+        resp = client.get(link + "cgi-bin/go?" + target)
+        assert resp.status_code == 302, (target, resp.status_code)
+        assert resp["Location"] == (link + inside if inside else "page2"), resp["Location"]
+    for target in ("http://example.invalid/x", "//example.invalid/x", "http://localhost:9999/"):
+        resp = client.get(link + "cgi-bin/go?" + target, HTTP_ACCEPT_LANGUAGE="en")
+        assert resp.status_code == 502 and b"the preview does not follow it" in resp.content, target
+        assert "Location" not in resp.headers
 
 
 def test_a_tampered_expired_or_oversized_request_is_refused(client, student, app, monkeypatch):
@@ -179,15 +234,17 @@ def test_a_tampered_expired_or_oversized_request_is_refused(client, student, app
 
     client.force_login(student)
     link = _link(client, student, 8096)
-    token = link.split("/")[3]
-    assert client.get(link.replace(token, token[:-2] + "xx")).status_code == 404
+    who, sig = link.split("/")[3:5]
+    assert client.get(link.replace(sig, sig[:-2] + "xx")).status_code == 404
+    owner, port, viewer = who.split(".")
+    assert client.get(link.replace(who, f"{owner}.8080.{viewer}")).status_code == 404  # another port
     big = client.post(link + "cgi-bin/app", data=b"x" * (views.PREVIEW_BODY_MAX + 1),
                       content_type="application/octet-stream", HTTP_ACCEPT_LANGUAGE="en")
     assert big.status_code == 413 and b"larger than 10 MB" in big.content
     monkeypatch.setattr(views, "PREVIEW_LINK_S", -1)  # every link has expired
-    # Logged in as its viewer: a fresh link. Anyone else: open the port again.
+    # Logged in as its viewer: a fresh link (the query kept). Anyone else: open the port again.
     resp = client.get(link + "cgi-bin/app?a=1")
-    assert resp.status_code == 302 and resp["Location"] == _url(student, 8096, "cgi-bin/app")
+    assert resp.status_code == 302 and resp["Location"] == _url(student, 8096, "cgi-bin/app?a=1")
     client.logout()
     resp = client.get(link, HTTP_ACCEPT_LANGUAGE="en")
     assert resp.status_code == 403 and b"expired" in resp.content

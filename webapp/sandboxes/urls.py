@@ -9,6 +9,6 @@ urlpatterns = [
     path("preview/", views.preview_open, name="preview_open"),
     path("preview/<int:user_id>/<int:port>/<path:path>", views.preview, name="preview"),
     path("preview/<int:user_id>/<int:port>/", views.preview, name="preview_root"),
-    path("p/<str:token>/<path:path>", views.preview_by_link, name="preview_link"),
-    path("p/<str:token>/", views.preview_by_link, name="preview_link_root"),
+    path("p/<str:who>/<str:sig>/<path:path>", views.preview_by_link, name="preview_link"),
+    path("p/<str:who>/<str:sig>/", views.preview_by_link, name="preview_link_root"),
 ]

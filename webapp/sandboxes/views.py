@@ -50,10 +50,14 @@ def reset(request: HttpRequest) -> HttpResponse:
 # ------------------------------------------------------------------------------------------------
 PREVIEW_TIMEOUT = 10.0  # seconds to connect and to wait for each read
 PREVIEW_MAX_BYTES = 20 * 2 ** 20  # a preview body longer than this is cut off
-# Hop-by-hop headers (RFC 9110, section 7.6.1) and those this proxy sets itself.
-_DROP_HEADERS = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
-                 "trailer", "transfer-encoding", "upgrade", "content-length", "set-cookie",
-                 "content-security-policy", "x-frame-options", "strict-transport-security"}
+# The headers of the app's answer that reach the browser; every other one is dropped. An
+# allowlist, because some headers act on bungeo's whole origin: Clear-Site-Data would log the
+# viewer (staff too) out of bungeo, WWW-Authenticate would open a password prompt under
+# bungeo's name, Refresh would send the viewer elsewhere. Set-Cookie and Location are handled
+# on their own (:func:`_rewrite_cookie`, :func:`_preview_location`).
+PREVIEW_PASS_HEADERS = {"content-type", "content-language", "content-encoding",
+                        "content-disposition", "content-range", "accept-ranges", "etag",
+                        "last-modified", "vary", "retry-after", "expires", "allow"}
 # The learner's page runs in a unique opaque origin: its scripts can run, but never with
 # bungeo's cookies or same-origin access to bungeo (CSP "sandbox" directive, CSP Level 3 §6.3.2).
 PREVIEW_CSP = "sandbox allow-scripts allow-forms allow-popups allow-modals"
@@ -115,12 +119,15 @@ async def _relay(upstream):
 
 
 # A preview link: /sandbox/preview/<owner>/<port>/ (the session checks who may look) redirects
-# to /sandbox/p/<token>/, a link signed for (owner, port, viewer) that authenticates the
-# requests of the previewed page by itself. The page runs in an opaque origin (PREVIEW_CSP), so
-# the browser sends bungeo's SameSite=Lax session cookie only on its top-level GET navigations:
-# its images, stylesheets, scripts, fetches and form POSTs came without it and were sent to the
-# login page. The link is valid for PREVIEW_LINK_S seconds; a reload after that, while logged
-# in, gets a fresh one. Django's signing: https://docs.djangoproject.com/en/stable/topics/signing/
+# to /sandbox/p/<owner>.<port>.<viewer>/<signature>/, a link signed for that port and that viewer
+# (Django's TimestampSigner and SECRET_KEY: https://docs.djangoproject.com/en/stable/topics/signing/).
+# The page runs in an opaque origin (PREVIEW_CSP), so the browser sends bungeo's SameSite=Lax
+# session cookie only on its top-level GET navigations: its images, stylesheets, scripts,
+# fetches and form POSTs came without it and were sent to the login page. Those requests are let
+# through by the link's signature; a page itself (a request that accepts HTML) is shown only
+# to the viewer, logged in, or as the answer to a form of the previewed page (Origin "null"),
+# so that a link handed to someone else never shows a learner's page under bungeo's address.
+# The link is valid for PREVIEW_LINK_S seconds; a reload after that, logged in, gets a fresh one.
 PREVIEW_LINK_S = 8 * 3600
 PREVIEW_LINK_SALT = "bungeo.sandboxes.preview-link"
 PREVIEW_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
@@ -133,19 +140,34 @@ def _bungeo_cookie_names() -> frozenset[str]:
                       settings.LANGUAGE_COOKIE_NAME, "messages"})
 
 
+def _signer():
+    from django.core.signing import TimestampSigner
+
+    return TimestampSigner(salt=PREVIEW_LINK_SALT)
+
+
 def preview_link(owner_id: int, port: int, viewer_id: int) -> str:
-    """The path of a preview link of ``port`` of ``owner_id``'s sandbox for ``viewer_id``,
-    ending in "/" (signed with Django's signing and SECRET_KEY, valid PREVIEW_LINK_S s)."""
-    from django.core import signing
+    """The path of a new preview link of ``port`` of ``owner_id``'s sandbox for ``viewer_id``,
+    ending in "/": ``/sandbox/p/<owner>.<port>.<viewer>/<signature>/`` (valid PREVIEW_LINK_S s).
+    The first part stays the same from one link to the next, so the app's cookies, kept under
+    it, last across links."""
     from django.urls import reverse
 
-    token = signing.dumps([owner_id, port, viewer_id], salt=PREVIEW_LINK_SALT)
-    return reverse("sandboxes:preview_link_root", args=[token])
+    who = f"{owner_id}.{port}.{viewer_id}"
+    return reverse("sandboxes:preview_link_root", args=[who, _signer().sign(who)[len(who) + 1:]])
 
 
 def _may_preview(viewer, owner) -> bool:
     return bool(viewer and owner and viewer.is_active
                 and (viewer.pk == owner.pk or viewer.is_staff))
+
+
+def _wants_a_page(request: HttpRequest) -> bool:
+    """Whether the request loads a page (a document) rather than something a page uses: it
+    accepts HTML, as browsers' navigations do (images, scripts and fetch() ask for other
+    types), or it names no type at all (curl)."""
+    accept = request.headers.get("Accept", "")
+    return not accept or "text/html" in accept
 
 
 @login_required
@@ -168,43 +190,50 @@ def preview(request: HttpRequest, user_id: int, port: int, path: str = "") -> Ht
 
 
 @csrf_exempt  # the link authenticates the request; no bungeo state changes behind it
-def preview_by_link(request: HttpRequest, token: str, path: str = "") -> HttpResponse:
+def preview_by_link(request: HttpRequest, who: str, sig: str, path: str = "") -> HttpResponse:
     """Forward a request (PREVIEW_METHODS, a body up to PREVIEW_BODY_MAX bytes) through a preview
     link to the learner's sandbox and stream the answer back (bodies cut at PREVIEW_MAX_BYTES,
     PREVIEW_TIMEOUT seconds per read).
 
-    The token names the owner, the port and the viewer it was made for; it is refused (404)
-    when its signature is wrong, when the viewer may no longer look (no longer staff, or
-    inactive), or when someone else is logged in in this browser. An expired link sends a
-    logged-in viewer to a fresh one, and tells anyone else to open the port again. The target
-    is always the sandbox's own address on the sandbox network, never a host named in the
-    request. Cookies: bungeo's own are never forwarded; the app's are kept under the link's
-    path (:func:`_rewrite_cookie`). Answers 502 with a learner-facing explanation when nothing
-    listens, 503 when the sandbox is not running, 413 for a body over the limit.
+    ``who`` (``<owner>.<port>.<viewer>``) and its signature ``sig`` name the port and the viewer
+    the link was made for. Refused (404) when the signature is wrong, when the viewer may no
+    longer look (no longer staff, or inactive), or when someone else is logged in in this
+    browser. A page (:func:`_wants_a_page`) is shown only to the viewer logged in (anyone else is
+    sent to the login page) or as the answer to a form of the previewed page (Origin "null").
+    An expired link sends a logged-in viewer to a fresh one, and tells anyone else to open the
+    port again. The target is always the sandbox's own address on the sandbox network, never a
+    host named in the request. Cookies: bungeo's own are never forwarded; the app's are kept
+    under the link's path (:func:`_rewrite_cookie`). Answers 502 with a learner-facing
+    explanation when nothing listens, 503 when the sandbox is not running, 413 for a body over
+    the limit.
     """
     from django.contrib.auth import get_user_model
+    from django.contrib.auth.views import redirect_to_login
     from django.core import signing
     from django.http import Http404
     from django.shortcuts import redirect
 
-    users = get_user_model().objects
     try:
-        owner_id, port, viewer_id = signing.loads(token, salt=PREVIEW_LINK_SALT, max_age=PREVIEW_LINK_S)
+        owner_id, port, viewer_id = (int(x) for x in who.split("."))
+    except ValueError:
+        raise Http404 from None
+    query = request.META.get("QUERY_STRING", "")
+    try:
+        _signer().unsign(f"{who}:{sig}", max_age=PREVIEW_LINK_S)
     except signing.SignatureExpired:
-        try:
-            owner_id, port, viewer_id = signing.loads(token, salt=PREVIEW_LINK_SALT)
-        except signing.BadSignature:
-            raise Http404 from None
         if request.method == "GET" and request.user.is_authenticated and request.user.pk == viewer_id:
-            return redirect("sandboxes:preview", user_id=owner_id, port=port, path=path or "") \
-                if path else redirect("sandboxes:preview_root", user_id=owner_id, port=port)
+            from django.urls import reverse
+
+            fresh = reverse("sandboxes:preview_root", args=[owner_id, port]) + path
+            return redirect(fresh + (f"?{query}" if query else ""))
         return _preview_message(403, _("This preview link has expired. Open the port again from "
                                        "the lab page."))
-    except (signing.BadSignature, ValueError, TypeError):
+    except signing.BadSignature:
         raise Http404 from None
+    users = get_user_model().objects
     owner = users.filter(pk=owner_id).first()
     viewer = users.filter(pk=viewer_id).first()
-    if not _may_preview(viewer, owner) or not 1 <= int(port) <= 65535:
+    if not _may_preview(viewer, owner) or not 1 <= port <= 65535:
         raise Http404
     if request.user.is_authenticated and request.user.pk != viewer.pk:
         raise Http404  # a link made for another user
@@ -212,6 +241,12 @@ def preview_by_link(request: HttpRequest, token: str, path: str = "") -> HttpRes
         return _preview_message(405, _("This request method is not forwarded to your sandbox."))
     if request.method == "OPTIONS" and "HTTP_ACCESS_CONTROL_REQUEST_METHOD" in request.META:
         return _cors_preflight(request)
+    if _wants_a_page(request) and not request.user.is_authenticated:
+        if request.method in ("GET", "HEAD"):
+            return redirect_to_login(request.get_full_path())
+        if request.headers.get("Origin") != "null":
+            return _preview_message(403, _("This preview link opens only for the user it was "
+                                           "made for. Open the port from the lab page."))
     try:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
@@ -220,8 +255,8 @@ def preview_by_link(request: HttpRequest, token: str, path: str = "") -> HttpRes
     if length > PREVIEW_BODY_MAX or len(body) > PREVIEW_BODY_MAX:
         return _preview_message(413, _("The request is larger than %(mb)d MB, the most the "
                                        "preview forwards.") % {"mb": PREVIEW_BODY_MAX // 2 ** 20})
-    prefix = request.path[: len(request.path) - len(path)] if path else request.path
-    return _forward(request, owner, viewer, int(port), path, prefix, body)
+    root = request.path[: len(request.path) - len(path)] if path else request.path
+    return _forward(request, owner, viewer, port, path, root, body)
 
 
 def _cors_preflight(request: HttpRequest) -> HttpResponse:
@@ -240,28 +275,47 @@ def _cors_preflight(request: HttpRequest) -> HttpResponse:
 def _rewrite_cookie(morsel, prefix: str) -> dict | None:
     """The ``set_cookie`` arguments for a cookie the learner's app set (an ``http.cookies``
     Morsel), or None to drop it: bungeo's own names are refused (an app must not replace the
-    viewer's session), the Domain is dropped (host-only), and the Path is moved under the
-    preview link's ``prefix``, so the cookie goes back only to this app through this link
-    (RFC 6265, section 5.2.4, Path)."""
+    viewer's session), the Domain is dropped (host-only), and the Path becomes ``prefix``
+    (``/sandbox/p/<owner>.<port>.<viewer>/``), so the cookie goes back only to this app, for
+    this viewer, through any of its links (RFC 6265, section 5.1.4, paths and path-match)."""
     if morsel.key in _bungeo_cookie_names():
         return None
-    path = morsel["path"] or "/"
-    if not path.startswith("/"):
-        path = "/"
     max_age = morsel["max-age"]
     try:
         max_age = int(max_age) if max_age != "" else None
     except ValueError:
         max_age = None
     return {"key": morsel.key, "value": morsel.value, "max_age": max_age,
-            "expires": morsel["expires"] or None, "path": prefix.rstrip("/") + path,
+            "expires": morsel["expires"] or None, "path": prefix,
             "secure": bool(morsel["secure"]), "httponly": bool(morsel["httponly"]),
             "samesite": morsel["samesite"] or None}
 
 
-def _forward(request: HttpRequest, owner, viewer, port: int, path: str, prefix: str,
+def _preview_location(location: str, root: str, address: str, port: int) -> str | None:
+    """Where a redirect of the app leads inside the preview (``root``: the link's path, ending in
+    "/"), or None when it leads out of the sandbox's port: a path ("/next") or a URL of the
+    sandbox's own address or localhost on ``port`` stays in the preview; any other host is not
+    followed (the preview is no open redirect)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(location)
+    if not parts.scheme and not parts.netloc:
+        if not location.startswith("/"):
+            return location  # relative to the current page: it stays under the link
+        inside = location
+    else:
+        if parts.scheme not in ("http", "") or parts.hostname not in (address, "localhost", "127.0.0.1"):
+            return None
+        if (parts.port or 80) != port:
+            return None
+        inside = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return root.rstrip("/") + inside
+
+
+def _forward(request: HttpRequest, owner, viewer, port: int, path: str, root: str,
              body: bytes) -> HttpResponse:
-    """Send the request to ``port`` of ``owner``'s sandbox and stream its answer back."""
+    """Send the request to ``port`` of ``owner``'s sandbox and stream its answer back
+    (``root``: the path of the preview link, ending in "/")."""
     from http.cookies import CookieError, SimpleCookie
 
     import urllib3
@@ -295,10 +349,21 @@ def _forward(request: HttpRequest, owner, viewer, port: int, path: str, prefix: 
             "Nothing answers on port %(port)s of your sandbox. Is a container publishing it "
             "(for example: docker run -d -p %(port)s:80 nginx)?") % {"port": port})
 
+    location = upstream.headers.get("Location")
+    if location is not None:
+        inside = _preview_location(location, root, sb.address, port)
+        if inside is None:
+            upstream.release_conn()
+            return _preview_message(502, _("The app sent the browser to %(url)s, outside port "
+                                           "%(port)s of the sandbox: the preview does not follow "
+                                           "it.") % {"url": location[:200], "port": port})
     resp = StreamingHttpResponse(_relay(upstream), status=upstream.status)
     for k, v in upstream.headers.items():
-        if k.lower() not in _DROP_HEADERS:
+        if k.lower() in PREVIEW_PASS_HEADERS:
             resp[k] = v
+    if location is not None:
+        resp["Location"] = inside
+    cookie_path = "/".join(root.split("/")[:4]) + "/"  # /sandbox/p/<owner>.<port>.<viewer>/
     for raw in upstream.headers.getlist("Set-Cookie"):
         jar = SimpleCookie()
         try:
@@ -306,13 +371,9 @@ def _forward(request: HttpRequest, owner, viewer, port: int, path: str, prefix: 
         except CookieError:
             continue
         for morsel in jar.values():
-            kwargs = _rewrite_cookie(morsel, prefix)
+            kwargs = _rewrite_cookie(morsel, cookie_path)
             if kwargs is not None:
                 resp.set_cookie(**kwargs)
-    if "location" in {k.lower() for k in upstream.headers}:
-        loc = upstream.headers["location"]
-        if loc.startswith("/") and not loc.startswith("//"):  # keep redirects inside the preview
-            resp["Location"] = prefix.rstrip("/") + loc
     resp["Content-Security-Policy"] = PREVIEW_CSP
     resp["X-Content-Type-Options"] = "nosniff"
     resp["Cache-Control"] = "no-store"
