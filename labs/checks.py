@@ -1523,7 +1523,7 @@ def _mount_flag(mount: str, destination: str, volume: str | None, source: str | 
                 read_only: bool) -> str:
     """The docker run option a learner would type for the expected mount."""
     if mount == "tmpfs":
-        return f"--mount type=tmpfs,destination={destination}"
+        return f"--mount type=tmpfs,destination={destination} (or --tmpfs {destination})"
     src = volume if mount == "volume" else source or "FOLDER"
     if src and src.startswith("/root/"):
         src = "~/" + src[len("/root/"):]

@@ -578,7 +578,7 @@ def test_volume_mounted_bind_near_misses_name_the_fix():
     tmp = EngineState(containers=(box("scratchpad"),))
     res = checks.volume_mounted(tmp, name="scratchpad", destination="/scratch", mount="tmpfs")
     with override("en"):
-        assert "--mount type=tmpfs,destination=/scratch" in res.message
+        assert "--mount type=tmpfs,destination=/scratch (or --tmpfs /scratch)" in res.message
 
 
 def test_new_check_specs_are_validated():
