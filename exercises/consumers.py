@@ -6,7 +6,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from .models import Submission
-from .services import QUEUE_GROUP, group_name
+from .services import QUEUE_GROUP, group_name, status_html
 
 
 class SubmissionProgressConsumer(AsyncWebsocketConsumer):
@@ -32,7 +32,11 @@ class SubmissionProgressConsumer(AsyncWebsocketConsumer):
         await self.channel_layer.group_add(self.group, self.channel_name)
         # While it waits, its place in line is shown again whenever the line moves.
         await self.channel_layer.group_add(QUEUE_GROUP, self.channel_name)
+        self.staff = user.is_staff
         await self.accept()
+        # What happened between the page's rendering and this connection (the grading started,
+        # or even ended) was sent to nobody: the page gets the submission as it is now.
+        await self.send(text_data=await database_sync_to_async(self._current)())
 
     async def grading_progress(self, event: dict) -> None:
         await self.send(text_data=event["html"])
@@ -44,18 +48,15 @@ class SubmissionProgressConsumer(AsyncWebsocketConsumer):
         if html:
             await self.send(text_data=html)
 
+    def _current(self) -> str:
+        sub = Submission.objects.get(pk=self.submission_id)
+        return status_html(sub, staff=self.staff)
+
     def _queued_status(self) -> str:
-        from django.template.loader import render_to_string
-        from django.utils.translation import override
-
-        from .selectors import queue_ahead
-
         sub = Submission.objects.filter(pk=self.submission_id).first()
         if sub is None or sub.status != Submission.Status.QUEUED:
             return ""
-        with override(sub.language):
-            return render_to_string("exercises/_status.html",
-                                    {"submission": sub, "oob": True, "ahead": queue_ahead(sub)})
+        return status_html(sub, staff=self.staff)
 
     async def disconnect(self, code: int) -> None:
         if hasattr(self, "group"):

@@ -194,6 +194,8 @@ def submission_enqueue(*, submission: Submission, regrade: bool = False) -> None
 
     priority = PRIORITY_REGRADE if regrade else PRIORITY_SUBMISSION
     transaction.on_commit(lambda: grade_submission.apply_async((submission.pk,), priority=priority))
+    # A learner's submission goes before waiting regrades: their pages count one more ahead.
+    transaction.on_commit(queue_moved)
 
 
 def queue_moved() -> None:
@@ -368,13 +370,21 @@ def submission_fail(*, submission_id: int, reason) -> None:
 
 def _notify_final(submission_id: int) -> None:
     sub = Submission.objects.get(pk=submission_id)
-    results = list(sub.results.all())
-    html = {}
-    for staff in (False, True):
-        ctx = {"submission": sub, "oob": True, "staff": staff,
-               "results": results if staff else [r for r in results if not r.hidden],
-               "hidden_count": sum(r.hidden for r in results)}
-        with override(sub.language):
-            html[staff] = render_to_string("exercises/_status.html", ctx) + render_to_string(
-                "exercises/_result.html", ctx)
-    _notify(submission_id, html[False], html[True])
+    _notify(submission_id, status_html(sub, staff=False), status_html(sub, staff=True))
+
+
+def status_html(sub: Submission, *, staff: bool) -> str:
+    """The fragments (htmx out-of-band swaps) that bring a submission's page up to date, in the
+    submission's language: its status line (with its place in line while queued), and once it
+    has finished its results (the hidden checks' rows for ``staff`` only)."""
+    from .selectors import queue_ahead
+
+    ctx: dict = {"submission": sub, "oob": True, "staff": staff, "ahead": queue_ahead(sub)}
+    with override(sub.language):
+        html = render_to_string("exercises/_status.html", ctx)
+        if sub.finished:
+            results = list(sub.results.all())
+            ctx.update(results=results if staff else [r for r in results if not r.hidden],
+                       hidden_count=sum(r.hidden for r in results))
+            html += render_to_string("exercises/_result.html", ctx)
+    return html

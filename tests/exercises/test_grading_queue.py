@@ -102,7 +102,9 @@ async def test_a_waiting_page_hears_that_the_line_moved(student, other_student,
     c.scope["user"] = student
     c.scope["url_route"] = {"kwargs": {"submission_id": mine.pk}}
     assert (await c.connect(timeout=20))[0]
-    await database_sync_to_async(services.queue_moved)()
+    assert "1 submission is ahead of this one." in await c.receive_from(20)  # on connecting
+    await database_sync_to_async(_sub)(other_student, status="queued", language="en")
+    await database_sync_to_async(services.queue_moved)()  # a later one: not ahead
     assert "1 submission is ahead of this one." in await c.receive_from(20)
     await database_sync_to_async(Submission.objects.filter(pk=first.pk).update)(status="running")
     await database_sync_to_async(services.queue_moved)()
@@ -114,3 +116,36 @@ async def test_a_waiting_page_hears_that_the_line_moved(student, other_student,
     await database_sync_to_async(services.queue_moved)()
     assert await c.receive_nothing(1)
     await c.disconnect()
+
+
+@pytest.mark.celery
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("status,shown", [("running", "Grading in a fresh sandbox"),
+                                          ("done", "Score: 7 / 10")])
+async def test_a_page_that_connects_late_gets_the_status_as_it_is_now(
+        student, fresh_channel_layer, status, shown):  # noqa: F811
+    """The page was rendered while the submission waited; the grading started (or even ended)
+    before its live connection opened, and that news went to nobody: the page showed "Waiting
+    for a grading sandbox" while it was being graded (a QA helper saw it for 6 s)."""
+    sub = await database_sync_to_async(_sub)(student, status=status, language="en",
+                                             **({"score": 7, "max_score": 10} if status == "done" else {}))
+    c = WebsocketCommunicator(SubmissionProgressConsumer.as_asgi(), "/")
+    c.scope["user"] = student
+    c.scope["url_route"] = {"kwargs": {"submission_id": sub.pk}}
+    assert (await c.connect(timeout=20))[0]
+    html = await c.receive_from(20)
+    assert shown in html and "Waiting for a grading sandbox" not in html, html
+    if status == "done":
+        assert 'id="result"' in html
+    await c.disconnect()
+
+
+@pytest.mark.django_db
+def test_a_new_submission_tells_waiting_regrades_that_one_more_is_ahead(
+        student, django_capture_on_commit_callbacks, monkeypatch):
+    moved = []
+    monkeypatch.setattr(services, "queue_moved", lambda: moved.append(1))
+    monkeypatch.setattr("exercises.tasks.grade_submission.apply_async", lambda *a, **k: None)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.submission_enqueue(submission=_sub(student, status="queued"))
+    assert moved == [1]

