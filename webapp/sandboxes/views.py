@@ -64,8 +64,10 @@ PREVIEW_CSP = "sandbox allow-scripts allow-forms allow-popups allow-modals"
 
 
 def _preview_message(status: int, text: str) -> HttpResponse:
-    """A small page telling the learner why the preview has nothing to show (``status``: 400,
-    502 nothing listens, 503 the sandbox is not running). These are a learner's everyday
+    """A small page telling the learner why the preview has nothing to show (``status``: 400 a
+    bad port, 403 an expired link or a form from elsewhere, 405 a method not forwarded, 413 a
+    body over the limit, 502 nothing listens or the app redirects out of the sandbox, 503 the
+    sandbox is not running). These are a learner's everyday
     situations, not server faults: logged at INFO here, and marked as logged so that Django's
     request logger does not report each as an ERROR with a 5xx."""
     body = (f'<!doctype html><meta charset="utf-8"><title>bungeo</title>'
