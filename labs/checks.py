@@ -80,6 +80,9 @@ class ContainerObs:
     labels: dict[str, str] = field(default_factory=dict, hash=False)
     created: int = 0  # when it was created, epoch seconds (0: unknown)
     died_at: float = 0.0  # its latest 'die' event, epoch seconds (0: none in the engine's buffer)
+    # Its latest 'kill' event (a signal sent by docker kill, stop or rm -f), epoch seconds; 0:
+    # none. 'docker kill' returns once the signal is sent, before the container has ended.
+    signalled_at: float = 0.0
     # Why a container left in the created state could not start (its 'docker run' or 'docker
     # start' failed, e.g. on a host port already taken); empty for one never asked to start.
     start_error: str = ""
@@ -456,6 +459,9 @@ MSG_LC_RESTART_COMMAND = _(
     "%(name)s was restarted with 'docker restart', which stops and starts it in one go. This "
     "step wants the two moves one by one: run 'docker stop %(name)s', then "
     "'docker start %(name)s'."
+)
+MSG_LC_SIGNALLED_SETTLING = _(
+    "%(name)s was sent a signal just now: checking in a moment whether it has ended."
 )
 MSG_LC_EXITED_SETTLING = _(
     "%(name)s ended just now: checking in a moment that it stays stopped ('docker restart' "
@@ -1077,7 +1083,7 @@ def settling(result: CheckResult) -> bool:
     """True when ``result`` waits for a state to settle (a container created or ended just now,
     or one whose command may be about to end)."""
     return (result.msg is MSG_CREATED_SETTLING or result.msg is MSG_LC_EXITED_SETTLING
-            or result.msg is MSG_ONNET_SETTLING
+            or result.msg is MSG_ONNET_SETTLING or result.msg is MSG_LC_SIGNALLED_SETTLING
             or (result.msg is MSG_MOUNT_UNFINISHED and result.params.get("recheck") is True))
 
 
@@ -1266,6 +1272,10 @@ def container_lifecycle(
     if command == "stop" and c.state in UP_STATES and _stopped_then_started(c.history):
         return CheckResult(True, MSG_LC_STOPPED_EARLIER, p)
     if c.state in UP_STATES:
+        if (c.state == "running" and state.observed_at and c.signalled_at
+                and state.observed_at - c.signalled_at < EXITED_SETTLE_S):
+            # Seen between 'docker kill' returning and the container's end (CI saw it once).
+            return CheckResult(False, MSG_LC_SIGNALLED_SETTLING, p)
         return CheckResult(False, MSG_LC_STOP_FIRST if command == "stop" else MSG_LC_KILL_FIRST, p)
     p["code"] = "?" if c.exit_code is None else c.exit_code
     killed, by_stop = c.exit_code == SIGKILL_EXIT, _stop_command(c.history)

@@ -92,7 +92,8 @@ def engine_state(engine_url: str, inspect: Iterable[str] = (),
     observed_at = time.time()  # before reading: ages computed from it are never too large
     try:
         # Events first: history is then never newer than the container list read after it.
-        history, died_at, removed, removed_networks, removed_volumes, gone = _recent_events(api)
+        history, died_at, removed, removed_networks, removed_volumes, gone, signalled_at = \
+            _recent_events(api)
         containers = []
         logs_left = MAX_LOGS
         inspect_left = MAX_CREATED_INSPECT
@@ -133,6 +134,7 @@ def engine_state(engine_url: str, inspect: Iterable[str] = (),
                                            mounts=mounts, labels=_labels(c),
                                            created=_int(c.get("Created")),
                                            died_at=died_at.get(cid, 0.0),
+                                           signalled_at=signalled_at.get(cid, 0.0),
                                            start_error=start_error))
         imgs = _images(api, frozenset(inspect))
         nets = tuple(NetworkObs(name=str(n.get("Name", "")), driver=str(n.get("Driver", "")),
@@ -263,17 +265,20 @@ def _labels(obj: dict) -> dict[str, str]:
 def _recent_events(
     api: docker.APIClient,
 ) -> tuple[dict[str, tuple[str, ...]], dict[str, float], tuple[str, ...], tuple[str, ...],
-           tuple[str, ...], tuple[ContainerObs, ...]]:
+           tuple[str, ...], tuple[ContainerObs, ...], dict[str, float]]:
     """The engine's buffered events up to now: each container's lifecycle actions by id (oldest
     first), when each container last died by id (epoch seconds, from the event's ``timeNano``
     or ``time``), the names of removed containers, networks and volumes (each oldest
-    first), and the removed containers themselves as far as the events tell (name, id, image,
-    history, exit code of the last 'die' and its time; state ``removed``), oldest first."""
+    first), the removed containers themselves as far as the events tell (name, id, image,
+    history, exit code of the last 'die' and its time; state ``removed``), oldest first, and
+    when each container was last sent a signal by id (its 'kill' events, which stay out of the
+    history)."""
     params = {
         "since": "0",  # from the oldest event the engine still holds
         "until": f"{time.time():.9f}",  # past events only: the engine answers and closes
-        "filters": json.dumps({"type": list(EVENT_TYPES), "event": list(HISTORY_EVENTS)}),
+        "filters": json.dumps({"type": list(EVENT_TYPES), "event": [*HISTORY_EVENTS, "kill"]}),
     }
+    signalled_at: dict[str, float] = {}
     # docker-py's events() reads without a timeout; this reads the same endpoint with ours.
     resp = api.get(api._url("/events"), params=params, timeout=TIMEOUT_S, stream=True)
     history: dict[str, list[str]] = {}
@@ -300,6 +305,8 @@ def _recent_events(
             elif kind == "volume":
                 if action == "destroy":
                     removed_volumes.append(cid)  # a volume's id is its name
+            elif action == "kill":
+                signalled_at[cid] = _event_time(ev)
             elif action == "destroy":
                 removed.append(name)
                 gone.append(ContainerObs(
@@ -317,7 +324,8 @@ def _recent_events(
     finally:
         resp.close()
     return ({k: tuple(v) for k, v in history.items()}, died_at, tuple(removed),
-            tuple(removed_networks), tuple(removed_volumes), tuple(gone[-MAX_OBJECTS:]))
+            tuple(removed_networks), tuple(removed_volumes), tuple(gone[-MAX_OBJECTS:]),
+            signalled_at)
 
 
 def _event_time(ev: dict) -> float:

@@ -244,6 +244,22 @@ def test_lifecycle_start_after_a_restart_needs_a_stop_and_a_start_of_its_own():
         assert "was restarted with 'docker restart', which stops and starts it" in res.message
 
 
+@pytest.mark.parametrize("command", ["stop", "kill"])
+@pytest.mark.parametrize("signalled_ago,settles", [(0.2, True), (5.0, False), (None, False)])
+def test_a_container_seen_just_after_a_signal_is_looked_at_again(command, signalled_ago, settles):
+    """'docker kill' returns once the signal is sent: a look right after it can still see the
+    container running (CI saw "life is still running" after 'docker kill life'). A signal
+    within EXITED_SETTLE_S asks for another look; an older one (a 'docker kill -s HUP', say)
+    does not hold the verdict back."""
+    now = 1_000_000.0
+    c = dataclasses.replace(UNPAUSED, signalled_at=0.0 if signalled_ago is None else now - signalled_ago)
+    state = EngineState(containers=(c,), images=(NGINX,), observed_at=now)
+    res = checks.container_lifecycle(state, name="life", command=command)
+    assert not res.passed and checks.settling(res) is settles
+    if not settles:
+        assert res.msg is (checks.MSG_LC_STOP_FIRST if command == "stop" else checks.MSG_LC_KILL_FIRST)
+
+
 def test_lifecycle_stop_seen_in_the_history_of_a_container_started_again_at_once():
     """'docker stop life; docker start life' leaves no settled stopped state to see: the stop
     event and a start that is no restart still count as the stop, and the start passes too."""
