@@ -54,6 +54,17 @@ def inner_sh(backend, sandbox_id: str, script: str, timeout: float = 60):
     return backend.exec(sandbox_id, ["bash", "-c", script], timeout=timeout)
 
 
+def serve_in_sandbox(backend, sandbox_id: str, name: str, port: int, script: str) -> None:
+    """Run ``script`` (sh) in a busybox container ``name`` of the sandbox's inner engine,
+    publishing ``port`` on the same port, and wait until something answers there (10 s)."""
+    quoted = "'" + script.replace("'", "'\"'\"'") + "'"
+    res = inner_sh(backend, sandbox_id, f"docker rm -f {name} >/dev/null 2>&1; "
+                   f"docker run -d --name {name} -p {port}:{port} busybox sh -c {quoted} >/dev/null && "
+                   f"for i in $(seq 50); do curl -fs localhost:{port} >/dev/null && echo up && break; "
+                   "sleep 0.2; done", timeout=120)
+    assert "up" in res.output, res.output
+
+
 def assert_inner_engine_go_settings(backend, sandbox_id: str) -> None:
     """The inner engine's Go runtime settings: dockerd and containerd run with GOMAXPROCS of the
     sandbox's CPU limit (isolation.engine_gomaxprocs; 1 by default); containerd, started by

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import inner_sh
+from tests.conftest import serve_in_sandbox
 from webapp.sandboxes.backend import learner_owner
 
 pytestmark = [pytest.mark.browser, pytest.mark.docker]
@@ -38,12 +38,7 @@ def test_the_previewed_pages_image_form_and_cookie_work(asgi_server, browser, dj
                                                         backend):
     user = django_user_model.objects.create_user("learner", password="pw-learner-1")
     sb = backend.ensure(owner=learner_owner(user))
-    quoted = "'" + APP.replace("'", "'\"'\"'") + "'"
-    res = inner_sh(backend, sb.id, "docker rm -f app >/dev/null 2>&1; "
-                   f"docker run -d --name app -p 8095:8095 busybox sh -c {quoted} >/dev/null; "
-                   "for i in $(seq 50); do curl -fs localhost:8095 >/dev/null && echo up && break; "
-                   "sleep 0.2; done", timeout=120)
-    assert "up" in res.output, res.output
+    serve_in_sandbox(backend, sb.id, "app", 8095, APP)
     ctx = browser.new_context(locale="en-US")
     page = ctx.new_page()
     page.goto(f"{asgi_server}/accounts/login/")

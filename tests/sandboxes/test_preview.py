@@ -12,7 +12,7 @@ from asgiref.sync import async_to_sync
 from django.urls import reverse
 from django.utils import translation
 
-from tests.conftest import inner_sh
+from tests.conftest import inner_sh, serve_in_sandbox
 from webapp.sandboxes.backend import learner_owner
 
 pytestmark = [pytest.mark.docker, pytest.mark.django_db]
@@ -147,12 +147,7 @@ exec httpd -f -p 8096 -h /www
 @pytest.fixture
 def app(backend, student):
     sb = backend.ensure(owner=learner_owner(student))
-    quoted = "'" + APP.replace("'", "'\"'\"'") + "'"
-    res = inner_sh(backend, sb.id, "docker rm -f app >/dev/null 2>&1; "
-                   f"docker run -d -p 8096:8096 --name app busybox sh -c {quoted} >/dev/null && "
-                   "for i in $(seq 50); do curl -fs localhost:8096 >/dev/null && echo up && break; "
-                   "sleep 0.2; done", timeout=120)
-    assert "up" in res.output, res.output
+    serve_in_sandbox(backend, sb.id, "app", 8096, APP)
     yield sb
     backend.remove(sb.id, keep_workspace=False)
 
