@@ -4,8 +4,10 @@ Archives are untrusted: every limit is enforced while reading, before anything i
 Refused: absolute paths and ``..`` components, links and device files, more than
 ``MAX_FILES`` files, a file larger than ``MAX_FILE_BYTES`` or a total larger than
 ``MAX_TOTAL_BYTES`` once unpacked (zip bombs stop at the limit; declared sizes are not trusted),
-and anything that is not a readable archive. When every file sits in one top-level folder (a
-zipped project folder), that folder is dropped.
+and anything that is not a readable archive. Files an operating system adds on its own
+(macOS's ``__MACOSX`` folder, ``.DS_Store`` and ``._`` files; Windows' ``Thumbs.db`` and
+``desktop.ini``) are left out. When every file sits in one top-level folder (a zipped project
+folder), that folder is dropped.
 """
 from __future__ import annotations
 
@@ -33,7 +35,11 @@ WHY_CUT = _("it ends too early (was the upload cut off?).")
 WHY_OTHER = _("it is damaged, encrypted or uses a feature that is not supported.")
 MSG_UNSAFE_PATH = _("The archive contains an unsafe path: %(path)s")
 MSG_LINK = _("The archive contains a link or special file (%(path)s); only regular files are accepted.")
-MSG_TOO_MANY = _("The archive contains more than %(max)s files.")
+MSG_TOO_MANY = _("The archive contains more than %(max)s files. Leave out node_modules and .git: "
+                 "the build installs the packages.")
+# What a file manager adds to an archive by itself (Finder's "Compress", Windows Explorer).
+OS_CLUTTER_FOLDERS = ("__MACOSX",)
+OS_CLUTTER_FILES = (".DS_Store", "Thumbs.db", "desktop.ini")
 MSG_FILE_TOO_BIG = _("%(path)s is larger than %(max)s bytes once unpacked.")
 MSG_TOTAL_TOO_BIG = _("The archive unpacks to more than %(max)s bytes.")
 
@@ -64,6 +70,15 @@ class UploadError(ValueError):
 
 def is_archive(filename: str) -> bool:
     return filename.lower().endswith(ARCHIVE_SUFFIXES)
+
+
+def is_os_clutter(path: str) -> bool:
+    """True for a file an operating system put in the archive by itself (see the module
+    docstring): ``path`` is a clean relative path, as :func:`_safe_path` returns."""
+    parts = PurePosixPath(path).parts
+    name = parts[-1]
+    return (any(p in OS_CLUTTER_FOLDERS for p in parts) or name in OS_CLUTTER_FILES
+            or name.startswith("._"))
 
 
 def _safe_path(name: str) -> str:
@@ -110,6 +125,8 @@ def _from_zip(data: bytes) -> dict[str, bytes]:
             if ftype and ftype != stat.S_IFREG:
                 raise UploadError(MSG_LINK % {"path": info.filename})
             path = _safe_path(info.filename)
+            if is_os_clutter(path):
+                continue
             budget.take_file()
             with zf.open(info) as fh:
                 out[path] = budget.read(fh, path)
@@ -126,6 +143,8 @@ def _from_tar(data: bytes) -> dict[str, bytes]:
             if not member.isfile():
                 raise UploadError(MSG_LINK % {"path": member.name})
             path = _safe_path(member.name)
+            if is_os_clutter(path):
+                continue
             budget.take_file()
             fh = tar.extractfile(member)
             out[path] = budget.read(fh, path) if fh else b""

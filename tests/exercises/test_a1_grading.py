@@ -66,6 +66,10 @@ EXPECTED: dict[str, dict[str, str]] = {
     "tricky/arg-base-lockfile-user-node": {},
     "tricky/shared-base-stage": {},
     "tricky/build-on-debian-install-in-final": {},
+    # A here-document, ${VAR:-default} in FROM and ENTRYPOINT ["/usr/local/bin/node"]: before,
+    # "Line 10: unknown instruction 'SET'" (0 points), a crash on the base "node::-18}-alpine",
+    # and "no such file" for node at the official images' path.
+    "tricky/heredoc-arg-default-usr-local-node": {},
 }
 # Graded through `manage.py grade a1 PATH --json` instead of the grader function.
 BY_COMMAND = "broken/final-not-alpine"

@@ -68,6 +68,52 @@ def test_dockerfile_accepts_args_comments_crlf_and_continuations():
     assert [i.keyword for i in got[0].instructions] == ["RUN"]
 
 
+@pytest.mark.parametrize("value,args,want", [
+    ("node:${V:-18}-alpine", {}, "node:18-alpine"),  # unset: the default
+    ("node:${V:-18}-alpine", {"V": ""}, "node:18-alpine"),  # ':' counts empty as unset
+    ("node:${V-18}-alpine", {"V": ""}, "node:-alpine"),  # without ':', empty is set
+    ("node:${V:-18}-alpine", {"V": "18.20"}, "node:18.20-alpine"),
+    ("node:18-alpine${S:+3.19}", {}, "node:18-alpine"),
+    ("node:18-alpine${S:+3.19}", {"S": "x"}, "node:18-alpine3.19"),
+    ("node:18-alpine${S+3.19}", {"S": ""}, "node:18-alpine3.19"),
+    ("node:${V:?set V}", {"V": "18"}, "node:18"),
+    ("node:\\${V:-18}", {}, "node:\\${V:-18}"),  # escaped: left alone
+])
+def test_variable_modifiers_are_expanded_as_docker_does(value, args, want):
+    assert grader.expand_modifiers(value, args, {}) == want
+
+
+def test_from_with_a_default_and_an_alternative_value_resolves():
+    # Before, the base read "node::-18}-alpine" and the grading crashed on the engine's refusal.
+    text = ("ARG NODE_VERSION\nARG SUFFIX\nFROM node:${NODE_VERSION:-18}-alpine${SUFFIX:+$SUFFIX} AS b\n"
+            "RUN npm ci\nFROM node:18-alpine${ALPINE:+3.19}\nCOPY --from=b /a /a\n")
+    got = stages(text)
+    assert [s.base for s in got] == ["node:18-alpine", "node:18-alpine"]
+    assert grader.judge_final_base(got).passed
+    got = stages(text.replace("ARG SUFFIX", "ARG SUFFIX=3.19"))
+    assert got[0].base == "node:18-alpine3.19"
+
+
+def test_here_documents_are_read_as_part_of_their_instruction():
+    # dockerfile-parse knows no here-documents: before, "Line 4: unknown instruction 'SET'".
+    text = ("FROM node:18-alpine AS deps\nWORKDIR /app\nRUN <<EOT\nset -e\nnpm ci --omit=dev\nEOT\n"
+            "COPY <<EOF /app/app.js\nconst express = require('express');\nEOF\n"
+            "FROM node:18-alpine\nRUN <<-\"END\" bash\n\techo hi\n\tEND\n"
+            "COPY --from=deps /app /app\nRUN cat <<A <<'B' > /x\na\nA\nb\nB\nEXPOSE 3000\n")
+    got = stages(text)
+    assert [(i.keyword, i.line) for i in got[0].instructions] == [("WORKDIR", 2), ("RUN", 3),
+                                                                 ("COPY", 7)]
+    assert [(i.keyword, i.line) for i in got[1].instructions] == [("RUN", 11), ("COPY", 14),
+                                                                 ("RUN", 15), ("EXPOSE", 20)]
+    assert grader.judge_copy_from(got).passed and grader.judge_expose(got).passed
+    # A line that only looks like one (a comment, a shift in an ENV value) hides nothing.
+    plain = stages("FROM node:18-alpine\n# RUN <<EOT\nENV A=1<<2\nEXPOSE 3000\n")
+    assert [i.keyword for i in plain[0].instructions] == ["ENV", "EXPOSE"]
+    # Lines after a here-document are read again: a mistake there is still named.
+    with pytest.raises(grader.DockerfileError, match="Line 5: unknown instruction 'FRM'"):
+        stages("FROM node:18-alpine\nRUN <<EOT\nnpm ci\nEOT\nFRM x\n")
+
+
 # -- multi-stage ------------------------------------------------------------------------------------
 def test_multi_stage_passes_with_copy_from_in_the_final_stage():
     v = grader.judge_multi_stage(two_stages())
@@ -339,6 +385,16 @@ def test_build_failures_are_explained(output, needle):
     assert needle in grader.explain_build_failure(output, timed_out=False)
 
 
+def test_npm_ci_without_the_lock_file_in_the_image_names_the_cause():
+    out = "npm error The `npm ci` command can only install with an existing package-lock.json"
+    files = {"Dockerfile": b"", "package.json": b"{}", "package-lock.json": b"{}",
+             ".dockerignore": b"package-lock.json\n"}
+    msg = grader.explain_build_failure(out, False, files)
+    assert "The submission has one, but it was not there when npm ci ran" in msg
+    assert ".dockerignore" in msg
+    assert "the submission has none" in grader.explain_build_failure(out, False, {"package.json": b"{}"})
+
+
 def test_build_timeout_and_unknown_failures():
     assert "did not finish within" in grader.explain_build_failure("", timed_out=True)
     msg = grader.explain_build_failure("a\nb\nc\nd\nERROR: something odd\n", timed_out=False)
@@ -445,6 +501,7 @@ STATIC_FAILS = {
     "tricky/arg-base-lockfile-user-node": set(),
     "tricky/shared-base-stage": set(),
     "tricky/build-on-debian-install-in-final": set(),
+    "tricky/heredoc-arg-default-usr-local-node": set(),
 }
 
 

@@ -58,6 +58,30 @@ def test_zip_of_a_folder_drops_the_folder():
         "compose.yaml": COMPOSE, "notes/readme.txt": b"hi"}
 
 
+def test_a_zip_made_by_macos_finder_is_read_without_its_clutter():
+    # Finder's "Compress" adds __MACOSX/ (with ._ AppleDouble files) and .DS_Store: before, the
+    # second top-level folder kept a1-project/ in the paths and "no Dockerfile at the top" followed.
+    data = make_zip({"a1-project/Dockerfile": b"FROM node:18-alpine\n",
+                     "a1-project/package.json": b"{}", "a1-project/.DS_Store": b"\0\0\0\1Bud1",
+                     "__MACOSX/a1-project/._Dockerfile": b"\0\5\26\7",
+                     "__MACOSX/._a1-project": b"\0\5\26\7"})
+    assert uploads.files_from_upload("a1-project.zip", data) == {
+        "Dockerfile": b"FROM node:18-alpine\n", "package.json": b"{}"}
+    tar = make_tar({"a3/compose.yaml": COMPOSE, "a3/._compose.yaml": b"x", "a3/Thumbs.db": b"x"})
+    assert uploads.files_from_upload("a3.tar", tar) == {"compose.yaml": COMPOSE}
+
+
+def test_clutter_is_only_what_an_operating_system_adds():
+    assert uploads.is_os_clutter("__MACOSX/x/._y") and uploads.is_os_clutter("src/.DS_Store")
+    assert not uploads.is_os_clutter("src/app.js") and not uploads.is_os_clutter(".dockerignore")
+    assert not uploads.is_os_clutter("MACOSX/notes.txt")
+
+
+def test_an_archive_of_clutter_only_is_empty():
+    with pytest.raises(uploads.UploadError, match="The archive is empty"):
+        uploads.files_from_upload("x.zip", make_zip({"__MACOSX/._a": b"x", ".DS_Store": b"x"}))
+
+
 def test_tar_gz_is_read():
     data = make_tar({"compose.yaml": COMPOSE}, gz=True)
     assert uploads.files_from_upload("sub.tar.gz", data) == {"compose.yaml": COMPOSE}
@@ -94,7 +118,7 @@ def test_total_size_is_bounded():
 
 
 def test_file_count_is_bounded():
-    with pytest.raises(uploads.UploadError, match="more than 200 files"):
+    with pytest.raises(uploads.UploadError, match="more than 200 files. Leave out node_modules"):
         uploads.files_from_upload("many.zip", make_zip({f"f{i}": b"" for i in range(201)}))
 
 

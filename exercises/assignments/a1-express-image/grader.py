@@ -134,8 +134,10 @@ class Instruction:
     envs: dict[str, str] = field(default_factory=dict)
 
     def words(self) -> list[str]:
-        """The value split into words as Docker does, with quotes removed and $VARS replaced."""
-        return [w for w in WordSplitter(self.value, args=self.args, envs=self.envs).split(
+        """The value split into words as Docker does, with quotes removed and $VARS replaced
+        (``${VAR:-word}`` and the other forms of :func:`expand_modifiers` included)."""
+        value = expand_modifiers(self.value, self.args, self.envs)
+        return [w for w in WordSplitter(value, args=self.args, envs=self.envs).split(
             dequote=True) if w is not None]
 
     def flags_and_args(self) -> tuple[dict[str, str], list[str]]:
@@ -164,12 +166,68 @@ class Stage:
         return self.name or str(self.index)
 
 
+# ${NAME:-word}, ${NAME-word}, ${NAME:+word}, ${NAME+word} (and the same with '?', which fails
+# the build when NAME is unset): the modifiers of Docker's variable substitution. dockerfile-parse
+# replaces only $NAME and ${NAME}.
+_MODIFIED_VAR = re.compile(r"(?<!\\)\$\{([A-Za-z_][A-Za-z0-9_]*)(:?)([-+?])([^{}]*)\}")
+
+
+def expand_modifiers(value: str, args: dict[str, str], envs: dict[str, str]) -> str:
+    """``value`` with each ``${NAME:-word}``, ``${NAME-word}``, ``${NAME:+word}`` and
+    ``${NAME+word}`` replaced as Docker's builder does (Dockerfile reference, "Environment
+    replacement"; BuildKit's shell lexer also takes the forms without ':'). A variable is set when
+    ``envs`` or ``args`` holds it; with ':', an empty value counts as unset. ``${NAME:?message}``
+    becomes NAME's value (its build fails when NAME is unset, which the build check reports).
+    ``word`` may hold $NAME and ${NAME}, which are left for the word splitter. Pure string work."""
+    def repl(m: re.Match) -> str:
+        name, colon, op, word = m.groups()
+        known = name in envs or name in args
+        current = envs.get(name, args.get(name, ""))
+        is_set = known and (current != "" or not colon)
+        if op == "-":
+            return current if is_set else word
+        if op == "+":
+            return word if is_set else ""
+        return current
+    return _MODIFIED_VAR.sub(repl, value)
+
+
+# A here-document in RUN, COPY or ADD (BuildKit, Dockerfile reference "Here-Documents"):
+# <<EOF, <<-EOF (leading tabs stripped from its lines), <<"EOF" or <<'EOF'.
+_HEREDOC_INSTRUCTION = re.compile(r"\s*(RUN|COPY|ADD)\s", re.IGNORECASE)
+_HEREDOC = re.compile(r"(?<!<)<<(-?)([\"']?)([A-Za-z0-9_.-]+)\2")
+
+
+def hide_heredocs(text: str) -> str:
+    """``text`` with the lines of every here-document turned into comments, so that
+    dockerfile-parse (which knows no here-documents) reads the instruction alone while every
+    line keeps its number. The instruction keeps its ``<<EOF`` words. A here-document that never
+    ends runs to the end of the file, as BuildKit reads it."""
+    lines = text.split("\n")
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        out.append(line)
+        i += 1
+        if not _HEREDOC_INSTRUCTION.match(line) or line.lstrip().startswith("#"):
+            continue
+        for strip_tabs, _quote, name in _HEREDOC.findall(line):
+            while i < len(lines):
+                body = lines[i]
+                out.append("# " + body)
+                i += 1
+                if (body.lstrip("\t") if strip_tabs else body) == name:
+                    break
+    return "\n".join(out)
+
+
 def parse_dockerfile(text: str) -> list[Stage]:
     """The stages of a Dockerfile. Raises :class:`DockerfileError` for what Docker refuses: no
     FROM, an instruction other than ARG before the first FROM, an unknown instruction, a FROM
     without image or with a malformed ``AS name``, a repeated stage name, COPY or ADD without a
     source and a destination."""
-    text = text.lstrip("\ufeff").replace("\r\n", "\n")
+    text = hide_heredocs(text.lstrip("\ufeff").replace("\r\n", "\n"))
     parser = DockerfileParser(fileobj=io.BytesIO(text.encode("utf-8")))
     structure = parser.structure
     contexts = parser.context_structure
@@ -206,8 +264,9 @@ def parse_dockerfile(text: str) -> list[Stage]:
                 raise DockerfileError(say(_("Line %(line)s: %(word)s comes before the first FROM; "
                                             "only ARG may."), {"line": line, "word": keyword}), line)
             for word in ins.words():
-                k, _sep, v = word.partition("=")
-                global_args[k] = v
+                k, sep, v = word.partition("=")
+                if sep or k not in global_args:  # a bare `ARG NAME` leaves it unset
+                    global_args[k] = v
             continue
         if keyword in ("COPY", "ADD") and len(ins.flags_and_args()[1]) < 2:
             raise DockerfileError(say(_("Line %(line)s: %(word)s needs a source and a destination."),
@@ -607,9 +666,10 @@ def package_from_registry_url(url: str) -> str:
     return path
 
 
-def explain_build_failure(output: str, timed_out: bool) -> str:
+def explain_build_failure(output: str, timed_out: bool, files: dict[str, bytes] | None = None) -> str:
     """A learner-facing reason for a failed ``docker build`` from its output (BuildKit plain
-    progress and npm's messages), or the last lines of the output."""
+    progress and npm's messages), or the last lines of the output. ``files`` (the submission,
+    ``{path: bytes}``) lets the reason tell a missing file from one the build did not get."""
     if timed_out:
         return say(_("The build did not finish within %(s)s s and was stopped. Does a RUN step wait "
                      "for something, or loop forever?"), {"s": BUILD_TIMEOUT_S})
@@ -631,6 +691,10 @@ def explain_build_failure(output: str, timed_out: bool) -> str:
         return _("npm ci refused to run: package.json and package-lock.json do not match. Run "
                  "npm install to update the lock file and submit both.")
     if "can only install with an existing package-lock.json" in output:
+        if files and any(PurePosixPath(p).name == "package-lock.json" for p in files):
+            return _("npm ci needs a package-lock.json beside package.json in the image. The "
+                     "submission has one, but it was not there when npm ci ran: copy it in first "
+                     "(COPY package*.json ./), and check that .dockerignore does not leave it out.")
         return _("npm ci needs a package-lock.json, and the submission has none. Submit the lock "
                  "file, or use npm install.")
     if re.search(r"EAI_AGAIN|Temporary failure resolving|Could not resolve host|getaddrinfo",
@@ -879,7 +943,7 @@ def grade(files: dict[str, bytes], backend, progress: ProgressFn = no_progress,
         log.info("a1 %s: built at %.1f s (exit %s)", sandbox.id, watch(), build.exit_code)
         if build.exit_code != 0:
             done("build", Verdict(False, explain_build_failure(build.output,
-                                                               build.exit_code == 124),
+                                                               build.exit_code == 124, files),
                                   note + pull.output + "\n" + build.output))
             skip(dynamic, _("Skipped: the image was not built."))
             return finish()
@@ -915,7 +979,7 @@ def grade(files: dict[str, bytes], backend, progress: ProgressFn = no_progress,
             image = inner.images.get(IMAGE_TAG)
             base = inner.images.get(final_base)
             done("image-size", judge_size(image.attrs["Size"], base.attrs["Size"], final_base))
-        except docker.errors.ImageNotFound as exc:
+        except docker.errors.APIError as exc:  # ImageNotFound, or a reference the engine refuses
             done("image-size", Verdict(False, say(_("The base image %(image)s could not be measured."),
                                                   {"image": final_base}), str(exc)))
 
