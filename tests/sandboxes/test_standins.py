@@ -82,3 +82,17 @@ def test_rootfs_key_follows_the_rootfs_inputs_only(tmp_path, monkeypatch):
     other = images.Recipe(name="x", recipe="r", rootfs="debian", packages=("bash", "curl"),
                           customize="hook.sh")
     assert other.rootfs_digest() != r.rootfs_digest()
+    # What the hook reads counts (before, only the hook itself did: a changed npm fill script or
+    # lock file kept the old npm cache); what the Dockerfile copies does not.
+    (tmp_path / "r" / "Dockerfile").write_text("FROM scratch\nCOPY --chown=0 ./entry.sh conf/ /x/\n")
+    (tmp_path / "r" / "entry.sh").write_text("one\n")
+    (tmp_path / "r" / "conf").mkdir()
+    (tmp_path / "r" / "conf" / "a.conf").write_text("one\n")
+    (tmp_path / "r" / "fill.js").write_text("one\n")
+    assert r.dockerfile_inputs() == {"Dockerfile", "entry.sh", "conf"}
+    rootfs = r.rootfs_digest()
+    (tmp_path / "r" / "entry.sh").write_text("two\n")
+    (tmp_path / "r" / "conf" / "a.conf").write_text("two\n")
+    assert r.rootfs_digest() == rootfs
+    (tmp_path / "r" / "fill.js").write_text("two\n")
+    assert r.rootfs_digest() != rootfs

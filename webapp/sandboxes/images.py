@@ -14,6 +14,7 @@ Stand-ins are then pushed to the classroom registry mirror under each of their t
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 import re
@@ -29,6 +30,7 @@ from pathlib import Path
 import docker
 import yaml
 from django.conf import settings
+from dockerfile_parse import DockerfileParser
 
 from . import engine
 
@@ -70,15 +72,38 @@ class Recipe:
         return h.hexdigest()[:12]
 
     def rootfs_digest(self) -> str:
-        """12 hex digits of SHA-256 over what goes into the root filesystem only: the entry and
-        the customize script, not the Dockerfile or the files it copies. Changing those rebuilds
-        the image in seconds on the cached rootfs instead of running mmdebstrap again."""
+        """12 hex digits of SHA-256 over what goes into the root filesystem only: the entry and,
+        with a customize script, every file of the folder that the image's Dockerfile does not
+        take (the script and what it reads: the node stand-in's npm cache list, its fill script
+        and the assignments' lock files). The Dockerfile and the files it copies are left out:
+        changing those rebuilds the image in seconds on the cached rootfs instead of running
+        mmdebstrap again."""
         h = hashlib.sha256()
         h.update(json.dumps(["rootfs", self.name, self.rootfs, self.suite, list(self.packages),
                              self.customize]).encode())
         if self.customize:
             h.update((self.folder / self.customize).read_bytes())
+            image_only = self.dockerfile_inputs()
+            for f in sorted(p for p in self.folder.rglob("*") if p.is_file()):
+                rel = f.relative_to(self.folder).as_posix()
+                if rel == self.customize or any(rel == s or rel.startswith(s + "/") for s in image_only):
+                    continue
+                h.update(rel.encode())
+                h.update(f.read_bytes())
         return h.hexdigest()[:12]
+
+    def dockerfile_inputs(self) -> set[str]:
+        """``Dockerfile`` and the sources of its COPY and ADD instructions (paths relative to the
+        recipe folder, as written; a folder stands for everything under it)."""
+        out = {"Dockerfile"}
+        dockerfile = self.folder / "Dockerfile"
+        if dockerfile.is_file():
+            parser = DockerfileParser(fileobj=io.BytesIO(dockerfile.read_bytes()))
+            for item in parser.structure:
+                if item["instruction"].upper() in ("COPY", "ADD"):
+                    words = [w for w in item["value"].split() if not w.startswith("--")]
+                    out.update(w.removeprefix("./").rstrip("/") for w in words[:-1])
+        return out
 
     @property
     def image_ref(self) -> str:

@@ -80,7 +80,7 @@ async function visit (spec) {
   seenVersion.add(id)
   if (!seenCorgi.has(mani.name)) {
     seenCorgi.add(mani.name)
-    await pacote.packument(mani.name, { ...opts, fullMetadata: false })
+    await cacheCorgi(mani.name)
   }
   await pacote.tarball(id, { ...opts, integrity: mani._integrity })
   const meta = mani.peerDependenciesMeta || {}
@@ -91,6 +91,29 @@ async function visit (spec) {
   for (const [n, r] of Object.entries(deps)) queue.push(`${n}@${r}`)
 }
 
+// The abbreviated packument, fetched from the registry even when the full one is cached and
+// fresh: otherwise the cache may answer the request with the full one and store no entry for
+// the abbreviated request, and npm, offline, then finds nothing for it (ENOTCACHED; this
+// happened when another version of the same package was being resolved at the same time).
+async function cacheCorgi (name) {
+  await pacote.packument(name, { ...opts, fullMetadata: false, preferOnline: true })
+}
+
+// Both packuments of every package must be found offline, as npm will look for them.
+async function verify (names) {
+  const missing = []
+  for (const name of names) {
+    for (const fullMetadata of [false, true]) {
+      try {
+        await pacote.packument(name, { ...opts, fullMetadata, offline: true })
+      } catch (e) {
+        missing.push(`${name} (${fullMetadata ? 'full' : 'abbreviated'}): ${e.code || e.message}`)
+      }
+    }
+  }
+  return missing
+}
+
 async function main () {
   const width = 16
   while (queue.length) {
@@ -99,8 +122,17 @@ async function main () {
       await Promise.all(batch.slice(i, i + width).map(visit))
     }
   }
+  let missing = await verify([...seenCorgi])
+  for (const line of missing) {
+    await cacheCorgi(line.slice(0, line.indexOf(' ('))).catch(() => {})
+  }
+  if (missing.length) missing = await verify([...seenCorgi])
+  if (missing.length) {
+    console.error(`npm cache: not found offline:\n  ${missing.join('\n  ')}`)
+    process.exit(1)
+  }
   console.log(`npm cache: ${seenVersion.size} package versions from ${specs.length} specs` +
-    ` (${failures} skipped)`)
+    ` (${failures} skipped); ${seenCorgi.size} packages found offline`)
 }
 
 main().catch((e) => { console.error(e); process.exit(1) })
