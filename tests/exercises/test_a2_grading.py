@@ -27,6 +27,7 @@ THROUGH_NGINX = {"proxy-answers", "load-spread", "sessions-shared", "session-in-
 VARIANTS = {
     "reference": (set(), None),
     "broken/upstream-localhost": (THROUGH_NGINX, "localhost"),
+    "broken/publish-on-loopback": (THROUGH_NGINX, "on 127.0.0.1 only"),
     "broken/db-on-both-networks": ({"networks"}, "backend only"),
     "broken/pgdata-bind-mount": ({"db-volume"}, "bind mount"),
     "broken/sessions-in-memory": ({"sessions-shared", "session-in-redis"},
@@ -47,6 +48,7 @@ VARIANTS = {
     "tricky/resolver-variables": (set(), None),
     "tricky/docker-compose-yml": (set(), None),
     "tricky/nginx-image-redis-password": (set(), None),
+    "tricky/templates-wget-healthcheck-redis-db1": (set(), None),
 }
 
 

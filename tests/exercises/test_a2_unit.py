@@ -273,6 +273,14 @@ def test_session_ids_and_redis_keys():
     assert grader.session_ids("short") == []
 
 
+def test_redis_keys_of_every_database_are_read():
+    # The script prints "<database> <key>" for each database INFO keyspace lists; sessions in
+    # database 1 (redis://redis:6379/1) were not looked for before.
+    assert grader.parse_db_keys("0 other\n1 sess:abc\n1 key with spaces\nNOAUTH x\n\n") == [
+        (0, "other"), (1, "sess:abc"), (1, "key with spaces")]
+    assert "INFO keyspace" in grader.REDIS_KEYS_SCRIPT and "-n \"$db\"" in grader.REDIS_KEYS_SCRIPT
+
+
 def test_contains_token():
     assert grader.contains_token([{"id": 1, "name": "bungeo-x1"}], "bungeo-x1")
     assert grader.contains_token({"items": [{"name": "bungeo-x1"}]}, "bungeo-x1")
@@ -925,3 +933,15 @@ def test_items_stored_fails_when_the_post_never_gets_an_answer(monkeypatch):
     o, token, _stack = _items_on(monkeypatch, lost={1, 2, 3}, done=False)
     assert not o.passed and token is None
     assert "contract asks for 201" in o.message and "no answer" in o.message, o.message
+
+
+def test_a_port_published_on_loopback_only_is_named():
+    # Before, "127.0.0.1:8080:80" waited for nginx and then asked "did you publish 80 as 8080:80?".
+    svc = {"ports": [{"target": 80, "published": "8080", "host_ip": "127.0.0.1"}]}
+    assert grader.loopback_only(svc, 8080) == "127.0.0.1"
+    assert grader.loopback_only({"ports": [{"target": 80, "published": "8080"}]}, 8080) is None
+    both = {"ports": [{"target": 80, "published": "8080", "host_ip": "127.0.0.1"},
+                      {"target": 80, "published": "8080", "host_ip": "0.0.0.0"}]}
+    assert grader.loopback_only(both, 8080) is None
+    assert grader.loopback_only({"ports": []}, 8080) is None
+

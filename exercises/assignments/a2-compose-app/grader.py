@@ -148,6 +148,19 @@ def publishes(svc: dict[str, Any], port: int) -> bool:
     return False
 
 
+def loopback_only(svc: dict[str, Any], port: int) -> str | None:
+    """The address when a resolved service publishes host ``port`` only on a loopback address
+    (``"127.0.0.1:8080:80"``: Compose's ``host_ip``), else None. Such a port answers inside the
+    sandbox only, not to the grader, which connects from outside as a browser would."""
+    ips = []
+    for p in svc.get("ports") or []:
+        published = str(p.get("published") or "")
+        if published == str(port) or (published and "-" in published and _in_range(port, published)):
+            ips.append(str(p.get("host_ip") or ""))
+    loop = [ip for ip in ips if ip in ("127.0.0.1", "::1", "localhost") or ip.startswith("127.")]
+    return loop[0] if ips and len(loop) == len(ips) else None
+
+
 def _in_range(port: int, spec: str) -> bool:
     lo, _sep, hi = spec.partition("-")
     return lo.isdigit() and hi.isdigit() and int(lo) <= port <= int(hi)
@@ -365,6 +378,26 @@ def session_ids(cookie_value: str) -> list[str]:
     if plain.startswith("s:"):
         out.append(plain[2:].rsplit(".", 1)[0])
     return [s for s in dict.fromkeys(out) if len(s) >= 8]
+
+
+# Every key of every Redis database that holds any (INFO keyspace lists them: "db1:keys=3,..."),
+# as lines "<database> <key>": an app may keep its sessions in database 1 (redis://redis/1).
+# An error of redis-cli (NOAUTH ...) is printed and the script fails.
+REDIS_KEYS_SCRIPT = (
+    "info=$(redis-cli INFO keyspace 2>&1) || { echo \"$info\"; exit 1; }; "
+    "case $info in *NOAUTH*|*ERR*|*\"Could not connect\"*) echo \"$info\"; exit 1;; esac; "
+    "for db in $(echo \"$info\" | sed -n 's/^db\\([0-9][0-9]*\\):.*/\\1/p'); do "
+    "redis-cli -n \"$db\" --scan | sed \"s/^/$db /\"; done | head -n 5000")
+
+
+def parse_db_keys(output: str) -> list[tuple[int, str]]:
+    """``[(database, key)]`` from REDIS_KEYS_SCRIPT's lines ``<database> <key>``."""
+    out = []
+    for line in output.splitlines():
+        db, sep, key = line.partition(" ")
+        if sep and db.isdigit() and key.strip():
+            out.append((int(db), key))
+    return out
 
 
 def matching_keys(ids: list[str], keys: list[str]) -> list[str]:
@@ -1069,6 +1102,15 @@ def _proxy_answers(run: _Run, stack: Stack, config: dict, roles: Roles, host: st
               say(_("published ports: %(ports)s"), {"ports": ", ".join(ports) or "-"}))
         run.finish("proxy-answers")
         return None
+    loopback = loopback_only(services[roles.proxy], PROXY_PORT)
+    if loopback:
+        _fail(o, say(_("%(service)s publishes port %(port)s on %(ip)s only, so it answers only inside "
+                       "the sandbox. The grader connects from outside, as a browser on another "
+                       "machine would: publish it on every interface, \"%(port)s:80\"."), {
+                  "service": roles.proxy, "port": PROXY_PORT, "ip": loopback}),
+              json.dumps(services[roles.proxy].get("ports"), indent=1))
+        run.finish("proxy-answers")
+        return None
     deadline = time.monotonic() + PROXY_READY_S
     # A request that nginx cannot pass on marks the instance as failed for fail_timeout, in each
     # nginx worker separately: first wait until every API container listens on a port,
@@ -1306,25 +1348,30 @@ def _session_in_redis(run: _Run, stack: Stack, roles: Roles, ids: list[str]) -> 
         _fail(o, _("Skipped: there was no session cookie to look for in Redis."))
         run.finish("session-in-redis")
         return
-    code, out = stack.sh(roles.redis, "redis-cli --scan | head -n 5000",
-                         env=_redis_auth(stack, roles.redis))
-    keys = [k for k in out.splitlines() if k.strip()]
+    code, out = stack.sh(roles.redis, REDIS_KEYS_SCRIPT, env=_redis_auth(stack, roles.redis))
+    db_keys = parse_db_keys(out) if code == 0 else []
+    keys = [k for _db, k in db_keys]
     found = matching_keys(ids, keys)
-    evidence = (f"session ids from the cookie: {', '.join(ids)}\n$ redis-cli --scan "
-                f"(exit {code})\n" + "\n".join(keys[:50]))
+    evidence = (f"session ids from the cookie: {', '.join(ids)}\n$ redis-cli -n <db> --scan, for "
+                f"each database in INFO keyspace (exit {code})\n" + "\n".join(
+                    f"db{db} {k}" for db, k in db_keys[:50]))
     if code != 0 or "NOAUTH" in out:
         _fail(o, say(_("redis-cli in %(service)s could not list the keys: %(why)s"), {
                "service": roles.redis, "why": tail_lines(out, 2)}), evidence)
     elif found:
         key = found[0]
-        _c, ttl = stack.run(roles.redis, ["redis-cli", "TTL", key],
+        db = next(d for d, k in db_keys if k == key)
+        _c, ttl = stack.run(roles.redis, ["redis-cli", "-n", str(db), "TTL", key],
                             env=_redis_auth(stack, roles.redis))
         _pass(o, say(_("redis-cli in %(service)s finds the session's key %(key)s."), {
-               "service": roles.redis, "key": key}), evidence + f"\n$ redis-cli TTL {key}\n{ttl}")
+               "service": roles.redis, "key": key if db == 0 else say(
+                   _("%(key)s (in database %(db)s)"), {"key": key, "db": db})}),
+              evidence + f"\n$ redis-cli -n {db} TTL {key}\n{ttl}")
     else:
         # Redis' own count beside the listing, to tell an empty Redis from a lost listing.
-        _c, size = stack.run(roles.redis, ["redis-cli", "DBSIZE"], env=_redis_auth(stack, roles.redis))
-        evidence += f"\n$ redis-cli DBSIZE\n{size.strip()}"
+        _c, size = stack.run(roles.redis, ["redis-cli", "INFO", "keyspace"],
+                             env=_redis_auth(stack, roles.redis))
+        evidence += f"\n$ redis-cli INFO keyspace\n{size.strip()}"
         _fail(o, say(_("Redis holds %(n)s key(s), none with this session's id. Are sessions stored "
                        "in Redis (for example connect-redis), not in each instance's memory?"), {
                "n": len(keys)}), evidence)
