@@ -32,6 +32,11 @@ AFTER_ENTER_S = (0.4, 1.5, 3.5)
 class LabTerminalConsumer(TerminalConsumer):
     """``/ws/labs/<course>/<lab>/terminal/``: the terminal of a lab page."""
 
+    # The engine's event stream, once the step checks follow it (on_ready). Set here too: a
+    # connection refused before authorize() (no login) still ends in disconnect(), which
+    # failed with AttributeError and logged a traceback for every such attempt.
+    _events_stream = None
+
     async def authorize(self, user) -> bool:
         kw = self.scope["url_route"]["kwargs"]
         self.lab = content.get_lab(kw["course_id"], kw["lab_id"])

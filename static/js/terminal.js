@@ -157,7 +157,8 @@
     const proto = location.protocol === "https:" ? "wss://" : "ws://";
     ws = new WebSocket(proto + location.host + el.dataset.ws);
     ws.binaryType = "arraybuffer";
-    ws.onopen = () => { retry = 0; tmuxKeys = false; window.bungeoConnects = (window.bungeoConnects || 0) + 1; sendResize(); };
+    let opened = false;  // false when the server refused the connection itself (see onclose)
+    ws.onopen = () => { opened = true; retry = 0; tmuxKeys = false; window.bungeoConnects = (window.bungeoConnects || 0) + 1; sendResize(); };
     ws.onmessage = (ev) => {
       if (typeof ev.data !== "string") {
         term.write(new Uint8Array(ev.data));
@@ -186,12 +187,15 @@
     };
     ws.onclose = (ev) => {
       if (ev.code === 4401 && el.dataset.loggedOut) {
-        // Logged out (another tab, or the session ended): say so, with the way back here.
-        setStatus("error", el.dataset.loggedOut + " ");
-        const a = document.createElement("a");
-        a.href = el.dataset.loginUrl;
-        a.textContent = el.dataset.login;
-        statusEl.appendChild(a);
+        showLoggedOut();
+        return;
+      }
+      // Refused before it opened: a browser shows no reason (code 1006), and the server refuses
+      // a connection without a login before accepting it. Reconnecting after the login session
+      // ended (a server restart, a session that expired) then failed for ever behind
+      // "Reconnecting…": ask the page itself whether the session still holds.
+      if (!opened && el.dataset.loggedOut) {
+        loggedIn().then((yes) => { if (yes) retryLater(); else showLoggedOut(); });
         return;
       }
       if (ev.code === 4401 || ev.code === 4403) {
@@ -207,15 +211,42 @@
         if (restartBtn) restartBtn.hidden = false;
         return;
       }
-      retry += 1;
-      const wait = Math.min(10, retry * 1.5);
-      // The server may have said why (a reset from another tab): keep its words, with the wait.
-      const why = statusEl.dataset.state === "reconnecting"
-        ? statusEl.textContent.replace(/ \([^()]*\)$/, "") : (el.dataset.reconnecting || "Reconnecting…");
-      const secs = (el.dataset.seconds || "{n} s").replace("{n}", wait.toFixed(0));
-      setStatus("reconnecting", resetting ? resetText() : why + " (" + secs + ")");
-      reconnectTimer = setTimeout(connect, wait * 1000);
+      retryLater();
     };
+  }
+
+  // Logged out (another tab, or the session ended): say so, with the way back here.
+  function showLoggedOut() {
+    setStatus("error", el.dataset.loggedOut + " ");
+    const a = document.createElement("a");
+    a.href = el.dataset.loginUrl;
+    a.textContent = el.dataset.login;
+    statusEl.appendChild(a);
+  }
+
+  // Whether this page's login session still holds: the page itself, asked without following a
+  // redirect (to the login page when it does not). A server that does not answer counts as yes:
+  // it is down or restarting, and reconnecting is right.
+  async function loggedIn() {
+    try {
+      const resp = await fetch(location.href, { method: "GET", redirect: "manual",
+                                                credentials: "same-origin", cache: "no-store" });
+      return resp.type !== "opaqueredirect" && resp.status !== 401 && resp.status !== 403;
+    } catch (e) {
+      return true;
+    }
+  }
+
+  // Connect again after a growing wait (1.5 s more each time, at most 10 s), saying so.
+  function retryLater() {
+    retry += 1;
+    const wait = Math.min(10, retry * 1.5);
+    // The server may have said why (a reset from another tab): keep its words, with the wait.
+    const why = statusEl.dataset.state === "reconnecting"
+      ? statusEl.textContent.replace(/ \([^()]*\)$/, "") : (el.dataset.reconnecting || "Reconnecting…");
+    const secs = (el.dataset.seconds || "{n} s").replace("{n}", wait.toFixed(0));
+    setStatus("reconnecting", resetting ? resetText() : why + " (" + secs + ")");
+    reconnectTimer = setTimeout(connect, wait * 1000);
   }
 
   // A reset, from its click until the next terminal is ready: what the learner types (or runs

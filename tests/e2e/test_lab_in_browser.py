@@ -296,6 +296,30 @@ def test_a_reset_from_another_tab_reconnects_this_one_by_itself(asgi_server, bro
     ctx.close()
 
 
+def test_reconnecting_without_a_login_says_so_instead_of_retrying_for_ever(asgi_server, browser,
+                                                                           django_user_model,
+                                                                           backend):
+    """The connection drops (here: a reset) after the login session ended (a server restart, an
+    expired session; here: the browser's cookies cleared). The server refuses the new
+    connection before accepting it, which a browser sees only as code 1006: the page said
+    "Reconnecting…" for ever. It now asks whether the session holds and says to log in."""
+    from webapp.sandboxes.backend import learner_owner
+
+    ctx, page = _lab_with_terminal(asgi_server, browser, django_user_model)
+    sb = backend.find(owner=learner_owner(django_user_model.objects.get(username="learner")))
+    backend.wait_engine(sb.id)
+    connects = page.evaluate("window.bungeoConnects")
+    ctx.clear_cookies()
+    backend.restart(sb.id)
+    page.wait_for_selector("#term-status[data-state=error]:has-text('You were logged out')",
+                           timeout=60_000)
+    assert page.get_attribute("#term-status a", "href").startswith("/accounts/login/?next=")
+    assert page.evaluate("window.bungeoConnects") == connects
+    page.wait_for_timeout(3000)  # and it stays so: no more attempts
+    assert page.locator("#term-status").get_attribute("data-state") == "error"
+    ctx.close()
+
+
 def test_an_open_terminal_stops_its_sandbox_when_the_lease_runs_out(asgi_server, browser,
                                                                     django_user_model, backend,
                                                                     monkeypatch):

@@ -78,6 +78,9 @@ async def test_unauthenticated_is_refused_before_accept(backend):
     comm = _communicator(AnonymousUser())
     connected, code = await comm.connect()
     assert not connected and code == 4401
+    # The browser then drops the connection: that ends quietly (disconnect() raised
+    # AttributeError on the lab consumer's event stream, a traceback per refused attempt).
+    await comm.disconnect()
 
 
 async def test_unknown_lab_is_refused(backend, student):
