@@ -52,6 +52,13 @@ def test_lease_extend_reset_stop_and_expiry(backend, settings):
         assert not backend.get(sb.id).running and backend.lease(sb.id) is None
         again = backend.ensure(owner="leased")  # a new start gets a new lease
         assert backend.lease(again.id).remaining() > 3500
+        # A lease that ran out while the sandbox was down without stop() (the engine stopped it)
+        # is not kept by the next start: it stopped that start at once (learner let in from the
+        # queue saw "the sandbox stopped while starting").
+        backend._container(again.id).stop(timeout=5)
+        backend._lease_write(again.id, type(longer)(time.time() - 7200, time.time() - 60, 0))
+        third = backend.ensure(owner="leased")
+        assert backend.get(third.id).running and backend.lease(third.id).remaining() > 3500
     finally:
         backend.remove(sb.id, keep_workspace=False)
 

@@ -622,8 +622,12 @@ class DockerSandboxBackend(SandboxBackend):
                                "/sys/fs/cgroup 2>/dev/null; for d in /sys/fs/cgroup/*/; do "
                                "mount -o remount,rw \"$d\" 2>/dev/null; done; true"], timeout=10)
         _create_nofollow(hostdir / "ready")
+        # A new lease unless a current one holds (a reset keeps it: it is no way to extend). A
+        # lease that ran out while the sandbox was stopped some other way than stop() (the
+        # engine or the host went down) is replaced: kept, it stopped the new start at once.
+        lease = self.lease(c.name)
         if (c.labels.get(LABEL_KIND) not in (KIND_GRADING, KIND_GRADING_POOL)
-                and self.lease(c.name) is None):
+                and (lease is None or lease.remaining() <= 0)):
             self._lease_new(c.name)
         if wait:
             self._wait_ready(c)
