@@ -61,3 +61,21 @@ def test_ready_file_is_created_without_following_a_learners_symlink(tmp_path):
     _create_nofollow(ready)
     assert not target.exists()
     assert ready.is_file() and not ready.is_symlink()
+
+
+def test_start_failures_are_said_in_the_learners_language():
+    """The terminal shows these (SandboxError's text, made lazy in the worker thread that runs
+    the backend): they were English f-strings, also for Korean learners."""
+    from django.utils.text import format_lazy
+    from django.utils.translation import override
+
+    from webapp.sandboxes import docker_backend
+
+    exc = docker_backend.SandboxError(format_lazy(docker_backend.MSG_STOPPED_STARTING, state="exited"))
+    with override("ko"):
+        assert "샌드박스가 시작하는 도중에 멈췄습니다(exited)" in str(exc.args[0])
+    with override("en"):
+        assert str(exc.args[0]).startswith("Your sandbox stopped while it was starting (exited).")
+    for msg in (docker_backend.MSG_CANNOT_CREATE, docker_backend.MSG_CANNOT_START):
+        with override("ko"):
+            assert str(format_lazy(msg, why="x")).startswith("샌드박스를")

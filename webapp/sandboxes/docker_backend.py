@@ -46,6 +46,7 @@ from pathlib import Path
 
 import docker
 from django.conf import settings
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from docker.errors import APIError, NotFound
 
@@ -97,6 +98,12 @@ RESET_MAX_S = 90.0  # seconds a reset may take (stop grace plus a start); an old
 MSG_ENGINE_DOWN = _("The sandbox service is not running. Please tell your instructor.")
 MSG_NOT_READY = _("Your sandbox did not become ready in time. Please try again in a moment.")
 MSG_NOT_RUNNING = _("The sandbox is not running.")
+# Shown in the learner's language by the terminal (the lazy text is translated there; the
+# backend runs in a worker thread without the learner's language).
+MSG_CANNOT_CREATE = _("Your sandbox could not be created: {why}")
+MSG_CANNOT_START = _("Your sandbox could not be started: {why}")
+MSG_STOPPED_STARTING = _("Your sandbox stopped while it was starting ({state}). Press Start again; "
+                         "if it happens again, tell your instructor.")
 MSG_NO_MORE_EXTENSIONS = _("You have used every extension for this session. Your files are kept: "
                            "the sandbox starts again when you come back.")
 MSG_EXTEND_NOT_YET = _("Your sandbox's time can be extended only in its last %(minutes)d minutes, "
@@ -542,7 +549,7 @@ class DockerSandboxBackend(SandboxBackend):
         except APIError as exc:
             if exc.status_code == 409:  # created concurrently: use that one
                 return self.client.containers.get(name)
-            raise SandboxError(f"cannot create sandbox: {exc.explanation}") from exc
+            raise SandboxError(format_lazy(MSG_CANNOT_CREATE, why=exc.explanation)) from exc
         log.info("sandbox %s created (%s)", name, res["Id"][:12])
         return self.client.containers.get(res["Id"])
 
@@ -606,7 +613,7 @@ class DockerSandboxBackend(SandboxBackend):
         try:
             c.start()
         except APIError as exc:
-            raise SandboxError(f"cannot start sandbox: {exc.explanation}") from exc
+            raise SandboxError(format_lazy(MSG_CANNOT_START, why=exc.explanation)) from exc
         c.reload()
         pid = c.attrs["State"]["Pid"]
         mode = self.mode()
@@ -659,7 +666,7 @@ class DockerSandboxBackend(SandboxBackend):
             if now >= next_state:
                 c.reload()
                 if c.status not in ("running", "created"):
-                    raise SandboxError(f"the sandbox stopped while starting ({c.status})")
+                    raise SandboxError(format_lazy(MSG_STOPPED_STARTING, state=c.status))
                 next_state = now + STATE_POLL_S
             time.sleep(0.02)
         log.info("sandbox %s ready", c.name)
