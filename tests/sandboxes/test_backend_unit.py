@@ -79,3 +79,13 @@ def test_start_failures_are_said_in_the_learners_language():
     for msg in (docker_backend.MSG_CANNOT_CREATE, docker_backend.MSG_CANNOT_START):
         with override("ko"):
             assert str(format_lazy(msg, why="x")).startswith("샌드박스를")
+
+
+def test_disk_figures_round_up_like_df():
+    """The terminal bar's GiB match `df -h` in the sandbox: it said 9.7 where df said 9.8G."""
+    from webapp.sandboxes.consumers import df_gib
+
+    assert df_gib(10_464_022_528) == 9.8
+    assert df_gib(10 * 2**30) == 10.0
+    assert df_gib(0) == 0.0
+    assert df_gib(2**30 + 1) == 1.1

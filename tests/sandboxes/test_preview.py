@@ -111,7 +111,9 @@ def test_other_learners_cannot_open_it_but_staff_can(client, student, other_stud
 
 def test_stopped_sandbox_and_a_post_to_the_entry_are_refused(client, student, backend):
     client.force_login(student)
-    assert client.get(_url(student, 8080), follow=True).status_code == 503  # no sandbox yet
+    resp = client.get(_url(student, 8080), follow=True, HTTP_ACCEPT_LANGUAGE="ko")
+    assert resp.status_code == 503  # no sandbox yet: where to start it, in the learner's language
+    assert "실습 페이지에서 시작하세요" in resp.content.decode()
     assert client.post(_url(student, 8080)).status_code == 405  # the link takes any method
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import re
 
 from channels.db import database_sync_to_async
@@ -69,6 +70,12 @@ CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 # Short: the status line has room for about 40 characters beside the countdown.
 MSG_ENGINE_STARTING = _("Docker is starting: input runs soon")
+
+
+def df_gib(nbytes: int) -> float:
+    """``nbytes`` in GiB with one decimal, rounded up as ``df -h`` rounds (GNU coreutils' df
+    rounds human-readable sizes up, so a 10 464 022 528-byte disk shows 9.8G, not 9.7)."""
+    return math.ceil(nbytes / 2**30 * 10 - 1e-9) / 10
 
 
 class TerminalConsumer(AsyncWebsocketConsumer):
@@ -298,7 +305,7 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             elif full:
                 what, used, size = full[0]
                 # GiB, as `df -h` in the sandbox shows them (its "9.8G" read "10.5 GB" here).
-                fill = {"used": used / 2**30, "size": size / 2**30}
+                fill = {"used": df_gib(used), "size": df_gib(size)}
                 if what == "workspace":
                     text = str(_("Your home folder is full (%(used).1f of %(size).1f GiB used). Remove "
                                  "files you no longer need from it, for example with 'rm': resetting "

@@ -8,12 +8,15 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.utils.html import escape
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from .backend import SandboxError, get_backend, learner_owner
 
 log = logging.getLogger(__name__)
+MSG_NOT_RUNNING_START = gettext_lazy("The sandbox is not running. Start it from a lab page (Start again, or "
+                          "open a lab).")
 
 
 @require_POST
@@ -328,7 +331,7 @@ def _forward(request: HttpRequest, owner, viewer, port: int, path: str, root: st
     except SandboxError as exc:
         return _preview_message(503, str(exc))
     if sb is None or not sb.running or not sb.address:
-        return _preview_message(503, _("The sandbox is not running. Open a lab to start it."))
+        return _preview_message(503, MSG_NOT_RUNNING_START)
     query = request.META.get("QUERY_STRING", "")
     url = f"http://{sb.address}:{port}/{path}" + (f"?{query}" if query else "")
     headers = {k: v for k, v in request.headers.items()
@@ -395,7 +398,7 @@ def extend(request: HttpRequest) -> HttpResponse:
     try:
         sb = backend.find(owner=learner_owner(request.user))
         if sb is None:
-            raise SandboxError(_("The sandbox is not running. Open a lab to start it."))
+            raise SandboxError(MSG_NOT_RUNNING_START)
         lease = backend.extend(sb.id)
     except SandboxError as exc:
         return JsonResponse({"ok": False, "message": str(exc)}, status=409)
