@@ -392,6 +392,12 @@
     if (btn) {
       sendInput(encoder.encode(runKeys(btn.dataset.run)));
       term.focus();
+      // On a narrow screen the terminal sits below the whole lesson: bring it (with its status
+      // bar) into view, or the command's output is nowhere to be seen. Beside the lesson it is
+      // in view already and nothing moves.
+      const pane = el.closest(".terminal-pane") || el;
+      const r = el.getBoundingClientRect();
+      if (r.top >= window.innerHeight || r.bottom <= 0) pane.scrollIntoView({ block: "nearest" });
       return;
     }
     const hintBtn = ev.target.closest("[data-next-hint]");

@@ -153,6 +153,22 @@ def test_a_run_button_runs_its_whole_block_and_twice_in_a_row(asgi_server, brows
     ctx.close()
 
 
+def test_on_a_narrow_screen_a_run_button_brings_the_terminal_into_view(asgi_server, browser,
+                                                                       django_user_model):
+    """At 800 px the terminal sits below the whole lesson: a run button sent its command there
+    and the learner saw nothing happen until they scrolled down."""
+    ctx, page = _learner_on_lab(asgi_server, browser, django_user_model, viewport=(800, 700))
+    page.wait_for_selector("#term-status[data-state=ready]", timeout=60_000)
+    button = page.locator(".run-button").first
+    button.scroll_into_view_if_needed()
+    in_view = """() => { const r = document.querySelector('#terminal').getBoundingClientRect();
+                         return r.top < window.innerHeight && r.bottom > 0; }"""
+    assert not page.evaluate(in_view)  # the premise: below the lesson
+    button.click()
+    page.wait_for_function(in_view, timeout=5_000)
+    ctx.close()
+
+
 def test_ctrl_v_pastes_and_ctrl_c_copies_a_selection(asgi_server, browser, django_user_model):
     """Ctrl+V pastes into the shell (it typed a literal ^V before); Ctrl+C with text selected
     copies it instead of interrupting."""
