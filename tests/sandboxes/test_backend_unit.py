@@ -89,3 +89,16 @@ def test_disk_figures_round_up_like_df():
     assert df_gib(10 * 2**30) == 10.0
     assert df_gib(0) == 0.0
     assert df_gib(2**30 + 1) == 1.1
+
+
+def test_the_process_limit_warning_does_not_flicker_while_a_fork_bomb_respawns():
+    """Warned from 95 % of the limit; once warned, said over only below 80 % (one look at 93 %
+    in a running fork bomb turned the bar back to "Connected" for 3 s)."""
+    from webapp.sandboxes.consumers import TerminalConsumer
+
+    c = TerminalConsumer()
+    c.pids_full = False
+    assert not c.at_pids_limit((930, 1000)) and c.at_pids_limit((950, 1000))
+    c.pids_full = True
+    assert c.at_pids_limit((930, 1000)) and c.at_pids_limit((800, 1000))
+    assert not c.at_pids_limit((790, 1000)) and not c.at_pids_limit(None)

@@ -58,6 +58,9 @@ TAIL_MAX = 128  # bytes of the terminal's last output kept to look for SHELL_EXI
 SHELL_EXIT_WAIT_S = 1.0
 DISK_FULL = 0.95  # share of a quota'd disk from which the learner is warned
 PIDS_FULL = 0.95  # share of the process limit from which the learner is warned
+# Once warned, the warning stays until the count falls below this share: a fork bomb's count
+# dips for a moment as its processes die and respawn, and the bar said "Connected" for one look.
+PIDS_CLEAR = 0.8
 PIDS_EVERY = 2.0  # seconds between looks at the process count, where it is cheap (a cgroup file)
 # Seconds between looks at the login session before a command runs (Enter): a logout in another
 # tab ended the terminal only at the next lease update (up to LEASE_EVERY), and commands typed
@@ -286,6 +289,13 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         await self.close(code=CLOSE_UNAUTHENTICATED)
         return False
 
+    def at_pids_limit(self, pids: tuple[int, int] | None) -> bool:
+        """Whether ``pids`` (processes, limit) counts as at the limit: from PIDS_FULL of it, and
+        while already warned (``pids_full``) down to PIDS_CLEAR of it. None (unknown): False."""
+        if pids is None or pids[1] <= 0:
+            return False
+        return pids[0] >= (PIDS_CLEAR if self.pids_full else PIDS_FULL) * pids[1]
+
     async def check_disk(self) -> None:
         """Warn in the status line while the sandbox is at its process limit (a fork bomb: new
         commands cannot start, and only a reset helps) or a quota'd disk of it is (nearly) full,
@@ -295,7 +305,7 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         usage = await blocking.to_thread(backend.disk_usage, self.sandbox.id)
         full = [(what, used, size) for what, used, size in usage if used >= DISK_FULL * size]
         text = None
-        self.pids_full = pids is not None and pids[0] >= PIDS_FULL * pids[1]
+        self.pids_full = self.at_pids_limit(pids)
         with override(self.lang):
             if self.pids_full:
                 text = str(_("Your sandbox has reached its limit of %(limit)d processes (a fork bomb, or "
@@ -339,7 +349,7 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             if pids is None:
                 await asyncio.sleep(max(0.0, end - loop.time()))
                 return
-            if (pids[0] >= PIDS_FULL * pids[1]) != self.pids_full:
+            if self.at_pids_limit(pids) != self.pids_full:
                 await self.check_disk()
 
     async def lease_loop(self) -> None:
