@@ -227,6 +227,44 @@ def test_spread():
     assert not ok and "10 of 20 requests failed" in msg
 
 
+# What node printed when two API instances ran CREATE TABLE IF NOT EXISTS at the same moment
+# and one lost PostgreSQL's race on the catalog (console.error of a pg error, then exit 1).
+NODE_PG_CRASH = """a2-api1-1 listening on 3000
+error: duplicate key value violates unique constraint "pg_type_typname_nsp_index"
+    at /app/node_modules/pg-pool/index.js:45:11
+    at process.processTicksAndRejections (node:internal/process/task_queues:95:5)
+    at async waitForDatabase (/app/server.js:65:3) {
+  length: 230,
+  severity: 'ERROR',
+  code: '23505',
+  detail: 'Key (typname, typnamespace)=(items_id_seq, 2200) already exists.',
+  schema: 'pg_catalog',
+  routine: '_bt_check_unique'
+}
+"""
+
+
+def test_spread_names_an_instance_that_stopped():
+    line = grader.crash_line(NODE_PG_CRASH)
+    assert line == 'error: duplicate key value violates unique constraint "pg_type_typname_nsp_index"'
+    ok, msg = grader.judge_spread(["a"] * 20, 1, [("a2-api2-1", 1, line)])
+    assert not ok
+    assert "a2-api2-1 stopped (exit code 1)" in msg and "pg_type_typname_nsp_index" in msg
+    # Not the "A2 asks for two instances" advice: the submission has two, one crashed.
+    assert "A2 asks for two instances" not in msg
+    ok, msg = grader.judge_spread(["a"] * 20, 1, [("a2-api2-1", 137, "")])
+    assert not ok and "a2-api2-1 stopped (exit code 137). Both instances" in msg
+    # Other logs: Python's last traceback line, Go's panic, and no error line at all.
+    py = "Traceback (most recent call last):\n  File \"app.py\", line 3\n" \
+         "psycopg2.OperationalError: could not translate host name \"db\"\n"
+    assert grader.crash_line(py).startswith("psycopg2.OperationalError: could not")
+    assert grader.crash_line("starting\npanic: runtime error: nil map\n\ngoroutine 1\n") \
+        == "panic: runtime error: nil map"
+    assert grader.crash_line("starting\nbye\n\n") == "bye"
+    assert grader.crash_line("") == ""
+    assert len(grader.crash_line("Error: " + "x" * 500)) == grader.ERROR_LINE_MAX
+
+
 def test_sessions():
     ok, msg = grader.judge_sessions([(i, "ab"[i % 2]) for i in range(1, 7)])
     assert ok and "1, 2, 3, 4, 5, 6" in msg

@@ -278,10 +278,31 @@ def judge_db_volume(mount: dict[str, Any] | None, named: bool, pgdata: str) -> t
                         "key."), {"path": mount.get("Destination")})
 
 
-def judge_spread(answers: list[str | None], api_containers: int) -> tuple[bool, str]:
+# A line of a crashed program's log that names its error: Node's "error: ..." / "Error: ...",
+# Python's last traceback line ("psycopg2.errors.UniqueViolation: ..."), Go's "panic: ...".
+ERROR_LINE = re.compile(r"^\s*(?:[\w.]*(?:Error|Exception)|error|fatal|panic)\b[^\n:]*:\s*\S")
+ERROR_LINE_MAX = 200  # characters of that line quoted in a message
+
+
+def crash_line(log_text: str) -> str:
+    """The line of a container's log (``docker logs`` text) most likely to name why it stopped:
+    the last one that looks like an error message (:data:`ERROR_LINE`; a Node error object's
+    fields printed after it are skipped), else the last non-empty line; "" for an empty log.
+    At most ERROR_LINE_MAX characters."""
+    lines = [ln.rstrip() for ln in log_text.splitlines() if ln.strip()]
+    errors = [ln for ln in lines if ERROR_LINE.match(ln)]
+    line = (errors or lines or [""])[-1].strip()
+    return line if len(line) <= ERROR_LINE_MAX else line[: ERROR_LINE_MAX - 1] + "…"
+
+
+def judge_spread(answers: list[str | None], api_containers: int,
+                 stopped: list[tuple[str, int | None, str]] = ()) -> tuple[bool, str]:
     """The load-spread check over the ``instance`` values of SPREAD_REQUESTS answers (None for
     a failed request). Passes when at least two instances each answered at least
-    SPREAD_MIN_SHARE of the requests and none failed."""
+    SPREAD_MIN_SHARE of the requests and none failed. ``api_containers`` is how many API
+    containers run; ``stopped`` names those that do not, as (container name, exit code or None,
+    :func:`crash_line` of its log): when an instance is missing because one stopped, the message
+    says which and why instead of asking for a second instance."""
     counts: dict[str, int] = {}
     for a in answers:
         if a is not None:
@@ -292,6 +313,16 @@ def judge_spread(answers: list[str | None], api_containers: int) -> tuple[bool, 
         return False, say(_("%(failed)s of %(n)s requests failed (%(summary)s)."), {
                "failed": failed, "n": len(answers), "summary": summary or "-"})
     if len(counts) < 2:
+        if api_containers < 2 and stopped:
+            name, code, line = stopped[0]
+            if line:
+                return False, say(_("Only %(n)s API container runs: %(name)s stopped (exit code "
+                                    "%(code)s) with \"%(line)s\". Both instances must keep running; "
+                                    "its log is below."), {
+                       "n": api_containers, "name": name, "code": code, "line": line})
+            return False, say(_("Only %(n)s API container runs: %(name)s stopped (exit code "
+                                "%(code)s). Both instances must keep running; its log is below."), {
+                   "n": api_containers, "name": name, "code": code})
         if api_containers < 2:
             return False, say(_("Only %(n)s API container runs, so every request went to the same "
                                 "instance. A2 asks for two instances (two services, or "
@@ -786,14 +817,17 @@ class Stack:
                         f"{c.attrs.get('RestartCount', 0)}{oom})")
         return "\n".join(rows)
 
+    def log_of(self, container, tail: int = 20) -> str:
+        """The last ``tail`` lines of one container's log (stdout and stderr), "" if unreadable."""
+        try:
+            return container.logs(stdout=True, stderr=True, tail=tail).decode(errors="replace")
+        except docker.errors.APIError:
+            return ""
+
     def logs(self, service: str | None, tail: int = 20) -> str:
         out = []
         for c in self.containers(service):
-            try:
-                text = c.logs(stdout=True, stderr=True, tail=tail).decode(errors="replace")
-            except docker.errors.APIError:
-                text = ""
-            out.append(f"--- {c.name} (last {tail} lines)\n{text.rstrip()}")
+            out.append(f"--- {c.name} (last {tail} lines)\n{self.log_of(c, tail).rstrip()}")
         return "\n".join(out)
 
     def close(self) -> None:
@@ -1264,9 +1298,12 @@ def _load_spread(run: _Run, stack: Stack, roles: Roles, host: str) -> None:
         inst = data.get("instance") if a.status == 200 and isinstance(data, dict) else None
         answers.append(inst if isinstance(inst, str) else None)
         lines.append(f"{i + 1}: {a.describe()}")
-    apis = [c for c in _api_containers(stack, roles) if c.status == "running"]
+    everyone = _api_containers(stack, roles)
+    apis = [c for c in everyone if c.status == "running"]
     hostnames = ", ".join(f"{c.name}={c.attrs.get('Config', {}).get('Hostname')}" for c in apis)
-    ok, msg = judge_spread(answers, len(apis))
+    stopped = [(c.name, (c.attrs.get("State") or {}).get("ExitCode"), crash_line(stack.log_of(c, 60)))
+               for c in everyone if c.status != "running"]
+    ok, msg = judge_spread(answers, len(apis), stopped)
     evidence = f"API containers: {hostnames or '-'}\n" + "\n".join(lines)
     if not ok:  # every container's state, exit code and restarts, and the log of an API
         # service with a container that is not running: why an instance is missing
@@ -1274,7 +1311,7 @@ def _load_spread(run: _Run, stack: Stack, roles: Roles, host: str) -> None:
         down = sorted({c.labels.get("com.docker.compose.service") for c in _api_containers(stack, roles)
                        if c.status != "running"})
         for service in down:
-            evidence += "\n\n" + stack.logs(service, 15)
+            evidence += "\n\n" + stack.logs(service, 40)
     if None in answers:
         evidence += "\n\n" + stack.logs(roles.proxy, 20)
     (_pass if ok else _fail)(o, msg, evidence)

@@ -60,9 +60,18 @@ app.get("/api/items", async (req, res) => {
 });
 
 // Creates the table once; if PostgreSQL is not accepting connections yet, this throws and the
-// process exits.
+// process exits. Both instances start at the same moment: two CREATE TABLE IF NOT EXISTS at
+// once can both find no table, and then one fails on PostgreSQL's catalog ("duplicate key value
+// violates unique constraint pg_type_typname_nsp_index"). An advisory lock runs them in turn.
 async function waitForDatabase() {
-  await pool.query("CREATE TABLE IF NOT EXISTS items (id SERIAL PRIMARY KEY, name TEXT NOT NULL)");
+  const client = await pool.connect();
+  try {
+    await client.query("SELECT pg_advisory_lock(4242)");
+    await client.query("CREATE TABLE IF NOT EXISTS items (id SERIAL PRIMARY KEY, name TEXT NOT NULL)");
+    await client.query("SELECT pg_advisory_unlock(4242)");
+  } finally {
+    client.release();
+  }
 }
 
 async function main() {
