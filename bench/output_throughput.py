@@ -1,7 +1,7 @@
 """Terminal output flood through the websocket: `head -c 50000000 /dev/zero | base64`.
 
 Usage: python bench/output_throughput.py [--base http://127.0.0.1:8000] [--bytes 50000000]
-       [--slow-reader] [--stages]
+       [--slow-reader] [--stages] [--cpu] [--sandbox-cpus N]
 Measures, for one learner, the time from sending the command to seeing its end marker, the
 producer's throughput (base64 output bytes / that time), the bytes that actually crossed the
 websocket (tmux redraws the screen instead of replaying every line, so fewer bytes reach the page
@@ -20,11 +20,21 @@ the same settings as the server, e.g. the same BUNGEO_SANDBOX_PREFIX):
   tmux alone     in the sandbox, a tmux session that no client is attached to
   tmux + client  the same with a headless client attached (script(1) reading its tty)
   exec socket    the terminal's exec socket read by Python (tmux and docker exec, no websocket)
+
+--cpu also prints where the CPU went during the flood: the sandbox's own total (its cgroup's
+CPU counter, which keeps what ended processes used) and the time the kernel held the sandbox back
+at its CPU limit (CFS throttling), then each process in the sandbox by name (sampled every 50 ms
+from /proc; a process's last 50 ms before it ends can be missed).
+
+--sandbox-cpus N runs the flood with the learner's sandbox limited to N CPUs instead of
+BUNGEO_SANDBOX_CPUS (the engine's container update, as `docker update --cpus N` does) and puts
+the limit back afterwards: what an operator who gives learners more CPU would see.
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import pty
@@ -94,12 +104,119 @@ async def flood(base: str, cookie: str, nbytes: int, slow: bool) -> tuple[float,
                 await asyncio.sleep(5)
 
 
+def learner_sandbox(username: str):
+    """(backend, sandbox) of the bench learner, started if it is not running."""
+    from django.contrib.auth import get_user_model
+
+    from webapp.sandboxes.backend import get_backend, learner_owner
+
+    backend = get_backend()
+    return backend, backend.ensure(owner=learner_owner(get_user_model().objects.get(username=username)))
+
+
+def set_sandbox_cpus(backend, sandbox_id: str, cpus: float) -> float:
+    """Set the sandbox container's CPU limit (Engine API ``POST /containers/{id}/update`` with
+    ``NanoCpus``, as ``docker update --cpus`` does; docker-py's ``update_container`` has no such
+    field); returns the limit it had, in CPUs."""
+    api = backend.client.api
+    c = backend.client.containers.get(sandbox_id)
+    before = (c.attrs.get("HostConfig") or {}).get("NanoCpus") or 0
+    res = api._post_json(api._url("/containers/{0}/update", c.id), data={"NanoCpus": int(cpus * 1e9)})
+    api._raise_for_status(res)
+    return before / 1e9
+
+
+class SandboxCpu:
+    """CPU used in one sandbox container between :meth:`start` and :meth:`stop`: the cgroup's
+    total and throttled time (cgroup v1 ``cpuacct.usage``/``cpu.stat``, or v2 ``cpu.stat``), and
+    per process name, sampled every 50 ms from ``/proc/<pid>/stat`` (utime + stime) for the
+    processes listed in the container's cgroup and those below it. Seconds throughout."""
+
+    def __init__(self, container_id: str, host_pid: int):
+        self.cid = container_id
+        lines = Path(f"/proc/{host_pid}/cgroup").read_text().splitlines()
+        v2 = [ln.split(":", 2)[2] for ln in lines if ln.startswith("0::")]
+
+        def v1(controller: str) -> Path | None:
+            """The container's cgroup folder in the v1 hierarchy holding ``controller``."""
+            rel = [ln.split(":", 2)[2] for ln in lines if controller in ln.split(":")[1].split(",")]
+            for m in Path("/proc/self/mountinfo").read_text().splitlines():
+                pre, _, post = m.partition(" - ")
+                if rel and post.split()[0] == "cgroup" and controller in post.split()[-1].split(","):
+                    return Path(pre.split()[4]) / rel[0].lstrip("/")
+            return None
+
+        acct, cpu = v1("cpuacct"), v1("cpu")
+        self.folder = acct or Path("/sys/fs/cgroup") / (v2 or ["/"])[0].lstrip("/")
+        if acct and cpu:
+            self.usage = lambda: int((acct / "cpuacct.usage").read_text()) / 1e9
+            self.throttled = lambda: self._stat(cpu / "cpu.stat", "throttled_time") / 1e9
+        else:
+            d = Path("/sys/fs/cgroup") / v2[0].lstrip("/")
+            self.usage = lambda: self._stat(d / "cpu.stat", "usage_usec") / 1e6
+            self.throttled = lambda: self._stat(d / "cpu.stat", "throttled_usec") / 1e6
+        self.seen: dict[int, tuple[str, float, float]] = {}  # pid -> (name, first, last)
+        self.halt = threading.Event()
+        self.thread = threading.Thread(target=self._sample, daemon=True)
+
+    @staticmethod
+    def _stat(path: Path, key: str) -> int:
+        for line in path.read_text().splitlines():
+            k, _, v = line.partition(" ")
+            if k == key:
+                return int(v)
+        return 0
+
+    def _pids(self) -> list[str]:
+        """Every process in the container's cgroup and the cgroups below it (its inner engine's
+        containers)."""
+        pids = []
+        for d, _dirs, files in os.walk(self.folder):
+            if "cgroup.procs" in files:
+                with contextlib.suppress(OSError):
+                    pids += Path(d, "cgroup.procs").read_text().split()
+        return pids
+
+    def _sample(self) -> None:
+        tick = os.sysconf("SC_CLK_TCK")
+        while not self.halt.is_set():
+            for p in self._pids():
+                try:
+                    st = Path(f"/proc/{p}/stat").read_text()
+                except OSError:
+                    continue
+                f = st[st.rindex(")") + 2:].split()
+                t = (int(f[11]) + int(f[12])) / tick
+                name = st[st.index("(") + 1: st.rindex(")")]
+                first = self.seen.get(int(p), (name, t, t))[1]
+                self.seen[int(p)] = (name, first, t)
+            time.sleep(0.05)
+
+    def start(self) -> None:
+        self.u0, self.t0 = self.usage(), self.throttled()
+        self.thread.start()
+
+    def stop(self) -> list[tuple[str, float]]:
+        """Stop sampling; returns rows (what, seconds): the total, the throttled time, then each
+        process name that used at least 10 ms, most first."""
+        self.halt.set()
+        self.thread.join()
+        by_name: dict[str, float] = {}
+        for name, first, last in self.seen.values():
+            by_name[name] = by_name.get(name, 0.0) + last - first
+        rows = [("sandbox total (cgroup)", self.usage() - self.u0),
+                ("held back at the CPU limit", self.throttled() - self.t0)]
+        return rows + [(n, v) for n, v in sorted(by_name.items(), key=lambda kv: -kv[1]) if v >= 0.01]
+
+
 async def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--base", default="http://127.0.0.1:8000")
     ap.add_argument("--bytes", type=int, default=50_000_000)
     ap.add_argument("--slow-reader", action="store_true")
     ap.add_argument("--stages", action="store_true", help="also time the flood at each stage of the path")
+    ap.add_argument("--cpu", action="store_true", help="also print the CPU seconds used in the sandbox")
+    ap.add_argument("--sandbox-cpus", type=float, help="run with the sandbox limited to this many CPUs")
     args = ap.parse_args()
     pid = server_pid(int(args.base.rsplit(":", 1)[1].split("/")[0]))
     (user, pw), = await asyncio.to_thread(ensure_users, 1, "benchflood")
@@ -111,19 +228,38 @@ async def main() -> None:
             peak[0] = max(peak[0], rss(pid))
             time.sleep(0.02)
 
+    backend = sb = meter = None
+    restore = None
+    if args.cpu or args.sandbox_cpus:
+        backend, sb = await asyncio.to_thread(learner_sandbox, user)
+    if args.sandbox_cpus:
+        restore = await asyncio.to_thread(set_sandbox_cpus, backend, sb.id, args.sandbox_cpus)
+    if args.cpu:
+        c = await asyncio.to_thread(backend.client.containers.get, sb.id)
+        meter = SandboxCpu(c.id, c.attrs["State"]["Pid"])
     t = threading.Thread(target=sample, daemon=True)
     t.start()
     cpu0 = cpu_seconds(pid)
-    seconds, received = await flood(args.base, cookie, args.bytes, args.slow_reader)
+    if meter:
+        meter.start()
+    try:
+        seconds, received = await flood(args.base, cookie, args.bytes, args.slow_reader)
+    finally:
+        if restore is not None:
+            await asyncio.to_thread(set_sandbox_cpus, backend, sb.id, restore)
     cpu = cpu_seconds(pid) - cpu0
+    in_sandbox = meter.stop() if meter else []
     stop.set()
     t.join()
     produced = (args.bytes + 2) // 3 * 4 * 77 // 76  # base64 with a newline every 76 characters
     print(table([(f"{args.bytes / 1e6:.0f} MB zeros", f"{seconds:.2f}", f"{produced / seconds / 1e6:.1f}",
                   f"{received / 1e6:.2f}", f"{cpu:.2f}", f"{before / 2**20:.0f}", f"{peak[0] / 2**20:.0f}",
-                  "yes" if args.slow_reader else "no")],
+                  "yes" if args.slow_reader else "no", f"{args.sandbox_cpus or 'default'}")],
                 ("command", "seconds", "produced MB/s", "over ws MB", "server CPU s",
-                 "server RSS MiB before", "peak MiB", "slow reader")))
+                 "server RSS MiB before", "peak MiB", "slow reader", "sandbox CPUs")))
+    if in_sandbox:
+        print()
+        print(table([(what, f"{sec:.2f}") for what, sec in in_sandbox], ("CPU in the sandbox", "seconds")))
     if args.stages:
         rows = await asyncio.to_thread(stages, user, args.bytes)
         print()
