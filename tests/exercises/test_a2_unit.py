@@ -684,10 +684,10 @@ class _Api:
     """A fake API container whose state follows ``timeline``: ``[(from_t, status, exit code,
     listening), ...]`` on the fake clock; ``policy`` is its restart policy."""
 
-    def __init__(self, clock, service, timeline, policy="no"):
+    def __init__(self, clock, service, timeline, policy="no", log=""):
         self.clock, self.name, self.id = clock, f"a2-{service}-1", service
         self.labels = {"com.docker.compose.service": service}
-        self.timeline, self.policy = timeline, policy
+        self.timeline, self.policy, self.log = timeline, policy, log
 
     def _now(self):
         return [row for row in self.timeline if row[0] <= self.clock.t][-1]
@@ -722,6 +722,9 @@ class _SpreadStack:
 
     def logs(self, service, tail=20) -> str:
         return f"(log of {service})"
+
+    def log_of(self, c, tail=20) -> str:
+        return c.log
 
     def ps(self) -> str:
         return "\n".join(f"{a.name}: {a.status}" for a in self.apis)
@@ -786,9 +789,11 @@ def test_one_api_instance_still_fails_at_once_with_the_same_message(monkeypatch)
 
 def test_an_instance_gone_for_good_is_not_waited_for(monkeypatch):
     o, took = _spread_verdict(monkeypatch, lambda clk: [
-        _Api(clk, "api1", RUNNING), _Api(clk, "api2", [(0, "exited", 1, False)])])
+        _Api(clk, "api1", RUNNING), _Api(clk, "api2", [(0, "exited", 1, False)], log=NODE_PG_CRASH)])
     assert not o.passed and o.message.startswith("Only 1 API container runs")
     assert took < 2 and "a2-api2-1: exited" in o.evidence and "(log of api2)" in o.evidence
+    # The message names the instance that stopped and the error it printed.
+    assert 'a2-api2-1 stopped (exit code 1) with "error: duplicate key value' in o.message
 
 
 def test_an_instance_that_never_comes_up_fails_within_the_time_limits(monkeypatch):

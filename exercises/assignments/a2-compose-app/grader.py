@@ -138,25 +138,27 @@ class Roles:
     api: list[str] = field(default_factory=list)
 
 
-def publishes(svc: dict[str, Any], port: int) -> bool:
-    """True when a resolved service publishes host ``port``."""
+def port_entries(svc: dict[str, Any], port: int) -> list[dict[str, Any]]:
+    """The entries of a resolved service's ``ports`` that publish host ``port`` (as
+    ``published``, or inside a range such as ``"8080-8081"``)."""
+    out = []
     for p in svc.get("ports") or []:
         published = str(p.get("published") or "")
-        if published == str(port) or (published and "-" in published
-                                       and _in_range(port, published)):
-            return True
-    return False
+        if published == str(port) or (published and "-" in published and _in_range(port, published)):
+            out.append(p)
+    return out
+
+
+def publishes(svc: dict[str, Any], port: int) -> bool:
+    """True when a resolved service publishes host ``port``."""
+    return bool(port_entries(svc, port))
 
 
 def loopback_only(svc: dict[str, Any], port: int) -> str | None:
     """The address when a resolved service publishes host ``port`` only on a loopback address
     (``"127.0.0.1:8080:80"``: Compose's ``host_ip``), else None. Such a port answers inside the
     sandbox only, not to the grader, which connects from outside as a browser would."""
-    ips = []
-    for p in svc.get("ports") or []:
-        published = str(p.get("published") or "")
-        if published == str(port) or (published and "-" in published and _in_range(port, published)):
-            ips.append(str(p.get("host_ip") or ""))
+    ips = [str(p.get("host_ip") or "") for p in port_entries(svc, port)]
     loop = [ip for ip in ips if ip in ("127.0.0.1", "::1", "localhost") or ip.startswith("127.")]
     return loop[0] if ips and len(loop) == len(ips) else None
 
