@@ -68,9 +68,23 @@
   let tmuxKeys = false;  // this terminal's tmux binds the wheel's keys (see the wheel, below)
   let retry = 0;
 
+  let blinkBefore = null;  // the cursor's blinking before the terminal stopped (see setStatus)
   function setStatus(state, text) {
     statusEl.textContent = text;
     statusEl.dataset.state = state;
+    // A stopped or refused terminal looks it: dimmed, its cursor still (a blinking prompt
+    // invited typing that went nowhere after the time limit stopped the sandbox). The shell
+    // chooses the cursor's blinking otherwise (tmux sends a cursor style), so what it chose
+    // comes back with the terminal.
+    const stopped = state === "closed" || state === "error";
+    el.classList.toggle("stopped", stopped);
+    if (stopped && blinkBefore === null) {
+      blinkBefore = term.options.cursorBlink;
+      term.options.cursorBlink = false;
+    } else if (!stopped && blinkBefore !== null) {
+      term.options.cursorBlink = blinkBefore;
+      blinkBefore = null;
+    }
     // In line for a place: a reset would start the sandbox past the queue (the server refuses).
     // Only this hold is undone here; htmx disables the button during its own request.
     document.querySelectorAll("button.reset").forEach((b) => {

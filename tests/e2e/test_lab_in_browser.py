@@ -263,11 +263,18 @@ def test_a_stopped_sandbox_waits_for_start_again_instead_of_restarting(asgi_serv
     sb = backend.find(owner=learner_owner(django_user_model.objects.get(username="learner")))
     backend.wait_engine(sb.id)  # stopped while its engine starts, the page reports an error instead
     page.wait_for_selector("#term-status[data-state=ready]:not(:has-text('Docker is starting'))")
+    # As if the shell had asked for a blinking cursor (tmux sends its own cursor style).
+    page.evaluate("window.bungeoTerm.options.cursorBlink = true")
+    assert "stopped" not in (page.get_attribute("#terminal", "class") or "").split()
     backend.stop(sb.id)
     page.wait_for_selector("#term-status[data-state=closed]", timeout=30_000)
     text = page.inner_text("#term-status")
     assert "Your sandbox was stopped" in text and "Start again" in text, text
     page.wait_for_selector("#term-restart:visible")
+    # The terminal looks stopped: dimmed, its cursor no longer blinking.
+    assert "stopped" in page.get_attribute("#terminal", "class").split()
+    assert page.evaluate("getComputedStyle(document.querySelector('#terminal .xterm')).opacity") == "0.55"
+    assert page.evaluate("window.bungeoTerm.options.cursorBlink") is False
     assert page.get_attribute("#term-status", "class").split().count("nudge") == 0
     page.click("#terminal")
     page.keyboard.type("ls\n")  # runs nowhere: the bar's advice and Start again flash
@@ -278,6 +285,7 @@ def test_a_stopped_sandbox_waits_for_start_again_instead_of_restarting(asgi_serv
     page.click("#term-restart")
     page.wait_for_selector("#term-status[data-state=ready]", timeout=60_000)
     assert backend.get(sb.id).running and page.is_hidden("#term-restart")
+    assert "stopped" not in (page.get_attribute("#terminal", "class") or "").split()
     ctx.close()
 
 
