@@ -8,6 +8,8 @@ each test is its row in the attack table printed at the end of the run (see conf
 from __future__ import annotations
 
 import asyncio
+import http.client
+import json
 import os
 import platform
 import socket
@@ -277,6 +279,97 @@ def test_another_learners_sandbox_is_unreachable(backend, attacker, neighbour):
                    f"timeout 3 bash -c 'echo > /dev/tcp/{ip}/8080' 2>/dev/null && echo OPEN; "
                    f"timeout 3 curl -s -o /dev/null -w '%{{http_code}}' http://{ip}:8080/; echo end")
     assert "OPEN" not in res.output and "200" not in res.output, res.output
+
+
+# Sends ARP replies from the sandbox's eth0 (a raw AF_PACKET socket, core Perl only):
+# perl arp.pl <claimed ip> <to mac> <to ip> <count>: "<claimed ip> is at my MAC", to one host.
+ARP_REPLY_PL = r"""
+use strict;
+my ($sip, $tmac, $tip, $n) = @ARGV;
+open my $f, "<", "/sys/class/net/eth0/address"; my $me = <$f>; chomp $me;
+open $f, "<", "/sys/class/net/eth0/ifindex"; my $idx = <$f>; chomp $idx;
+sub mac { pack "H12", join "", split /:/, shift }
+sub ip4 { pack "C4", split /\./, shift }
+socket(my $s, 17, 3, 0) or die "socket: $!";
+my $frame = mac($tmac) . mac($me) . pack("n", 0x0806) . pack("nnCCn", 1, 0x0800, 6, 4, 2)
+  . mac($me) . ip4($sip) . mac($tmac) . ip4($tip);
+my $to = pack("S n i S C C a8", 17, 0x0806, $idx, 1, 0, 6, mac($tmac));
+for (1..$n) { send($s, $frame, 0, $to) or die "send: $!"; select(undef, undef, undef, 0.2); }
+print "sent\n";
+"""
+
+
+def _host_neighbour_mac(ip: str) -> str | None:
+    out = subprocess.run(["ip", "-j", "neigh", "show", ip, "dev", settings.BUNGEO_SANDBOX_BRIDGE],
+                         capture_output=True, text=True).stdout
+    entries = json.loads(out or "[]")
+    return entries[0].get("lladdr") if entries else None
+
+
+def _http_body(url: str) -> str:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            return resp.read().decode(errors="replace")
+    except (OSError, http.client.HTTPException) as exc:
+        return f"(no answer: {exc!r})"
+
+
+@pytest.fixture
+def spoofer(backend):
+    sb = backend.ensure(owner="spoofer")
+    yield sb
+    backend.remove(sb.id, keep_workspace=False)
+
+
+def test_arp_spoofing_and_a_stolen_mac_take_no_other_learners_traffic(backend, neighbour, spoofer):
+    """Another sandbox's or the gateway's address, claimed by ARP or a copied MAC, takes no traffic"""
+    victim = backend.client.containers.get(neighbour.id).attrs["NetworkSettings"]["Networks"]["bridge"]
+    vip, vmac = victim["IPAddress"], victim["MacAddress"]
+    _net, gw = engine.network()
+    url = f"http://{vip}:8080/"
+    assert "HIJACKED" not in _http_body(url) and _host_neighbour_mac(vip) == vmac
+    # The victim knows the gateway (the registry mirror) before the attack.
+    res = inner_sh(backend, neighbour.id, f"curl -s -o /dev/null -w '%{{http_code}}' "
+                   f"http://{gw}:{settings.BUNGEO_MIRROR_PORT}/v2/; echo; ip neigh show {gw}")
+    assert res.output.startswith("200") and engine.bridge_mac() in res.output, res.output
+    broken = []  # what the attacker took over
+    try:
+        # Take the victim's address, answer on its port 8080, and tell the host (and the victim,
+        # about the gateway) that those addresses are at the attacker's MAC, for 4 s each: the
+        # kernel ignores replies for a second after an entry was confirmed (locktime).
+        script = (f"cat > /tmp/arp.pl <<'EOF'\n{ARP_REPLY_PL}\nEOF\n"
+                  f"ip addr add {vip}/32 dev eth0 && "
+                  f"(socat TCP-LISTEN:8080,bind={vip},reuseaddr,fork "
+                  "SYSTEM:'echo HTTP/1.0 200 OK; echo; echo HIJACKED' >/dev/null 2>&1 &) ; sleep 0.5; "
+                  f"(perl /tmp/arp.pl {gw} {vmac} {vip} 20 &) ; "
+                  f"perl /tmp/arp.pl {vip} {engine.bridge_mac()} {gw} 20")
+        res = inner_sh(backend, spoofer.id, script, timeout=60)
+        assert "sent" in res.output, res.output
+        if _host_neighbour_mac(vip) != vmac:
+            broken.append(f"the host's entry for {vip} is now {_host_neighbour_mac(vip)}")
+        if "HIJACKED" in _http_body(url):
+            broken.append("the host's request to the victim reached the attacker")
+        res = inner_sh(backend, neighbour.id, f"ip neigh show {gw}; curl -s -o /dev/null -w "
+                       f"'%{{http_code}}' --max-time 5 http://{gw}:{settings.BUNGEO_MIRROR_PORT}/v2/")
+        if engine.bridge_mac() not in res.output or not res.output.rstrip().endswith("200"):
+            broken.append(f"the victim lost the gateway: {res.output!r}")
+        # Copy the victim's MAC as well, and send through it: the bridge must not learn it on
+        # the attacker's port.
+        res = inner_sh(backend, spoofer.id,
+                       f"ip link set eth0 down && ip link set eth0 address {vmac} && ip link set eth0 up && "
+                       f"ip route replace default via {gw}; "
+                       f"perl /tmp/arp.pl {vip} {engine.bridge_mac()} {gw} 5; "
+                       f"curl -s -o /dev/null --max-time 3 http://{gw}:{settings.BUNGEO_MIRROR_PORT}/v2/; "
+                       "echo done", timeout=60)
+        assert "done" in res.output, res.output
+        body = _http_body(url)
+        if "HIJACKED" in body or "nginx" not in body.lower():
+            broken.append(f"with the copied MAC, the host's request got {body[:80]!r}")
+        assert not broken, broken
+    finally:  # undo a poisoning that worked, so that later tests see a sound bridge
+        subprocess.run(["ip", "neigh", "replace", vip, "lladdr", vmac, "dev",
+                        settings.BUNGEO_SANDBOX_BRIDGE], capture_output=True)
+        inner_sh(backend, neighbour.id, f"ip neigh del {gw} dev eth0 2>/dev/null; true")
 
 
 def test_firewall_blocks_other_private_ranges_and_metadata():

@@ -616,6 +616,7 @@ class DockerSandboxBackend(SandboxBackend):
             raise SandboxError(format_lazy(MSG_CANNOT_START, why=exc.explanation)) from exc
         c.reload()
         pid = c.attrs["State"]["Pid"]
+        self._pin_port(c, pid)
         mode = self.mode()
         if mode == "userns":
             try:
@@ -638,6 +639,19 @@ class DockerSandboxBackend(SandboxBackend):
             self._lease_new(c.name)
         if wait:
             self._wait_ready(c)
+
+    def _pin_port(self, c, pid: int) -> None:
+        """:func:`engine.pin_sandbox_port` for running container ``c`` when it is on the sandbox
+        bridge (the engine's default network); a failure is logged, not raised."""
+        net = ((c.attrs.get("NetworkSettings") or {}).get("Networks") or {}).get("bridge") or {}
+        on_bridge = net.get("Gateway") == str(engine.network()[1])  # not on another engine's
+        if not (on_bridge and net.get("IPAddress") and net.get("MacAddress")):
+            return
+        try:
+            engine.pin_sandbox_port(pid, net["IPAddress"], net["MacAddress"])
+        except (OSError, ValueError, subprocess.CalledProcessError) as exc:
+            log.error("sandbox %s: its bridge port is not pinned to its address: %s %s", c.name, exc,
+                      getattr(exc, "stderr", "") or "")
 
     def _inner_answers(self, sandbox_id: str) -> bool:
         sock = self.engine_socket(sandbox_id)

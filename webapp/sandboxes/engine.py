@@ -14,6 +14,7 @@ applying rules twice changes nothing.
 from __future__ import annotations
 
 import ipaddress
+import json
 import logging
 import os
 import shutil
@@ -162,6 +163,45 @@ def bridge_ensure() -> None:
     if f"{gw}/" not in addrs:
         _run(["ip", "addr", "add", f"{gw}/{net.prefixlen}", "dev", name])
     _run(["ip", "link", "set", name, "up"])
+
+
+def pin_sandbox_port(pid: int, ip: str, mac: str) -> str:
+    """Tie a sandbox's address to its own port on the sandbox bridge, so that no learner can take
+    another's traffic at layer 2 (the firewall above filters IP only). Call it once the
+    container runs (``pid``: its first process, as the host sees it; ``ip``/``mac``: the
+    address Docker gave its ``eth0``) and before anything of the learner's runs. Returns the
+    port's name (the host side of the container's veth pair). Raises ``OSError`` when the port
+    is not found and ``subprocess.CalledProcessError`` when iproute2 refuses a setting.
+
+    * The port's MAC address is a static entry of the bridge's forwarding table, and the port
+      learns no other (``learning off``); a *locked* port (Linux 5.18 and newer) also drops
+      every frame whose source is not that address, so a changed MAC reaches nobody.
+    * The port is *isolated*: it exchanges frames with the host only, never with another
+      sandbox's port (Linux 4.18 and newer), so an ARP reply claiming the gateway's address
+      never reaches another sandbox. Unknown unicast is not flooded to it (``flood off``).
+    * The host's neighbour entry for ``ip`` is permanent: ARP replies from a sandbox claiming
+      another's address (ARP spoofing) no longer redirect what the host sends to a sandbox
+      (previews, the grader's probes, replies from the registry mirror).
+
+    Bridge port flags: ``bridge(8)``, "bridge link set"; neighbour states: ``ip-neighbour(8)``.
+    A permanent entry stays after the sandbox stops; the next sandbox given that address
+    replaces it when it starts, and the host sends nothing to an address no sandbox has."""
+    bridge = settings.BUNGEO_SANDBOX_BRIDGE
+    inner = json.loads(_run(["nsenter", "-t", str(pid), "-n", "ip", "-j", "link", "show", "dev",
+                             "eth0"]).stdout)
+    peer = inner[0].get("link_index") if inner else None
+    ports = json.loads(_run(["ip", "-j", "link", "show", "master", bridge]).stdout or "[]")
+    port = next((p["ifname"] for p in ports if p.get("ifindex") == peer), None)
+    if port is None:
+        raise OSError(f"the bridge port of the sandbox with address {ip} was not found on {bridge}")
+    _run(["bridge", "fdb", "replace", mac, "dev", port, "master", "static"])
+    _run(["bridge", "link", "set", "dev", port, "learning", "off", "isolated", "on", "flood", "off"])
+    locked = _run(["bridge", "link", "set", "dev", port, "locked", "on"], check=False)
+    if locked.returncode != 0:
+        log.warning("bridge port %s cannot be locked (Linux 5.18 or newer): %s", port,
+                    locked.stderr.strip())
+    _run(["ip", "neigh", "replace", ip, "lladdr", mac, "dev", bridge, "nud", "permanent"])
+    return port
 
 
 # Destinations a sandbox never reaches, even when the operator allows the internet: private and
