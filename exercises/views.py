@@ -83,6 +83,9 @@ def detail(request: HttpRequest, assignment_id: str) -> HttpResponse:
         "scores": selectors.learner_scores(user=request.user,
                                            assignment_ids=[assignment_id])[assignment_id],
         "workspace_folder": request.GET.get("folder") or a.config.workspace_folder,
+        # The page refuses a file over the limit before sending it (static/js/upload.js).
+        "max_bytes": services.settings.BUNGEO_SUBMISSION_MAX_BYTES,
+        "too_large": services.MSG_TOO_LARGE % {"limit": services.settings.BUNGEO_SUBMISSION_MAX_BYTES},
     })
 
 

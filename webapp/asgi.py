@@ -14,12 +14,12 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 
 import exercises.routing  # noqa: E402
 import labs.routing  # noqa: E402
-from webapp.middleware import SameOriginWebsocketMiddleware  # noqa: E402
+from webapp.middleware import RequestBodyLimitMiddleware, SameOriginWebsocketMiddleware  # noqa: E402
 
 # A websocket is taken only from a page of this site: its host among ALLOWED_HOSTS (Channels)
 # and its origin the site itself, port included (see SameOriginWebsocketMiddleware).
 application = ProtocolTypeRouter({
-    "http": django_asgi_app,
+    "http": RequestBodyLimitMiddleware(django_asgi_app),  # bodies over BUNGEO_REQUEST_MAX_BYTES: 413
     "websocket": SameOriginWebsocketMiddleware(AllowedHostsOriginValidator(
         AuthMiddlewareStack(
             URLRouter(labs.routing.websocket_urlpatterns + exercises.routing.websocket_urlpatterns)

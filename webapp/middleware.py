@@ -78,3 +78,64 @@ class SameOriginWebsocketMiddleware:
 
             return await WebsocketDenier()(scope, receive, send)
         return await self.app(scope, receive, send)
+
+
+TOO_LARGE_HTML = ("<!doctype html><meta charset=utf-8><title>413</title><p>요청이 너무 큽니다: "
+                  "{mb} MB까지 받습니다.</p><p>The request is too large: at most {mb} MB is "
+                  "accepted.</p>")
+
+
+class RequestBodyLimitMiddleware:
+    """ASGI middleware: refuse an HTTP request body larger than ``BUNGEO_REQUEST_MAX_BYTES``
+    with ``413 Content Too Large`` (RFC 9110, section 15.5.14), before Django reads it.
+
+    Django's ASGI handler reads the whole body into a temporary file (in memory up to
+    ``FILE_UPLOAD_MAX_MEMORY_SIZE``, then on disk) before any middleware or view runs, and the
+    server (uvicorn) sets no limit: without this, anyone, logged in or not, could fill the host's
+    disk with slow, endless uploads. A declared ``Content-Length`` over the limit is refused at
+    once, without reading; a chunked body is counted as it arrives and cut off at the limit (the
+    app then sees the client as gone, and this answers 413 if it has not answered yet).
+    Other scopes pass unchanged."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope.get("type") != "http":
+            return await self.app(scope, receive, send)
+        limit = settings.BUNGEO_REQUEST_MAX_BYTES
+        declared = dict(scope.get("headers") or []).get(b"content-length", b"")
+        if declared.strip().isdigit() and int(declared) > limit:
+            return await self._too_large(send, limit)
+        received, cut, started = 0, False, False
+
+        async def limited_receive():
+            nonlocal received, cut
+            if cut:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message.get("type") == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    cut = True
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def tracked_send(message):
+            nonlocal started
+            if message.get("type") == "http.response.start":
+                started = True
+            await send(message)
+
+        await self.app(scope, limited_receive, tracked_send)
+        if cut and not started:
+            await self._too_large(send, limit)
+
+    @staticmethod
+    async def _too_large(send, limit: int) -> None:
+        body = TOO_LARGE_HTML.format(mb=f"{limit / 1e6:.1f}").encode()
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", b"text/html; charset=utf-8"),
+                                (b"content-length", str(len(body)).encode()),
+                                (b"connection", b"close")]})
+        await send({"type": "http.response.body", "body": body})

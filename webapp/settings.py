@@ -158,6 +158,11 @@ MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "var" / "media")
 BUNGEO_SUBMISSION_MAX_BYTES = env.int("BUNGEO_SUBMISSION_MAX_BYTES", default=1_000_000)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+# Request bodies above this many bytes are refused (413) before Django reads them: Django's ASGI
+# handler otherwise writes a whole body to a temporary file before any view or check runs, so
+# anyone could fill the host's disk with endless uploads (webapp.asgi.RequestBodyLimit).
+BUNGEO_REQUEST_MAX_BYTES = env.int("BUNGEO_REQUEST_MAX_BYTES",
+                                   default=max(BUNGEO_SUBMISSION_MAX_BYTES + 1_048_576, 4_194_304))
 
 # ------------------------------------------------------------------------------
 # Sandboxes (see DESIGN.md, "Sandboxes"): bungeo's dedicated sandbox engine

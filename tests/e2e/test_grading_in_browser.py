@@ -105,3 +105,31 @@ def test_a_check_message_with_a_second_paragraph_shows_it_on_a_line_of_its_own(b
         r.setStart(t, cut); r.setEnd(t, cut + 1); return [a, r.getBoundingClientRect().top]; }""")
     assert second > first, (first, second)
     page.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_file_over_the_limit_is_refused_by_the_page_before_it_is_sent(asgi_server, browser,
+                                                                         django_user_model):
+    """A zip over the limit (a folder with node_modules, say): the page says the limit at once
+    and sends nothing; choosing a file within the limit clears the message."""
+    from django.conf import settings
+
+    django_user_model.objects.create_user("learner", password="pw-learner-1")
+    ctx, page = _login(browser, asgi_server, "/assignments/a1/", "learner", "pw-learner-1")
+    posts = []
+    page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
+    big = settings.BUNGEO_SUBMISSION_MAX_BYTES + 1
+    page.set_input_files("#submit-form input[name=file]",
+                         files=[{"name": "a1.zip", "mimeType": "application/zip", "buffer": b"x" * big}])
+    error = page.locator("#submit-form .upload-error")
+    assert error.is_visible()
+    assert f"at most {settings.BUNGEO_SUBMISSION_MAX_BYTES} bytes" in error.inner_text()
+    page.click("#submit-form button[type=submit]")
+    page.wait_for_timeout(500)
+    assert posts == [] and page.url.endswith("/assignments/a1/")
+    assert Submission.objects.count() == 0
+    # A file within the limit instead: the message goes (sending it is the test above).
+    page.set_input_files("#submit-form input[name=file]",
+                         files=[{"name": "Dockerfile", "mimeType": "text/plain", "buffer": b"FROM\n"}])
+    assert error.is_hidden()
+    ctx.close()
