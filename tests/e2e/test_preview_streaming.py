@@ -32,7 +32,8 @@ exec nc -ll -p 8090 -e /slow.sh
 """
 
 
-def test_preview_streams_a_slow_answer_as_it_comes(asgi_server, backend, student, client):
+def _slow_app(backend, student):
+    """The student's sandbox, with SLOW_SERVER answering on its port 8090."""
     sb = backend.ensure(owner=learner_owner(student))
     res = inner_sh(backend, sb.id, f"""
         docker rm -f slow >/dev/null 2>&1
@@ -41,17 +42,30 @@ def test_preview_streams_a_slow_answer_as_it_comes(asgi_server, backend, student
           curl -s -m 0.5 localhost:8090 | grep -q first-part && echo up && break; sleep 0.2
         done""", timeout=120)
     assert "up" in res.output, res.output
+    return sb
+
+
+def _preview_link(asgi_server, client, student) -> tuple[str, str]:
+    """(cookie header, path of the signed preview link of the student's port 8090)."""
     client.force_login(student)
     cookie = f"sessionid={client.cookies['sessionid'].value}"
     base = urlsplit(asgi_server)
     conn = http.client.HTTPConnection(base.hostname, base.port, timeout=8)
+    conn.request("GET", reverse("sandboxes:preview_root", args=[student.pk, 8090]),
+                 headers={"Cookie": cookie})
+    resp = conn.getresponse()
+    assert resp.status == 302, resp.status  # to the preview link
+    conn.close()
+    return cookie, resp.getheader("Location")
+
+
+def test_preview_streams_a_slow_answer_as_it_comes(asgi_server, backend, student, client):
+    sb = _slow_app(backend, student)
+    cookie, link = _preview_link(asgi_server, client, student)
+    base = urlsplit(asgi_server)
+    conn = http.client.HTTPConnection(base.hostname, base.port, timeout=8)
     try:
-        conn.request("GET", reverse("sandboxes:preview_root", args=[student.pk, 8090]),
-                     headers={"Cookie": cookie})
-        resp = conn.getresponse()
-        assert resp.status == 302, resp.status  # to the preview link
-        resp.read()
-        conn.request("GET", resp.getheader("Location"), headers={"Cookie": cookie})
+        conn.request("GET", link, headers={"Cookie": cookie})
         resp = conn.getresponse()
         assert resp.status == 200
         assert resp.getheader("Content-Security-Policy", "").startswith("sandbox")
@@ -73,3 +87,42 @@ def test_preview_streams_a_slow_answer_as_it_comes(asgi_server, backend, student
 
 def _quote(script: str) -> str:
     return "'" + script.replace("'", "'\"'\"'") + "'"
+
+
+def test_one_sandbox_gets_a_bounded_number_of_requests_at_once(asgi_server, backend, student,
+                                                                client):
+    """An app that keeps its answers open (one byte every few seconds, in the attack): past
+    PREVIEW_PER_SANDBOX requests under way, the next one is refused at once (429) instead of
+    taking a thread that every other learner's preview waits for; once they end, it works."""
+    from webapp.sandboxes import views
+
+    sb = _slow_app(backend, student)
+    cookie, link = _preview_link(asgi_server, client, student)
+    base = urlsplit(asgi_server)
+    held = []
+    try:
+        for _ in range(views.PREVIEW_PER_SANDBOX):
+            conn = http.client.HTTPConnection(base.hostname, base.port, timeout=8)
+            conn.request("GET", link, headers={"Cookie": cookie})
+            resp = conn.getresponse()
+            assert resp.status == 200 and b"first-part" in resp.read1(1024)
+            held.append((conn, resp))
+        conn = http.client.HTTPConnection(base.hostname, base.port, timeout=8)
+        conn.request("GET", link, headers={"Cookie": cookie})
+        resp = conn.getresponse()
+        assert resp.status == 429, resp.status
+        assert f"at most {views.PREVIEW_PER_SANDBOX}" in resp.read().decode()
+        conn.close()
+        inner_sh(backend, sb.id, "docker exec slow touch /tmp/go", timeout=30)
+        for _conn, resp in held:
+            assert resp.read().endswith(b"second-part\n")
+    finally:
+        for conn, _resp in held:
+            conn.close()
+    # Every request that ended gave its place back.
+    conn = http.client.HTTPConnection(base.hostname, base.port, timeout=8)
+    conn.request("GET", link, headers={"Cookie": cookie})
+    resp = conn.getresponse()
+    assert resp.status == 200 and resp.read() == b"first-part\nsecond-part\n"
+    conn.close()
+    assert student.pk not in views._streams

@@ -256,3 +256,30 @@ def test_a_cors_preflight_of_the_page_is_answered(client, student, app):
     assert resp.status_code == 204
     assert resp["Access-Control-Allow-Origin"] == "*" and "POST" in resp["Access-Control-Allow-Methods"]
     assert resp["Access-Control-Allow-Headers"] == "content-type"
+
+
+def test_requests_under_way_are_counted_per_sandbox_and_given_back():
+    from webapp.sandboxes import views
+
+    owner = 987654
+    assert all(views._take_stream(owner) for _ in range(views.PREVIEW_PER_SANDBOX))
+    assert not views._take_stream(owner)  # the next one waits for nobody: refused
+    assert views._take_stream(owner + 1)  # another sandbox is not held up
+    views._give_stream(owner + 1)
+
+    class _Upstream:
+        closed = 0
+
+        def close(self):
+            self.closed += 1
+
+    up = _Upstream()
+    relay = views._Relay(up, owner)
+    relay.close()
+    relay.close()  # once only
+    assert up.closed == 1 and views._streams[owner] == views.PREVIEW_PER_SANDBOX - 1
+    views._Relay(_Upstream(), owner)  # dropped unsent (the client left): given back too
+    assert views._streams[owner] == views.PREVIEW_PER_SANDBOX - 2
+    for _ in range(views.PREVIEW_PER_SANDBOX - 2):
+        views._give_stream(owner)
+    assert owner not in views._streams

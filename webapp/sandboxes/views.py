@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
@@ -53,6 +54,61 @@ def reset(request: HttpRequest) -> HttpResponse:
 # ------------------------------------------------------------------------------------------------
 PREVIEW_TIMEOUT = 10.0  # seconds to connect and to wait for each read
 PREVIEW_MAX_BYTES = 20 * 2 ** 20  # a preview body longer than this is cut off
+# Requests to one sandbox's ports under way at once (per server process). Each holds a thread
+# while it waits for the app (up to PREVIEW_TIMEOUT per read): without a bound, one learner's
+# app that answers a byte every few seconds, asked 30 times, held the threads every other
+# learner's preview waited for (seen: 0.01 s became 14 s).
+PREVIEW_PER_SANDBOX = 8
+_streams: dict[int, int] = {}  # owner's user id -> requests under way
+_streams_lock = threading.Lock()
+
+
+def _take_stream(owner_id: int) -> bool:
+    """Count one more request to ``owner_id``'s sandbox; False (nothing counted) when
+    PREVIEW_PER_SANDBOX are under way already."""
+    with _streams_lock:
+        if _streams.get(owner_id, 0) >= PREVIEW_PER_SANDBOX:
+            return False
+        _streams[owner_id] = _streams.get(owner_id, 0) + 1
+        return True
+
+
+def _give_stream(owner_id: int) -> None:
+    """Count one request to ``owner_id``'s sandbox as ended."""
+    with _streams_lock:
+        n = _streams.get(owner_id, 0) - 1
+        if n > 0:
+            _streams[owner_id] = n
+        else:
+            _streams.pop(owner_id, None)
+
+
+class _Relay:
+    """The body of urllib3 response ``upstream`` as an async iterator (:func:`_relay`) that ends
+    the request's count (:func:`_give_stream`) once: when the body ends, when Django closes the
+    response (``close()``), or when the response is dropped unsent (a client that left while the
+    view waited for the app: Django then closes nothing)."""
+
+    def __init__(self, upstream, owner_id: int) -> None:
+        self.upstream, self.owner_id, self.done = upstream, owner_id, False
+
+    def __aiter__(self):
+        return self._body()
+
+    async def _body(self):
+        try:
+            async for chunk in _relay(self.upstream):
+                yield chunk
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if not self.done:
+            self.done = True
+            self.upstream.close()
+            _give_stream(self.owner_id)
+
+    __del__ = close
 # The headers of the app's answer that reach the browser; every other one is dropped. An
 # allowlist, because some headers act on bungeo's whole origin: Clear-Site-Data would log the
 # viewer (staff too) out of bungeo, WWW-Authenticate would open a password prompt under
@@ -101,16 +157,18 @@ async def _relay(upstream):
     stopping after PREVIEW_MAX_BYTES. An async generator: under ASGI, Django buffers a synchronous
     iterator whole before sending anything (its "must consume synchronous iterators" warning),
     which held up to PREVIEW_MAX_BYTES per request in memory and showed a slowly streaming page
-    only at its end. Each blocking read runs in a worker thread."""
+    only at its end. Each blocking read runs in a thread of :func:`blocking.pool`."""
     import urllib3
-    from asgiref.sync import sync_to_async
 
-    # read1: what has arrived, up to 64 KiB (read() and stream() wait until 64 KiB are there).
-    read = sync_to_async(upstream.read1, thread_sensitive=False)
+    from . import blocking
+
     sent = 0
     try:
         while True:
-            chunk = await read(64 * 1024, decode_content=False)
+            # read1: what has arrived, up to 64 KiB (read() and stream() wait for 64 KiB). In
+            # bungeo's own pool, not the event loop's default one (6 threads on 2 cores), which
+            # other waits share (blocking.py).
+            chunk = await blocking.to_thread(upstream.read1, 64 * 1024, decode_content=False)
             if not chunk:
                 return
             sent += len(chunk)
@@ -341,10 +399,15 @@ def _forward(request: HttpRequest, owner, viewer, port: int, path: str, root: st
     if cookies:
         headers["Cookie"] = cookies
     pool = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(PREVIEW_TIMEOUT, PREVIEW_TIMEOUT))
+    if not _take_stream(owner.pk):
+        return _preview_message(429, _("Too many requests to this sandbox are under way at once "
+                                       "(at most %(n)s). Wait for them to finish, then reload.")
+                                % {"n": PREVIEW_PER_SANDBOX})
     try:
         upstream = pool.request(request.method, url, headers=headers, body=body or None,
                                 preload_content=False, redirect=False, decode_content=False)
     except urllib3.exceptions.HTTPError as exc:
+        _give_stream(owner.pk)
         log.info("preview %s failed: %s", url, exc)
         if viewer.pk != owner.pk:  # staff looking at a learner's sandbox
             return _preview_message(502, _(
@@ -359,10 +422,11 @@ def _forward(request: HttpRequest, owner, viewer, port: int, path: str, root: st
         inside = _preview_location(location, root, sb.address, port)
         if inside is None:
             upstream.release_conn()
+            _give_stream(owner.pk)
             return _preview_message(502, _("The app sent the browser to %(url)s, outside port "
                                            "%(port)s of the sandbox: the preview does not follow "
                                            "it.") % {"url": location[:200], "port": port})
-    resp = StreamingHttpResponse(_relay(upstream), status=upstream.status)
+    resp = StreamingHttpResponse(_Relay(upstream, owner.pk), status=upstream.status)
     for k, v in upstream.headers.items():
         if k.lower() in PREVIEW_PASS_HEADERS:
             resp[k] = v
