@@ -18,7 +18,10 @@ or reaches outside the submission: the rules follow Docker's documentation of th
 * ``security_opt`` other than ``no-new-privileges`` (which only takes power away);
 * bind mounts (and bind-like named volumes with ``driver_opts.device``, secrets and configs read
   from files, build contexts) whose path is outside the submission folder: an absolute host path
-  such as ``/`` or ``/var/run/docker.sock``, or a relative one that climbs out with ``..``.
+  such as ``/`` or ``/var/run/docker.sock``, or a relative one that climbs out with ``..``;
+* a build's ``privileged: true``, ``network: host`` or ``entitlements`` (Compose's build
+  options, https://docs.docker.com/reference/compose-file/build/): the build then gets the
+  powers a service may not have.
 
 :func:`yaml_problem` refuses what should not even reach Docker: text that is not UTF-8 or not
 YAML, and "billion laughs" documents whose aliases expand past :data:`MAX_YAML_NODES` nodes.
@@ -196,6 +199,16 @@ def policy_problems(config: dict[str, Any], project_dir: str) -> list[str]:
                                       "folders inside your submission (such as ./nginx) may be "
                                       "mounted."), {"service": name, "path": source}))
         build = svc.get("build") or {}
+        if build.get("privileged"):
+            problems.append(say(_("Service %(service)s builds with 'privileged: true', which would "
+                                  "give its build the whole machine."), {"service": name}))
+        if str(build.get("network") or "") == "host":
+            problems.append(say(_("Service %(service)s builds with 'network: host', which would "
+                                  "share the machine's own network namespace."), {"service": name}))
+        if build.get("entitlements"):
+            problems.append(say(_("Service %(service)s asks for the build entitlements %(names)s, "
+                                  "which give its build powers over the machine."),
+                                {"service": name, "names": ", ".join(map(str, build["entitlements"]))}))
         contexts = [build.get("context") or ""] + list((build.get("additional_contexts") or {})
                                                         .values())
         for ctx in contexts:
@@ -204,7 +217,8 @@ def policy_problems(config: dict[str, Any], project_dir: str) -> list[str]:
                                       "submission."), {"service": name, "path": ctx}))
     for vname, vol in sorted((config.get("volumes") or {}).items()):
         device = str(((vol or {}).get("driver_opts") or {}).get("device") or "")
-        if device.startswith("/") and not inside(device, project_dir):
+        # A relative device ("../../") is a path too (Compose leaves driver options as written).
+        if device and not inside(device, project_dir):
             problems.append(say(_("Volume %(volume)s is backed by the host path %(path)s; declare "
                                   "a plain named volume instead."), {"volume": vname, "path": device}))
     for section in ("secrets", "configs"):

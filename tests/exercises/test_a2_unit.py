@@ -123,6 +123,30 @@ def test_policy_refuses_host_backed_volumes_secrets_and_build_contexts():
     assert "secret.txt" not in text
 
 
+@pytest.mark.parametrize("build_extra,needle", [
+    ({"privileged": True}, "builds with 'privileged: true'"),
+    ({"network": "host"}, "builds with 'network: host'"),
+    ({"entitlements": ["security.insecure", "network.host"]},
+     "build entitlements security.insecure, network.host"),
+])
+def test_policy_refuses_power_over_the_machine_for_a_build(build_extra, needle):
+    cfg = copy.deepcopy(REFERENCE)
+    cfg["services"]["api1"]["build"].update(build_extra)
+    problems = policy_problems(cfg, ROOT)
+    assert len(problems) == 1 and needle in problems[0] and "api1" in problems[0]
+    cfg["services"]["api1"]["build"].update({"privileged": False, "network": "default",
+                                             "entitlements": []})
+    assert policy_problems(cfg, ROOT) == []
+
+
+@pytest.mark.parametrize("device,refused", [("../../", True), ("..", True), ("/", True),
+                                            (f"{ROOT}/data", False), ("tmpfs", False)])
+def test_a_relative_volume_device_that_climbs_out_is_refused(device, refused):
+    cfg = copy.deepcopy(REFERENCE)
+    cfg["volumes"]["v"] = {"name": "a2_v", "driver_opts": {"type": "none", "o": "bind", "device": device}}
+    assert bool(policy_problems(cfg, ROOT)) is refused
+
+
 def test_inside_resolves_dot_dot():
     assert inside(f"{ROOT}/a/../b", ROOT)
     assert not inside(f"{ROOT}/../etc", ROOT)
