@@ -13,4 +13,4 @@ RUN pip install --no-cache-dir -e .
 COPY . .
 RUN python manage.py compilemessages -l ko -v 0 && python manage.py collectstatic --noinput -v 0
 EXPOSE 8000
-CMD ["uvicorn", "webapp.asgi:application", "--host", "0.0.0.0", "--port", "8000", "--ws", "websockets-sansio"]
+CMD ["uvicorn", "webapp.asgi:application", "--host", "0.0.0.0", "--port", "8000", "--ws", "websockets-sansio", "--timeout-graceful-shutdown", "5"]

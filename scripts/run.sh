@@ -27,6 +27,6 @@ echo "Celery worker started (log: var/log/celery.log)"
 echo "bungeo is starting on http://$HOST:$PORT/  (Ctrl-C stops it)"
 exec_server() {
   $PY -m uvicorn webapp.asgi:application --host "$HOST" --port "$PORT" --ws websockets-sansio --ws-per-message-deflate false \
-    --log-level warning --no-access-log
+    --log-level warning --no-access-log --timeout-graceful-shutdown 5
 }
 exec_server
