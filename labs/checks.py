@@ -80,6 +80,8 @@ class ContainerObs:
     labels: dict[str, str] = field(default_factory=dict, hash=False)
     created: int = 0  # when it was created, epoch seconds (0: unknown)
     died_at: float = 0.0  # its latest 'die' event, epoch seconds (0: none in the engine's buffer)
+    # Its latest 'start' event, epoch seconds (0: none in the buffer); set for removed containers.
+    started_at: float = 0.0
     # Its latest 'kill' event (a signal sent by docker kill, stop or rm -f), epoch seconds; 0:
     # none. 'docker kill' returns once the signal is sent, before the container has ended.
     signalled_at: float = 0.0
@@ -505,6 +507,17 @@ MSG_LC_KILLED_BY_RM = _(
 )
 # How long before a container's SIGKILL death the 'docker kill' that caused it may have been
 # typed (the history's times are whole seconds; the command waits for the container to end).
+MSG_LC_ENDED_NOT_STOPPED = _(
+    "%(name)s ended without 'docker stop' (exit code %(code)s): Ctrl+C in a 'docker run' without "
+    "-d, or its program finished. Start it again ('docker start %(name)s') and stop it with "
+    "'docker stop %(name)s'."
+)
+MSG_LC_RM_WHILE_RUNNING = _(
+    "%(name)s was removed while it still ran ('docker rm -f' kills it first), before it went "
+    "through the earlier steps. This step removes the %(name)s of those steps: run it again with "
+    "'docker run -d --name %(name)s %(image)s', take it through them, then remove it with "
+    "'docker rm %(name)s'."
+)
 KILL_COMMAND_WINDOW_S = 10
 
 # Several containers from one image (containers_published)
@@ -1186,7 +1199,12 @@ def container_lifecycle(
     ``docker run`` failed to start it, and 'docker rm' cleared it away), does not count as
     removed. A ``kill`` seen only in a removed container's events (``docker kill`` then
     ``docker rm`` before a look) also needs a ``docker kill`` in the shell history:
-    ``docker rm -f`` leaves the same events (:func:`_kill_typed`). A container that
+    ``docker rm -f`` leaves the same events (:func:`_kill_typed`), and ``rm`` of a container
+    removed that way while it ran does not pass unless it went through the earlier steps
+    (:func:`_removed_running`, :func:`_went_through`: step 1's advice for a wrong image is
+    ``docker rm -f``, and the lab allows it for a life that is running again at the end). ``stop``
+    needs the ``stop`` event: a container that ended on its own or at Ctrl+C (exit code 0 or
+    130, no ``stop`` event) was not stopped with ``docker stop``. A container that
     died less than EXITED_SETTLE_S seconds before ``state.observed_at`` does not pass ``stop`` or
     ``kill`` yet (MSG_LC_EXITED_SETTLING): it may be in the middle of a ``docker restart``. A
     container stopped and started again at once (``docker stop life; docker start life``) still
@@ -1202,6 +1220,9 @@ def container_lifecycle(
             if last is not None and "create" in last.history and "start" not in last.history:
                 # Created (its events are all there, from its 'create' on) and never started.
                 return CheckResult(False, MSG_LC_RM_NEVER_RAN,
+                                   {**p, "image": image or last.image or "IMAGE"})
+            if last is not None and _removed_running(state, last) and not _went_through(last):
+                return CheckResult(False, MSG_LC_RM_WHILE_RUNNING,
                                    {**p, "image": image or last.image or "IMAGE"})
             return CheckResult(True, MSG_LC_RM_OK, p)
         p["state"] = c.state
@@ -1221,7 +1242,7 @@ def container_lifecycle(
         if ended is not None:
             p["code"] = ended.exit_code
             killed, by_stop = ended.exit_code == SIGKILL_EXIT, _stop_command(ended.history)
-            if command == "stop" and (by_stop or not killed):
+            if command == "stop" and by_stop:
                 return CheckResult(True, MSG_LC_STOP_OK, p)
             if command == "kill" and killed:
                 again = {**p, "image": image or ended.image or "IMAGE"}
@@ -1279,11 +1300,17 @@ def container_lifecycle(
         return CheckResult(False, MSG_LC_STOP_FIRST if command == "stop" else MSG_LC_KILL_FIRST, p)
     p["code"] = "?" if c.exit_code is None else c.exit_code
     killed, by_stop = c.exit_code == SIGKILL_EXIT, _stop_command(c.history)
-    passes = (by_stop or not killed) if command == "stop" else (killed and not by_stop)
+    passes = by_stop if command == "stop" else (killed and not by_stop)
     if passes and state.observed_at and c.died_at and state.observed_at - c.died_at < EXITED_SETTLE_S:
         return CheckResult(False, MSG_LC_EXITED_SETTLING, p)
     if command == "stop":
-        return CheckResult(passes, MSG_LC_STOP_OK if passes else MSG_LC_KILLED_NOT_STOPPED, p)
+        if passes:
+            return CheckResult(True, MSG_LC_STOP_OK, p)
+        if (not killed and state.observed_at and c.died_at
+                and state.observed_at - c.died_at < EXITED_SETTLE_S):
+            # Ended a moment ago: the 'stop' event of a 'docker stop' may still be on its way.
+            return CheckResult(False, MSG_LC_EXITED_SETTLING, p)
+        return CheckResult(False, MSG_LC_KILLED_NOT_STOPPED if killed else MSG_LC_ENDED_NOT_STOPPED, p)
     if passes:
         return CheckResult(True, MSG_LC_KILL_OK, p)
     if killed:
@@ -1329,17 +1356,34 @@ def _kill_typed(state: EngineState, ended: ContainerObs) -> bool:
         if entry.time and ended.died_at and not (
                 ended.died_at - KILL_COMMAND_WINDOW_S <= entry.time <= ended.died_at + 1):
             continue
+        if entry.time and ended.started_at and entry.time + 1 < ended.started_at:
+            continue  # typed before this container's last start (history times are whole seconds)
         if any(words[:2] == ["docker", "kill"] for words in shell_commands(_first_line(entry.text))):
             return True
     return False
 
 
+def _removed_running(state: EngineState, gone: ContainerObs) -> bool:
+    """Whether the removed container ``gone`` was removed while it still ran: its last end was
+    a SIGKILL (exit code 137) with no ``docker stop`` behind it, and no ``docker kill`` was typed
+    then (:func:`_kill_typed`), so the kill was the one ``docker rm -f`` sends first. The events
+    alone cannot tell ``docker kill life; docker rm life`` from ``docker rm -f life``."""
+    return (gone.exit_code == SIGKILL_EXIT and "die" in gone.history
+            and not _stop_command(gone.history) and not _kill_typed(state, gone))
+
+
+def _went_through(gone: ContainerObs) -> bool:
+    """Whether the removed container ``gone`` went through the lab's earlier steps as far as its
+    events tell: it was paused, or stopped (or killed) and started again."""
+    return "pause" in gone.history or gone.history.count("start") > 1
+
+
 def container_lifecycle_reads(state: EngineState, *, name: str, command: str,
                               **_: Any) -> frozenset[str]:
     """What :func:`container_lifecycle` needs besides the engine's lists: the shell history for
-    the ``kill`` step once container ``name`` is gone and its events show it ended by SIGKILL
-    (was it ``docker kill``, or ``docker rm -f``?)."""
-    if command == "kill" and _named(state, name) is None:
+    the ``kill`` and ``rm`` steps once container ``name`` is gone and its events show it ended by
+    SIGKILL (was it ``docker kill``, or ``docker rm -f``?)."""
+    if command in ("kill", "rm") and _named(state, name) is None:
         ended = _ended_before_removal(state, name)
         if ended is not None and ended.exit_code == SIGKILL_EXIT:
             return frozenset({"history"})

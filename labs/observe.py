@@ -288,6 +288,7 @@ def _recent_events(
     removed_volumes: list[str] = []
     exit_codes: dict[str, int] = {}
     gone: list[ContainerObs] = []
+    started_at: dict[str, float] = {}  # each container's latest 'start' event
     try:
         resp.raise_for_status()
         for n, line in enumerate(resp.iter_lines()):
@@ -312,9 +313,12 @@ def _recent_events(
                 gone.append(ContainerObs(
                     name=name, image=str(actor.get("Attributes", {}).get("image", "")),
                     image_id="", state="removed", id=cid, exit_code=exit_codes.get(cid),
-                    history=tuple(history.get(cid, ())), died_at=died_at.get(cid, 0.0)))
+                    history=tuple(history.get(cid, ())), died_at=died_at.get(cid, 0.0),
+                    started_at=started_at.get(cid, 0.0)))
             elif action in HISTORY_EVENTS:
                 history.setdefault(cid, []).append(action)
+                if action == "start":
+                    started_at[cid] = _event_time(ev)
                 if action == "die":
                     died_at[cid] = _event_time(ev)
                     try:

@@ -277,10 +277,11 @@ def test_lifecycle_stop_seen_in_the_history_of_a_container_started_again_at_once
     assert not checks.container_lifecycle(state, name="life", command="stop").passed
 
 
-@pytest.mark.parametrize("command,exit_code", [("stop", 0), ("kill", 137)])
-def test_lifecycle_exited_just_now_settles_first(command, exit_code):
+@pytest.mark.parametrize("command,exit_code,history", [("stop", 0, ("start", "die", "stop")),
+                                                      ("kill", 137, ("start", "die"))])
+def test_lifecycle_exited_just_now_settles_first(command, exit_code, history):
     """A look in the middle of 'docker restart' (died, not started yet) is no stop or kill."""
-    ended = dataclasses.replace(life("exited", ("start", "die"), exit_code=exit_code),
+    ended = dataclasses.replace(life("exited", history, exit_code=exit_code),
                                 died_at=1000.0)
     now = EngineState(containers=(ended,), images=(NGINX,), observed_at=1000.4)
     res = checks.container_lifecycle(now, name="life", command=command)
@@ -1845,7 +1846,7 @@ def test_lifecycle_rm_of_a_container_that_never_ran_does_not_count():
     # The life of the lab: created, run, taken through the steps, killed, then removed.
     lived = gone_life(137, ("create", "start", "pause", "unpause", "die", "stop", "start", "die"))
     for gone in [(lived,), (never, lived),
-                 (gone_life(137, ("start", "die")),),  # its 'create' left the engine's buffer
+                 (gone_life(0, ("start", "die", "stop")),),  # its 'create' left the engine's buffer
                  (gone_life(None, ()),)]:  # so did all its events: nothing says it never ran
         state = EngineState(images=(NGINX,), removed=("life",), gone=gone)
         res = checks.container_lifecycle(state, name="life", command="rm")
@@ -1905,7 +1906,17 @@ def test_lifecycle_rm_f_is_no_kill(history):
         assert "use 'docker kill life'" in res.message
     with override("ko"):
         assert "'docker kill life'로 강제 종료하세요" in res.message
-    # The removal itself counts for the removal step (the lab allows 'docker rm -f').
+    # Nor is it the removal step: removed while it ran, before it went through the steps
+    # (step 1's advice for a wrong image is 'docker rm -f').
+    res = checks.container_lifecycle(state, name="life", command="rm")
+    assert not res.passed and res.msg is checks.MSG_LC_RM_WHILE_RUNNING
+    with override("en"):
+        assert "life was removed while it still ran" in res.message
+    # A life that went through the steps, running again at the end: 'docker rm -f' removes it
+    # (the lab says so).
+    through = dataclasses.replace(ended, history=("create", "start", "pause", "unpause", "die",
+                                                  "stop", "start", "die"))
+    state = dataclasses.replace(state, gone=(through,))
     assert checks.container_lifecycle(state, name="life", command="rm").passed
 
 
@@ -1918,8 +1929,9 @@ def test_lifecycle_kill_reads_the_history_only_for_a_removed_killed_container():
     assert spec.reads(stopped) == frozenset()
     killed = EngineState(removed=("life",), gone=(gone_life(137),))
     assert spec.reads(killed) == frozenset({"history"})
-    # The other lifecycle steps never read it.
-    for step in ("run-life", "stop-life", "remove-life"):
+    # So does the removal step (was it removed while it ran?); the others never read it.
+    assert content_step("container-lifecycle", "remove-life").check.reads(killed) == frozenset({"history"})
+    for step in ("run-life", "stop-life"):
         assert content_step("container-lifecycle", step).check.reads(killed) == frozenset()
 
 
