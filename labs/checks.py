@@ -9,6 +9,7 @@ names to functions, and :func:`parse_spec` validates the parameters when content
 """
 from __future__ import annotations
 
+import posixpath
 import re
 import shlex
 from collections.abc import Callable
@@ -2069,17 +2070,70 @@ def _compose_command(words: list[str]) -> tuple[str | None, str, list[str]]:
     return (named, rest[i], rest[i + 1:]) if i < len(rest) else (named, "", [])
 
 
+HOME = "/root"  # the learner's home folder, where each terminal starts
+
+
+def _cd(cwd: str | None, words: list[str]) -> str | None:
+    """The folder after ``cd`` with ``words`` (its arguments) from ``cwd``: None when it cannot
+    be known from the words alone (``cd -``, a variable, a folder already unknown)."""
+    target = words[0] if words else "~"
+    if target == "~" or target.startswith("~/"):
+        target = HOME + target[1:]
+    if target == "-" or "$" in target or "`" in target or target.startswith("~"):
+        return None
+    if not target.startswith("/"):
+        if cwd is None:
+            return None
+        target = posixpath.join(cwd, target)
+    return posixpath.normpath(target)
+
+
+def _compose_folder(cwd: str | None, words: list[str]) -> str | None:
+    """The project folder of a Compose command typed in ``cwd``: its ``--project-directory``,
+    else the folder of its first ``-f`` file, else ``cwd`` (Compose's own rule); None when
+    unknown."""
+    rest = words[2:] if words[:2] == ["docker", "compose"] else words[1:]
+    folder = file = None
+    for i, w in enumerate(rest):
+        opt, _, value = w.partition("=")
+        value = value or (rest[i + 1] if i + 1 < len(rest) else "")
+        if opt == "--project-directory" and folder is None:
+            folder = value
+        elif opt in ("-f", "--file") and file is None:
+            file = value
+        elif not w.startswith("-"):
+            break
+    path = folder or (posixpath.dirname(file) if file else None)
+    return _cd(cwd, [path]) if path is not None else cwd
+
+
+def _project_name(folder: str) -> str:
+    """The Compose project a folder gives: its name in lower case, with only letters, digits,
+    '-' and '_' kept (Compose's normalization of a project name)."""
+    return re.sub(r"[^a-z0-9_-]", "", posixpath.basename(folder).lower())
+
+
 def compose_history(state: EngineState, project: str) -> ComposeRan:
     """Read the shell history (oldest first) for Compose commands that act on ``project``:
-    those that name no project with ``-p`` (the project then comes from the folder, which the
-    history does not record) or name this one. ``-v`` may lead a group of short flags (``-vt 5``;
-    in ``-tv`` the ``v`` is ``-t``'s value)."""
+    those that name it with ``-p``, or name no project and run in a folder that gives it (the
+    folder is followed through the ``cd`` commands of the history, from the home folder; a
+    command whose folder cannot be known counts). ``-v`` may lead a group of short flags
+    (``-vt 5``; in ``-tv`` the ``v`` is ``-t``'s value). An ``up`` typed in another folder
+    (Compose then finds no compose.yaml there) is no ``up`` of the project."""
     up = down_v = False
+    cwd: str | None = HOME
     for entry in state.shell_history:
         for words in shell_commands(_first_line(entry.text)):
+            if words[0] == "cd":
+                cwd = _cd(cwd, words[1:])
+                continue
             named, sub, args = _compose_command(words)
             if not sub or named not in (None, project):
                 continue
+            if named is None:
+                folder = _compose_folder(cwd, words)
+                if folder is not None and _project_name(folder) != project:
+                    continue
             if sub == "up":
                 up = True
             elif sub == "down" and up:

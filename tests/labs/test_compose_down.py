@@ -36,9 +36,15 @@ UP_THEN_DOWN_V = hist("cd ~/compose-lab && docker compose up -d", "docker compos
 @pytest.mark.parametrize("history", [
     UP_THEN_DOWN_V,
     hist("cd ~/compose-lab", "docker compose up -d", "docker compose down --volumes"),
-    hist("docker-compose up -d", "docker-compose down -v --remove-orphans"),
+    hist("cd compose-lab", "docker-compose up -d", "docker-compose down -v --remove-orphans"),
     hist("docker compose -p compose-lab up -d", "docker compose -p compose-lab down -vt 3"),
-    hist("docker compose up -d", "docker compose -f compose.yaml down --volumes=true"),
+    hist("cd ~/compose-lab/web", "cd ..", "docker compose up -d",
+         "docker compose -f compose.yaml down --volumes=true"),
+    # From the home folder, naming the file or the folder.
+    hist("docker compose -f compose-lab/compose.yaml up -d",
+         "docker compose --project-directory ~/compose-lab down -v"),
+    # A folder the history cannot follow (cd -) counts.
+    hist("cd -", "docker compose up -d", "docker compose down -v"),
 ])
 def test_down_v_passes_on_history_when_the_events_are_gone(history):
     # Nothing of the project is left and no event of it is in the buffer any more.
@@ -50,11 +56,12 @@ def test_down_v_passes_on_history_when_the_events_are_gone(history):
     # Never started: the same end state and nothing in the history.
     (EngineState(networks=BRIDGE), checks.MSG_COMPOSE_NONE, "no Compose project"),
     # 'down -v' typed before anything was ever up removed nothing.
-    (EngineState(networks=BRIDGE, shell_history=hist("docker compose down -v",
+    (EngineState(networks=BRIDGE, shell_history=hist("cd ~/compose-lab", "docker compose down -v",
                                                      "docker compose up -d")),
      checks.MSG_CDOWN_NOT_SEEN, "removal of its volume compose-lab_db-data was not seen"),
     # Up, then plain down, then the volume removed by hand after its events left the buffer.
-    (EngineState(networks=BRIDGE, shell_history=hist("docker compose up -d", "docker compose down",
+    (EngineState(networks=BRIDGE, shell_history=hist("cd ~/compose-lab", "docker compose up -d",
+                                                     "docker compose down",
                                                      "docker volume rm compose-lab_db-data")),
      checks.MSG_CDOWN_NOT_SEEN, "removal of its volume compose-lab_db-data was not seen"),
     # Another project's down -v (by -p) does not count for this one.
@@ -62,7 +69,7 @@ def test_down_v_passes_on_history_when_the_events_are_gone(history):
                                                      "docker compose -p other down -v")),
      checks.MSG_COMPOSE_NONE, "no Compose project"),
     # -t takes a value: in '-tv' the v is -t's value, not -v.
-    (EngineState(networks=BRIDGE, shell_history=hist("docker compose up -d",
+    (EngineState(networks=BRIDGE, shell_history=hist("cd ~/compose-lab && docker compose up -d",
                                                      "docker compose down -tv")),
      checks.MSG_CDOWN_NOT_SEEN, "was not seen"),
 ])
@@ -175,3 +182,21 @@ def test_plain_down_real_after_the_events_left_the_buffer_fails(backend, sandbox
     _run(backend, sandbox, ["docker volume rm compose-lab_db-data", FLOOD])
     _, res = _judge(backend, sandbox)
     assert not res.passed and res.msg is checks.MSG_CDOWN_NOT_SEEN
+
+
+@pytest.mark.parametrize("history", [
+    # In the home folder: Compose finds no compose.yaml ("no configuration file provided").
+    hist("docker compose up -d"),
+    hist("docker compose up -d", "docker compose down -v"),
+    # In another folder, or another project's folder.
+    hist("cd /tmp && docker compose up -d", "docker compose down -v"),
+    hist("cd ~/other-lab", "docker compose up -d", "cd ~", "docker compose down"),
+])
+def test_an_up_in_another_folder_is_no_project(history):
+    """The lab's first mistake: 'docker compose up -d' outside ~/compose-lab fails, and
+    nothing of the project was ever there. Both down steps say so, instead of "you ran down -v"
+    or "its removal was not seen"."""
+    state = EngineState(networks=BRIDGE, shell_history=history)
+    for check in (down, down_v):
+        res = check(state)
+        assert not res.passed and res.msg is checks.MSG_COMPOSE_NONE, (check, res.msg)
