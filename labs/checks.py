@@ -385,6 +385,10 @@ MSG_OTHER_NAME = _(
     "A container from %(image)s is running as %(other)s. Name it %(name)s with --name %(name)s."
 )
 MSG_WRONG_IMAGE = _("%(name)s runs the image %(actual)s, but this step needs %(image)s.")
+MSG_WRONG_TAG = _(
+    "%(name)s was made from %(actual)s, not %(image)s: the tag is part of the image's name (no "
+    "tag means :latest). Remove it ('docker rm %(name)s') and run '%(example)s'."
+)
 MSG_NOT_RUNNING = _(
     "%(name)s exists but is %(state)s, not running. Start it with 'docker start %(name)s'."
 )
@@ -983,6 +987,17 @@ MSG_CDOWN_NOT_SEEN = _(
 def _has_tag(ref: str) -> bool:
     """True when ``ref`` names a tag or digest (``nginx:1.27``), not just a repository."""
     return "@" in ref or ":" in ref.rsplit("/", 1)[-1]
+
+
+def _other_tag(c: ContainerObs, image: str) -> bool:
+    """True when container ``c`` was made by name from another tag than ``image``'s (which names
+    one): ``nginx`` (that is ``nginx:latest``) for ``nginx:1.27``. Two tags of one image have the
+    same id (the classroom's mirror serves one image under several tags), so only the name the
+    container was made with tells them apart; a container made by image id is not judged."""
+    ref = c.image.strip()
+    by_id = ref.startswith("sha256:") or re.fullmatch(r"[0-9a-f]{12,64}", ref) is not None
+    return (_has_tag(image) and bool(ref) and not by_id
+            and repo_of(ref) == repo_of(image) and normalize_ref(ref) != normalize_ref(image))
 
 
 def written_in_full(ref: str) -> bool:
@@ -2177,6 +2192,8 @@ def container_created(state: EngineState, *, name: str, image: str,
         return no_container(state, name)
     if not container_uses_image(state, c, image):
         return CheckResult(False, MSG_WRONG_IMAGE, {**p, "actual": c.image})
+    if _other_tag(c, image):
+        return CheckResult(False, MSG_WRONG_TAG, {**p, "actual": c.image})
     if c.state != "created":
         if _made_by(state, name) == "create":
             return CheckResult(True, MSG_CREATED_THEN_STARTED, p)
