@@ -737,6 +737,11 @@ MSG_LOAD_PULLED = _(
     "%(image)s came from the registry ('docker pull'), not from your file. Remove it "
     "('docker rmi %(image)s') and load it with 'docker load -i %(archive)s'."
 )
+MSG_LOAD_WHILE_THERE = _(
+    "%(image)s was still in your engine when you loaded %(archive)s, so nothing came from the "
+    "file ('docker load' printed only 'Loaded image'). Remove it first ('docker rmi %(image)s'), "
+    "then load it again."
+)
 MSG_LOAD_NOT_YET = _(
     "%(image)s is in your engine, but no 'docker load' of it has been seen yet. Remove it "
     "('docker rmi %(image)s'), then load it with 'docker load -i %(archive)s'."
@@ -2252,15 +2257,28 @@ _HEX = re.compile(r"[0-9a-f]+")
 
 def image_loaded(state: EngineState, *, image: str, archive: str) -> CheckResult:
     """Pass when ``image`` is in the engine and the newest event that brought it there is a
-    ``docker load`` (of its id), not a ``docker pull`` (of its reference). ``archive`` is the
-    workspace file the learner loads it from (named in the messages only)."""
+    ``docker load`` (of its id), not a ``docker pull`` (of its reference), and the image was not
+    there already when it was loaded: before that load the engine's events show its removal
+    (``delete``), or neither a pull of it nor an earlier load (events pushed out of the engine's
+    buffer cannot tell, and count as removed). ``archive`` is the workspace file the learner
+    loads it from (named in the messages only)."""
     p: dict[str, Any] = {"image": image, "archive": _home(archive)}
     img = _resolve_image(state, image)
     if img is None:
         return CheckResult(False, MSG_LOAD_MISSING, p)
     want = normalize_ref(image)
-    for ev in reversed(state.image_events):
+    events = list(state.image_events)
+    for i in range(len(events) - 1, -1, -1):
+        ev = events[i]
         if ev.action == "load" and ev.ref == img.id:
+            # Was it there already? Before this load: its removal (fine), or its pull or an
+            # earlier load with no removal in between (it was: the load added nothing).
+            for before in reversed(events[:i]):
+                if before.action == "delete" and before.ref == img.id:
+                    break
+                if (before.action == "pull" and normalize_ref(before.ref) == want) or (
+                        before.action == "load" and before.ref == img.id):
+                    return CheckResult(False, MSG_LOAD_WHILE_THERE, p)
             return CheckResult(True, MSG_LOAD_OK, p)
         if ev.action == "pull" and normalize_ref(ev.ref) == want:
             return CheckResult(False, MSG_LOAD_PULLED, p)
