@@ -556,6 +556,11 @@ MSG_ONNET_WRONG = _(
     "%(name)s is on %(actual)s, not %(network)s; remove it ('docker rm -f %(name)s') and run it "
     "again with --network %(network)s."
 )
+MSG_ONNET_DETACHED = _(
+    "%(name)s is on no network now (it was disconnected from %(actual)s), but it was not started "
+    "on %(network)s; remove it ('docker rm -f %(name)s') and run it again with --network "
+    "%(network)s."
+)
 MSG_ONNET_EXITED = _(
     "%(name)s is not running: it exited with code %(code)s because its command ended. Remove it "
     "('docker rm %(name)s') and run it again with a command that keeps going, such as 'sleep 3600'."
@@ -1520,6 +1525,9 @@ def containers_on_network(
             return no_container(state, name)
         if network not in c.networks:
             actual = ", ".join(c.networks) or c.network_mode or "-"
+            if not c.networks and c.network_mode and network == "none":
+                # 'docker network disconnect': no network left, yet its mode is still bridge.
+                return CheckResult(False, MSG_ONNET_DETACHED, {**p, "actual": actual})
             return CheckResult(False, MSG_ONNET_WRONG, {**p, "actual": actual})
         if c.state == "created":
             return not_started(c)
