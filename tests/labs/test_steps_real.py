@@ -262,7 +262,8 @@ def test_docker_stop_with_no_grace_time_is_no_kill(backend, sandbox):
 def test_the_kill_step_tells_docker_kill_from_rm_f(backend, sandbox, commands, killed):
     """'docker rm -f' kills a running container with SIGKILL, as 'docker kill' does, and the
     engine's events are the same (kill, signal 9; die, exit code 137; destroy): the shell
-    history tells them apart once the container is gone."""
+    history tells them apart once the container is gone. Nor is a life removed with 'docker rm
+    -f' right after its start the removal step (step 1's advice for a wrong image is that)."""
     lab = _lab("container-lifecycle")
     kill = lab.step("kill-life")
     _reset(backend, sandbox, images=False)
@@ -274,7 +275,10 @@ def test_the_kill_step_tells_docker_kill_from_rm_f(backend, sandbox, commands, k
         else:
             assert not res.passed and res.msg is checks.MSG_LC_KILLED_BY_RM, res.message
             assert "use 'docker kill life'" in res.message
-    assert _judge(backend, sandbox, lab, lab.step("remove-life")).passed
+    res = _judge(backend, sandbox, lab, lab.step("remove-life"))
+    assert res.passed is killed
+    if not killed:
+        assert res.msg is checks.MSG_LC_RM_WHILE_RUNNING
 
 
 @pytest.mark.django_db
