@@ -56,6 +56,41 @@ async def test_the_public_origin_behind_a_proxy_is_trusted(settings):
 
 
 @pytest.mark.asyncio
+@pytest.mark.parametrize("origin, ok", [
+    ("https://bungeo.school.lan", True),
+    ("https://school.lan", True),  # Django's wildcard covers the domain itself
+    ("https://a.b.school.lan", True),
+    ("HTTPS://Bungeo.School.Lan", True),
+    ("http://bungeo.school.lan", False),  # another scheme
+    ("https://bungeo.school.lan:8443", False),  # another port than the entry's
+    ("https://evilschool.lan", False),  # not a subdomain: only the name ends the same
+    ("https://school.lan.evil.example", False),
+])
+async def test_a_wildcard_trusted_origin_covers_subdomains_as_in_django(settings, origin, ok):
+    """``https://*.school.lan`` in CSRF_TRUSTED_ORIGINS trusts the websocket origins Django's
+    CSRF check trusts with it, and no others."""
+    settings.CSRF_TRUSTED_ORIGINS = ["https://*.school.lan"]
+    assert await _connects(origin, "127.0.0.1:8000") is ok
+
+
+@pytest.mark.parametrize("origin", ["https://bungeo.school.lan", "https://school.lan",
+                                    "https://bungeo.school.lan:8443", "https://evilschool.lan",
+                                    "http://bungeo.school.lan"])
+def test_the_websocket_and_django_csrf_agree_on_trusted_origins(settings, rf, origin):
+    """The same answer as Django's own CSRF origin check, for the same setting."""
+    from django.middleware.csrf import CsrfViewMiddleware
+
+    from webapp.middleware import trusted_origin
+
+    settings.CSRF_TRUSTED_ORIGINS = ["https://*.school.lan", "https://exact.example:8443"]
+    settings.ALLOWED_HOSTS = ["127.0.0.1"]
+    request = rf.post("/", HTTP_ORIGIN=origin, HTTP_HOST="127.0.0.1")
+    django_says = CsrfViewMiddleware(lambda r: None)._origin_verified(request)
+    scheme, netloc = origin.split("://")
+    assert trusted_origin(scheme, netloc) is django_says
+
+
+@pytest.mark.asyncio
 @pytest.mark.django_db(transaction=True)
 async def test_the_site_refuses_a_terminal_opened_from_another_port():
     """The whole websocket stack (webapp.asgi): a handshake from another port of the same host

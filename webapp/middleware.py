@@ -40,6 +40,26 @@ class HtmxLoginRedirectMiddleware:
         return HttpResponseClientRedirect(redirect_to_login(back, login)["Location"])
 
 
+def trusted_origin(scheme: str, netloc: str) -> bool:
+    """Whether the origin ``scheme://netloc`` (both lower case) is listed in
+    ``CSRF_TRUSTED_ORIGINS``: exactly, or by a wildcard entry such as ``https://*.school.lan``,
+    which covers ``school.lan`` and every subdomain of it with that scheme (and that port, if the
+    entry names one). These are the rules of Django's CSRF origin check
+    (``CsrfViewMiddleware._origin_verified``, ``django.utils.http.is_same_domain``;
+    https://docs.djangoproject.com/en/stable/ref/settings/#csrf-trusted-origins)."""
+    from django.utils.http import is_same_domain
+
+    for entry in settings.CSRF_TRUSTED_ORIGINS:
+        entry = entry.strip().lower().rstrip("/")
+        if entry == f"{scheme}://{netloc}":
+            return True
+        if "*" in entry:
+            trusted = urlsplit(entry)
+            if trusted.scheme == scheme and is_same_domain(netloc, trusted.netloc[len("*"):]):
+                return True
+    return False
+
+
 class SameOriginWebsocketMiddleware:
     """ASGI middleware: refuse a websocket handshake whose ``Origin`` is not this site itself.
 
@@ -48,7 +68,8 @@ class SameOriginWebsocketMiddleware:
     bungeo) could open a learner's terminal with their session cookie, which browsers send
     whatever the port. Here the origin must be the site the browser asked for: its host and port
     (``netloc``) equal the request's ``Host`` header, or the whole origin is listed in
-    ``CSRF_TRUSTED_ORIGINS`` (the public origin behind a reverse proxy). This is the rule of
+    ``CSRF_TRUSTED_ORIGINS``, exactly or by a wildcard (:func:`trusted_origin`; the public
+    origin behind a reverse proxy). This is the rule of
     Django's own CSRF origin check (``django.middleware.csrf``). Browsers send ``Origin`` with
     every websocket handshake (RFC 6455, section 4.1; section 10.2 on why servers check it); a
     handshake without one, or with ``null``, is refused. Non-websocket scopes pass unchanged."""
@@ -69,8 +90,7 @@ class SameOriginWebsocketMiddleware:
             return False
         if host and parts.netloc == host:
             return True
-        trusted = {o.strip().lower().rstrip("/") for o in settings.CSRF_TRUSTED_ORIGINS}
-        return f"{parts.scheme}://{parts.netloc}" in trusted
+        return trusted_origin(parts.scheme, parts.netloc)
 
     async def __call__(self, scope, receive, send):
         if scope.get("type") == "websocket" and not self.allowed(scope):
