@@ -108,7 +108,7 @@ def test_one_sandbox_gets_a_bounded_number_of_requests_at_once(asgi_server, back
             assert resp.status == 200 and b"first-part" in resp.read1(1024)
             held.append((conn, resp))
         conn = http.client.HTTPConnection(base.hostname, base.port, timeout=8)
-        conn.request("GET", link, headers={"Cookie": cookie})
+        conn.request("GET", link, headers={"Cookie": cookie, "Accept-Language": "en"})
         resp = conn.getresponse()
         assert resp.status == 429, resp.status
         assert f"at most {views.PREVIEW_PER_SANDBOX}" in resp.read().decode()
@@ -126,3 +126,41 @@ def test_one_sandbox_gets_a_bounded_number_of_requests_at_once(asgi_server, back
     assert resp.status == 200 and resp.read() == b"first-part\nsecond-part\n"
     conn.close()
     assert student.pk not in views._streams
+
+
+def test_slow_previews_hold_no_thread_that_terminals_wait_for(asgi_server, backend, student,
+                                                              client, monkeypatch):
+    """A learner's app that keeps its answers open holds no thread of bungeo's pool (which
+    every terminal of the server waits on, webapp.sandboxes.blocking): with the pool cut to 2
+    threads and PREVIEW_PER_SANDBOX answers held open, a terminal's call still runs at once.
+    (When preview bodies were read in that pool, 8 learners holding 8 slow answers each took
+    all 64 threads, and every terminal of the class waited up to PREVIEW_TIMEOUT.)"""
+    from concurrent.futures import ThreadPoolExecutor
+    from concurrent.futures import TimeoutError as FutureTimeout
+
+    from webapp.sandboxes import blocking, views
+
+    sb = _slow_app(backend, student)
+    cookie, link = _preview_link(asgi_server, client, student)
+    small = ThreadPoolExecutor(max_workers=2, thread_name_prefix="bungeo-blocking-test")
+    monkeypatch.setattr(blocking, "_pool", small)
+    base = urlsplit(asgi_server)
+    held = []
+    try:
+        for _ in range(views.PREVIEW_PER_SANDBOX):
+            conn = http.client.HTTPConnection(base.hostname, base.port, timeout=8)
+            conn.request("GET", link, headers={"Cookie": cookie})
+            resp = conn.getresponse()
+            assert resp.status == 200 and b"first-part" in resp.read1(1024)
+            held.append((conn, resp))
+        try:
+            assert small.submit(lambda: "terminal call").result(timeout=2) == "terminal call"
+        except FutureTimeout:
+            pytest.fail("the pool's threads are all held by previews waiting for the app")
+        inner_sh(backend, sb.id, "docker exec slow touch /tmp/go", timeout=30)
+        for _conn, resp in held:
+            assert resp.read().endswith(b"second-part\n")
+    finally:
+        for conn, _resp in held:
+            conn.close()
+        small.shutdown(wait=False, cancel_futures=True)

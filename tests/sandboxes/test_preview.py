@@ -5,6 +5,7 @@ own requests (any method, with a body) reach the app, and the app's cookies stay
 link's path while bungeo's own never reach it."""
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import pytest
@@ -31,8 +32,24 @@ def serving(backend, student):
     backend.remove(sb.id, keep_workspace=False)
 
 
-async def _read_all(chunks) -> bytes:
-    return b"".join([c async for c in chunks])
+def _fetch(client, method: str, path: str, **extra):
+    """``client.<method>(path, **extra)`` with the body read too (as ``resp.body``, bytes), in
+    one event loop: the preview view is asynchronous and its answer streams from a connection
+    that belongs to the loop the view ran in, as under the real server. ``client``'s cookies
+    (its login) are shared; ``HTTP_*`` extras become headers."""
+    from django.test import AsyncClient
+
+    ac = AsyncClient()
+    ac.cookies = client.cookies
+    headers = {k[5:].replace("_", "-").lower(): v for k, v in extra.items() if k.startswith("HTTP_")}
+    rest = {k: v for k, v in extra.items() if not k.startswith("HTTP_")}
+
+    async def go():
+        resp = await getattr(ac, method)(path, headers=headers, **rest)
+        resp.body = b"".join([c async for c in resp]) if resp.streaming else resp.content
+        return resp
+
+    return async_to_sync(go)()
 
 
 def _url(user, port, path=""):
@@ -48,19 +65,19 @@ def _link(client, user, port, path=""):
 
 def test_owner_sees_the_published_port(client, student, serving):
     client.force_login(student)
-    resp = client.get(_url(student, 8080), follow=True)
+    resp = _fetch(client, "get", _url(student, 8080), follow=True)
     assert resp.status_code == 200
     # An async iterator: under ASGI, Django would buffer a synchronous one whole before sending
     # (tests/e2e/test_preview_streaming.py shows it streaming through the real server).
     assert resp.is_async
-    body = async_to_sync(_read_all)(resp.streaming_content)
+    body = resp.body
     assert b"nginx" in body.lower()
     assert resp["Content-Security-Policy"].startswith("sandbox")
     assert "allow-same-origin" not in resp["Content-Security-Policy"]
     assert "Set-Cookie" not in resp.headers or "sessionid" not in resp["Set-Cookie"]
-    missing = client.get(_url(student, 8080, "no-such-page"), follow=True)
+    missing = _fetch(client, "get", _url(student, 8080, "no-such-page"), follow=True)
     assert missing.status_code == 404  # nginx's own 404, passed through
-    assert b"nginx" in async_to_sync(_read_all)(missing.streaming_content)
+    assert b"nginx" in missing.body
 
 
 def test_open_form_redirects_to_the_owners_port(client, student):
@@ -155,7 +172,7 @@ def app(backend, student):
 
 
 def _text(resp) -> str:
-    return async_to_sync(_read_all)(resp.streaming_content).decode()
+    return resp.body.decode()
 
 
 def test_the_link_forwards_a_post_with_its_body_and_the_apps_cookies(client, student, app):
@@ -163,7 +180,7 @@ def test_the_link_forwards_a_post_with_its_body_and_the_apps_cookies(client, stu
     link = _link(client, student, 8096)
     stable = "/".join(link.split("/")[:4]) + "/"  # /sandbox/p/<owner>.<port>.<viewer>/
     client.logout()  # a form of the previewed page: sent without bungeo's session, Origin null
-    resp = client.post(link + "cgi-bin/app", data=b"name=red-bean",
+    resp = _fetch(client, "post", link + "cgi-bin/app", data=b"name=red-bean",
                        content_type="application/x-www-form-urlencoded", HTTP_ORIGIN="null")
     assert resp.status_code == 200
     assert "visits=1 method=POST body=name=red-bean" in _text(resp)
@@ -177,7 +194,7 @@ def test_the_link_forwards_a_post_with_its_body_and_the_apps_cookies(client, stu
     client.cookies["sessionid"] = "bungeo-session"
     client.cookies["csrftoken"] = "bungeo-csrf"
     client.cookies["visits"] = "1"
-    body = _text(client.post(link + "cgi-bin/app", data=b"x", content_type="text/plain",
+    body = _text(_fetch(client, "post", link + "cgi-bin/app", data=b"x", content_type="text/plain",
                              HTTP_ACCEPT="application/json"))
     assert "visits=2 method=POST body=x" in body
     assert "bungeo" not in body, body
@@ -185,6 +202,29 @@ def test_the_link_forwards_a_post_with_its_body_and_the_apps_cookies(client, stu
     client.force_login(student)
     again = _link(client, student, 8096)
     assert again.startswith(stable)
+
+
+# Answers the request line it received, as sent (busybox httpd would decode it first).
+REQUEST_LINE_APP = r"""
+cat > /echo.sh <<'EOS'
+#!/bin/sh
+read -r line
+printf 'HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\n%s\n' "$(echo "$line" | tr -d '\r')"
+EOS
+chmod +x /echo.sh
+exec nc -ll -p 8097 -e /echo.sh
+"""
+
+
+def test_the_path_reaches_the_app_as_the_browser_encoded_it(client, student, app, backend):
+    """An encoded "?" or space in the path stays part of the path (the view sees it decoded:
+    sent as it is, "a?b c" made a query of half the path and a broken request line)."""
+    serve_in_sandbox(backend, app.id, "echo", 8097, REQUEST_LINE_APP)
+    client.force_login(student)
+    link = _link(client, student, 8097)
+    resp = _fetch(client, "get", link + "x/a%3Fb%20c?q=1")
+    assert resp.status_code == 200
+    assert _text(resp) == "GET /x/a%3Fb%20c?q=1 HTTP/1.1\n", _text(resp)
 
 
 def test_a_link_shows_pages_only_to_its_viewer(client, student, app):
@@ -202,14 +242,14 @@ def test_a_link_shows_pages_only_to_its_viewer(client, student, app):
                        HTTP_ORIGIN="http://phishing.example", HTTP_ACCEPT="text/html",
                        HTTP_ACCEPT_LANGUAGE="en")
     assert resp.status_code == 403 and b"only for the user it was made for" in resp.content
-    img = client.get(link + "index.html", HTTP_ACCEPT="image/avif,image/webp,*/*")
+    img = _fetch(client, "get", link + "index.html", HTTP_ACCEPT="image/avif,image/webp,*/*")
     assert img.status_code == 200 and "<h1>app</h1>" in _text(img)
 
 
 def test_headers_that_act_on_bungeo_and_redirects_out_of_the_sandbox_are_not_passed(client, student, app):
     client.force_login(student)
     link = _link(client, student, 8096)
-    resp = client.get(link + "cgi-bin/bad")
+    resp = _fetch(client, "get", link + "cgi-bin/bad")
     assert resp.status_code == 200 and _text(resp) == "bad headers\n"
     for name in ("Clear-Site-Data", "WWW-Authenticate", "Refresh", "X-App"):
         assert name not in resp.headers, name  # Clear-Site-Data logged the viewer out of bungeo
@@ -264,22 +304,48 @@ def test_requests_under_way_are_counted_per_sandbox_and_given_back():
     owner = 987654
     assert all(views._take_stream(owner) for _ in range(views.PREVIEW_PER_SANDBOX))
     assert not views._take_stream(owner)  # the next one waits for nobody: refused
+    assert views._streams_full_message(owner).status_code == 429
     assert views._take_stream(owner + 1)  # another sandbox is not held up
     views._give_stream(owner + 1)
 
-    class _Upstream:
+    class _Conn:
         closed = 0
 
-        def close(self):
+        async def aclose(self):
             self.closed += 1
 
-    up = _Upstream()
-    relay = views._Relay(up, owner)
-    relay.close()
-    relay.close()  # once only
-    assert up.closed == 1 and views._streams[owner] == views.PREVIEW_PER_SANDBOX - 1
-    views._Relay(_Upstream(), owner)  # dropped unsent (the client left): given back too
+    async def scenario():
+        up, cl = _Conn(), _Conn()
+        relay = views._Relay(up, cl, owner)
+        relay.close()
+        relay.close()  # once only
+        views._Relay(_Conn(), _Conn(), owner)  # dropped unsent (the client left): given back too
+        await asyncio.sleep(0.05)  # the connections close in a task of the loop
+        return up, cl
+
+    up, cl = async_to_sync(scenario)()
+    assert up.closed == 1 and cl.closed == 1
     assert views._streams[owner] == views.PREVIEW_PER_SANDBOX - 2
     for _ in range(views.PREVIEW_PER_SANDBOX - 2):
         views._give_stream(owner)
     assert owner not in views._streams
+
+
+def test_the_server_relays_a_bounded_number_of_previews_in_all(monkeypatch):
+    """Past PREVIEW_TOTAL requests under way to all sandboxes, the next gets 503 (the server is
+    busy), not 429 (which tells the learner their own sandbox has too many)."""
+    from webapp.sandboxes import views
+
+    monkeypatch.setattr(views, "PREVIEW_TOTAL", 3)
+    owners = [555001, 555002, 555003]
+    try:
+        assert all(views._take_stream(o) for o in owners)
+        assert not views._take_stream(555004)
+        with translation.override("en"):
+            resp = views._streams_full_message(555004)
+        assert resp.status_code == 503 and b"as many previews as it can at once (3)" in resp.content
+    finally:
+        for o in owners:
+            views._give_stream(o)
+    assert views._take_stream(555004)
+    views._give_stream(555004)

@@ -1,6 +1,7 @@
 """Sandbox actions a learner can take from the page."""
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 
@@ -54,20 +55,24 @@ def reset(request: HttpRequest) -> HttpResponse:
 # ------------------------------------------------------------------------------------------------
 PREVIEW_TIMEOUT = 10.0  # seconds to connect and to wait for each read
 PREVIEW_MAX_BYTES = 20 * 2 ** 20  # a preview body longer than this is cut off
-# Requests to one sandbox's ports under way at once (per server process). Each holds a thread
-# while it waits for the app (up to PREVIEW_TIMEOUT per read): without a bound, one learner's
-# app that answers a byte every few seconds, asked 30 times, held the threads every other
-# learner's preview waited for (seen: 0.01 s became 14 s).
+# Requests to one sandbox's ports under way at once (per server process). The relay holds no
+# thread (it is asynchronous: an open request costs two sockets and a little memory), but an app
+# that answers a byte every few seconds, asked again and again, must not take every socket the
+# server process may open: past this, the next request to that sandbox gets 429 at once.
 PREVIEW_PER_SANDBOX = 8
+# Requests to all sandboxes under way at once (per server process): with two sockets each, well
+# inside the 1024 open files a process gets by default (``ulimit -n``). Past it, 503 at once.
+PREVIEW_TOTAL = 256
 _streams: dict[int, int] = {}  # owner's user id -> requests under way
 _streams_lock = threading.Lock()
 
 
 def _take_stream(owner_id: int) -> bool:
     """Count one more request to ``owner_id``'s sandbox; False (nothing counted) when
-    PREVIEW_PER_SANDBOX are under way already."""
+    PREVIEW_PER_SANDBOX are under way to it already, or PREVIEW_TOTAL to all sandboxes."""
     with _streams_lock:
-        if _streams.get(owner_id, 0) >= PREVIEW_PER_SANDBOX:
+        if (_streams.get(owner_id, 0) >= PREVIEW_PER_SANDBOX
+                or sum(_streams.values()) >= PREVIEW_TOTAL):
             return False
         _streams[owner_id] = _streams.get(owner_id, 0) + 1
         return True
@@ -83,14 +88,60 @@ def _give_stream(owner_id: int) -> None:
             _streams.pop(owner_id, None)
 
 
-class _Relay:
-    """The body of urllib3 response ``upstream`` as an async iterator (:func:`_relay`) that ends
-    the request's count (:func:`_give_stream`) once: when the body ends, when Django closes the
-    response (``close()``), or when the response is dropped unsent (a client that left while the
-    view waited for the app: Django then closes nothing)."""
+def _streams_full_message(owner_id: int) -> HttpResponse:
+    """429 when ``owner_id``'s sandbox has PREVIEW_PER_SANDBOX requests under way, else 503 (the
+    server's PREVIEW_TOTAL are under way)."""
+    with _streams_lock:
+        own = _streams.get(owner_id, 0)
+    if own >= PREVIEW_PER_SANDBOX:
+        return _preview_message(429, _("Too many requests to this sandbox are under way at once "
+                                       "(at most %(n)s). Wait for them to finish, then reload.")
+                                % {"n": PREVIEW_PER_SANDBOX})
+    return _preview_message(503, _("The server is relaying as many previews as it can at once "
+                                   "(%(n)s). Try again in a moment.") % {"n": PREVIEW_TOTAL})
 
-    def __init__(self, upstream, owner_id: int) -> None:
-        self.upstream, self.owner_id, self.done = upstream, owner_id, False
+
+def _close_later(loop: asyncio.AbstractEventLoop, *closables) -> None:
+    """Close httpx objects (``aclose()``) on ``loop`` without waiting: from the loop's own
+    thread (a task), from another thread (Django closes a response in a worker thread) or from
+    a finalizer. Nothing is done when the loop has closed (its sockets went with it)."""
+    async def close_all():
+        for c in closables:
+            try:
+                await c.aclose()
+            except Exception:  # noqa: BLE001 - a connection that broke is closed all the same
+                log.debug("closing a preview connection failed", exc_info=True)
+
+    if loop.is_closed():
+        return
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    if running is loop:
+        task = loop.create_task(close_all())
+        _closing.add(task)
+        task.add_done_callback(_closing.discard)
+    else:
+        try:
+            asyncio.run_coroutine_threadsafe(close_all(), loop)
+        except RuntimeError:  # the loop closed meanwhile
+            pass
+
+
+_closing: set = set()  # closing tasks under way (the loop keeps only weak references)
+
+
+class _Relay:
+    """The body of the app's answer (an httpx response sent with ``stream=True`` by ``client``)
+    as an async iterator (:func:`_relay`) that ends the request's count (:func:`_give_stream`)
+    and closes the connection once: when the body ends, when Django closes the response
+    (``close()``, from a worker thread), or when the response is dropped unsent (a client that
+    left while the view waited for the app: Django then closes nothing)."""
+
+    def __init__(self, upstream, client, owner_id: int) -> None:
+        self.upstream, self.client, self.owner_id, self.done = upstream, client, owner_id, False
+        self.loop = asyncio.get_running_loop()
 
     def __aiter__(self):
         return self._body()
@@ -105,10 +156,12 @@ class _Relay:
     def close(self) -> None:
         if not self.done:
             self.done = True
-            self.upstream.close()
             _give_stream(self.owner_id)
+            _close_later(self.loop, self.upstream, self.client)
 
     __del__ = close
+
+
 # The headers of the app's answer that reach the browser; every other one is dropped. An
 # allowlist, because some headers act on bungeo's whole origin: Clear-Site-Data would log the
 # viewer (staff too) out of bungeo, WWW-Authenticate would open a password prompt under
@@ -153,32 +206,23 @@ def preview_open(request: HttpRequest) -> HttpResponse:
 
 
 async def _relay(upstream):
-    """Yield the body of urllib3 response ``upstream`` in pieces of up to 64 KiB as they arrive,
-    stopping after PREVIEW_MAX_BYTES. An async generator: under ASGI, Django buffers a synchronous
-    iterator whole before sending anything (its "must consume synchronous iterators" warning),
-    which held up to PREVIEW_MAX_BYTES per request in memory and showed a slowly streaming page
-    only at its end. Each blocking read runs in a thread of :func:`blocking.pool`."""
-    import urllib3
-
-    from . import blocking
+    """Yield the body of the httpx response ``upstream`` (sent with ``stream=True``) as it
+    arrives, undecoded (a compressed body stays compressed: its Content-Encoding goes along),
+    stopping after PREVIEW_MAX_BYTES or at a read that waits over PREVIEW_TIMEOUT seconds. An
+    async generator: under ASGI, Django buffers a synchronous iterator whole before sending
+    anything (its "must consume synchronous iterators" warning), which held up to
+    PREVIEW_MAX_BYTES per request in memory and showed a slowly streaming page only at its end."""
+    import httpx
 
     sent = 0
     try:
-        while True:
-            # read1: what has arrived, up to 64 KiB (read() and stream() wait for 64 KiB). In
-            # bungeo's own pool, not the event loop's default one (6 threads on 2 cores), which
-            # other waits share (blocking.py).
-            chunk = await blocking.to_thread(upstream.read1, 64 * 1024, decode_content=False)
-            if not chunk:
-                return
+        async for chunk in upstream.aiter_raw():
             sent += len(chunk)
             if sent > PREVIEW_MAX_BYTES:
                 return
             yield chunk
-    except urllib3.exceptions.HTTPError:
+    except httpx.HTTPError:
         return
-    finally:
-        upstream.close()  # a socket close, not blocking; the pool is this request's own
 
 
 # A preview link: /sandbox/preview/<owner>/<port>/ (the session checks who may look) redirects
@@ -195,6 +239,7 @@ PREVIEW_LINK_S = 8 * 3600
 PREVIEW_LINK_SALT = "bungeo.sandboxes.preview-link"
 PREVIEW_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 PREVIEW_BODY_MAX = 10 * 2 ** 20  # bytes of a request body forwarded to the learner's app
+PATH_SAFE = "/:@!$&'()*+,;=-._~"  # "/", pchar's sub-delims, ":" and "@" (RFC 3986, section 3.3)
 
 
 def _bungeo_cookie_names() -> frozenset[str]:
@@ -253,7 +298,7 @@ def preview(request: HttpRequest, user_id: int, port: int, path: str = "") -> Ht
 
 
 @csrf_exempt  # the link authenticates the request; no bungeo state changes behind it
-def preview_by_link(request: HttpRequest, who: str, sig: str, path: str = "") -> HttpResponse:
+async def preview_by_link(request: HttpRequest, who: str, sig: str, path: str = "") -> HttpResponse:
     """Forward a request (PREVIEW_METHODS, a body up to PREVIEW_BODY_MAX bytes) through a preview
     link to the learner's sandbox and stream the answer back (bodies cut at PREVIEW_MAX_BYTES,
     PREVIEW_TIMEOUT seconds per read).
@@ -268,7 +313,10 @@ def preview_by_link(request: HttpRequest, who: str, sig: str, path: str = "") ->
     host named in the request. Cookies: bungeo's own are never forwarded; the app's are kept
     under the link's path (:func:`_rewrite_cookie`). Answers 502 with a learner-facing
     explanation when nothing listens, 503 when the sandbox is not running, 413 for a body over
-    the limit.
+    the limit, 429 or 503 when too many requests are under way (:func:`_take_stream`).
+
+    Asynchronous: a request waiting for a slow app holds no thread (every terminal of the
+    server shares bungeo's thread pool, :mod:`.blocking`).
     """
     from django.contrib.auth import get_user_model
     from django.contrib.auth.views import redirect_to_login
@@ -281,10 +329,11 @@ def preview_by_link(request: HttpRequest, who: str, sig: str, path: str = "") ->
     except ValueError:
         raise Http404 from None
     query = request.META.get("QUERY_STRING", "")
+    user = await request.auser()
     try:
         _signer().unsign(f"{who}:{sig}", max_age=PREVIEW_LINK_S)
     except signing.SignatureExpired:
-        if request.method == "GET" and request.user.is_authenticated and request.user.pk == viewer_id:
+        if request.method == "GET" and user.is_authenticated and user.pk == viewer_id:
             from django.urls import reverse
 
             fresh = reverse("sandboxes:preview_root", args=[owner_id, port]) + path
@@ -294,17 +343,17 @@ def preview_by_link(request: HttpRequest, who: str, sig: str, path: str = "") ->
     except signing.BadSignature:
         raise Http404 from None
     users = get_user_model().objects
-    owner = users.filter(pk=owner_id).first()
-    viewer = users.filter(pk=viewer_id).first()
+    owner = await users.filter(pk=owner_id).afirst()
+    viewer = await users.filter(pk=viewer_id).afirst()
     if not _may_preview(viewer, owner) or not 1 <= port <= 65535:
         raise Http404
-    if request.user.is_authenticated and request.user.pk != viewer.pk:
+    if user.is_authenticated and user.pk != viewer.pk:
         raise Http404  # a link made for another user
     if request.method not in PREVIEW_METHODS:
         return _preview_message(405, _("This request method is not forwarded to your sandbox."))
     if request.method == "OPTIONS" and "HTTP_ACCESS_CONTROL_REQUEST_METHOD" in request.META:
         return _cors_preflight(request)
-    if _wants_a_page(request) and not request.user.is_authenticated:
+    if _wants_a_page(request) and not user.is_authenticated:
         if request.method in ("GET", "HEAD"):
             return redirect_to_login(request.get_full_path())
         if request.headers.get("Origin") != "null":
@@ -319,7 +368,7 @@ def preview_by_link(request: HttpRequest, who: str, sig: str, path: str = "") ->
         return _preview_message(413, _("The request is larger than %(mb)d MB, the most the "
                                        "preview forwards.") % {"mb": PREVIEW_BODY_MAX // 2 ** 20})
     root = request.path[: len(request.path) - len(path)] if path else request.path
-    return _forward(request, owner, viewer, port, path, root, body)
+    return await _forward(request, owner, viewer, port, path, root, body)
 
 
 def _cors_preflight(request: HttpRequest) -> HttpResponse:
@@ -375,39 +424,49 @@ def _preview_location(location: str, root: str, address: str, port: int) -> str 
     return root.rstrip("/") + inside
 
 
-def _forward(request: HttpRequest, owner, viewer, port: int, path: str, root: str,
+async def _forward(request: HttpRequest, owner, viewer, port: int, path: str, root: str,
              body: bytes) -> HttpResponse:
     """Send the request to ``port`` of ``owner``'s sandbox and stream its answer back
-    (``root``: the path of the preview link, ending in "/")."""
+    (``root``: the path of the preview link, ending in "/"), with httpx's asynchronous client
+    (https://www.python-httpx.org/async/): no redirect followed, no proxy from the environment,
+    PREVIEW_TIMEOUT seconds to connect and for each read."""
     from http.cookies import CookieError, SimpleCookie
+    from urllib.parse import quote
 
-    import urllib3
+    import httpx
     from django.http import StreamingHttpResponse
 
+    from . import blocking
+
     try:
-        sb = get_backend().find(owner=learner_owner(owner))
+        sb = await blocking.to_thread(get_backend().find, owner=learner_owner(owner))
     except SandboxError as exc:
         return _preview_message(503, str(exc))
     if sb is None or not sb.running or not sb.address:
         return _preview_message(503, MSG_NOT_RUNNING_START)
     query = request.META.get("QUERY_STRING", "")
-    url = f"http://{sb.address}:{port}/{path}" + (f"?{query}" if query else "")
+    # ``path`` comes decoded from the URL ("%3F" is "?" here): encoded again, so that it stays
+    # a path (RFC 3986, section 3.3: the characters a path segment may hold as they are).
+    url = f"http://{sb.address}:{port}/{quote(path, safe=PATH_SAFE)}" + (f"?{query}" if query else "")
     headers = {k: v for k, v in request.headers.items()
                if k.lower() in ("accept", "accept-language", "content-type", "user-agent")}
     ours = _bungeo_cookie_names()
     cookies = "; ".join(f"{k}={v}" for k, v in request.COOKIES.items() if k not in ours)
     if cookies:
         headers["Cookie"] = cookies
-    pool = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(PREVIEW_TIMEOUT, PREVIEW_TIMEOUT))
+    headers["Accept-Encoding"] = "identity"  # httpx would ask for gzip on its own
     if not _take_stream(owner.pk):
-        return _preview_message(429, _("Too many requests to this sandbox are under way at once "
-                                       "(at most %(n)s). Wait for them to finish, then reload.")
-                                % {"n": PREVIEW_PER_SANDBOX})
+        return _streams_full_message(owner.pk)
+    client = httpx.AsyncClient(timeout=httpx.Timeout(PREVIEW_TIMEOUT), follow_redirects=False,
+                               trust_env=False)
     try:
-        upstream = pool.request(request.method, url, headers=headers, body=body or None,
-                                preload_content=False, redirect=False, decode_content=False)
-    except urllib3.exceptions.HTTPError as exc:
+        upstream = await client.send(client.build_request(request.method, url, headers=headers,
+                                                          content=body or None), stream=True)
+    except BaseException as exc:
         _give_stream(owner.pk)
+        _close_later(asyncio.get_running_loop(), client)
+        if not isinstance(exc, httpx.HTTPError):
+            raise  # cancelled: the client left while the app had not answered
         log.info("preview %s failed: %s", url, exc)
         if viewer.pk != owner.pk:  # staff looking at a learner's sandbox
             return _preview_message(502, _(
@@ -421,19 +480,19 @@ def _forward(request: HttpRequest, owner, viewer, port: int, path: str, root: st
     if location is not None:
         inside = _preview_location(location, root, sb.address, port)
         if inside is None:
-            upstream.release_conn()
             _give_stream(owner.pk)
+            _close_later(asyncio.get_running_loop(), upstream, client)
             return _preview_message(502, _("The app sent the browser to %(url)s, outside port "
                                            "%(port)s of the sandbox: the preview does not follow "
                                            "it.") % {"url": location[:200], "port": port})
-    resp = StreamingHttpResponse(_Relay(upstream, owner.pk), status=upstream.status)
+    resp = StreamingHttpResponse(_Relay(upstream, client, owner.pk), status=upstream.status_code)
     for k, v in upstream.headers.items():
         if k.lower() in PREVIEW_PASS_HEADERS:
             resp[k] = v
     if location is not None:
         resp["Location"] = inside
     cookie_path = "/".join(root.split("/")[:4]) + "/"  # /sandbox/p/<owner>.<port>.<viewer>/
-    for raw in upstream.headers.getlist("Set-Cookie"):
+    for raw in upstream.headers.get_list("Set-Cookie"):
         jar = SimpleCookie()
         try:
             jar.load(raw)
