@@ -17,13 +17,21 @@ from webapp.sandboxes.backend import Sandbox, learner_owner
 
 
 class FakeBackend:
-    """Only what admission reads: the running learner sandboxes."""
+    """Only what admission reads: the running learner sandboxes and their leases (``leases``:
+    owner -> the lease's end, epoch seconds; none known by default)."""
 
-    def __init__(self, *owners: str) -> None:
+    def __init__(self, *owners: str, leases: dict[str, float] | None = None) -> None:
         self.owners = set(owners)
+        self.leases = leases or {}
 
     def list(self, *, kind=None):
         return [Sandbox(id=f"sb-{o}", owner=o, kind="learner", state="running") for o in self.owners]
+
+    def lease(self, sandbox_id):
+        from webapp.sandboxes.backend import Lease
+
+        end = self.leases.get(sandbox_id.removeprefix("sb-"))
+        return None if end is None else Lease(end - 3600, end, 0)
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -78,6 +86,35 @@ def test_the_estimate_counts_down_while_nobody_moves(store, settings):
     later = admission.try_admit(busy, "b", now=t0 + 120)
     assert (first.position, later.position) == (1, 1)
     assert first.estimate_s == 300 and later.estimate_s == 180
+
+
+def test_the_estimate_is_never_later_than_the_running_leases_allow(store, settings):
+    """With no admissions yet, the guess from the idle timeout (300 s a place here) would tell
+    the first in line "5 min" although a lease ends in 30 s: the wait is the position-th
+    soonest lease end plus the reaper's round, when that is sooner, never under a minute."""
+    settings.BUNGEO_SANDBOX_IDLE_TIMEOUT, settings.BUNGEO_SANDBOX_IDLE_TIMEOUT_WHEN_FULL = 1800, 300
+    settings.BUNGEO_SANDBOX_CAPACITY = 2
+    t0 = 1_000_000.0
+    soon = FakeBackend("a", "b", leases={"a": t0 + 3000, "b": t0 + 30})
+    first = admission.try_admit(soon, "c", now=t0)
+    second = admission.try_admit(soon, "d", now=t0)
+    third = admission.try_admit(soon, "e", now=t0)
+    assert (first.position, second.position, third.position) == (1, 2, 3)
+    assert first.estimate_s == 30 + admission.REAP_S  # b's lease ends, the reaper stops it
+    assert second.estimate_s == 300  # a's lease ends later than the guess: the guess stands
+    assert third.estimate_s == 450  # no third lease to go by
+    # Without any lease known, or all ending later, the estimate is the guess alone.
+    admission.reset()
+    assert admission.try_admit(FakeBackend("a", "b"), "c", now=t0).estimate_s == 150
+    admission.reset()
+    late = FakeBackend("a", "b", leases={"a": t0 + 9000, "b": t0 + 9000})
+    assert admission.try_admit(late, "c", now=t0).estimate_s == 150
+    admission.reset()  # a lease that has ended already: the reaper's next round, at least a minute
+    ended = FakeBackend("a", "b", leases={"a": t0 - 10, "b": t0 + 9000})
+    assert admission.try_admit(ended, "c", now=t0).estimate_s == max(60, admission.REAP_S)
+    admission.reset()  # over capacity (lowered to 1 while 2 run): two places must free up
+    settings.BUNGEO_SANDBOX_CAPACITY = 1
+    assert admission.try_admit(soon, "c", now=t0).estimate_s == 300  # not b's 30 s + the round
 
 
 def test_estimate_without_history_uses_the_idle_timeout_that_applies_while_learners_wait(settings):

@@ -25,12 +25,17 @@ from .backend import KIND_LEARNER, SandboxBackend
 STALE_S = 20.0  # a queued learner not heard from for this long has left
 RESERVE_S = 60.0  # an admitted learner's place is held this long while their sandbox starts
 HISTORY = 20  # admissions remembered for the wait estimate
+# Seconds between the reaper's rounds (CELERY_BEAT_SCHEDULE "sandboxes-reap-idle"): a sandbox
+# whose lease has ended stops within this.
+REAP_S = float(settings.CELERY_BEAT_SCHEDULE["sandboxes-reap-idle"]["schedule"])
 
 
 @dataclass(frozen=True)
 class Ticket:
     """The answer to "may I start my sandbox now?": ``admitted``, else the learner's 1-based
-    ``position`` in the queue and ``estimate_s``, a rough wait in seconds."""
+    ``position`` in the queue and ``estimate_s``, a rough wait in seconds: the recent pace of
+    admissions (:func:`_estimate`), but never later than the running sandboxes' leases allow
+    (:func:`_lease_bound`)."""
 
     admitted: bool
     position: int = 0
@@ -152,12 +157,29 @@ def _estimate(position: int, history: list[float], waited: float = 0.0) -> int:
     return int(max(60.0, position * max(60.0, gap) - max(0.0, waited)))
 
 
+def _lease_bound(backend: SandboxBackend, running: list, position: int, now: float) -> float | None:
+    """Seconds by which ``position`` places are sure to be free: the ``position``-th soonest
+    end of a lease (the maximum lifetime; the reaper stops a sandbox whose lease has ended, attached
+    or not, within REAP_S) among the ``running`` learner sandboxes (Sandbox objects). None when
+    fewer leases than that are known. A learner who extends their lease moves it later, so this
+    is "at the latest, unless someone extends"."""
+    ends = []
+    for sb in running:
+        lease = backend.lease(sb.id)
+        if lease is not None:
+            ends.append(max(0.0, lease.expires - now))
+    if len(ends) < position:
+        return None
+    return sorted(ends)[position - 1] + REAP_S
+
+
 def try_admit(backend: SandboxBackend, owner: str, *, now: float | None = None) -> Ticket:
     """Admit ``owner`` now or tell them their place in line. Call it again (every few seconds)
     while waiting: that is the heartbeat that keeps the place. Raises ``SandboxError`` when the
     engine cannot be listed."""
     now = time.time() if now is None else now
-    running = {sb.owner for sb in backend.list(kind=KIND_LEARNER) if sb.running}
+    running_sbs = [sb for sb in backend.list(kind=KIND_LEARNER) if sb.running]
+    running = {sb.owner for sb in running_sbs}
     store = _store()
     with store.locked():
         if owner in running:
@@ -183,8 +205,12 @@ def try_admit(backend: SandboxBackend, owner: str, *, now: float | None = None) 
         position = rank - max(0, free) + 1
         history = store.history()
         since = max(store.joined(owner) or now, history[-1] if history else 0.0)
-        return Ticket(admitted=False, position=position,
-                      estimate_s=_estimate(position, history, waited=now - since))
+    estimate = _estimate(position, history, waited=now - since)
+    # Over capacity (it was lowered), more places must free up than the position says.
+    bound = _lease_bound(backend, running_sbs, position + max(0, -free), now)
+    if bound is not None:
+        estimate = int(max(60.0, min(estimate, bound)))
+    return Ticket(admitted=False, position=position, estimate_s=estimate)
 
 
 def room_without_waiting(backend: SandboxBackend, owner: str) -> bool:
