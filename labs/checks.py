@@ -202,6 +202,9 @@ class EngineState:
     image_events: tuple[ImageEvent, ...] = ()
     files: tuple[FileObs, ...] = ()
     workspace: tuple[str, ...] = ()
+    # The newest name in ``workspace``, read as an archive as ``files`` are (None: not read):
+    # a check names it only when it is an attempt at the check's own file under another name.
+    other_file: FileObs | None = None
     shell_history: tuple[HistoryEntry, ...] = ()
     observed_at: float = 0.0  # when the engine was read, epoch seconds (0: unknown)
     # Containers removed recently, as the engine's events remember them (name, id, history,
@@ -840,6 +843,13 @@ MSG_RAN_TARGET = _(
     "You ran '%(entry)s', but this step needs it on %(target)s: '%(example)s'."
 )
 MSG_RAN_ARGS = _("You ran '%(entry)s', but this step needs '%(example)s'.")
+MSG_RAN_CUT = _(
+    "You ran '%(entry)s', but %(reader)s showed only part of its output. This step has you "
+    "read all of it: run '%(example)s' without '| %(reader)s'."
+)
+# The commands that may read the output of a command whose whole output a step asks for
+# (ran_command's whole_output): pagers, and copies that still print all of it.
+WHOLE_OUTPUT_READERS = frozenset({"less", "more", "most", "cat", "tee"})
 MSG_RAN_EARLY = _(
     "You ran '%(entry)s' before %(target)s was created. Run it again now: '%(example)s'."
 )
@@ -869,6 +879,10 @@ CREATED_SETTLE_S = 2.5
 MSG_CREATED_OTHER = _(
     "A container from %(image)s was created as %(other)s. Name it %(name)s: remove it "
     "('docker rm %(other)s') and run '%(example)s'."
+)
+MSG_CREATED_REMOVED = _(
+    "There is no container named %(name)s any more: it has been removed. Create it again with "
+    "'%(example)s'."
 )
 
 # Compose (compose_project_running, compose_project_stopped, compose_project_down)
@@ -940,6 +954,11 @@ MSG_COMPOSE_NOT_STARTED_AGAIN = _(
 MSG_COMPOSE_NOT_RESTARTED = _(
     "%(service)s is running but has not been restarted yet. Run "
     "'docker compose restart %(service)s'."
+)
+MSG_COMPOSE_RESTARTED_OTHERS = _(
+    "%(others)s restarted as well as %(services)s: 'docker compose restart' without a service "
+    "name restarts every service. This step restarts %(services)s alone while the rest keep "
+    "running: run 'docker compose restart %(services)s'."
 )
 MSG_CSTOP_OK = _(
     "Every service of %(project)s is stopped (%(services)s). The containers are still there, "
@@ -1211,9 +1230,14 @@ SIGKILL_EXIT = 137  # 128 + signal 9
 
 
 def container_lifecycle(
-    state: EngineState, *, name: str, command: str, image: str | None = None
+    state: EngineState, *, name: str, command: str, image: str | None = None,
+    rerun_image: str | None = None,
 ) -> CheckResult:
     """Pass when container ``name`` shows the effect of ``docker <command> <name>``.
+
+    ``image`` is the image ``name`` must run from. ``rerun_image`` is only the image the advice
+    names when it says to run ``name`` again (default: ``image``): a step that takes ``name``
+    from any image must not advise running it again from a wrong one the learner used.
 
     Commands whose end states look alike are told apart by the container's history: ``unpause``
     needs a past unpause, ``start`` a past stop (a ``die`` event before its latest ``start``, and
@@ -1271,7 +1295,7 @@ def container_lifecycle(
             if command == "stop" and by_stop:
                 return CheckResult(True, MSG_LC_STOP_OK, p)
             if command == "kill" and killed:
-                again = {**p, "image": image or ended.image or "IMAGE"}
+                again = {**p, "image": rerun_image or image or ended.image or "IMAGE"}
                 if by_stop:
                     return CheckResult(False, MSG_LC_KILLED_BY_STOP, again)
                 if not _kill_typed(state, ended):
@@ -1340,7 +1364,8 @@ def container_lifecycle(
     if passes:
         return CheckResult(True, MSG_LC_KILL_OK, p)
     if killed:
-        return CheckResult(False, MSG_LC_KILLED_BY_STOP, {**p, "image": image or c.image or "IMAGE"})
+        return CheckResult(False, MSG_LC_KILLED_BY_STOP,
+                           {**p, "image": rerun_image or image or c.image or "IMAGE"})
     return CheckResult(False, MSG_LC_STOPPED_NOT_KILLED, p)
 
 
@@ -1916,8 +1941,10 @@ def compose_project_running(
     has served an HTTP request (seen in its log); with ``started_again``, every service's
     container was stopped and started again (a ``die`` in its history: the same container,
     not a new one); each service in ``restarted`` was restarted (a ``restart`` event, as
-    ``docker compose restart`` makes). ``folder`` is where the learner keeps the compose file,
-    for messages (default ``~/PROJECT``).
+    ``docker compose restart`` makes), and on its own: the other services of ``services`` were
+    restarted fewer times (``docker compose restart`` without a service name restarts every
+    one; a ``restart api`` after it still passes). ``folder`` is where the learner keeps the
+    compose file, for messages (default ``~/PROJECT``).
     """
     folder = folder or f"~/{project}"
     p: dict[str, Any] = {"project": project, "folder": folder}
@@ -1950,6 +1977,15 @@ def compose_project_running(
         cs = running.get(service) or by_service.get(service) or []
         if not any("restart" in c.history for c in cs):
             return CheckResult(False, MSG_COMPOSE_NOT_RESTARTED, {"service": service})
+    if restarted:
+        def restarts(service: str) -> int:
+            return max((c.history.count("restart") for c in by_service.get(service) or []),
+                       default=0)
+        fewest = min(restarts(s) for s in restarted)
+        also = [s for s in services if s not in restarted and restarts(s) >= fewest]
+        if also:
+            return CheckResult(False, MSG_COMPOSE_RESTARTED_OTHERS,
+                               {"services": ", ".join(restarted), "others": ", ".join(also)})
     for service in answered or []:
         cs = by_service.get(service) or []
         if not any(c.http_requests for c in cs):
@@ -2202,6 +2238,9 @@ def container_created(state: EngineState, *, name: str, image: str,
                       if o.state == "created" and container_uses_image(state, o, image)), None)
         if other is not None:
             return CheckResult(False, MSG_CREATED_OTHER, {**p, "other": other.name})
+        if name in state.removed:
+            # Not no_container's "run it again": this step's container is created, not run.
+            return CheckResult(False, MSG_CREATED_REMOVED, p)
         return no_container(state, name)
     if not container_uses_image(state, c, image):
         return CheckResult(False, MSG_WRONG_IMAGE, {**p, "actual": c.image})
@@ -2321,13 +2360,16 @@ def _file(state: EngineState, path: str) -> FileObs:
     return next((f for f in state.files if f.path == path), FileObs(path=path))
 
 
-def _file_problem(state: EngineState, f: FileObs, p: dict[str, Any]) -> CheckResult | None:
+def _file_problem(state: EngineState, f: FileObs, p: dict[str, Any],
+                  attempt: Callable[[FileObs], bool]) -> CheckResult | None:
     """The first reason why ``f`` is not a readable archive (missing, not a regular file, a
-    broken gzip, not a tar), or None."""
+    broken gzip, not a tar), or None. When ``f`` is missing, the newest other archive in the
+    home folder is named only if ``attempt`` says it is the kind of archive ``f`` should be (an
+    image saved elsewhere is no attempt at an export): another step's file is not this one's."""
     if f.kind == "missing":
-        other = next((n for n in state.workspace if n != f.path), None)
-        if other is not None:
-            return CheckResult(False, MSG_FILE_OTHER, {**p, "found": _home(other)})
+        other = state.other_file
+        if other is not None and state.workspace[:1] == (other.path,) and attempt(other):
+            return CheckResult(False, MSG_FILE_OTHER, {**p, "found": _home(other.path)})
         return CheckResult(False, MSG_FILE_MISSING, p)
     if f.kind != "file":
         return CheckResult(False, MSG_FILE_NOT_REGULAR, {**p, "kind": f.kind})
@@ -2353,7 +2395,7 @@ def image_archive(
                else f"docker save {saved} -o {_home(path)}")
     p: dict[str, Any] = {"path": _home(path), "images": ", ".join(images), "example": example}
     f = _file(state, path)
-    problem = _file_problem(state, f, p)
+    problem = _file_problem(state, f, p, attempt=lambda other: other.manifest)
     if problem is not None:
         if gzip and problem.msg is MSG_FILE_NOT_TAR and not f.gzip:
             return CheckResult(False, MSG_FILE_NOT_GZIP, p)
@@ -2384,7 +2426,7 @@ def filesystem_archive(state: EngineState, *, path: str, container: str,
     p: dict[str, Any] = {"path": _home(path), "container": container, "holds": holds or "",
                          "example": f"docker export {container} -o {_home(path)}"}
     f = _file(state, path)
-    problem = _file_problem(state, f, p)
+    problem = _file_problem(state, f, p, attempt=lambda other: other.exported)
     if problem is not None:
         return problem
     if f.manifest:
@@ -2442,6 +2484,13 @@ def shell_commands(line: str) -> list[list[str]]:
     targets, leading variable assignments and prefixes such as ``sudo`` or ``time`` are dropped,
     and docker's management forms become the classic ones (``docker image history`` ->
     ``docker history``). A line that does not parse (an open quote) is split on blanks."""
+    return [words for words, _reader in shell_pipes(line)]
+
+
+def shell_pipes(line: str) -> list[tuple[list[str], list[str] | None]]:
+    """The simple commands of one line of shell as :func:`shell_commands` gives them, each with
+    the command its output is piped into (``|`` or ``|&``), or None: ``a | b && c`` gives
+    ``(a, b), (b, None), (c, None)``."""
     lex = shlex.shlex(line, posix=True, punctuation_chars=True)
     lex.whitespace_split = True
     try:
@@ -2449,6 +2498,7 @@ def shell_commands(line: str) -> list[list[str]]:
     except ValueError:
         tokens = line.split()
     commands: list[list[str]] = [[]]
+    piped: list[bool] = []  # whether commands[i] is piped into commands[i + 1]
     skip = False
     for tok in tokens:
         if skip:
@@ -2457,10 +2507,13 @@ def shell_commands(line: str) -> list[list[str]]:
             if "<" in tok or ">" in tok:
                 skip = True  # a redirection: its target is no argument
             else:
+                piped.append(tok in ("|", "|&"))
                 commands.append([])
         else:
             commands[-1].append(tok)
-    return [c for c in (_canonical(words) for words in commands) if c]
+    simple = [_canonical(words) for words in commands]
+    return [(words, simple[i + 1] or None if i < len(piped) and piped[i] else None)
+            for i, words in enumerate(simple) if words]
 
 
 def _first_line(text: str) -> str:
@@ -2483,6 +2536,7 @@ def _shown(line: str) -> str:
 def ran_command(
     state: EngineState, *, command: str, container: str | None = None,
     image: str | None = None, args: list[str] | None = None, example: str | None = None,
+    whole_output: bool = False,
 ) -> CheckResult:
     """Pass when the learner's shell history holds ``command`` (its first words, such as
     ``docker history``; docker's management forms count too), run on ``container`` (by name or
@@ -2490,9 +2544,13 @@ def ran_command(
     same image), with each string in ``args`` inside one of its words. For steps where only the
     command proves the step: reading an image's history leaves no trace in the engine.
 
+    With ``whole_output`` (a step that has the learner read what the command prints), its output
+    must not be piped into a command that shows only part of it (``| head -3``, ``| grep``):
+    only a pager or a copy (:data:`WHOLE_OUTPUT_READERS`) may read it.
+
     The latest command of the same program explains a miss: another docker command, the right one
-    on something else, or one run before the container existed. ``example`` is the command shown
-    to the learner (by default ``command`` and its target)."""
+    on something else, or one run before the container existed, or cut short. ``example`` is the
+    command shown to the learner (by default ``command`` and its target)."""
     want = _canonical(command.split())
     target = container or image or ""
     p: dict[str, Any] = {"example": example or f"{command} {target}".strip(),
@@ -2507,8 +2565,9 @@ def ran_command(
         if img is None:
             return CheckResult(False, MSG_IMAGE_MISSING, {"image": image})
 
-    def verdict(words: list[str], when: int) -> str:
-        """"ok", "early", "target" or "other" for one simple command of the same program."""
+    def verdict(words: list[str], reader: list[str] | None, when: int) -> str:
+        """"ok", "early", "target", "cut" or "other" for one simple command of the same program,
+        whose output goes to ``reader``."""
         if words[: len(want)] != want:
             return "other"
         rest = words[len(want):]
@@ -2521,24 +2580,28 @@ def ran_command(
             return "target"
         if c is not None and c.created and when and when < c.created:
             return "early"
+        if whole_output and reader is not None and reader[0] not in WHOLE_OUTPUT_READERS:
+            return "cut"
         return "ok"
 
     latest: tuple[str, str] | None = None
     for entry in reversed(state.shell_history):
         line = _first_line(entry.text)
-        for words in reversed(shell_commands(line)):
+        for words, reader in reversed(shell_pipes(line)):
             if words[0] != want[0]:
                 continue
-            v = verdict(words, entry.time)
+            v = verdict(words, reader, entry.time)
             if v == "ok":
                 return CheckResult(True, MSG_RAN_OK, {**p, "entry": _shown(line)})
             if latest is None:
-                latest = (v, line)
+                latest = (v, line, reader)
     if latest is None:
         return CheckResult(False, MSG_RAN_NONE, p)
-    v, line = latest
+    v, line, reader = latest
     if v == "early":
         return CheckResult(False, MSG_RAN_EARLY, {**p, "entry": _shown(line)})
+    if v == "cut" and reader is not None:
+        return CheckResult(False, MSG_RAN_CUT, {**p, "entry": _shown(line), "reader": reader[0]})
     if v == "target":
         return CheckResult(False, MSG_RAN_TARGET if target else MSG_RAN_ARGS,
                            {**p, "entry": _shown(line)})
@@ -2582,7 +2645,8 @@ REGISTRY: dict[str, CheckType] = {
     "containers_from_image": CheckType(containers_from_image, frozenset({"image"}),
                                        frozenset({"min_running"})),
     "container_lifecycle": CheckType(container_lifecycle, frozenset({"name", "command"}),
-                                     frozenset({"image"}), {"command": LIFECYCLE_COMMANDS},
+                                     frozenset({"image", "rerun_image"}),
+                                     {"command": LIFECYCLE_COMMANDS},
                                      reads_if=container_lifecycle_reads),
     "containers_published": CheckType(containers_published, frozenset({"image", "publish"}),
                                       frozenset({"container_port", "answered"})),
@@ -2610,7 +2674,7 @@ REGISTRY: dict[str, CheckType] = {
     "filesystem_archive": CheckType(filesystem_archive, frozenset({"path", "container"}),
                                     frozenset({"holds"}), reads=frozenset({"files"})),
     "ran_command": CheckType(ran_command, frozenset({"command"}),
-                             frozenset({"container", "image", "args", "example"}),
+                             frozenset({"container", "image", "args", "example", "whole_output"}),
                              reads=frozenset({"history"})),
     "compose_project_running": CheckType(
         compose_project_running, frozenset({"project", "services"}),

@@ -374,21 +374,36 @@ STAT_TIMEOUT_S = 5
 ARCHIVE_TIMEOUT_S = 15  # reading one archive (gzip test and listing, manifest); then cached
 
 # One exec (arguments: history bytes to read, 0 for none; names to list; the files): the
-# archive-like names at the top of /root (newest first), the tail of the history file, and a
-# stat line for each file. stat never follows the file itself, and the history file is read
-# only when it is a regular file, not a link.
+# archive-like names at the top of /root (newest first), then the name and stat line of the
+# newest of them that is none of the files, the tail of the history file, and a stat line for
+# each file. stat never follows the file itself, and the history file is read only when it is a
+# regular file, not a link.
 _STAT_SCRIPT = r"""
 cd /root || exit 0
+h=$1 n=$2
+shift 2
 echo '@ls'
-ls -1At 2>/dev/null | grep -E '\.(tar|tgz|gz)$' | head -n "$2"
-if [ "$1" -gt 0 ]; then
+ls -1At 2>/dev/null | grep -E '\.(tar|tgz|gz)$' | head -n "$n" | {
+  other=
+  while IFS= read -r f; do
+    printf '%s\n' "$f"
+    if [ -z "$other" ]; then
+      other=$f
+      for a in "$@"; do [ "${a#+}" = "$f" ] && other=; done
+    fi
+  done
+  if [ -n "$other" ]; then
+    printf '@other %s\n' "$other"
+    stat -c '%F|%s|%.9Y|%i' -- "$other" 2>/dev/null || echo missing
+  fi
+}
+if [ "$h" -gt 0 ]; then
   echo '@history'
   if [ -f .bash_history ] && [ ! -L .bash_history ]; then
-    tail -c "$1" .bash_history | base64 -w0
+    tail -c "$h" .bash_history | base64 -w0
   fi
   echo
 fi
-shift 2
 for a in "$@"; do
   p=${a#+}
   printf '@file %s\n' "$p"
@@ -515,10 +530,11 @@ def _image_events(api: docker.APIClient) -> tuple[ImageEvent, ...]:
 
 def _workspace(backend, sandbox_id: str, paths: tuple[str, ...], *, history: bool,
                texts: tuple[str, ...] = ()) -> dict:
-    """The files ``paths`` (plain names in /root), the other archive-like names there, and the
-    shell history when ``history``: keyword arguments for :class:`EngineState`. The files
-    ``texts`` (paths relative to /root) are read as text instead of as archives: their first
-    TEXT_MAX bytes (:attr:`labs.checks.FileObs.text`)."""
+    """The files ``paths`` (plain names in /root), the other archive-like names there (the
+    newest of them read as the files are: is it an attempt at one of them under another
+    name?), and the shell history when ``history``: keyword arguments for :class:`EngineState`.
+    The files ``texts`` (paths relative to /root) are read as text instead of as archives: their
+    first TEXT_MAX bytes (:attr:`labs.checks.FileObs.text`)."""
     texts = tuple(t for t in texts if t not in paths)
     res = backend.exec(sandbox_id, ["sh", "-c", f"TEXT_MAX={TEXT_MAX}\n" + _STAT_SCRIPT, "sh",
                                     str(HISTORY_BYTES if history else 0), str(MAX_LISTED),
@@ -528,10 +544,15 @@ def _workspace(backend, sandbox_id: str, paths: tuple[str, ...], *, history: boo
     history_b64 = ""
     stats: dict[str, str] = {}
     read: dict[str, str] = {}
+    other, other_stat = "", ""
     section, current = "", ""
     for line in res.output.splitlines():
         if line in ("@ls", "@history"):
             section = line
+        elif section == "@ls" and line.startswith("@other ") and not other:
+            section, other = "@other", line[len("@other "):]
+        elif section == "@other":
+            other_stat, section = line.strip(), ""
         elif line.startswith("@file "):
             section, current = "@file", line[len("@file "):]
         elif section == "@ls" and len(listed) < MAX_LISTED:
@@ -549,6 +570,9 @@ def _workspace(backend, sandbox_id: str, paths: tuple[str, ...], *, history: boo
     files = tuple(_file_obs(backend, sandbox_id, p, stats.get(p, "missing")) for p in paths)
     files += tuple(_text_obs(t, stats.get(t, "missing"), read.get(t)) for t in texts)
     out: dict = {"files": files, "workspace": tuple(n for n in listed if n not in paths)}
+    if paths and other and other not in paths and out["workspace"][:1] == (other,):
+        # Read only for the archive checks (they name it when it is an attempt at their file).
+        out["other_file"] = _file_obs(backend, sandbox_id, other, other_stat or "missing")
     if history:
         try:
             raw = base64.b64decode(history_b64, validate=False)

@@ -252,6 +252,31 @@ def test_the_ready_status_is_never_cut_short_at_1280_px(asgi_server, browser, dj
     ctx.close()
 
 
+def test_a_long_run_block_scrolls_beside_its_run_button_at_1280_px(asgi_server, browser,
+                                                                   django_user_model):
+    """At 1280 px a run block whose line is wider than the lesson scrolls sideways, and its text
+    ran under the run button drawn on top of it. The button now sits beside the scrolling box:
+    nothing of the text shows where the button is, whatever the scroll."""
+    ctx, page = _learner_on_lab(asgi_server, browser, django_user_model, lab="volumes",
+                                viewport=(1280, 720))
+    page.wait_for_selector(".run-block .run-button")
+    blocks = page.evaluate("""() => [...document.querySelectorAll('.run-block')].map(b => {
+        const pre = b.querySelector('pre'), btn = b.querySelector('.run-button');
+        if (!pre.clientWidth || pre.scrollWidth <= pre.clientWidth) return null;  // no scroll
+        const p = pre.getBoundingClientRect(), r = btn.getBoundingClientRect();
+        // Scrolled text shows across the pre's padding box (clientWidth, a whole number of
+        // pixels: 1 px of rounding allowed), its padding included.
+        const left = p.left + pre.clientLeft, right = left + pre.clientWidth - 1;
+        return {code: pre.innerText.slice(0, 50), over: r.left < right && r.right > left
+                && r.top < p.bottom && r.bottom > p.top};
+    }).filter(x => x)""")
+    assert blocks, "the premise: some run block of the volumes lab scrolls sideways at 1280 px"
+    assert not [b for b in blocks if b["over"]], blocks
+    page.locator(".run-block:has-text('docker run --name writer')").first.screenshot(
+        path=str(SHOTS / "run-block-1280.png"))
+    ctx.close()
+
+
 def test_a_stopped_sandbox_waits_for_start_again_instead_of_restarting(asgi_server, browser,
                                                                        django_user_model, backend):
     """The time limit (or the idle reaper) stops the sandbox while its lab is open: the page says

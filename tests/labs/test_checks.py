@@ -884,6 +884,26 @@ def test_compose_project_running_conditions_pass():
     assert res.passed and res.msg is checks.MSG_COMPOSE_RESTARTED_OK
 
 
+def test_compose_restart_of_one_service_is_not_a_restart_of_all():
+    """'docker compose restart' (no service name) restarts web and db too: the step restarts
+    api alone while the rest keep running. A 'restart api' after it passes."""
+    once = ("start", "die", "start", "restart")
+    everything = project(svc("web", history=once), svc("api", history=once),
+                         svc("db", history=once))
+    res = running(everything, restarted=["api"])
+    assert not res.passed and res.msg is checks.MSG_COMPOSE_RESTARTED_OTHERS
+    with override("en"):
+        assert ("web, db restarted as well as api: 'docker compose restart' without a service "
+                "name restarts every service") in res.message
+        assert "run 'docker compose restart api'" in res.message
+    with override("ko"):
+        assert "'docker compose restart api'" in res.message
+    then_api = project(svc("web", history=once), svc("api", history=(*once, "die", "start",
+                                                                      "restart")),
+                       svc("db", history=once))
+    assert running(then_api, restarted=["api"]).passed
+
+
 def test_compose_one_off_containers_and_other_projects_do_not_count():
     """'docker compose run' makes one-off containers; another project's services are not ours."""
     oneoff = project(svc("web"), svc("api"), svc("db", oneoff="True"))
@@ -1102,6 +1122,21 @@ def test_container_created(containers, msg):
     assert res.msg is msg and res.passed == (msg is checks.MSG_CREATED_OK)
 
 
+def test_container_created_removed_says_create_it_again():
+    """A step-web created and removed since: the advice is to create it again (the shared
+    "run it again" is the wrong command for this step), keeping the port the next step needs."""
+    state = EngineState(images=(NGINX,), removed=("step-web",))
+    res = checks.container_created(state, name="step-web", image="nginx:1.27",
+                                   publish={"80/tcp": 8085})
+    assert not res.passed and res.msg is checks.MSG_CREATED_REMOVED
+    with override("en"):
+        assert "Create it again with 'docker create --name step-web -p 8085:80 nginx:1.27'" \
+            in res.message
+        assert "Run it again" not in res.message
+    with override("ko"):
+        assert "'docker create --name step-web -p 8085:80 nginx:1.27'" in res.message
+
+
 def test_container_created_waits_until_it_has_stayed_created():
     """A container created moments ago may be 'docker run' between its create and its start."""
     fresh = EngineState(containers=(created(),), images=(NGINX,), observed_at=100.9)
@@ -1267,7 +1302,8 @@ SAVED = functools.partial(checks.FileObs, kind="file", size=2_158_080, tar=True,
     ((SAVED("busybox.tar", gzip=True, gzip_ok=False),), (), checks.MSG_FILE_BAD_GZIP),
 ])
 def test_image_archive(files, workspace, msg):
-    state = EngineState(files=files, workspace=workspace)
+    other = SAVED(workspace[0], repo_tags=("busybox:latest",)) if workspace else None
+    state = EngineState(files=files, workspace=workspace, other_file=other)
     res = checks.image_archive(state, path="busybox.tar", images=["busybox"])
     assert res.msg is msg and res.passed == (msg is checks.MSG_ARCHIVE_OK)
 
@@ -1278,10 +1314,40 @@ def test_image_archive_names_what_it_found():
     with override("en"):
         assert "~/base.tar holds busybox:latest, but not alpine" in res.message
         assert "'docker save busybox alpine -o ~/base.tar'" in res.message
-    other = checks.image_archive(EngineState(workspace=("bb.tar",)), path="busybox.tar",
-                                 images=["busybox"])
+    bb = SAVED("bb.tar", repo_tags=("busybox:latest",))
+    other = checks.image_archive(EngineState(workspace=("bb.tar",), other_file=bb),
+                                 path="busybox.tar", images=["busybox"])
     with override("en"):
         assert "There is no ~/busybox.tar, but there is ~/bb.tar" in other.message
+
+
+@pytest.mark.parametrize("found,named", [
+    (SAVED("bakery.tar", manifest=False, exported=True), True),
+    # An image saved for another step (lab 5's alpine, gzip-compressed) is no export.
+    (SAVED("alpine.tgz", gzip=True, gzip_ok=True, repo_tags=("alpine:latest",)), False),
+    (checks.FileObs("big.tar", kind="file", unread=True), False),  # not read in time: unknown
+    (None, False),  # not read at all
+])
+def test_a_missing_archive_names_another_file_only_when_it_is_an_attempt_at_it(found, named):
+    """Lab 5's export step said "There is no ~/bakery-fs.tar, but there is ~/alpine.tgz", an
+    image the learner had saved for another step: only an archive of the kind the step makes
+    is named as its file under another name."""
+    name = found.path if found is not None else "alpine.tgz"
+    state = EngineState(workspace=(name, "older.tar"), other_file=found)
+    res = checks.filesystem_archive(state, path="bakery-fs.tar", container="bakery")
+    assert not res.passed
+    with override("en"):
+        if named:
+            assert res.msg is checks.MSG_FILE_OTHER
+            assert f"There is no ~/bakery-fs.tar, but there is ~/{name}" in res.message
+        else:
+            assert res.msg is checks.MSG_FILE_MISSING and name not in res.message
+            assert res.message == ("There is no file ~/bakery-fs.tar yet. Make it with "
+                                   "'docker export bakery -o ~/bakery-fs.tar'.")
+    # The other way round: an export is no attempt at a saved image.
+    res = checks.image_archive(state, path="alpine.tar.gz", images=["alpine"], gzip=True)
+    assert res.msg is (checks.MSG_FILE_OTHER if found is not None and found.manifest
+                       else checks.MSG_FILE_MISSING)
 
 
 def test_image_archive_gzip():
@@ -1435,6 +1501,41 @@ def test_ran_command_quotes_long_commands_shortly():
     res = checks.ran_command(EngineState(shell_history=long), command="docker version")
     with override("en"):
         assert len(res.message) < 200 and "…" in res.message
+
+
+@pytest.mark.parametrize("line,msg", [
+    ("docker info", checks.MSG_RAN_OK),
+    ("docker system info", checks.MSG_RAN_OK),
+    ("docker info | less", checks.MSG_RAN_OK),
+    ("docker info 2>&1 | tee info.txt", checks.MSG_RAN_OK),
+    ("docker info > info.txt", checks.MSG_RAN_OK),
+    ("docker info | head -3", checks.MSG_RAN_CUT),
+    ("docker info |& grep Storage", checks.MSG_RAN_CUT),
+    ("docker info | tail -n 5 && echo done", checks.MSG_RAN_CUT),
+])
+def test_ran_command_with_whole_output_refuses_an_output_cut_short(line, msg):
+    """Lab 4 has the learner read the lines under 'Server:' of 'docker info': 'docker info |
+    head -3' shows only the client's part, and passed the step."""
+    state = EngineState(shell_history=hist((5, line)))
+    res = checks.ran_command(state, command="docker info", whole_output=True)
+    assert res.msg is msg and res.passed is (msg is checks.MSG_RAN_OK)
+    if msg is checks.MSG_RAN_CUT:
+        reader = checks.shell_pipes(line)[0][1][0]
+        with override("en"):
+            assert f"You ran '{line}', but {reader} showed only part of its output" in res.message
+            assert f"run 'docker info' without '| {reader}'" in res.message
+        with override("ko"):
+            assert f"'| {reader}'" in res.message
+    # Without whole_output, any reader will do; a full run after a cut one still passes.
+    assert checks.ran_command(state, command="docker info").passed
+    later = EngineState(shell_history=hist((5, line), (6, "docker info")))
+    assert checks.ran_command(later, command="docker info", whole_output=True).passed
+
+
+def test_shell_pipes_pair_each_command_with_its_reader():
+    assert checks.shell_pipes("a | b -x && c; d |& e") == [
+        (["a"], ["b", "-x"]), (["b", "-x"], None), (["c"], None), (["d"], ["e"]), (["e"], None)]
+    assert checks.shell_commands("a | b && c") == [["a"], ["b"], ["c"]]
 
 
 def test_ran_command_spec_is_validated():
@@ -2028,6 +2129,34 @@ def test_lifecycle_stop_with_no_grace_time_is_a_stop_not_a_kill():
     stop_start_kill = life("exited", ("start", "die", "stop", "start", "die"), exit_code=137)
     state = EngineState(containers=(stop_start_kill,), images=(NGINX,))
     assert checks.container_lifecycle(state, name="life", command="kill", image="nginx").passed
+
+
+@pytest.mark.parametrize("gone", [True, False])
+def test_lifecycle_kill_advice_runs_the_labs_image_not_the_learners(gone):
+    """The kill step takes life from any image (a test kills a busybox life on purpose), but its
+    advice to run life again names the lab's image (rerun_image), not the busybox used."""
+    bb = {"image": "busybox", "image_id": "sha256:bbb"}
+    if gone:  # 'docker rm -f life': killed and removed in one go
+        ended = dataclasses.replace(gone_life(137), **bb, died_at=KILLED_AT)
+        state = EngineState(images=(NGINX,), removed=("life",), gone=(ended,),
+                            shell_history=hist((1000, "docker rm -f life")))
+        msg = checks.MSG_LC_KILLED_BY_RM
+    else:  # 'docker stop -t 0 life'
+        state = EngineState(containers=(dataclasses.replace(STOPPED_AT_ONCE, **bb),),
+                            images=(NGINX,))
+        msg = checks.MSG_LC_KILLED_BY_STOP
+    res = checks.container_lifecycle(state, name="life", command="kill", rerun_image="nginx")
+    assert not res.passed and res.msg is msg
+    with override("en"):
+        assert "'docker run -d --name life nginx'" in res.message and "busybox" not in res.message
+    # Without it, the advice keeps the container's own image (no lab image to name).
+    res = checks.container_lifecycle(state, name="life", command="kill")
+    with override("en"):
+        assert "'docker run -d --name life busybox'" in res.message
+    # And the check still takes any image: a busybox life killed with 'docker kill' passes.
+    killed = dataclasses.replace(KILLED, **bb)
+    assert checks.container_lifecycle(EngineState(containers=(killed,)), name="life",
+                                      command="kill", rerun_image="nginx").passed
 
 
 def test_lifecycle_stop_with_no_grace_time_then_rm_is_no_kill():

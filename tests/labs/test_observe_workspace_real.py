@@ -59,8 +59,11 @@ def test_files_are_read_as_what_they_are(backend, sandbox):
     assert files["link.tar"].kind == "link" and files["link.tar"].repo_tags == ()
     assert files["fifo.tar"].kind == "other" and files["dir.tar"].kind == "dir"
     assert files["absent.tar"].kind == "missing"
-    # Names no check of the lab asks for are listed (newest first) for "did you mean" hints.
+    # Names no check of the lab asks for are listed (newest first) for "did you mean" hints,
+    # and the newest is read too: is it an attempt at a file a check asks for?
     assert state.workspace == ("other.tar",)
+    assert state.other_file is not None and state.other_file.path == "other.tar"
+    assert state.other_file.repo_tags == ("busybox:latest",)
 
 
 def test_a_changed_file_is_read_again(backend, sandbox):

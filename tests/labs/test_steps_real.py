@@ -247,6 +247,8 @@ def test_docker_stop_with_no_grace_time_is_no_kill(backend, sandbox):
     with override("en"):
         assert not res.passed and res.msg is checks.MSG_LC_KILLED_BY_STOP, res.message
         assert "exit code" not in res.message and "use 'docker kill life'" in res.message
+        # Its advice runs life from the lab's nginx, not from this busybox.
+        assert "'docker run -d --name life nginx'" in res.message, res.message
     assert _judge(backend, sandbox, lab, stop).passed  # it was 'docker stop', with no grace time
     _run(backend, sandbox, ["docker start life", "docker kill life"])
     res = _judge(backend, sandbox, lab, kill)
