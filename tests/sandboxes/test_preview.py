@@ -204,27 +204,71 @@ def test_the_link_forwards_a_post_with_its_body_and_the_apps_cookies(client, stu
     assert again.startswith(stable)
 
 
-# Answers the request line it received, as sent (busybox httpd would decode it first).
-REQUEST_LINE_APP = r"""
-cat > /echo.sh <<'EOS'
+# Raw answers no well-behaved server gives, by path; any other path gets the request line it
+# came with, as sent (busybox httpd would decode it first).
+RAW_APP = r"""
+cat > /raw.sh <<'EOS'
 #!/bin/sh
 read -r line
-printf 'HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\n%s\n' "$(echo "$line" | tr -d '\r')"
+case "$line" in
+  *" /far "*) printf 'HTTP/1.0 302 Found\r\nLocation: http://localhost:99999/x\r\n\r\n' ;;
+  *" /v6 "*) printf 'HTTP/1.0 302 Found\r\nLocation: http://[::1/x\r\n\r\n' ;;
+  *" /weird "*) printf 'HTTP/1.0 600 Weird\r\nContent-Type: text/plain\r\n\r\nweird\n' ;;
+  *" /cookies "*) printf 'HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n%b%b%b\r\ncookies\n' \
+      'Set-Cookie: odd=1; SameSite=Foo\r\n' 'Set-Cookie: eons=1; Max-Age=99999999999999\r\n' \
+      'Set-Cookie: fine=1\r\n' ;;
+  *" /silent "*) sleep 30 ;;
+  *) printf 'HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\n%s\n' "$(echo "$line" | tr -d '\r')" ;;
+esac
 EOS
-chmod +x /echo.sh
-exec nc -ll -p 8097 -e /echo.sh
+chmod +x /raw.sh
+exec nc -ll -p 8097 -e /raw.sh
 """
 
 
 def test_the_path_reaches_the_app_as_the_browser_encoded_it(client, student, app, backend):
     """An encoded "?" or space in the path stays part of the path (the view sees it decoded:
     sent as it is, "a?b c" made a query of half the path and a broken request line)."""
-    serve_in_sandbox(backend, app.id, "echo", 8097, REQUEST_LINE_APP)
+    serve_in_sandbox(backend, app.id, "raw", 8097, RAW_APP)
     client.force_login(student)
     link = _link(client, student, 8097)
     resp = _fetch(client, "get", link + "x/a%3Fb%20c?q=1")
     assert resp.status_code == 200
     assert _text(resp) == "GET /x/a%3Fb%20c?q=1 HTTP/1.1\n", _text(resp)
+    # The same through the entry URL, which redirects to a link: the path stays encoded there.
+    entry = client.get(_url(student, 8097, "x/a%3Fb%23c"), {"q": "1"})
+    assert entry.status_code == 302 and entry["Location"].endswith("/x/a%3Fb%23c?q=1"), entry["Location"]
+
+
+def test_odd_answers_of_the_app_get_a_clear_message_and_give_their_place_back(
+        client, student, app, backend, monkeypatch):
+    """A redirect to a port out of range (once a 500 that kept the request's place for good:
+    eight of them and the sandbox's every preview got 429), a status Django cannot send, cookies
+    Django refuses, an app that never answers: each gets the learner a clear answer, and every
+    request gives its place back."""
+    from webapp.sandboxes import views
+
+    serve_in_sandbox(backend, app.id, "raw", 8097, RAW_APP)
+    client.force_login(student)
+    link = _link(client, student, 8097)
+    with translation.override("en"):
+        for _ in range(views.PREVIEW_PER_SANDBOX + 1):
+            far = _fetch(client, "get", link + "far", HTTP_ACCEPT_LANGUAGE="en")
+            assert far.status_code == 502 and b"the preview does not follow it" in far.body, far.body
+        v6 = _fetch(client, "get", link + "v6", HTTP_ACCEPT_LANGUAGE="en")  # httpx refuses it
+        assert v6.status_code == 502 and b"not with an HTTP answer" in v6.body, v6.body
+        assert b"location" in v6.body.lower() and b"Nothing answers" not in v6.body
+        weird = _fetch(client, "get", link + "weird", HTTP_ACCEPT_LANGUAGE="en")
+        assert weird.status_code == 502 and b"not with an HTTP answer" in weird.body, weird.body
+        assert b"status 600" in weird.body
+        cookies = _fetch(client, "get", link + "cookies", HTTP_ACCEPT_LANGUAGE="en")
+        assert cookies.status_code == 200 and cookies.body == b"cookies\n"
+        assert "fine" in cookies.cookies and "odd" not in cookies.cookies and "eons" not in cookies.cookies
+        assert cookies.cookies["fine"]["path"] == "/".join(link.split("/")[:4]) + "/"
+        monkeypatch.setattr(views, "PREVIEW_TIMEOUT", 1.0)
+        silent = _fetch(client, "get", link + "silent", HTTP_ACCEPT_LANGUAGE="en")
+        assert silent.status_code == 504 and b"more than 1 seconds" in silent.body, silent.body
+    assert student.pk not in views._streams
 
 
 def test_a_link_shows_pages_only_to_its_viewer(client, student, app):
@@ -266,7 +310,8 @@ def test_headers_that_act_on_bungeo_and_redirects_out_of_the_sandbox_are_not_pas
         assert "Location" not in resp.headers
 
 
-def test_a_tampered_expired_or_oversized_request_is_refused(client, student, app, monkeypatch):
+def test_a_tampered_expired_or_oversized_request_is_refused(client, student, app, monkeypatch,
+                                                           settings):
     from webapp.sandboxes import views
 
     client.force_login(student)
@@ -275,9 +320,11 @@ def test_a_tampered_expired_or_oversized_request_is_refused(client, student, app
     assert client.get(link.replace(sig, sig[:-2] + "xx")).status_code == 404
     owner, port, viewer = who.split(".")
     assert client.get(link.replace(who, f"{owner}.8080.{viewer}")).status_code == 404  # another port
-    big = client.post(link + "cgi-bin/app", data=b"x" * (views.PREVIEW_BODY_MAX + 1),
+    most = views._preview_body_max()  # the server's request limit, if lower (4 MB here)
+    assert most == min(views.PREVIEW_BODY_MAX, settings.BUNGEO_REQUEST_MAX_BYTES)
+    big = client.post(link + "cgi-bin/app", data=b"x" * (most + 1),
                       content_type="application/octet-stream", HTTP_ACCEPT_LANGUAGE="en")
-    assert big.status_code == 413 and b"larger than 10 MB" in big.content
+    assert big.status_code == 413 and f"larger than {most // 2 ** 20} MB".encode() in big.content
     monkeypatch.setattr(views, "PREVIEW_LINK_S", -1)  # every link has expired
     # Logged in as its viewer: a fresh link (the query kept). Anyone else: open the port again.
     resp = client.get(link + "cgi-bin/app?a=1")
@@ -349,3 +396,23 @@ def test_the_server_relays_a_bounded_number_of_previews_in_all(monkeypatch):
             views._give_stream(o)
     assert views._take_stream(555004)
     views._give_stream(555004)
+
+
+def test_a_request_past_the_limit_costs_no_sandbox_lookup(client, student, monkeypatch):
+    """The 429 comes before the sandbox's lookup (a Docker API call in the thread pool the
+    terminals share): a flood of refused requests takes none of those threads."""
+    from webapp.sandboxes import views
+
+    looked_up = []
+    monkeypatch.setattr(views, "get_backend", lambda: looked_up.append(1))
+    client.force_login(student)
+    link = _link(client, student, 8080)
+    for _ in range(views.PREVIEW_PER_SANDBOX):
+        assert views._take_stream(student.pk)
+    try:
+        resp = _fetch(client, "get", link, HTTP_ACCEPT_LANGUAGE="en")
+    finally:
+        for _ in range(views.PREVIEW_PER_SANDBOX):
+            views._give_stream(student.pk)
+    assert resp.status_code == 429 and looked_up == []
+    assert student.pk not in views._streams

@@ -93,12 +93,14 @@ def _streams_full_message(owner_id: int) -> HttpResponse:
     server's PREVIEW_TOTAL are under way)."""
     with _streams_lock:
         own = _streams.get(owner_id, 0)
+    # DEBUG: a page that asks for many things at once gets many of these, and a flood more.
     if own >= PREVIEW_PER_SANDBOX:
         return _preview_message(429, _("Too many requests to this sandbox are under way at once "
                                        "(at most %(n)s). Wait for them to finish, then reload.")
-                                % {"n": PREVIEW_PER_SANDBOX})
+                                % {"n": PREVIEW_PER_SANDBOX}, level=logging.DEBUG)
     return _preview_message(503, _("The server is relaying as many previews as it can at once "
-                                   "(%(n)s). Try again in a moment.") % {"n": PREVIEW_TOTAL})
+                                   "(%(n)s). Try again in a moment.") % {"n": PREVIEW_TOTAL},
+                            level=logging.DEBUG)
 
 
 def _close_later(loop: asyncio.AbstractEventLoop, *closables) -> None:
@@ -162,6 +164,9 @@ class _Relay:
     __del__ = close
 
 
+# The headers of the browser's request that reach the app (with its own cookies, not bungeo's).
+PREVIEW_FORWARD_HEADERS = {"accept", "accept-language", "content-type", "user-agent", "range",
+                           "if-range"}
 # The headers of the app's answer that reach the browser; every other one is dropped. An
 # allowlist, because some headers act on bungeo's whole origin: Clear-Site-Data would log the
 # viewer (staff too) out of bungeo, WWW-Authenticate would open a password prompt under
@@ -175,18 +180,19 @@ PREVIEW_PASS_HEADERS = {"content-type", "content-language", "content-encoding",
 PREVIEW_CSP = "sandbox allow-scripts allow-forms allow-popups allow-modals"
 
 
-def _preview_message(status: int, text: str) -> HttpResponse:
+def _preview_message(status: int, text: str, *, level: int = logging.INFO) -> HttpResponse:
     """A small page telling the learner why the preview has nothing to show (``status``: 400 a
     bad port, 403 an expired link or a form from elsewhere, 405 a method not forwarded, 413 a
-    body over the limit, 502 nothing listens or the app redirects out of the sandbox, 503 the
-    sandbox is not running). These are a learner's everyday
-    situations, not server faults: logged at INFO here, and marked as logged so that Django's
-    request logger does not report each as an ERROR with a 5xx."""
+    body over the limit, 429 too many requests to this sandbox, 502 nothing listens, the app's
+    answer is no HTTP or it redirects out of the sandbox, 503 the sandbox is not running or the
+    server relays all it may, 504 the app does not answer in time). These are a learner's
+    everyday situations, not server faults: logged at ``level`` (INFO) here, and marked as
+    logged so that Django's request logger does not report each as an ERROR with a 5xx."""
     body = (f'<!doctype html><meta charset="utf-8"><title>bungeo</title>'
             f'<p style="font:16px sans-serif;margin:2em">{escape(text)}</p>')
     resp = HttpResponse(body, status=status)
     resp["Content-Security-Policy"] = PREVIEW_CSP
-    log.info("preview answered %s: %s", status, text)
+    log.log(level, "preview answered %s: %s", status, text)
     resp._has_been_logged = True  # django.utils.log.log_response skips a logged response
     return resp
 
@@ -238,8 +244,24 @@ async def _relay(upstream):
 PREVIEW_LINK_S = 8 * 3600
 PREVIEW_LINK_SALT = "bungeo.sandboxes.preview-link"
 PREVIEW_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
-PREVIEW_BODY_MAX = 10 * 2 ** 20  # bytes of a request body forwarded to the learner's app
+PREVIEW_BODY_MAX = 10 * 2 ** 20  # bytes of a request body forwarded to the learner's app, at most
+
+
+def _preview_body_max() -> int:
+    """Bytes of a request body the preview forwards: PREVIEW_BODY_MAX, or less when the server
+    takes less of any request (BUNGEO_REQUEST_MAX_BYTES, webapp.middleware), so that the page
+    and the docs say the limit that applies."""
+    return min(PREVIEW_BODY_MAX, settings.BUNGEO_REQUEST_MAX_BYTES)
 PATH_SAFE = "/:@!$&'()*+,;=-._~"  # "/", pchar's sub-delims, ":" and "@" (RFC 3986, section 3.3)
+
+
+def _encoded(path: str) -> str:
+    """``path`` as Django's URL resolver gives it (decoded: "%3F" is "?" there) encoded again,
+    so that it stays a path in a URL: its "?", "#", spaces and non-ASCII characters
+    percent-encoded, what a path segment may hold as it is left (RFC 3986, section 3.3)."""
+    from urllib.parse import quote
+
+    return quote(path, safe=PATH_SAFE)
 
 
 def _bungeo_cookie_names() -> frozenset[str]:
@@ -273,7 +295,9 @@ def _may_preview(viewer, owner) -> bool:
 def _wants_a_page(request: HttpRequest) -> bool:
     """Whether the request loads a page (a document) rather than something a page uses: it
     accepts HTML, as browsers' navigations do (images, scripts and fetch() ask for other
-    types), or it names no type at all (curl)."""
+    types), or it names no type at all. curl and a bare fetch() ask for ``*/*``: not a page, so
+    a link works for them without the session, as for the page's images (the link is the
+    credential)."""
     accept = request.headers.get("Accept", "")
     return not accept or "text/html" in accept
 
@@ -294,12 +318,13 @@ def preview(request: HttpRequest, user_id: int, port: int, path: str = "") -> Ht
     if not _may_preview(request.user, owner) or not 1 <= port <= 65535:
         raise Http404
     query = request.META.get("QUERY_STRING", "")
-    return redirect(preview_link(user_id, port, request.user.pk) + path + (f"?{query}" if query else ""))
+    return redirect(preview_link(user_id, port, request.user.pk) + _encoded(path)
+                    + (f"?{query}" if query else ""))
 
 
 @csrf_exempt  # the link authenticates the request; no bungeo state changes behind it
 async def preview_by_link(request: HttpRequest, who: str, sig: str, path: str = "") -> HttpResponse:
-    """Forward a request (PREVIEW_METHODS, a body up to PREVIEW_BODY_MAX bytes) through a preview
+    """Forward a request (PREVIEW_METHODS, a body up to :func:`_preview_body_max` bytes) through a preview
     link to the learner's sandbox and stream the answer back (bodies cut at PREVIEW_MAX_BYTES,
     PREVIEW_TIMEOUT seconds per read).
 
@@ -336,7 +361,7 @@ async def preview_by_link(request: HttpRequest, who: str, sig: str, path: str = 
         if request.method == "GET" and user.is_authenticated and user.pk == viewer_id:
             from django.urls import reverse
 
-            fresh = reverse("sandboxes:preview_root", args=[owner_id, port]) + path
+            fresh = reverse("sandboxes:preview_root", args=[owner_id, port]) + _encoded(path)
             return redirect(fresh + (f"?{query}" if query else ""))
         return _preview_message(403, _("This preview link has expired. Open the port again from "
                                        "the lab page."))
@@ -363,10 +388,11 @@ async def preview_by_link(request: HttpRequest, who: str, sig: str, path: str = 
         length = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
         length = 0
-    body = request.read(PREVIEW_BODY_MAX + 1) if request.method not in ("GET", "HEAD") else b""
-    if length > PREVIEW_BODY_MAX or len(body) > PREVIEW_BODY_MAX:
+    most = _preview_body_max()
+    body = request.read(most + 1) if request.method not in ("GET", "HEAD") else b""
+    if length > most or len(body) > most:
         return _preview_message(413, _("The request is larger than %(mb)d MB, the most the "
-                                       "preview forwards.") % {"mb": PREVIEW_BODY_MAX // 2 ** 20})
+                                       "preview forwards.") % {"mb": most // 2 ** 20})
     root = request.path[: len(request.path) - len(path)] if path else request.path
     return await _forward(request, owner, viewer, port, path, root, body)
 
@@ -425,13 +451,32 @@ def _preview_location(location: str, root: str, address: str, port: int) -> str 
 
 
 async def _forward(request: HttpRequest, owner, viewer, port: int, path: str, root: str,
-             body: bytes) -> HttpResponse:
+                   body: bytes) -> HttpResponse:
     """Send the request to ``port`` of ``owner``'s sandbox and stream its answer back
     (``root``: the path of the preview link, ending in "/"), with httpx's asynchronous client
     (https://www.python-httpx.org/async/): no redirect followed, no proxy from the environment,
-    PREVIEW_TIMEOUT seconds to connect and for each read."""
+    PREVIEW_TIMEOUT seconds to connect and for each read. The request's place
+    (:func:`_take_stream`) is taken before anything else (the sandbox's lookup takes a thread of
+    the pool terminals share) and given back on every way out but a relayed answer, whose
+    :class:`_Relay` gives it back."""
+    if not _take_stream(owner.pk):
+        return _streams_full_message(owner.pk)
+    held: dict = {}
+    try:
+        return await _send(request, owner, viewer, port, path, root, body, held)
+    finally:  # an answer of bungeo's own, an error, or the client gone (cancelled)
+        if "relay" not in held:
+            _give_stream(owner.pk)
+            if "client" in held:  # closing the client closes its connection
+                _close_later(asyncio.get_running_loop(), held["client"])
+
+
+async def _send(request: HttpRequest, owner, viewer, port: int, path: str, root: str,
+                body: bytes, held: dict) -> HttpResponse:
+    """:func:`_forward`'s work, once its place is taken. Puts the httpx client it opens in
+    ``held["client"]``, and the :class:`_Relay` of a relayed answer in ``held["relay"]`` (which
+    then owns the place and the connection)."""
     from http.cookies import CookieError, SimpleCookie
-    from urllib.parse import quote
 
     import httpx
     from django.http import StreamingHttpResponse
@@ -445,28 +490,22 @@ async def _forward(request: HttpRequest, owner, viewer, port: int, path: str, ro
     if sb is None or not sb.running or not sb.address:
         return _preview_message(503, MSG_NOT_RUNNING_START)
     query = request.META.get("QUERY_STRING", "")
-    # ``path`` comes decoded from the URL ("%3F" is "?" here): encoded again, so that it stays
-    # a path (RFC 3986, section 3.3: the characters a path segment may hold as they are).
-    url = f"http://{sb.address}:{port}/{quote(path, safe=PATH_SAFE)}" + (f"?{query}" if query else "")
-    headers = {k: v for k, v in request.headers.items()
-               if k.lower() in ("accept", "accept-language", "content-type", "user-agent")}
+    url = f"http://{sb.address}:{port}/{_encoded(path)}" + (f"?{query}" if query else "")
+    headers = {k: v for k, v in request.headers.items() if k.lower() in PREVIEW_FORWARD_HEADERS}
     ours = _bungeo_cookie_names()
     cookies = "; ".join(f"{k}={v}" for k, v in request.COOKIES.items() if k not in ours)
     if cookies:
         headers["Cookie"] = cookies
     headers["Accept-Encoding"] = "identity"  # httpx would ask for gzip on its own
-    if not _take_stream(owner.pk):
-        return _streams_full_message(owner.pk)
-    client = httpx.AsyncClient(timeout=httpx.Timeout(PREVIEW_TIMEOUT), follow_redirects=False,
-                               trust_env=False)
+    # verify=False: plain http only, and building a TLS context (certifi's CA bundle) took
+    # 25 ms of the event loop per request, which every other learner's page waited for.
+    client = held["client"] = httpx.AsyncClient(
+        timeout=httpx.Timeout(PREVIEW_TIMEOUT), follow_redirects=False, trust_env=False,
+        verify=False)
     try:
         upstream = await client.send(client.build_request(request.method, url, headers=headers,
                                                           content=body or None), stream=True)
-    except BaseException as exc:
-        _give_stream(owner.pk)
-        _close_later(asyncio.get_running_loop(), client)
-        if not isinstance(exc, httpx.HTTPError):
-            raise  # cancelled: the client left while the app had not answered
+    except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
         log.info("preview %s failed: %s", url, exc)
         if viewer.pk != owner.pk:  # staff looking at a learner's sandbox
             return _preview_message(502, _(
@@ -475,17 +514,29 @@ async def _forward(request: HttpRequest, owner, viewer, port: int, path: str, ro
         return _preview_message(502, _(
             "Nothing answers on port %(port)s of your sandbox. Is a container publishing it "
             "(for example: docker run -d -p %(port)s:80 nginx)?") % {"port": port})
+    except httpx.TimeoutException as exc:
+        log.info("preview %s timed out: %s", url, exc)
+        return _preview_message(504, _(
+            "The app on port %(port)s took more than %(s)d seconds to answer.") % {
+                "port": port, "s": PREVIEW_TIMEOUT})
+    except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:
+        log.info("preview %s: not an HTTP answer: %s", url, exc)
+        return _bad_answer(port, exc)
 
+    if not 100 <= upstream.status_code <= 599:  # what Django (and HTTP, RFC 9110 15) can send
+        return _bad_answer(port, f"status {upstream.status_code}")
     location = upstream.headers.get("Location")
     if location is not None:
-        inside = _preview_location(location, root, sb.address, port)
+        try:
+            inside = _preview_location(location, root, sb.address, port)
+        except ValueError:  # not a URL (a port out of range, a broken IPv6 address)
+            inside = None
         if inside is None:
-            _give_stream(owner.pk)
-            _close_later(asyncio.get_running_loop(), upstream, client)
             return _preview_message(502, _("The app sent the browser to %(url)s, outside port "
                                            "%(port)s of the sandbox: the preview does not follow "
                                            "it.") % {"url": location[:200], "port": port})
-    resp = StreamingHttpResponse(_Relay(upstream, client, owner.pk), status=upstream.status_code)
+    relay = held["relay"] = _Relay(upstream, client, owner.pk)
+    resp = StreamingHttpResponse(relay, status=upstream.status_code)
     for k, v in upstream.headers.items():
         if k.lower() in PREVIEW_PASS_HEADERS:
             resp[k] = v
@@ -500,14 +551,28 @@ async def _forward(request: HttpRequest, owner, viewer, port: int, path: str, ro
             continue
         for morsel in jar.values():
             kwargs = _rewrite_cookie(morsel, cookie_path)
-            if kwargs is not None:
+            if kwargs is None:
+                continue
+            try:
                 resp.set_cookie(**kwargs)
+            except ValueError:  # an attribute Django refuses (SameSite=Foo, a Max-Age of eons)
+                # set_cookie stored the cookie before it checked the attributes: without its
+                # path (the link's), the browser would keep it under the request's own path.
+                resp.cookies.pop(kwargs["key"], None)
+                log.info("preview %s: a cookie dropped: %s", url, raw[:200])
     resp["Content-Security-Policy"] = PREVIEW_CSP
     resp["X-Content-Type-Options"] = "nosniff"
     resp["Cache-Control"] = "no-store"
     resp["Referrer-Policy"] = "no-referrer"  # the link is a credential
     resp["Access-Control-Allow-Origin"] = "*"  # the page's own fetch() (see _cors_preflight)
     return resp
+
+
+def _bad_answer(port: int, why) -> HttpResponse:
+    """502: something answers on ``port``, but not with an HTTP answer bungeo can pass on."""
+    return _preview_message(502, _(
+        "Port %(port)s of the sandbox answered, but not with an HTTP answer the preview can pass "
+        "on (%(why)s).") % {"port": port, "why": str(why)[:200]})
 
 
 @require_POST
