@@ -89,6 +89,25 @@ def _quote(script: str) -> str:
     return "'" + script.replace("'", "'\"'\"'") + "'"
 
 
+def _hold_open(asgi_server: str, cookie: str, link: str, n: int, held: list) -> None:
+    """Open ``n`` requests of the slow app's link, each read up to its first part, adding each
+    (connection, response) to ``held`` (the caller closes them)."""
+    base = urlsplit(asgi_server)
+    for _ in range(n):
+        conn = http.client.HTTPConnection(base.hostname, base.port, timeout=8)
+        conn.request("GET", link, headers={"Cookie": cookie})
+        resp = conn.getresponse()
+        held.append((conn, resp))
+        assert resp.status == 200 and b"first-part" in resp.read1(1024)
+
+
+def _finish(backend, sb, held: list) -> None:
+    """Let the slow app send its second part, and read it from every held response."""
+    inner_sh(backend, sb.id, "docker exec slow touch /tmp/go", timeout=30)
+    for _conn, resp in held:
+        assert resp.read().endswith(b"second-part\n")
+
+
 def test_one_sandbox_gets_a_bounded_number_of_requests_at_once(asgi_server, backend, student,
                                                                 client):
     """An app that keeps its answers open (one byte every few seconds, in the attack): past
@@ -101,21 +120,14 @@ def test_one_sandbox_gets_a_bounded_number_of_requests_at_once(asgi_server, back
     base = urlsplit(asgi_server)
     held = []
     try:
-        for _ in range(views.PREVIEW_PER_SANDBOX):
-            conn = http.client.HTTPConnection(base.hostname, base.port, timeout=8)
-            conn.request("GET", link, headers={"Cookie": cookie})
-            resp = conn.getresponse()
-            assert resp.status == 200 and b"first-part" in resp.read1(1024)
-            held.append((conn, resp))
+        _hold_open(asgi_server, cookie, link, views.PREVIEW_PER_SANDBOX, held)
         conn = http.client.HTTPConnection(base.hostname, base.port, timeout=8)
         conn.request("GET", link, headers={"Cookie": cookie, "Accept-Language": "en"})
         resp = conn.getresponse()
         assert resp.status == 429, resp.status
         assert f"at most {views.PREVIEW_PER_SANDBOX}" in resp.read().decode()
         conn.close()
-        inner_sh(backend, sb.id, "docker exec slow touch /tmp/go", timeout=30)
-        for _conn, resp in held:
-            assert resp.read().endswith(b"second-part\n")
+        _finish(backend, sb, held)
     finally:
         for conn, _resp in held:
             conn.close()
@@ -144,22 +156,14 @@ def test_slow_previews_hold_no_thread_that_terminals_wait_for(asgi_server, backe
     cookie, link = _preview_link(asgi_server, client, student)
     small = ThreadPoolExecutor(max_workers=2, thread_name_prefix="bungeo-blocking-test")
     monkeypatch.setattr(blocking, "_pool", small)
-    base = urlsplit(asgi_server)
     held = []
     try:
-        for _ in range(views.PREVIEW_PER_SANDBOX):
-            conn = http.client.HTTPConnection(base.hostname, base.port, timeout=8)
-            conn.request("GET", link, headers={"Cookie": cookie})
-            resp = conn.getresponse()
-            assert resp.status == 200 and b"first-part" in resp.read1(1024)
-            held.append((conn, resp))
+        _hold_open(asgi_server, cookie, link, views.PREVIEW_PER_SANDBOX, held)
         try:
             assert small.submit(lambda: "terminal call").result(timeout=2) == "terminal call"
         except FutureTimeout:
             pytest.fail("the pool's threads are all held by previews waiting for the app")
-        inner_sh(backend, sb.id, "docker exec slow touch /tmp/go", timeout=30)
-        for _conn, resp in held:
-            assert resp.read().endswith(b"second-part\n")
+        _finish(backend, sb, held)
     finally:
         for conn, _resp in held:
             conn.close()
