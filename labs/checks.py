@@ -844,8 +844,8 @@ MSG_RAN_TARGET = _(
 )
 MSG_RAN_ARGS = _("You ran '%(entry)s', but this step needs '%(example)s'.")
 MSG_RAN_CUT = _(
-    "You ran '%(entry)s', but %(reader)s showed only part of its output. This step has you "
-    "read all of it: run '%(example)s' without '| %(reader)s'."
+    "You ran '%(entry)s', so its output went to %(reader)s, which does not show all of it. This "
+    "step has you read all of it: run '%(example)s' without '| %(reader)s'."
 )
 # The commands that may read the output of a command whose whole output a step asks for
 # (ran_command's whole_output): pagers, and copies that still print all of it.
@@ -879,6 +879,11 @@ CREATED_SETTLE_S = 2.5
 MSG_CREATED_OTHER = _(
     "A container from %(image)s was created as %(other)s. Name it %(name)s: remove it "
     "('docker rm %(other)s') and run '%(example)s'."
+)
+MSG_RUN_NOT_STARTED = _(
+    "%(name)s runs, but it was made with 'docker run', which creates and starts in one go: "
+    "this step starts a container made by 'docker create'. Remove it ('docker rm -f "
+    "%(name)s'), run '%(example)s', then 'docker start %(name)s'."
 )
 MSG_CREATED_REMOVED = _(
     "There is no container named %(name)s any more: it has been removed. Create it again with "
@@ -959,6 +964,11 @@ MSG_COMPOSE_RESTARTED_OTHERS = _(
     "%(others)s restarted as well as %(services)s: 'docker compose restart' without a service "
     "name restarts every service. This step restarts %(services)s alone while the rest keep "
     "running: run 'docker compose restart %(services)s'."
+)
+MSG_COMPOSE_RESTARTED_NAMED = _(
+    "Your latest restart, '%(entry)s', restarted %(others)s as well as %(services)s. This step "
+    "restarts %(services)s alone while the rest keep running: run 'docker compose restart "
+    "%(services)s'."
 )
 MSG_CSTOP_OK = _(
     "Every service of %(project)s is stopped (%(services)s). The containers are still there, "
@@ -1162,13 +1172,22 @@ def _fmt_ports(publish: dict[str, int]) -> str:
 
 
 def container_running(
-    state: EngineState, *, name: str, image: str, publish: dict[str, int] | None = None
+    state: EngineState, *, name: str, image: str, publish: dict[str, int] | None = None,
+    created_first: bool = False,
 ) -> CheckResult:
     """Pass when container ``name`` runs from ``image`` (any tag of its repository) and publishes
     every ``publish`` entry (container port like ``"80/tcp"`` -> host port). Messages name the
-    image a container really runs (``nginx`` for a step that asks for ``nginx:1.27``)."""
+    image a container really runs (``nginx`` for a step that asks for ``nginx:1.27``).
+
+    With ``created_first`` (the step after ``docker create``: ``docker start``), a container the
+    shell history shows was made by ``docker run`` does not pass (:func:`_made_by`; unknown
+    counts as created), and a removed one is to be created again, not run."""
     publish = publish or {}
     c = next((c for c in state.containers if c.name == name), None)
+    ports = "".join(f" -p {h}:{str(cp).split('/', 1)[0]}" for cp, h in publish.items())
+    create = {"name": name, "example": f"docker create --name {name}{ports} {image}"}
+    if c is None and created_first and name in state.removed:
+        return CheckResult(False, MSG_CREATED_REMOVED, create)
     if c is None:
         other = next(
             (o for o in state.containers
@@ -1195,6 +1214,8 @@ def container_running(
         if int(hport) not in bound:
             params["actual"] = ", ".join(str(b) for b in bound)
             return CheckResult(False, MSG_WRONG_PORT, params)
+    if created_first and _made_by(state, name) == "run":
+        return CheckResult(False, MSG_RUN_NOT_STARTED, create)
     return CheckResult(True, MSG_RUNNING_OK, {"name": name, "image": c.image or image,
                                               "ports": _fmt_ports(publish) or "-"})
 
@@ -1941,10 +1962,10 @@ def compose_project_running(
     has served an HTTP request (seen in its log); with ``started_again``, every service's
     container was stopped and started again (a ``die`` in its history: the same container,
     not a new one); each service in ``restarted`` was restarted (a ``restart`` event, as
-    ``docker compose restart`` makes), and on its own: the other services of ``services`` were
-    restarted fewer times (``docker compose restart`` without a service name restarts every
-    one; a ``restart api`` after it still passes). ``folder`` is where the learner keeps the
-    compose file, for messages (default ``~/PROJECT``).
+    ``docker compose restart`` makes), and on its own: the latest ``docker compose restart`` of
+    the project in the shell history named no other service of ``services`` (without a service
+    name it restarts every one; a ``restart api`` after it passes). ``folder`` is where the
+    learner keeps the compose file, for messages (default ``~/PROJECT``).
     """
     folder = folder or f"~/{project}"
     p: dict[str, Any] = {"project": project, "folder": folder}
@@ -1977,15 +1998,15 @@ def compose_project_running(
         cs = running.get(service) or by_service.get(service) or []
         if not any("restart" in c.history for c in cs):
             return CheckResult(False, MSG_COMPOSE_NOT_RESTARTED, {"service": service})
-    if restarted:
-        def restarts(service: str) -> int:
-            return max((c.history.count("restart") for c in by_service.get(service) or []),
-                       default=0)
-        fewest = min(restarts(s) for s in restarted)
-        also = [s for s in services if s not in restarted and restarts(s) >= fewest]
+    latest = _latest_restart(state, project) if restarted else None
+    if latest is not None:  # unknown without it: the engine's restart events alone then count
+        also = [s for s in services if s not in restarted and (not latest or s in latest)]
         if also:
-            return CheckResult(False, MSG_COMPOSE_RESTARTED_OTHERS,
-                               {"services": ", ".join(restarted), "others": ", ".join(also)})
+            p = {"services": ", ".join(restarted), "others": ", ".join(also)}
+            if latest:
+                return CheckResult(False, MSG_COMPOSE_RESTARTED_NAMED,
+                                   {**p, "entry": "docker compose restart " + " ".join(latest)})
+            return CheckResult(False, MSG_COMPOSE_RESTARTED_OTHERS, p)
     for service in answered or []:
         cs = by_service.get(service) or []
         if not any(c.http_requests for c in cs):
@@ -2185,6 +2206,25 @@ def compose_history(state: EngineState, project: str) -> ComposeRan:
     (``-vt 5``; in ``-tv`` the ``v`` is ``-t``'s value). An ``up`` typed in another folder
     (Compose then finds no compose.yaml there) is no ``up`` of the project."""
     up = down_v = False
+    for sub, args in _project_commands(state, project):
+        if sub == "up":
+            up = True
+        elif sub == "down" and up:
+            down_v = down_v or any(a in ("--volumes", "--volumes=true")
+                                   or (a.startswith("-v") and a[1:].isalpha()) for a in args)
+    return ComposeRan(up=up, down_volumes=down_v)
+
+
+def compose_project_running_reads(state: EngineState, *, restarted: list[str] | None = None,
+                                  **_: Any) -> frozenset[str]:
+    """What :func:`compose_project_running` needs besides the engine's lists: the shell history
+    for a step that restarts services (which did the latest ``docker compose restart`` name?)."""
+    return frozenset({"history"}) if restarted else frozenset()
+
+
+def _project_commands(state: EngineState, project: str):
+    """Yield (subcommand, its arguments) for each Compose command of the shell history (oldest
+    first) that acts on ``project``, by the rules of :func:`compose_history`."""
     cwd: str | None = HOME
     for entry in state.shell_history:
         for words in shell_commands(_first_line(entry.text)):
@@ -2198,12 +2238,28 @@ def compose_history(state: EngineState, project: str) -> ComposeRan:
                 folder = _compose_folder(cwd, words)
                 if folder is not None and _project_name(folder) != project:
                     continue
-            if sub == "up":
-                up = True
-            elif sub == "down" and up:
-                down_v = down_v or any(a in ("--volumes", "--volumes=true")
-                                       or (a.startswith("-v") and a[1:].isalpha()) for a in args)
-    return ComposeRan(up=up, down_volumes=down_v)
+            yield sub, args
+
+
+def _latest_restart(state: EngineState, project: str) -> tuple[str, ...] | None:
+    """The services the latest ``docker compose restart`` of ``project`` in the shell history
+    named (empty: it named none, so it restarted every service), or None when the history holds
+    no such command. ``-t``/``--timeout`` take a value; other options none
+    (https://docs.docker.com/reference/cli/docker/compose/restart/)."""
+    latest = None
+    for sub, args in _project_commands(state, project):
+        if sub != "restart":
+            continue
+        named, skip = [], False
+        for a in args:
+            if skip:
+                skip = False
+            elif a in ("-t", "--timeout"):
+                skip = True
+            elif not a.startswith("-"):
+                named.append(a)
+        latest = tuple(named)
+    return latest
 
 
 def _compose_others(state: EngineState, project: str, services: list[str] | tuple[str, ...]
@@ -2253,6 +2309,15 @@ def container_created(state: EngineState, *, name: str, image: str,
     if state.observed_at and c.created and state.observed_at - c.created < CREATED_SETTLE_S:
         return CheckResult(False, MSG_CREATED_SETTLING, p)
     return CheckResult(True, MSG_CREATED_OK, p)
+
+
+def container_running_reads(state: EngineState, *, name: str, created_first: bool = False,
+                            **_: Any) -> frozenset[str]:
+    """What :func:`container_running` needs besides the engine's lists: with ``created_first``,
+    the shell history once container ``name`` runs (was it made by ``docker run``?)."""
+    c = _named(state, name)
+    return frozenset({"history"}) if created_first and c is not None and c.state == "running" \
+        else frozenset()
 
 
 def container_created_reads(state: EngineState, *, name: str, **_: Any) -> frozenset[str]:
@@ -2641,7 +2706,8 @@ REGISTRY: dict[str, CheckType] = {
     "image_present": CheckType(image_present, frozenset({"image"}), frozenset({"full_name"}),
                                reads_if=image_present_reads),
     "container_running": CheckType(container_running, frozenset({"name", "image"}),
-                                   frozenset({"publish"})),
+                                   frozenset({"publish", "created_first"}),
+                                   reads_if=container_running_reads),
     "containers_from_image": CheckType(containers_from_image, frozenset({"image"}),
                                        frozenset({"min_running"})),
     "container_lifecycle": CheckType(container_lifecycle, frozenset({"name", "command"}),
@@ -2678,7 +2744,8 @@ REGISTRY: dict[str, CheckType] = {
                              reads=frozenset({"history"})),
     "compose_project_running": CheckType(
         compose_project_running, frozenset({"project", "services"}),
-        frozenset({"volumes", "answered", "started_again", "restarted", "folder"})),
+        frozenset({"volumes", "answered", "started_again", "restarted", "folder"}),
+        reads_if=compose_project_running_reads),
     "compose_project_stopped": CheckType(compose_project_stopped,
                                          frozenset({"project", "services"}), frozenset({"folder"})),
     "compose_project_down": CheckType(compose_project_down,

@@ -884,24 +884,49 @@ def test_compose_project_running_conditions_pass():
     assert res.passed and res.msg is checks.MSG_COMPOSE_RESTARTED_OK
 
 
-def test_compose_restart_of_one_service_is_not_a_restart_of_all():
-    """'docker compose restart' (no service name) restarts web and db too: the step restarts
-    api alone while the rest keep running. A 'restart api' after it passes."""
-    once = ("start", "die", "start", "restart")
-    everything = project(svc("web", history=once), svc("api", history=once),
-                         svc("db", history=once))
-    res = running(everything, restarted=["api"])
-    assert not res.passed and res.msg is checks.MSG_COMPOSE_RESTARTED_OTHERS
+ONCE = ("start", "die", "start", "restart")
+EVERY_RESTARTED = project(svc("web", history=ONCE), svc("api", history=ONCE), svc("db", history=ONCE))
+API_RESTARTED = project(svc("web", history=ONCE), svc("api", history=ONCE), svc("db"))
+
+
+@pytest.mark.parametrize("lines,state,msg", [
+    # 'docker compose restart' (no service name) restarts web and db too.
+    (["cd compose-lab", "docker compose restart"], EVERY_RESTARTED,
+     checks.MSG_COMPOSE_RESTARTED_OTHERS),
+    (["cd compose-lab", "docker compose restart", "docker compose restart api"], EVERY_RESTARTED,
+     checks.MSG_COMPOSE_RESTARTED_OK),
+    # QA: web restarted by mistake first, then api as asked: that is api alone (once refused,
+    # because web had been restarted as many times as api).
+    (["cd compose-lab", "docker compose restart web", "docker compose restart -t 3 api"],
+     API_RESTARTED, checks.MSG_COMPOSE_RESTARTED_OK),
+    (["cd compose-lab", "docker compose restart api web"], API_RESTARTED,
+     checks.MSG_COMPOSE_RESTARTED_NAMED),
+    (["docker compose -p compose-lab restart"], EVERY_RESTARTED, checks.MSG_COMPOSE_RESTARTED_OTHERS),
+    # Another project's restart is not this one's; with no restart of it in the history, the
+    # engine's events alone count.
+    (["cd other && docker compose restart"], API_RESTARTED, checks.MSG_COMPOSE_RESTARTED_OK),
+    ([], API_RESTARTED, checks.MSG_COMPOSE_RESTARTED_OK),
+])
+def test_compose_restart_of_one_service_is_not_a_restart_of_all(lines, state, msg):
+    """The step restarts api alone while the rest keep running: the latest 'docker compose
+    restart' of the project in the shell history tells which services it restarted."""
+    state = dataclasses.replace(state, shell_history=hist(*enumerate(lines, 1)))
+    res = running(state, restarted=["api"])
+    assert res.msg is msg and res.passed is (msg is checks.MSG_COMPOSE_RESTARTED_OK)
     with override("en"):
-        assert ("web, db restarted as well as api: 'docker compose restart' without a service "
-                "name restarts every service") in res.message
-        assert "run 'docker compose restart api'" in res.message
+        if msg is checks.MSG_COMPOSE_RESTARTED_OTHERS:
+            assert ("web, db restarted as well as api: 'docker compose restart' without a service "
+                    "name restarts every service") in res.message
+        if msg is checks.MSG_COMPOSE_RESTARTED_NAMED:
+            assert ("Your latest restart, 'docker compose restart api web', restarted web as well "
+                    "as api") in res.message
+        if not res.passed:
+            assert "run 'docker compose restart api'" in res.message
     with override("ko"):
-        assert "'docker compose restart api'" in res.message
-    then_api = project(svc("web", history=once), svc("api", history=(*once, "die", "start",
-                                                                      "restart")),
-                       svc("db", history=once))
-    assert running(then_api, restarted=["api"]).passed
+        assert res.passed or "'docker compose restart api'" in res.message
+    # The observer reads the shell history for this step (and only for steps that restart).
+    assert checks.compose_project_running_reads(state, restarted=["api"]) == frozenset({"history"})
+    assert checks.compose_project_running_reads(state) == frozenset()
 
 
 def test_compose_one_off_containers_and_other_projects_do_not_count():
@@ -1512,6 +1537,7 @@ def test_ran_command_quotes_long_commands_shortly():
     ("docker info | head -3", checks.MSG_RAN_CUT),
     ("docker info |& grep Storage", checks.MSG_RAN_CUT),
     ("docker info | tail -n 5 && echo done", checks.MSG_RAN_CUT),
+    ("docker info | wc -l", checks.MSG_RAN_CUT),
 ])
 def test_ran_command_with_whole_output_refuses_an_output_cut_short(line, msg):
     """Lab 4 has the learner read the lines under 'Server:' of 'docker info': 'docker info |
@@ -1522,7 +1548,7 @@ def test_ran_command_with_whole_output_refuses_an_output_cut_short(line, msg):
     if msg is checks.MSG_RAN_CUT:
         reader = checks.shell_pipes(line)[0][1][0]
         with override("en"):
-            assert f"You ran '{line}', but {reader} showed only part of its output" in res.message
+            assert f"You ran '{line}', so its output went to {reader}, which does not show all" in res.message
             assert f"run 'docker info' without '| {reader}'" in res.message
         with override("ko"):
             assert f"'| {reader}'" in res.message
@@ -2197,3 +2223,42 @@ def test_a_container_that_only_just_started_is_looked_at_again_before_it_counts_
         assert "api started just now" in res.message
     res = checks.containers_on_network(state(5), network="labnet", names=["api", "client"])
     assert res.passed and not checks.settling(res)
+
+
+def _started(history=(), removed=(), present=True):
+    """Lab "docker-run"'s start step: step-web running (publishing 8085) or gone."""
+    c = web(name="step-web", port=8085, image="nginx:1.27")
+    return EngineState(containers=(c,) if present else (), images=(NGINX,),
+                       shell_history=hist(*history), removed=tuple(removed))
+
+
+@pytest.mark.parametrize("history,msg", [
+    (((10, "docker create --name step-web -p 8085:80 nginx:1.27"), (20, "docker start step-web")),
+     checks.MSG_RUNNING_OK),
+    ((), checks.MSG_RUNNING_OK),  # no history to go by: it may well have been created
+    # QA: the create step's 'docker run' mistake ticked the start step with no 'docker start'.
+    (((10, "docker run -d --name step-web -p 8085:80 nginx:1.27"),), checks.MSG_RUN_NOT_STARTED),
+    (((5, "docker create --name step-web -p 8085:80 nginx:1.27"), (6, "docker rm step-web"),
+      (10, "docker run -d --name=step-web -p 8085:80 nginx:1.27")), checks.MSG_RUN_NOT_STARTED),
+])
+def test_the_start_step_needs_a_container_made_by_docker_create(history, msg):
+    res = checks.container_running(_started(history), created_first=True, **STEP_WEB_KW)
+    assert res.msg is msg and res.passed is (msg is checks.MSG_RUNNING_OK)
+    if not res.passed:
+        with override("en"):
+            assert "step-web runs, but it was made with 'docker run'" in res.message
+            assert "run 'docker create --name step-web -p 8085:80 nginx:1.27', then 'docker start " \
+                   "step-web'" in res.message
+    # Without created_first (the other labs' running steps), how it was made does not matter.
+    assert checks.container_running(_started(history), **STEP_WEB_KW).passed
+    assert checks.container_running_reads(_started(), name="step-web", created_first=True) == \
+        frozenset({"history"})
+    assert checks.container_running_reads(_started(), name="step-web") == frozenset()
+
+
+def test_the_start_step_says_create_again_for_a_removed_container():
+    res = checks.container_running(_started(removed={"step-web"}, present=False),
+                                   created_first=True, **STEP_WEB_KW)
+    assert not res.passed and res.msg is checks.MSG_CREATED_REMOVED
+    with override("en"):
+        assert "Create it again with 'docker create --name step-web -p 8085:80 nginx:1.27'" in res.message

@@ -132,6 +132,21 @@ def test_a_container_created_and_then_started_passes_the_create_step(backend, sa
     assert _judge(backend, sandbox, lab, lab.step("start")).passed
 
 
+def test_a_restart_of_api_after_a_mistaken_restart_of_web_passes(backend, sandbox):
+    """QA: 'docker compose restart web' (a mistake the step names), then 'docker compose restart
+    api' as the step says: that is api restarted alone, though web has been restarted as often
+    (the step once refused it as a restart of every service)."""
+    lab = _lab("compose")
+    step = lab.step("restart-api")
+    before = [cmd for s in lab.steps[:lab.steps.index(step)] for cmd in s.solution]
+    _reset(backend, sandbox, images=False)
+    _run(backend, sandbox, before + ["cd ~/compose-lab && docker compose restart web",
+                                     "cd ~/compose-lab && docker compose restart api"])
+    res = _judge(backend, sandbox, lab, step)
+    with override("en"):
+        assert res.passed and res.msg is checks.MSG_COMPOSE_RESTARTED_OK, res.message
+
+
 def test_a_container_seen_just_after_it_ended_does_not_pass_the_stop_step_yet(backend, sandbox):
     """'docker restart' stops a container and starts it again. A look in between must not take
     it for 'docker stop' (the step then stuck as done): a container that ended just now waits."""

@@ -87,7 +87,7 @@ def test_open_form_redirects_to_the_owners_port(client, student):
     assert client.get(reverse("sandboxes:preview_open"), {"port": "99999"}).status_code == 400
 
 
-def test_nothing_listening_gets_a_clear_message(client, student, serving, caplog):
+def test_nothing_listening_gets_a_clear_message(client, student, serving, caplog, backend):
     """... and is no server error in the log: nothing listening is a learner's everyday case."""
     client.force_login(student)
     with translation.override("en"), caplog.at_level(logging.INFO):
@@ -96,6 +96,15 @@ def test_nothing_listening_gets_a_clear_message(client, student, serving, caplog
     assert b"Nothing answers on port 8081" in resp.content and b"-p 8081:80" in resp.content
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
     assert any("preview answered 502" in r.getMessage() for r in caplog.records)
+    # QA: published to a port nothing in the container listens on ('-p 8092:9999 nginx'): the
+    # learner is told which container publishes it, not asked whether one does.
+    res = inner_sh(backend, serving.id, "docker run -d --name wrongport -p 8092:9999 nginx", timeout=60)
+    assert res.exit_code == 0, res.output
+    with translation.override("en"):
+        resp = client.get(_url(student, 8092), HTTP_ACCEPT_LANGUAGE="en", follow=True)
+    assert resp.status_code == 502
+    assert (b"Port 8092 is published by the container wrongport, to its port 9999, but nothing "
+            b"answers there") in resp.content, resp.content
 
 
 def test_other_learners_cannot_open_it_but_staff_can(client, student, other_student, serving,

@@ -507,6 +507,13 @@ async def _send(request: HttpRequest, owner, viewer, port: int, path: str, root:
                                                           content=body or None), stream=True)
     except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
         log.info("preview %s failed: %s", url, exc)
+        publisher = await blocking.to_thread(_publisher, sb.id, port)
+        if publisher is not None:  # published, but nothing listens on the container's port
+            return _preview_message(502, _(
+                "Port %(port)s is published by the container %(name)s, to its port %(cport)s, but "
+                "nothing answers there. Is the app in it listening on port %(cport)s (nginx "
+                "listens on 80: -p %(port)s:80)?") % {"port": port, "name": publisher[0],
+                                                      "cport": publisher[1]})
         if viewer.pk != owner.pk:  # staff looking at a learner's sandbox
             return _preview_message(502, _(
                 "Nothing answers on port %(port)s of the sandbox of %(user)s.") % {
@@ -566,6 +573,27 @@ async def _send(request: HttpRequest, owner, viewer, port: int, path: str, root:
     resp["Referrer-Policy"] = "no-referrer"  # the link is a credential
     resp["Access-Control-Allow-Origin"] = "*"  # the page's own fetch() (see _cors_preflight)
     return resp
+
+
+def _publisher(sandbox_id: str, port: int) -> tuple[str, int] | None:
+    """(name, container port) of a running container of the sandbox's inner engine that
+    publishes ``port`` (TCP) on the sandbox, or None (none does, or the engine does not answer
+    within 3 s). Blocking: a Docker API call."""
+    import docker
+
+    try:
+        api = docker.APIClient(base_url=get_backend().engine_url(sandbox_id), version="1.41",
+                               timeout=3)
+        try:
+            for c in api.containers():
+                for p in c.get("Ports") or []:
+                    if p.get("PublicPort") == port and p.get("Type", "tcp") == "tcp":
+                        return (c.get("Names") or ["/?"])[0].lstrip("/"), int(p["PrivatePort"])
+        finally:
+            api.close()
+    except (docker.errors.DockerException, OSError, KeyError, ValueError) as exc:
+        log.info("preview: the publisher of port %s not found: %s", port, exc)
+    return None
 
 
 def _bad_answer(port: int, why) -> HttpResponse:
