@@ -207,3 +207,17 @@ def celery_worker_real(backend):
                       loglevel="WARNING", shutdown_timeout=420) as worker:
         yield worker
         app.control.purge()
+
+
+@pytest.fixture
+def no_preview_places_held():
+    """The test starts with no preview request to any sandbox counted as under way
+    (webapp.sandboxes.views._streams). Django's test client leaves a streamed answer it did not
+    read open until it is collected (the real server closes it), and user ids repeat from test
+    to test, so an earlier test's unread answer could hold a place of this test's learner."""
+    import gc
+
+    from webapp.sandboxes import views
+
+    gc.collect()  # an unread answer's relay gives its place back when collected
+    views._streams.clear()

@@ -15,7 +15,7 @@ from django.urls import reverse
 from tests.conftest import inner_sh
 from webapp.sandboxes.backend import learner_owner
 
-pytestmark = pytest.mark.docker
+pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("no_preview_places_held")]
 
 # Reads the request head, answers the first part, waits for /tmp/go, answers the rest (HTTP/1.0:
 # the body ends when the connection closes). busybox nc -ll runs it once per connection.
