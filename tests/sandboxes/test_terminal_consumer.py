@@ -532,3 +532,16 @@ async def test_slow_calls_of_other_pages_do_not_hold_a_new_terminal(backend, stu
         await comm.disconnect()
         await asyncio.gather(*slow)
         blocking.pool().shutdown(wait=False)
+
+
+@pytest.mark.parametrize("tail,exited", [
+    (b"root@bungeo:~# exit\r\n[exited]\r\n", True),
+    (b"[exited]", True),
+    # CI once saw tmux send cursor modes after the "[exited]" line as it redrew.
+    (b"\x1b[H\x1b[J[exited]\r\n\x1b[?25l\x1b[?12l\x1b[?25h", True),
+    (b"[exited]\r\nroot@bungeo:~# ", False),  # a prompt after it: the shell goes on
+    (b"[exited] and more", False),
+    (b"\x1b[?25h", False),
+])
+def test_what_counts_as_a_shell_that_exited(tail, exited):
+    assert bool(consumers.SHELL_EXITED.search(tail)) is exited

@@ -48,9 +48,11 @@ LEASE_EVERY = 20.0  # seconds between lease updates sent to the page
 RESET_WAIT_S = 30.0  # seconds a terminal that ended waits for a reset under way to start the sandbox
 STOP_WAIT_S = 6.0  # seconds a sandbox whose terminal ended may take to stop (its stop grace is 5 s)
 # What tmux's client prints last when its session ended because the shell did (`exit`, Ctrl-D):
-# "[exited]" and a line end (tmux's client.c). A stopping sandbox's processes are killed at
-# once, so its terminal ends with nothing of the kind (seen on the sandbox image).
-SHELL_EXITED = re.compile(rb"\[exited\]\r?\n?\Z")
+# "[exited]" and a line end (tmux's client.c), maybe followed by cursor modes (DEC private
+# modes such as "\x1b[?25h", which tmux sends as it redraws: seen once in CI after a learner's
+# own "[exited]" line). A stopping sandbox's processes are killed at once, so its terminal ends
+# with nothing of the kind (seen on the sandbox image).
+SHELL_EXITED = re.compile(rb"\[exited\]\r?\n?(?:\x1b\[\?[0-9;]*[hl])*\Z")
 TAIL_MAX = 128  # bytes of the terminal's last output kept to look for SHELL_EXITED
 # Seconds a terminal whose shell exited looks at its sandbox before saying so: a stop kills the
 # terminal only as the sandbox's last process ends, so a stopping sandbox shows stopped by then
