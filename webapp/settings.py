@@ -261,6 +261,9 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     # httpx (the preview's relay) and httpcore log every request at INFO / DEBUG: one line per
     # asset of every previewed page.
+    "filters": {"drop_aborted": {"()": "webapp.aborts.DropAbortedResponses"}},
     "loggers": {"django.channels.server": {"level": "WARNING"}, "httpx": {"level": "WARNING"},
-                "httpcore": {"level": "WARNING"}},
+                "httpcore": {"level": "WARNING"},
+                # A preview cut short ends its connection on purpose (webapp/aborts.py).
+                "uvicorn.error": {"filters": ["drop_aborted"]}},
 }

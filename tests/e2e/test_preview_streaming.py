@@ -168,3 +168,37 @@ def test_slow_previews_hold_no_thread_that_terminals_wait_for(asgi_server, backe
         for conn, _resp in held:
             conn.close()
         small.shutdown(wait=False, cancel_futures=True)
+
+
+def test_an_answer_that_stalls_ends_unfinished_for_the_browser(asgi_server, backend, student,
+                                                               client, monkeypatch):
+    """The slow app sends its first part and then nothing: past PREVIEW_TIMEOUT the relay ends
+    the answer, and the real server drops the connection without the last chunk, so the client
+    sees an incomplete body (it used to get a complete-looking "first-part" only). uvicorn's
+    log gets no "Exception in ASGI application" traceback for it; the place is given back."""
+    import logging
+
+    from webapp.sandboxes import views
+
+    _slow_app(backend, student)
+    cookie, link = _preview_link(asgi_server, client, student)
+    monkeypatch.setattr(views, "PREVIEW_TIMEOUT", 1.0)
+    records = []
+    handler = logging.Handler(logging.DEBUG)
+    handler.emit = records.append
+    uvicorn_log = logging.getLogger("uvicorn.error")
+    uvicorn_log.addHandler(handler)
+    base = urlsplit(asgi_server)
+    conn = http.client.HTTPConnection(base.hostname, base.port, timeout=8)
+    try:
+        conn.request("GET", link, headers={"Cookie": cookie})
+        resp = conn.getresponse()
+        assert resp.status == 200 and resp.getheader("Transfer-Encoding") == "chunked"
+        with pytest.raises(http.client.IncompleteRead) as cut:
+            resp.read()
+        assert cut.value.partial == b"first-part\n"
+    finally:
+        conn.close()
+        uvicorn_log.removeHandler(handler)
+    assert not [r for r in records if r.levelno >= logging.ERROR], [r.getMessage() for r in records]
+    assert student.pk not in views._streams

@@ -46,8 +46,20 @@ def _fetch(client, method: str, path: str, **extra):
     rest = {k: v for k, v in extra.items() if not k.startswith("HTTP_")}
 
     async def go():
+        from webapp.aborts import ResponseAborted
+
         resp = await getattr(ac, method)(path, headers=headers, **rest)
-        resp.body = b"".join([c async for c in resp]) if resp.streaming else resp.content
+        resp.aborted = False  # True: the view ended the body early (the server drops the connection)
+        if resp.streaming:
+            parts = []
+            try:
+                async for c in resp:
+                    parts.append(c)
+            except ResponseAborted:
+                resp.aborted = True
+            resp.body = b"".join(parts)
+        else:
+            resp.body = resp.content
         return resp
 
     return async_to_sync(go)()
@@ -220,6 +232,8 @@ RAW_APP = r"""
 cat > /raw.sh <<'EOS'
 #!/bin/sh
 read -r line
+# The rest of the request head too: a socket closed with unread data sends a reset, not an end.
+while read -r rest; do [ "$rest" = "$(printf '\r')" ] && break; done
 case "$line" in
   *" /far "*) printf 'HTTP/1.0 302 Found\r\nLocation: http://localhost:99999/x\r\n\r\n' ;;
   *" /v6 "*) printf 'HTTP/1.0 302 Found\r\nLocation: http://[::1/x\r\n\r\n' ;;
@@ -228,6 +242,10 @@ case "$line" in
       'Set-Cookie: odd=1; SameSite=Foo\r\n' 'Set-Cookie: eons=1; Max-Age=99999999999999\r\n' \
       'Set-Cookie: fine=1\r\n' ;;
   *" /silent "*) sleep 30 ;;
+  *" /big "*) printf 'HTTP/1.0 200 OK\r\nContent-Length: 31457280\r\n\r\n'; head -c 1000 /dev/zero ;;
+  *" /long "*) printf 'HTTP/1.0 200 OK\r\n\r\n'; head -c 5000 /dev/zero | tr '\0' a ;;
+  *" /stall "*) printf 'HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nstart\n'; sleep 30 ;;
+  *" /short "*) printf 'HTTP/1.0 200 OK\r\nContent-Length: 100\r\n\r\nshort\n' ;;
   *) printf 'HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\n%s\n' "$(echo "$line" | tr -d '\r')" ;;
 esac
 EOS
@@ -279,6 +297,56 @@ def test_odd_answers_of_the_app_get_a_clear_message_and_give_their_place_back(
         silent = _fetch(client, "get", link + "silent", HTTP_ACCEPT_LANGUAGE="en")
         assert silent.status_code == 504 and b"more than 1 seconds" in silent.body, silent.body
     assert student.pk not in views._streams
+
+
+def test_an_answer_too_long_or_broken_off_is_never_passed_on_as_whole(
+        client, student, app, backend, monkeypatch):
+    """An answer that says it is over PREVIEW_MAX_BYTES gets 502 with its size. A streamed
+    answer that runs over it, stalls past PREVIEW_TIMEOUT, or breaks off (less than its
+    Content-Length) is ended unfinished (ResponseAborted: the server then drops the connection),
+    where it used to end as a complete-looking 200. A whole answer is not. Every request gives
+    its place back."""
+    from webapp.sandboxes import views
+
+    serve_in_sandbox(backend, app.id, "raw", 8097, RAW_APP)
+    client.force_login(student)
+    link = _link(client, student, 8097)
+    with translation.override("en"):
+        big = _fetch(client, "get", link + "big", HTTP_ACCEPT_LANGUAGE="en")
+    assert big.status_code == 502, big.body
+    assert b"answered with 30.0 MB, more than the 20 MB a preview passes on" in big.body, big.body
+    whole = _fetch(client, "get", link + "long")
+    assert whole.status_code == 200 and whole.body == b"a" * 5000 and not whole.aborted
+    monkeypatch.setattr(views, "PREVIEW_MAX_BYTES", 1000)
+    long = _fetch(client, "get", link + "long")
+    assert long.status_code == 200 and long.aborted and len(long.body) <= 1000, len(long.body)
+    monkeypatch.setattr(views, "PREVIEW_TIMEOUT", 1.0)
+    stall = _fetch(client, "get", link + "stall")
+    assert stall.status_code == 200 and stall.aborted and stall.body == b"start\n", stall.body
+    short = _fetch(client, "get", link + "short")
+    assert short.status_code == 200 and short.aborted and short.body == b"short\n", short.body
+    assert student.pk not in views._streams
+
+
+def test_the_servers_log_keeps_no_traceback_of_an_intended_abort():
+    """uvicorn logs an application's exception as an ERROR with its traceback; for a
+    ResponseAborted (the preview's intended end, logged at INFO by the relay) the filter that
+    settings put on uvicorn's logger drops that record, and keeps every other one."""
+    import logging
+
+    from webapp.aborts import DropAbortedResponses, ResponseAborted
+
+    logger = logging.getLogger("uvicorn.error")
+    assert any(isinstance(f, DropAbortedResponses) for f in logger.filters), logger.filters
+
+    def record(exc):
+        return logging.LogRecord("uvicorn.error", logging.ERROR, __file__, 1,
+                                 "Exception in ASGI application\n", None,
+                                 (type(exc), exc, None) if exc else None)
+
+    assert not logger.filter(record(ResponseAborted("over 20 MB")))
+    assert logger.filter(record(ValueError("a real fault")))
+    assert logger.filter(record(None))
 
 
 def test_a_link_shows_pages_only_to_its_viewer(client, student, app):

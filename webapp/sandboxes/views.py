@@ -54,7 +54,7 @@ def reset(request: HttpRequest) -> HttpResponse:
 # Published-port preview
 # ------------------------------------------------------------------------------------------------
 PREVIEW_TIMEOUT = 10.0  # seconds to connect and to wait for each read
-PREVIEW_MAX_BYTES = 20 * 2 ** 20  # a preview body longer than this is cut off
+PREVIEW_MAX_BYTES = 20 * 2 ** 20  # a longer answer is refused (502) or, streamed, cut off
 # Requests to one sandbox's ports under way at once (per server process). The relay holds no
 # thread (it is asynchronous: an open request costs two sockets and a little memory), but an app
 # that answers a byte every few seconds, asked again and again, must not take every socket the
@@ -213,22 +213,31 @@ def preview_open(request: HttpRequest) -> HttpResponse:
 
 async def _relay(upstream):
     """Yield the body of the httpx response ``upstream`` (sent with ``stream=True``) as it
-    arrives, undecoded (a compressed body stays compressed: its Content-Encoding goes along),
-    stopping after PREVIEW_MAX_BYTES or at a read that waits over PREVIEW_TIMEOUT seconds. An
+    arrives, undecoded (a compressed body stays compressed: its Content-Encoding goes along). An
     async generator: under ASGI, Django buffers a synchronous iterator whole before sending
     anything (its "must consume synchronous iterators" warning), which held up to
-    PREVIEW_MAX_BYTES per request in memory and showed a slowly streaming page only at its end."""
+    PREVIEW_MAX_BYTES per request in memory and showed a slowly streaming page only at its end.
+
+    Raises :class:`webapp.aborts.ResponseAborted` (logged here at INFO) past PREVIEW_MAX_BYTES,
+    at a read that waits over PREVIEW_TIMEOUT seconds, or when the app's connection breaks: the
+    server then ends the browser's connection without completing the answer, so that the browser
+    reports it incomplete rather than showing a cut page as a whole one."""
     import httpx
+
+    from webapp.aborts import ResponseAborted
 
     sent = 0
     try:
         async for chunk in upstream.aiter_raw():
             sent += len(chunk)
             if sent > PREVIEW_MAX_BYTES:
-                return
+                log.info("preview %s: cut after %d bytes (the limit is %d)", upstream.url,
+                         sent - len(chunk), PREVIEW_MAX_BYTES)
+                raise ResponseAborted(f"over {PREVIEW_MAX_BYTES} bytes")
             yield chunk
-    except httpx.HTTPError:
-        return
+    except httpx.HTTPError as exc:
+        log.info("preview %s: the answer broke off after %d bytes: %r", upstream.url, sent, exc)
+        raise ResponseAborted(repr(exc)) from exc
 
 
 # A preview link: /sandbox/preview/<owner>/<port>/ (the session checks who may look) redirects
@@ -325,8 +334,9 @@ def preview(request: HttpRequest, user_id: int, port: int, path: str = "") -> Ht
 @csrf_exempt  # the link authenticates the request; no bungeo state changes behind it
 async def preview_by_link(request: HttpRequest, who: str, sig: str, path: str = "") -> HttpResponse:
     """Forward a request (PREVIEW_METHODS, a body up to :func:`_preview_body_max` bytes) through a preview
-    link to the learner's sandbox and stream the answer back (bodies cut at PREVIEW_MAX_BYTES,
-    PREVIEW_TIMEOUT seconds per read).
+    link to the learner's sandbox and stream the answer back (an answer whose Content-Length is
+    over PREVIEW_MAX_BYTES gets 502; a streamed one is cut there, and at a read that waits over
+    PREVIEW_TIMEOUT seconds, by ending the connection: :func:`_relay`).
 
     ``who`` (``<owner>.<port>.<viewer>``) and its signature ``sig`` name the port and the viewer
     the link was made for. Refused (404) when the signature is wrong, when the viewer may no
@@ -542,6 +552,12 @@ async def _send(request: HttpRequest, owner, viewer, port: int, path: str, root:
             return _preview_message(502, _("The app sent the browser to %(url)s, outside port "
                                            "%(port)s of the sandbox: the preview does not follow "
                                            "it.") % {"url": location[:200], "port": port})
+    length = upstream.headers.get("Content-Length", "")
+    if request.method != "HEAD" and length.isdigit() and int(length) > PREVIEW_MAX_BYTES:
+        return _preview_message(502, _(
+            "The app on port %(port)s answered with %(mb)s MB, more than the %(max)s MB a preview "
+            "passes on.") % {"port": port, "mb": f"{int(length) / 2 ** 20:.1f}",
+                             "max": PREVIEW_MAX_BYTES // 2 ** 20})
     relay = held["relay"] = _Relay(upstream, client, owner.pk)
     resp = StreamingHttpResponse(relay, status=upstream.status_code)
     for k, v in upstream.headers.items():
