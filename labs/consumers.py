@@ -11,7 +11,6 @@ import json
 import logging
 import threading
 
-import docker
 from channels.db import database_sync_to_async
 from django.template.loader import render_to_string
 from django.utils.translation import override
@@ -61,8 +60,7 @@ class LabTerminalConsumer(TerminalConsumer):
         from webapp.sandboxes.backend import get_backend
 
         try:
-            api = docker.APIClient(base_url=get_backend().engine_url(self.sandbox.id),
-                                   version="1.41", timeout=None)
+            api = get_backend().inner_api(self.sandbox.id, timeout=None)
             self._events_stream = api.events(decode=True)
             for _event in self._events_stream:
                 self.loop.call_soon_threadsafe(self.schedule_check)

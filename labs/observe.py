@@ -34,6 +34,8 @@ from collections.abc import Iterable
 
 import docker
 
+from webapp.sandboxes.backend import INNER_API_VERSION
+
 from .checks import (
     DEFAULT_NETWORKS,
     ContainerFileObs,
@@ -88,7 +90,7 @@ def engine_state(engine_url: str, inspect: Iterable[str] = (),
 
     Raises ``docker.errors.DockerException`` (or ``requests`` errors) when it does not answer.
     """
-    api = docker.APIClient(base_url=engine_url, version="1.41", timeout=TIMEOUT_S)
+    api = docker.APIClient(base_url=engine_url, version=INNER_API_VERSION, timeout=TIMEOUT_S)
     observed_at = time.time()  # before reading: ages computed from it are never too large
     try:
         # Events first: history is then never newer than the container list read after it.
@@ -486,15 +488,13 @@ def lab_state(backend, sandbox_id: str, specs) -> EngineState:
     inside = [cp for s in specs for cp in s.container_paths()
               if any(c.name == cp[0] for c in state.containers)]
     if inside:
-        api = docker.APIClient(base_url=backend.engine_url(sandbox_id), version="1.41",
-                               timeout=TIMEOUT_S)
+        api = backend.inner_api(sandbox_id, timeout=TIMEOUT_S)
         try:
             extra["container_files"] = container_files(api, inside)
         finally:
             api.close()
     if "image_events" in reads:
-        api = docker.APIClient(base_url=backend.engine_url(sandbox_id), version="1.41",
-                               timeout=TIMEOUT_S)
+        api = backend.inner_api(sandbox_id, timeout=TIMEOUT_S)
         try:
             extra["image_events"] = _image_events(api)
         finally:

@@ -20,6 +20,10 @@ from django.conf import settings
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 
+# The Docker API version bungeo speaks to sandboxes' inner engines: understood by Debian 12's
+# engine (20.10) and newer ones (Docker Engine API, "API version matrix").
+INNER_API_VERSION = "1.41"
+
 KIND_LEARNER = "learner"
 KIND_GRADING = "grading"
 # Started, unassigned sandboxes waiting in the warm pool (see SandboxBackend.pool_fill).
@@ -241,6 +245,24 @@ class SandboxBackend:
         The learner controls that engine: treat its answers as untrusted input.
         """
         raise NotImplementedError("subclasses of SandboxBackend must provide an engine_url() method")
+
+    def inner_api(self, sandbox_id: str, *, timeout: float | None):
+        """A low-level docker-py client (``docker.APIClient``) for the sandbox's inner engine
+        (:meth:`engine_url`), speaking API INNER_API_VERSION; ``timeout``: seconds per request
+        (None: no limit, for an event stream). The caller closes it. Raises
+        ``docker.errors.DockerException`` for a bad URL; an engine that does not answer fails
+        at the first request. The learner controls that engine: treat its answers as untrusted."""
+        import docker
+
+        return docker.APIClient(base_url=self.engine_url(sandbox_id), version=INNER_API_VERSION,
+                                timeout=timeout)
+
+    def inner_client(self, sandbox_id: str, *, timeout: float):
+        """As :meth:`inner_api`, a high-level ``docker.DockerClient`` (containers, images)."""
+        import docker
+
+        return docker.DockerClient(base_url=self.engine_url(sandbox_id),
+                                   version=INNER_API_VERSION, timeout=timeout)
 
     def exec(self, sandbox_id: str, cmd: list[str], *, timeout: float = 30.0,
              workdir: str | None = None, max_output: int = 1_000_000) -> ExecResult:

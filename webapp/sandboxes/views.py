@@ -598,8 +598,7 @@ def _publisher(sandbox_id: str, port: int) -> tuple[str, int] | None:
     import docker
 
     try:
-        api = docker.APIClient(base_url=get_backend().engine_url(sandbox_id), version="1.41",
-                               timeout=3)
+        api = get_backend().inner_api(sandbox_id, timeout=3)
         try:
             for c in api.containers():
                 for p in c.get("Ports") or []:

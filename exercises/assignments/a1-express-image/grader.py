@@ -918,8 +918,7 @@ def grade(files: dict[str, bytes], backend, progress: ProgressFn = no_progress,
     try:
         backend.put_archive(sandbox.id, WORKDIR,
                             files_to_tar({**files, "Dockerfile": build_text.encode("utf-8")}))
-        inner = docker.DockerClient(base_url=backend.engine_url(sandbox.id), version="1.41",
-                                    timeout=30)
+        inner = backend.inner_client(sandbox.id, timeout=30)
         log.info("a1 %s: sandbox ready at %.1f s", sandbox.id, watch())
         for attempt in range(PULL_ATTEMPTS):
             pull = backend.exec(sandbox.id, ["docker", "pull", "-q", final_base],

@@ -739,8 +739,7 @@ class Stack:
     def __init__(self, backend, sandbox, compose_name: str):
         self.backend, self.sandbox = backend, sandbox
         self.files = ["-f", compose_name]
-        self.inner = docker.DockerClient(base_url=backend.engine_url(sandbox.id), version="1.41",
-                                         timeout=60)
+        self.inner = backend.inner_client(sandbox.id, timeout=60)
 
     def compose(self, *args: str, timeout: float = 60):
         return self.backend.exec(self.sandbox.id, ["docker", "compose", "-p", PROJECT,

@@ -242,8 +242,7 @@ def grade(files: dict[str, bytes], backend, progress: ProgressFn = no_progress,
         up = backend.exec(sandbox.id, ["docker", "compose", "-p", PROJECT, "-f", compose_name,
                                        "up", "-d", "--quiet-pull"], workdir=WORKDIR,
                           timeout=UP_TIMEOUT_S)
-        inner = docker.DockerClient(base_url=backend.engine_url(sandbox.id), version="1.41",
-                                    timeout=30)
+        inner = backend.inner_client(sandbox.id, timeout=30)
         containers = inner.containers.list(
             all=True, filters={"label": f"com.docker.compose.project={PROJECT}"})
         started = [c for c in containers
