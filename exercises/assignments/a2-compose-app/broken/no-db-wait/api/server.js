@@ -59,9 +59,20 @@ app.get("/api/items", async (req, res) => {
 });
 
 // Creates the table once; if PostgreSQL is not accepting connections yet, this throws and the
-// process exits.
+// process exits (the mistake this variant is about). Both instances start at the same moment:
+// two CREATE TABLE IF NOT EXISTS at once can both find no table, and then one fails on
+// PostgreSQL's catalog ("duplicate key value violates unique constraint
+// pg_type_typname_nsp_index") and that instance is gone from the first start on. An advisory
+// lock runs them in turn, so that only a late database can stop this API.
 async function waitForDatabase() {
-  await pool.query("CREATE TABLE IF NOT EXISTS items (id SERIAL PRIMARY KEY, name TEXT NOT NULL)");
+  const client = await pool.connect();
+  try {
+    await client.query("SELECT pg_advisory_lock(4242)");
+    await client.query("CREATE TABLE IF NOT EXISTS items (id SERIAL PRIMARY KEY, name TEXT NOT NULL)");
+    await client.query("SELECT pg_advisory_unlock(4242)");
+  } finally {
+    client.release();
+  }
 }
 
 async function main() {
