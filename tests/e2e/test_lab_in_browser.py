@@ -515,6 +515,39 @@ def test_logging_out_closes_the_open_terminal(asgi_server, browser, django_user_
     ctx.close()
 
 
+def test_keys_typed_after_logging_out_elsewhere_are_not_glued_to_the_next_command(
+        asgi_server, browser, django_user_model, backend):
+    """QA's case: logged out in another tab, keys typed (no Enter) into the terminal still open
+    sat on the shell's command line, and after logging in again the next command ran with them
+    glued in front. The terminal now ends at the logout (at once: no lease update or Enter is
+    waited for) and says so; the keys go nowhere, and the next command runs as typed."""
+    from webapp.sandboxes.backend import learner_owner
+
+    ctx, page = _lab_with_terminal(asgi_server, browser, django_user_model)
+    sb = backend.find(owner=learner_owner(django_user_model.objects.get(username="learner")))
+    other = ctx.new_page()
+    other.goto(f"{asgi_server}/labs/")
+    other.click("form[action$='logout/'] button")
+    other.wait_for_selector("form input[name=username]")
+    page.click("#terminal")
+    page.keyboard.type("gluedkeys")
+    page.wait_for_selector("#term-status[data-state=error]", timeout=3_000)
+    assert "You were logged out" in page.inner_text("#term-status")
+    page.wait_for_timeout(500)
+    pane = backend.exec(sb.id, ["tmux", "capture-pane", "-p", "-t", "main"]).output
+    assert "gluedkeys" not in pane, pane
+    page.click("#term-status a:has-text('Log in again')")
+    page.fill("input[name=username]", "learner")
+    page.fill("input[name=password]", "pw-learner-1")
+    page.click("button[type=submit].primary")
+    page.wait_for_url("**/labs/week1/images-and-containers/")
+    page.wait_for_selector("#term-status[data-state=ready]", timeout=60_000)
+    page.click("#terminal")
+    page.keyboard.type("echo after-$((6*7))\n")
+    page.wait_for_function("document.querySelector('.xterm-rows').innerText.includes('after-42')")
+    ctx.close()
+
+
 def test_reset_from_the_page_reconnects_by_itself(asgi_server, browser, django_user_model):
     """Reset sandbox ends the terminal as a stop does, but the learner asked for it: the page
     reconnects without Start again, to the same workspace."""

@@ -7,6 +7,14 @@ every LEASE_EVERY seconds, from which the page counts down).
 The shell runs in tmux inside the sandbox, so a reload or a dropped connection reattaches to the
 same shell with its history.
 
+Logging out ends the terminals opened with that login session at once (close code
+CLOSE_UNAUTHENTICATED, which the page shows as "You were logged out"): the logout sends
+``session.ended`` to the session's group (:func:`session_group`, from ``signals.py``). Besides,
+no input reaches the shell unless the session was seen alive within SESSION_CHECK_S seconds, for
+when that message cannot come (the session expired or was removed, or the channel layer is down).
+Keys typed after a logout, even without Enter, sat on the shell's command line and were glued to
+the next command after logging in again.
+
 Backpressure: the pump awaits each websocket send before reading more from the sandbox, so when
 the browser falls behind, the tty stops being read and the program writing to it blocks; server
 memory stays bounded by one frame (FRAME_MAX bytes) per session, plus the server's write buffer.
@@ -23,14 +31,18 @@ instead of every line (tmux's own "can't keep up" mode), so no screen is lost, o
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import math
 import re
+from importlib import import_module
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.layers import get_channel_layer
 from django.conf import settings
+from django.contrib.auth import SESSION_KEY
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import override
 
@@ -64,9 +76,10 @@ PIDS_FULL = 0.95  # share of the process limit from which the learner is warned
 # dips for a moment as its processes die and respawn, and the bar said "Connected" for one look.
 PIDS_CLEAR = 0.8
 PIDS_EVERY = 2.0  # seconds between looks at the process count, where it is cheap (a cgroup file)
-# Seconds between looks at the login session before a command runs (Enter): a logout in another
-# tab ended the terminal only at the next lease update (up to LEASE_EVERY), and commands typed
-# meanwhile ran, on a shared classroom PC too.
+# Seconds between looks at the login session before input goes to the shell (any input, not
+# only Enter: keys typed after a logout waited on the command line and were glued to the next
+# command). The first key after a quiet moment waits for one database query; a logout normally
+# ends the terminal sooner, through the channel layer (see the module docstring).
 SESSION_CHECK_S = 2.0
 QUEUE_POLL_S = 3.0  # seconds between admission attempts of a queued learner
 PENDING_MAX = 65536  # bytes of input kept while the sandbox (or its inner engine) starts
@@ -75,6 +88,21 @@ CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 # Short: the status line has room for about 40 characters beside the countdown.
 MSG_ENGINE_STARTING = _("Docker is starting: input runs soon")
+
+
+def session_group(session_key: str) -> str:
+    """The channel layer group of the terminals opened with the login session ``session_key``.
+    A digest, not the key itself: a session key logs its holder in, and group names are stored in
+    Redis in clear."""
+    return "terminals.session." + hashlib.sha256(session_key.encode()).hexdigest()[:40]
+
+
+def session_user_id(session_key: str) -> str | None:
+    """The id of the user whom the login session ``session_key`` logs in (as the session stores
+    it); None when that session logs nobody in, ended (logout) or expired. Blocking: one read of
+    the session store."""
+    store = import_module(settings.SESSION_ENGINE).SessionStore(session_key=session_key)
+    return store.get(SESSION_KEY)
 
 
 def df_gib(nbytes: int) -> float:
@@ -89,8 +117,13 @@ class TerminalConsumer(AsyncWebsocketConsumer):
 
     sandbox: Sandbox | None = None
     term: Terminal | None = None
-    # Terminals talk to their own sandbox only: no channel layer (and no Redis connection).
+    # Terminals talk to their own sandbox only: no channel layer for the consumer itself, so a
+    # terminal keeps working while Redis is down. Only the logout watch (:meth:`watch_logout`)
+    # uses the channel layer, and a failure there just leaves the checks on input.
     channel_layer_alias = None
+    logout_task: asyncio.Task | None = None
+    logout_channel: str | None = None
+    logged_out = False  # True once this terminal closed because its login session ended
 
     async def connect(self) -> None:
         self.lang = language_from_scope(self.scope)
@@ -101,7 +134,7 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         self.pids_full = False  # at the process limit when last checked (check_disk)
         self.stopped_for_time = False  # this terminal stopped its sandbox at the time limit
         self.pending = bytearray()
-        self.session_checked = 0.0  # loop time of the last look at the login session, on Enter
+        self.session_checked = 0.0  # loop time of the last look that found the session alive
         # False until the sandbox's inner engine answers: the learner's input waits in `pending`.
         self.engine_ready = False
         self.owner: str | None = None
@@ -112,6 +145,8 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         if not await self.authorize(user):
             await self.close(code=CLOSE_FORBIDDEN)
             return
+        self.user_id = user._meta.pk.value_to_string(user)  # as the session stores it
+        self.logout_task = asyncio.create_task(self.watch_logout(get_channel_layer()))
         await self.accept()
         self.owner = learner_owner(user)
         self.start_task = asyncio.create_task(self.start())
@@ -267,29 +302,72 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         await blocking.to_thread(get_backend().stop, self.sandbox.id)
         return True
 
-    async def session_alive(self) -> bool:
-        """False once the login session this terminal was opened with is gone (the user logged
-        out, in this tab or another, or the session expired): a shared classroom PC must not
-        leave a terminal running for the next person. Checked every LEASE_EVERY seconds."""
+    def session_key(self) -> str | None:
+        """The key of the login session this terminal was opened with; None where sessions
+        cannot end server-side (signed cookies) or there is none (tests without the session
+        middleware)."""
         session = self.scope.get("session")
         key = getattr(session, "session_key", None)
-        if session is None or not key or settings.SESSION_ENGINE.endswith("signed_cookies"):
-            return True  # no session middleware (tests), or sessions that cannot end server-side
-        return await database_sync_to_async(session.exists)(key)
+        if not key or settings.SESSION_ENGINE.endswith("signed_cookies"):
+            return None
+        return key
+
+    async def session_alive(self) -> bool:
+        """False once the login session this terminal was opened with no longer logs its user
+        in: the user logged out (in this tab or another), the session expired or was removed. A
+        shared classroom PC must not leave a terminal running for the next person. One read of
+        the session store (expired sessions count as ended, which a mere look for the key in
+        the database missed)."""
+        key = self.session_key()
+        if key is None:
+            return True
+        return await database_sync_to_async(session_user_id)(key) == self.user_id
 
     async def still_logged_in(self) -> bool:
-        """Before input that runs a command (Enter): False, and the terminal closed, once the
-        login session has ended. Looked at most every SESSION_CHECK_S seconds (one database
-        query), so typing never waits on it more than that."""
+        """Before input goes to the shell: False, and the terminal closed, once the login
+        session has ended. Looked at most every SESSION_CHECK_S seconds after the last look that
+        found it alive (one query), so typing never waits on it more often than that."""
+        if self.logged_out:
+            return False
         now = asyncio.get_running_loop().time()
         if now - self.session_checked < SESSION_CHECK_S:
             return True
-        self.session_checked = now
         if await self.session_alive():
+            self.session_checked = now
             return True
-        log.info("terminal for %s closed: the user logged out (seen on Enter)", self.owner)
-        await self.close(code=CLOSE_UNAUTHENTICATED)
+        await self.end_logged_out("seen on input")
         return False
+
+    async def end_logged_out(self, how: str) -> None:
+        """Close the terminal because its login session ended (``how``: how that was seen, for
+        the log), and take no more input from it."""
+        if self.logged_out:
+            return
+        self.logged_out = True
+        log.info("terminal for %s closed: the user logged out (%s)", self.owner, how)
+        await self.close(code=CLOSE_UNAUTHENTICATED)
+
+    async def watch_logout(self, layer) -> None:
+        """Close the terminal as soon as its login session logs out: the logout sends
+        ``session.ended`` to :func:`session_group` (``signals.py``). Runs as a task of its own
+        on the channel ``layer`` (None: no layer), not through the consumer's dispatch: a
+        channel layer that fails (Redis down) must not take the terminal with it, so a failure
+        is logged and the checks on input (:meth:`still_logged_in`) remain."""
+        key = self.session_key()
+        if layer is None or key is None:
+            return
+        try:
+            self.logout_channel = await layer.new_channel()
+            await layer.group_add(session_group(key), self.logout_channel)
+            while (await layer.receive(self.logout_channel)).get("type") != "session.ended":
+                pass
+        except asyncio.CancelledError:
+            return
+        except Exception:  # noqa: BLE001 - see the docstring
+            log.warning("terminal for %s: no logout notices (channel layer)", self.owner,
+                        exc_info=True)
+            return
+        await self.end_logged_out("logout notice")
 
     def at_pids_limit(self, pids: tuple[int, int] | None) -> bool:
         """Whether ``pids`` (processes, limit) counts as at the limit: from PIDS_FULL of it, and
@@ -358,8 +436,7 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         try:
             while True:
                 if not await self.session_alive():
-                    log.info("terminal for %s closed: the user logged out", self.owner)
-                    await self.close(code=CLOSE_UNAUTHENTICATED)
+                    await self.end_logged_out("seen by the lease update")
                     return
                 left = await self.send_lease()
                 if await self.stop_when_expired(left):
@@ -427,6 +504,17 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             await self.status("closed", _("The shell ended. Press Start again for a new one."))
         await self.close()
 
+    async def leave_logout_group(self) -> None:
+        """Leave the session's group that :meth:`watch_logout` joined (a failure only leaves a
+        member that the channel layer expires)."""
+        key = self.session_key()
+        if self.logout_channel is None or key is None:
+            return
+        try:
+            await get_channel_layer().group_discard(session_group(key), self.logout_channel)
+        except Exception:  # noqa: BLE001
+            log.debug("terminal for %s: could not leave its logout group", self.owner, exc_info=True)
+
     async def pace(self, seconds: float) -> None:
         """Hold the next frame back for ``seconds`` (the pacing of :meth:`pump`)."""
         await asyncio.sleep(seconds)
@@ -448,6 +536,8 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         return bytes(frame), False
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.logged_out:
+            return  # frames already on their way when the terminal closed
         if bytes_data is not None and not self.engine_ready:
             # Typed (or click-to-run) while the sandbox or its engine starts: keep it, bounded,
             # for the shell.
@@ -457,7 +547,7 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         if self.term is None:
             return
         if bytes_data is not None:
-            if b"\r" in bytes_data and not await self.still_logged_in():
+            if not await self.still_logged_in():
                 return
             try:
                 await asyncio.get_running_loop().sock_sendall(self.term.sock, bytes_data)
@@ -486,6 +576,9 @@ class TerminalConsumer(AsyncWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         if self.start_task:
             self.start_task.cancel()
+        if self.logout_task:
+            self.logout_task.cancel()
+            await self.leave_logout_group()
         if self.owner and self.sandbox is None:
             await blocking.to_thread(admission.leave, self.owner)
         if self.lease_task:
