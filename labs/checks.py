@@ -180,10 +180,15 @@ class ContainerFileObs:
 @dataclass(frozen=True)
 class HistoryEntry:
     """One command from the learner's bash history: ``time`` in epoch seconds (0 when the file
-    gives none) and ``text`` as typed (several lines for a here-document)."""
+    gives none) and ``text`` as typed (several lines for a here-document). ``status`` is how it
+    ended (bash's ``$?``; None when unknown: a history from before the sandbox noted it), and
+    ``pipe_status`` the exit status of each command of the last pipeline it ran (bash's
+    ``PIPESTATUS``: ``docker info | head`` gives two)."""
 
     time: int
     text: str
+    status: int | None = None
+    pipe_status: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -850,6 +855,25 @@ MSG_RAN_CUT = _(
 # The commands that may read the output of a command whose whole output a step asks for
 # (ran_command's whole_output): pagers, and copies that still print all of it.
 WHOLE_OUTPUT_READERS = frozenset({"less", "more", "most", "cat", "tee"})
+# A 'head' that shows at least this many lines shows all of the outputs whole_output is for
+# ('docker info' prints about 60 lines): 'docker info | head -n 200' is read whole.
+WHOLE_OUTPUT_LINES = 80
+MSG_RAN_FAILED = _(
+    "You ran '%(entry)s', but it failed (exit status %(status)s). Read the error it printed, "
+    "then run '%(example)s' again."
+)
+MSG_RAN_NOT_RUNNING = _(
+    "You ran '%(entry)s', but it failed (exit status %(status)s): %(target)s is %(state)s, not "
+    "running, and '%(command)s' needs a running container. Start it first with 'docker start "
+    "%(target)s', then run '%(example)s' again."
+)
+# The docker commands that fail on a container that is not running ('docker top' answers
+# "container ... is not running").
+RUNNING_ONLY = frozenset({"top", "exec", "pause", "kill", "attach"})
+MSG_RAN_DISCARDED = _(
+    "You ran '%(entry)s', but its output went to /dev/null, so nothing was shown. This step has "
+    "you read it: run '%(example)s' without sending its output to /dev/null."
+)
 MSG_RAN_EARLY = _(
     "You ran '%(entry)s' before %(target)s was created. Run it again now: '%(example)s'."
 )
@@ -2549,36 +2573,159 @@ def shell_commands(line: str) -> list[list[str]]:
     targets, leading variable assignments and prefixes such as ``sudo`` or ``time`` are dropped,
     and docker's management forms become the classic ones (``docker image history`` ->
     ``docker history``). A line that does not parse (an open quote) is split on blanks."""
-    return [words for words, _reader in shell_pipes(line)]
+    return [cmd.words for cmd in shell_parse(line)]
 
 
 def shell_pipes(line: str) -> list[tuple[list[str], list[str] | None]]:
     """The simple commands of one line of shell as :func:`shell_commands` gives them, each with
     the command its output is piped into (``|`` or ``|&``), or None: ``a | b && c`` gives
     ``(a, b), (b, None), (c, None)``."""
-    lex = shlex.shlex(line, posix=True, punctuation_chars=True)
+    return [(cmd.words, cmd.reader) for cmd in shell_parse(line)]
+
+
+@dataclass(frozen=True)
+class ShellCommand:
+    """One simple command of a line of shell (:func:`shell_parse`): its ``words``, the command
+    its output is piped into (``reader``, or None), whether its output is thrown away
+    (``discarded``: its standard output, or that of the commands it is piped through, goes to
+    /dev/null), and where it stands: ``index`` in its pipeline of ``size`` commands, and whether
+    that pipeline is the line's ``last`` (bash's exit status and PIPESTATUS are its)."""
+
+    words: list[str]
+    reader: list[str] | None = None
+    discarded: bool = False
+    index: int = 0
+    size: int = 1
+    last: bool = True
+
+
+# A file descriptor's number written against its redirection ("2>/dev/null", "1>&2"): shlex
+# would make it an argument ("2"), so it is marked first (a word of its own after this mark).
+_FD_REDIRECT = re.compile(r"(?<![^\s;&|()])(\d+)(?=[<>])")
+_FD_MARK = "\x01fd"
+
+
+def shell_parse(line: str) -> list[ShellCommand]:
+    """The simple commands of one line of shell as :func:`shell_commands` gives them (words),
+    with their pipes, their output sent to /dev/null (``> /dev/null``, ``1> /dev/null``,
+    ``&> /dev/null``; not ``2> /dev/null``) and their place in the line (:class:`ShellCommand`)."""
+    lex = shlex.shlex(_FD_REDIRECT.sub(lambda m: f"{_FD_MARK}{m[1]} ", line), posix=True,
+                      punctuation_chars=True)
     lex.whitespace_split = True
     try:
         tokens = list(lex)
     except ValueError:
         tokens = line.split()
     commands: list[list[str]] = [[]]
+    to_null = [False]  # whether commands[i]'s standard output goes to /dev/null
     piped: list[bool] = []  # whether commands[i] is piped into commands[i + 1]
-    skip = False
+    fd: str | None = None  # the number written against the next redirection
+    redirect: tuple[str, str | None] | None = None  # a redirection waiting for its target
     for tok in tokens:
-        if skip:
-            skip = False
+        if redirect is not None:
+            op, op_fd = redirect
+            redirect = None
+            if tok == "/dev/null" and (op.startswith("&") or (op.startswith(">")
+                                                              and op_fd in (None, "1"))):
+                to_null[-1] = True
+        elif tok.startswith(_FD_MARK):
+            fd = tok[len(_FD_MARK):]
         elif tok and set(tok) <= _OPERATOR_CHARS:
             if "<" in tok or ">" in tok:
-                skip = True  # a redirection: its target is no argument
+                redirect = (tok, fd)  # a redirection: its target is no argument
             else:
                 piped.append(tok in ("|", "|&"))
                 commands.append([])
+                to_null.append(False)
+            fd = None
         else:
             commands[-1].append(tok)
+            fd = None
     simple = [_canonical(words) for words in commands]
-    return [(words, simple[i + 1] or None if i < len(piped) and piped[i] else None)
-            for i, words in enumerate(simple) if words]
+    # Pipelines: the commands joined by pipes, as (first, last) indexes of commands.
+    spans: list[tuple[int, int]] = []
+    for i in range(len(commands)):
+        if i == 0 or not piped[i - 1]:
+            spans.append((i, i))
+        else:
+            spans[-1] = (spans[-1][0], i)
+    spans = [(a, b) for a, b in spans if any(simple[a:b + 1])]
+    discarded = list(to_null)
+    for i in range(len(commands) - 2, -1, -1):
+        if piped[i] and discarded[i + 1] and simple[i + 1]:
+            discarded[i] = True  # piped into a command whose output goes nowhere
+    out = []
+    for n, (a, b) in enumerate(spans):
+        for i in range(a, b + 1):
+            if simple[i]:
+                out.append(ShellCommand(
+                    words=simple[i], reader=simple[i + 1] or None if i < b else None,
+                    discarded=discarded[i], index=i - a, size=b - a + 1,
+                    last=n == len(spans) - 1))
+    return out
+
+
+def _exit_status(entry: HistoryEntry, cmd: ShellCommand) -> int | None:
+    """How ``cmd`` (a simple command of ``entry``'s first line) ended, as far as its entry's
+    noted status tells: bash notes it for the line's last pipeline only (``docker top web;
+    echo`` is echo's 0). None: unknown. A command killed by SIGPIPE because its reader stopped
+    reading (``| head``, status 141) did not fail."""
+    if entry.status is None or not cmd.last:
+        return None
+    if len(entry.pipe_status) == cmd.size:
+        status = entry.pipe_status[cmd.index]
+    elif cmd.index == cmd.size - 1:
+        status = entry.status  # an earlier pipeline ran last ('a && b' where a failed)
+    else:
+        return None
+    if status == 141 and cmd.reader is not None:
+        return 0
+    return status
+
+
+def _head_lines(words: list[str]) -> int | None:
+    """How many lines ``head`` with these words shows (10 by default; None: not a count of
+    lines from the top, such as ``-c 100`` or ``-n -5``)."""
+    n = 10
+    i = 1
+    while i < len(words):
+        w = words[i]
+        if w in ("-n", "--lines") and i + 1 < len(words):
+            value, i = words[i + 1], i + 1
+        elif w.startswith("--lines="):
+            value = w[len("--lines="):]
+        elif w.startswith("-n"):
+            value = w[2:]
+        elif re.fullmatch(r"-\d+", w):
+            value = w[1:]
+        elif w.startswith("-"):
+            return None  # -c, -z ...: not whole lines
+        else:
+            i += 1
+            continue  # a file name
+        if not value.lstrip("+").isdigit():
+            return None
+        n = int(value.lstrip("+"))
+        i += 1
+    return n
+
+
+def _shows_all(reader: list[str]) -> bool:
+    """Whether a command whose output is piped into ``reader`` is read whole (whole_output):
+    a pager, a copy, or a ``head`` of at least :data:`WHOLE_OUTPUT_LINES` lines."""
+    if reader[0] in WHOLE_OUTPUT_READERS:
+        return True
+    lines = _head_lines(reader) if reader[0] == "head" else None
+    return lines is not None and lines >= WHOLE_OUTPUT_LINES
+
+
+def _has_arg(arg: str, word: str) -> bool:
+    """Whether ``arg`` is in ``word`` as a whole: not the start of a longer name
+    ("/version" is in "http://localhost/version" and ".../version?x=1", not in ".../versions";
+    "docker.sock" is not in "docker.socket")."""
+    before = r"(?<![\w-])" if arg[:1].isalnum() else ""
+    after = r"(?![\w-])" if arg[-1:].isalnum() else ""
+    return re.search(before + re.escape(arg) + after, word) is not None
 
 
 def _first_line(text: str) -> str:
@@ -2606,16 +2753,22 @@ def ran_command(
     """Pass when the learner's shell history holds ``command`` (its first words, such as
     ``docker history``; docker's management forms count too), run on ``container`` (by name or
     id prefix, and not before that container was created) or on ``image`` (any reference to the
-    same image), with each string in ``args`` inside one of its words. For steps where only the
-    command proves the step: reading an image's history leaves no trace in the engine.
+    same image), with each string in ``args`` inside one of its words as a whole (not the start
+    of a longer name: "/version" is not in "/versions"). For steps where only the command
+    proves the step: reading an image's history leaves no trace in the engine.
 
-    With ``whole_output`` (a step that has the learner read what the command prints), its output
-    must not be piped into a command that shows only part of it (``| head -3``, ``| grep``):
-    only a pager or a copy (:data:`WHOLE_OUTPUT_READERS`) may read it.
+    The command must have worked and shown its output: one whose noted exit status is not 0
+    (:attr:`HistoryEntry.status`; an unknown one counts as 0) or whose output went to /dev/null
+    does not count. With ``whole_output`` (a step that has the learner read all that the command
+    prints), its output must not be piped into a command that shows only part of it (``| head
+    -3``, ``| grep``): only a pager, a copy (:data:`WHOLE_OUTPUT_READERS`) or a long enough
+    ``head`` (:data:`WHOLE_OUTPUT_LINES`) may read it.
 
     The latest command of the same program explains a miss: another docker command, the right one
-    on something else, or one run before the container existed, or cut short. ``example`` is the
-    command shown to the learner (by default ``command`` and its target)."""
+    on something else, or one run before the container existed, one that failed (on a container
+    that is not running, when the command needs one running: start it first), discarded or cut
+    short. ``example`` is the command shown to the learner (by default ``command`` and its
+    target)."""
     want = _canonical(command.split())
     target = container or image or ""
     p: dict[str, Any] = {"example": example or f"{command} {target}".strip(),
@@ -2630,9 +2783,10 @@ def ran_command(
         if img is None:
             return CheckResult(False, MSG_IMAGE_MISSING, {"image": image})
 
-    def verdict(words: list[str], reader: list[str] | None, when: int) -> str:
-        """"ok", "early", "target", "cut" or "other" for one simple command of the same program,
-        whose output goes to ``reader``."""
+    def verdict(cmd: ShellCommand, entry: HistoryEntry) -> str:
+        """"ok", "early", "target", "failed", "discarded", "cut" or "other" for one simple
+        command of the same program in ``entry``."""
+        words = cmd.words
         if words[: len(want)] != want:
             return "other"
         rest = words[len(want):]
@@ -2641,35 +2795,49 @@ def ran_command(
             return "target"
         if img is not None and not any(_same_image(state, w, img) for w in rest):
             return "target"
-        if not all(any(a in w for w in rest) for a in args or []):
+        if not all(any(_has_arg(a, w) for w in rest) for a in args or []):
             return "target"
-        if c is not None and c.created and when and when < c.created:
+        if c is not None and c.created and entry.time and entry.time < c.created:
             return "early"
-        if whole_output and reader is not None and reader[0] not in WHOLE_OUTPUT_READERS:
+        if _exit_status(entry, cmd):
+            return "failed"
+        if cmd.discarded:
+            return "discarded"
+        if whole_output and cmd.reader is not None and not _shows_all(cmd.reader):
             return "cut"
         return "ok"
 
-    latest: tuple[str, str] | None = None
+    latest: tuple[str, str, ShellCommand, HistoryEntry] | None = None
     for entry in reversed(state.shell_history):
         line = _first_line(entry.text)
-        for words, reader in reversed(shell_pipes(line)):
-            if words[0] != want[0]:
+        for cmd in reversed(shell_parse(line)):
+            if cmd.words[0] != want[0]:
                 continue
-            v = verdict(words, reader, entry.time)
+            v = verdict(cmd, entry)
             if v == "ok":
                 return CheckResult(True, MSG_RAN_OK, {**p, "entry": _shown(line)})
             if latest is None:
-                latest = (v, line, reader)
+                latest = (v, line, cmd, entry)
     if latest is None:
         return CheckResult(False, MSG_RAN_NONE, p)
-    v, line, reader = latest
+    v, line, cmd, entry = latest
+    p["entry"] = _shown(line)
     if v == "early":
-        return CheckResult(False, MSG_RAN_EARLY, {**p, "entry": _shown(line)})
-    if v == "cut" and reader is not None:
-        return CheckResult(False, MSG_RAN_CUT, {**p, "entry": _shown(line), "reader": reader[0]})
+        return CheckResult(False, MSG_RAN_EARLY, p)
+    if v == "failed":
+        p["status"] = _exit_status(entry, cmd)
+        if c is not None and c.state != "running" and want[0] == "docker" \
+                and len(want) > 1 and want[1] in RUNNING_ONLY:
+            return CheckResult(False, MSG_RAN_NOT_RUNNING,
+                               {**p, "state": c.state, "command": " ".join(want)})
+        return CheckResult(False, MSG_RAN_FAILED, p)
+    if v == "discarded":
+        return CheckResult(False, MSG_RAN_DISCARDED, p)
+    if v == "cut" and cmd.reader is not None:
+        return CheckResult(False, MSG_RAN_CUT, {**p, "reader": cmd.reader[0]})
     if v == "target":
-        return CheckResult(False, MSG_RAN_TARGET if target else MSG_RAN_ARGS,
-                           {**p, "entry": _shown(line)})
+        return CheckResult(False, MSG_RAN_TARGET if target else MSG_RAN_ARGS, p)
+    p.pop("entry")
     return CheckResult(False, MSG_RAN_OTHER, {**p, "last": _shown(line)})
 
 

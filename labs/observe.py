@@ -367,7 +367,9 @@ def _int(value) -> int:
 # history. Only the labs whose checks need them pay for them (see CheckType.reads).
 # ------------------------------------------------------------------------------
 IMAGE_EVENTS = ("pull", "load", "import", "delete")
-HISTORY_BYTES = 64 * 1024  # the newest part of ~/.bash_history: about a thousand commands
+# The newest part of ~/.bash_history (about a thousand commands), and as much of ~/.bash_status,
+# where the sandbox's bashrc notes each history entry's exit status (parse_statuses).
+HISTORY_BYTES = 64 * 1024
 MAX_HISTORY = 2000
 MAX_LISTED = 50  # archive-like names listed at the top of the home folder
 TEXT_MAX = 4096  # bytes read of a workspace file a check reads as text (a .dockerignore)
@@ -377,9 +379,9 @@ ARCHIVE_TIMEOUT_S = 15  # reading one archive (gzip test and listing, manifest);
 
 # One exec (arguments: history bytes to read, 0 for none; names to list; the files): the
 # archive-like names at the top of /root (newest first), then the name and stat line of the
-# newest of them that is none of the files, the tail of the history file, and a stat line for
-# each file. stat never follows the file itself, and the history file is read only when it is a
-# regular file, not a link.
+# newest of them that is none of the files, the tails of the history file and of the exit
+# status file, and a stat line for each file. stat never follows the file itself, and the
+# history and status files are read only when they are regular files, not links.
 _STAT_SCRIPT = r"""
 cd /root || exit 0
 h=$1 n=$2
@@ -403,6 +405,11 @@ if [ "$h" -gt 0 ]; then
   echo '@history'
   if [ -f .bash_history ] && [ ! -L .bash_history ]; then
     tail -c "$h" .bash_history | base64 -w0
+  fi
+  echo
+  echo '@status'
+  if [ -f .bash_status ] && [ ! -L .bash_status ]; then
+    tail -c "$h" .bash_status | base64 -w0
   fi
   echo
 fi
@@ -539,15 +546,15 @@ def _workspace(backend, sandbox_id: str, paths: tuple[str, ...], *, history: boo
     res = backend.exec(sandbox_id, ["sh", "-c", f"TEXT_MAX={TEXT_MAX}\n" + _STAT_SCRIPT, "sh",
                                     str(HISTORY_BYTES if history else 0), str(MAX_LISTED),
                                     *paths, *("+" + t for t in texts)], timeout=STAT_TIMEOUT_S,
-                       max_output=2 * HISTORY_BYTES + 64 * 1024 + 2 * TEXT_MAX * len(texts))
+                       max_output=4 * HISTORY_BYTES + 64 * 1024 + 2 * TEXT_MAX * len(texts))
     listed: list[str] = []
-    history_b64 = ""
+    history_b64 = status_b64 = ""
     stats: dict[str, str] = {}
     read: dict[str, str] = {}
     other, other_stat = "", ""
     section, current = "", ""
     for line in res.output.splitlines():
-        if line in ("@ls", "@history"):
+        if line in ("@ls", "@history", "@status"):
             section = line
         elif section == "@ls" and line.startswith("@other ") and not other:
             section, other = "@other", line[len("@other "):]
@@ -559,6 +566,8 @@ def _workspace(backend, sandbox_id: str, paths: tuple[str, ...], *, history: boo
             listed.append(line)
         elif section == "@history" and not history_b64:
             history_b64 = line.strip()
+        elif section == "@status" and not status_b64:
+            status_b64 = line.strip()
         elif section == "@file" and current in texts and line.startswith("@text "):
             try:
                 read[current] = base64.b64decode(line[len("@text "):].strip()).decode(
@@ -574,13 +583,21 @@ def _workspace(backend, sandbox_id: str, paths: tuple[str, ...], *, history: boo
         # Read only for the archive checks (they name it when it is an attempt at their file).
         out["other_file"] = _file_obs(backend, sandbox_id, other, other_stat or "missing")
     if history:
-        try:
-            raw = base64.b64decode(history_b64, validate=False)
-        except (ValueError, binascii.Error):
-            raw = b""
+        raw, raw_status = _b64(history_b64), _b64(status_b64)
+        statuses = parse_statuses(raw_status.decode("utf-8", errors="replace"),
+                                  truncated=len(raw_status) >= HISTORY_BYTES)
         out["shell_history"] = parse_history(raw.decode("utf-8", errors="replace"),
-                                             truncated=len(raw) >= HISTORY_BYTES)
+                                             truncated=len(raw) >= HISTORY_BYTES,
+                                             statuses=statuses)
     return out
+
+
+def _b64(text: str) -> bytes:
+    """Bytes the exec sent as base64 (none when they do not decode)."""
+    try:
+        return base64.b64decode(text, validate=False)
+    except (ValueError, binascii.Error):
+        return b""
 
 
 _KINDS = {"regular file": "file", "regular empty file": "file", "directory": "dir",
@@ -673,12 +690,51 @@ def _repo_tags(manifest_b64: str) -> tuple[str, ...]:
 _STAMP = re.compile(r"^#(\d{1,12})$")
 
 
-def parse_history(text: str, *, truncated: bool = False) -> tuple[HistoryEntry, ...]:
+@dataclasses.dataclass(frozen=True)
+class Status:
+    """One line of the exit status file: the history entry it belongs to (its time in epoch
+    seconds and its first line) and how the entry's command ended: ``status`` is bash's ``$?``,
+    ``pipe_status`` the status of each command of the last pipeline it ran (``PIPESTATUS``)."""
+
+    time: int
+    first_line: str
+    status: int
+    pipe_status: tuple[int, ...]
+
+
+_STATUS_LINE = re.compile(r"^(\d{1,12}) (\d{1,3}) ((?:\d{1,3},)*\d{1,3}) (.*)$")
+
+
+def parse_statuses(text: str, *, truncated: bool = False) -> tuple[Status, ...]:
+    """The exit status file the sandbox's bashrc writes (~/.bash_status): one line per
+    history entry, ``<epoch seconds> <$?> <PIPESTATUS, comma-separated> <entry's first line>``,
+    oldest first. Lines that do not read so are skipped (the learner can write the file). With
+    ``truncated`` (the tail of a longer file), the first, partial line is dropped."""
+    lines = text.splitlines()
+    if truncated and lines:
+        lines = lines[1:]
+    out = []
+    for line in lines:
+        m = _STATUS_LINE.match(line)
+        if m:
+            out.append(Status(time=int(m[1]), first_line=m[4].strip(), status=int(m[2]),
+                              pipe_status=tuple(int(x) for x in m[3].split(","))))
+    return tuple(out)
+
+
+def parse_history(text: str, *, truncated: bool = False,
+                  statuses: tuple[Status, ...] = ()) -> tuple[HistoryEntry, ...]:
     """Bash's history file as written with ``HISTTIMEFORMAT`` set (the sandbox's bashrc): a
     ``#<epoch seconds>`` line before each command, whose text runs to the next such line (a
     here-document spans several). Lines before the first stamp are commands of their own with
     time 0. With ``truncated`` (the text is the tail of a longer file), the first, partial line
-    is dropped. Returns the newest :data:`MAX_HISTORY` entries, oldest first."""
+    is dropped. Returns the newest :data:`MAX_HISTORY` entries, oldest first.
+
+    Each entry gets its exit status from ``statuses`` (:func:`parse_statuses`): the status
+    noted with the same time and first line, the newest such status going to the newest such
+    entry (a command typed twice in one second). An entry with none keeps ``status`` None
+    (unknown): written before the bashrc noted statuses, by a shell that exited (``exit`` has
+    no prompt after it), or older than the status file's tail."""
     lines = text.splitlines()
     if truncated and lines:
         lines = lines[1:]
@@ -701,4 +757,14 @@ def parse_history(text: str, *, truncated: bool = False) -> tuple[HistoryEntry, 
         else:
             body.append(line)
     flush()
-    return tuple(entries[-MAX_HISTORY:])
+    entries = entries[-MAX_HISTORY:]
+    noted: dict[tuple[int, str], list[Status]] = {}
+    for st in statuses:
+        noted.setdefault((st.time, st.first_line), []).append(st)
+    for n in range(len(entries) - 1, -1, -1):
+        e = entries[n]
+        same = noted.get((e.time, e.text.split("\n", 1)[0].strip()))
+        if same:
+            st = same.pop()
+            entries[n] = dataclasses.replace(e, status=st.status, pipe_status=st.pipe_status)
+    return tuple(entries)

@@ -1435,7 +1435,9 @@ def test_specs_say_what_they_read():
     ("sudo docker --debug -H unix:///x top web | head", [["docker", "top", "web"], ["head"]]),
     ("docker inspect -f '{{.State.Status}}' step-web && echo ok",
      [["docker", "inspect", "-f", "{{.State.Status}}", "step-web"], ["echo", "ok"]]),
-    ("X=1 docker system info > /tmp/i 2>&1", [["docker", "info", "2"]]),
+    # A file descriptor written against its redirection is no argument.
+    ("X=1 docker system info > /tmp/i 2>&1", [["docker", "info"]]),
+    ("docker inspect web 2>/dev/null 1>&2", [["docker", "inspect", "web"]]),
     ("docker save alpine | gzip > ~/a.tar.gz", [["docker", "save", "alpine"], ["gzip"]]),
     ("echo 'unclosed", [["echo", "'unclosed"]]),
     ("docker --version", [["docker"]]),
@@ -1562,6 +1564,144 @@ def test_shell_pipes_pair_each_command_with_its_reader():
     assert checks.shell_pipes("a | b -x && c; d |& e") == [
         (["a"], ["b", "-x"]), (["b", "-x"], None), (["c"], None), (["d"], ["e"]), (["e"], None)]
     assert checks.shell_commands("a | b && c") == [["a"], ["b"], ["c"]]
+
+
+def test_shell_parse_tells_where_each_command_stands_and_where_its_output_goes():
+    first, second, third = checks.shell_parse("docker start web && docker top web | cat > /dev/null")
+    assert (first.words, first.last, first.discarded) == (["docker", "start", "web"], False, False)
+    assert (second.words, second.reader, second.index, second.size, second.last) == (
+        ["docker", "top", "web"], ["cat"], 0, 2, True)
+    # Piped into a command whose output is thrown away: so is its own.
+    assert second.discarded and third.discarded and (third.index, third.size) == (1, 2)
+
+
+@pytest.mark.parametrize("line,discarded", [
+    ("docker inspect web > /dev/null", True),
+    ("docker inspect web >/dev/null 2>&1", True),
+    ("docker inspect web &> /dev/null", True),
+    ("docker inspect web 1>/dev/null", True),
+    ("docker inspect web >> /dev/null", True),
+    ("docker inspect web 2>/dev/null", False),
+    ("docker inspect web 2> /dev/null", False),
+    ("docker inspect web > inspect.json", False),
+    ("docker inspect web 1>&2", False),
+    ("docker inspect web | less", False),
+])
+def test_shell_parse_sees_output_sent_to_dev_null(line, discarded):
+    assert checks.shell_parse(line)[0].discarded is discarded
+
+
+def run(time, text, status=None, pipe_status=None):
+    """A history entry with its noted exit status (None: unknown, as in an older history)."""
+    return checks.HistoryEntry(time=time, text=text, status=status,
+                               pipe_status=pipe_status or ((status,) if status is not None else ()))
+
+
+CREATED_WEB = dataclasses.replace(STEP_WEB, state="created")
+
+
+def test_ran_command_does_not_count_a_command_that_failed():
+    """QA: 'docker top step-web' of a step-web only created fails ("container ... is not
+    running") and ticked the step. It says why, and how to make it work."""
+    failed = (run(1001, "docker top step-web", 1),)
+    res = checks.ran_command(EngineState(containers=(CREATED_WEB,), shell_history=failed),
+                             command="docker top", container="step-web")
+    assert not res.passed and res.msg is checks.MSG_RAN_NOT_RUNNING
+    with override("en"):
+        assert res.message == (
+            "You ran 'docker top step-web', but it failed (exit status 1): step-web is created, "
+            "not running, and 'docker top' needs a running container. Start it first with "
+            "'docker start step-web', then run 'docker top step-web' again.")
+    with override("ko"):
+        assert "생성됨(created)" in res.message and "'docker start step-web'" in res.message
+    # Started since: the failure is told plainly, and running it again passes.
+    running = EngineState(containers=(STEP_WEB,), shell_history=failed)
+    res = checks.ran_command(running, command="docker top", container="step-web")
+    assert not res.passed and res.msg is checks.MSG_RAN_FAILED
+    with override("en"):
+        assert "You ran 'docker top step-web', but it failed (exit status 1). Read the" in res.message
+    again = dataclasses.replace(running, shell_history=failed + (
+        run(1002, "docker start step-web", 0), run(1003, "docker top step-web", 0)))
+    assert checks.ran_command(again, command="docker top", container="step-web").passed
+    # A status nobody noted (a history from before the bashrc noted them) counts as before.
+    old = dataclasses.replace(running, shell_history=hist((1001, "docker top step-web")))
+    assert checks.ran_command(old, command="docker top", container="step-web").passed
+
+
+@pytest.mark.parametrize("entry,passed", [
+    (run(1001, "docker top step-web | cat", 0, (1, 0)), False),  # PIPESTATUS tells
+    (run(1001, "docker start step-web && docker top step-web", 1, (1,)), False),
+    (run(1001, "docker top step-web; echo done", 0), True),  # the line's status is echo's
+    (run(1001, "docker top step-web; false", 1), True),
+    (run(1001, "docker top step-web | head -3", 0, (141, 0)), True),  # head stopped reading
+    (run(1001, "docker top step-web | grep nginx", 1, (0, 1)), True),  # grep found nothing
+])
+def test_ran_command_reads_the_status_of_the_command_itself(entry, passed):
+    state = EngineState(containers=(STEP_WEB,), shell_history=(entry,))
+    assert checks.ran_command(state, command="docker top", container="step-web").passed is passed
+
+
+@pytest.mark.parametrize("line,passed", [
+    ("docker inspect step-web > /dev/null", False),
+    ("docker inspect step-web &>/dev/null", False),
+    ("docker inspect step-web | cat >/dev/null", False),
+    ("docker inspect step-web 2>/dev/null", True),
+    ("docker inspect step-web > step-web.json", True),
+])
+def test_ran_command_does_not_count_output_sent_to_dev_null(line, passed):
+    state = EngineState(containers=(STEP_WEB,), shell_history=(run(1001, line, 0),))
+    res = checks.ran_command(state, command="docker inspect", container="step-web")
+    assert res.passed is passed
+    if not passed:
+        assert res.msg is checks.MSG_RAN_DISCARDED
+        with override("en"):
+            assert f"You ran '{line}', but its output went to /dev/null, so nothing" in res.message
+
+
+@pytest.mark.parametrize("line,msg", [
+    ("docker info > /dev/null", checks.MSG_RAN_DISCARDED),
+    ("docker info | head -n 200", checks.MSG_RAN_OK),
+    ("docker info | head -200", checks.MSG_RAN_OK),
+    ("docker info | head --lines=80", checks.MSG_RAN_OK),
+    ("docker info | head -n 20", checks.MSG_RAN_CUT),
+    ("docker info | head", checks.MSG_RAN_CUT),
+    ("docker info | head -c 5000", checks.MSG_RAN_CUT),
+    ("docker info | head -n -5", checks.MSG_RAN_CUT),
+])
+def test_ran_command_with_whole_output_takes_a_long_head_but_not_dev_null(line, msg):
+    """'docker info' prints about 60 lines: a head of 80 or more shows all of them."""
+    state = EngineState(shell_history=(run(5, line, 0, (0, 0) if "|" in line else (0,)),))
+    res = checks.ran_command(state, command="docker info", whole_output=True)
+    assert res.msg is msg and res.passed is (msg is checks.MSG_RAN_OK)
+
+
+@pytest.mark.parametrize("line,passed", [
+    ("curl -s --unix-socket /var/run/docker.sock http://localhost/version", True),
+    ("curl -s --unix-socket /var/run/docker.sock http://localhost/v1.43/version", True),
+    ("curl -s --unix-socket /var/run/docker.sock 'http://localhost/version?x=1'", True),
+    ("curl -s --unix-socket /var/run/docker.sock http://localhost/versions", False),
+    ("curl -s --unix-socket /var/run/docker.socket http://localhost/version", False),
+    ("curl -s --unix-socket /var/run/mydocker.sock http://localhost/version", False),
+])
+def test_ran_command_args_are_whole_names(line, passed):
+    """QA: '/version' was found in '.../versions' (the engine answers 404) and 'docker.sock' in
+    '/var/run/docker.socket' (no such socket)."""
+    kw = {"command": "curl", "args": ["docker.sock", "/version"],
+          "example": "curl -s --unix-socket /var/run/docker.sock http://localhost/version"}
+    res = checks.ran_command(EngineState(shell_history=hist((5, line))), **kw)
+    assert res.passed is passed
+    if not passed:
+        assert res.msg is checks.MSG_RAN_ARGS
+
+
+def test_ran_command_does_not_count_a_curl_that_failed():
+    kw = {"command": "curl", "args": ["docker.sock", "/version"],
+          "example": "curl -s --unix-socket /var/run/docker.sock http://localhost/version"}
+    failed = (run(5, "curl -s --unix-socket /var/run/docker.sock http://localhost/version", 7),)
+    res = checks.ran_command(EngineState(shell_history=failed), **kw)
+    assert not res.passed and res.msg is checks.MSG_RAN_FAILED
+    with override("en"):
+        assert "but it failed (exit status 7)" in res.message
 
 
 def test_ran_command_spec_is_validated():
@@ -2082,7 +2222,8 @@ def test_a_state_in_a_korean_message_is_said_in_korean(name, state):
     msg = STATE_MESSAGES[name]
     params = {"name": "life", "state": state, "image": "nginx", "example": "docker create x",
               "service": "web", "cport": "80/tcp", "hport": 8080, "cport_num": "80",
-              "actual": "bridge", "network": "net"}
+              "actual": "bridge", "network": "net", "entry": "docker top life", "target": "life",
+              "status": 1, "command": "docker top"}
     res = checks.CheckResult(False, msg, params)
     with override("ko"):
         ko = res.message

@@ -34,6 +34,69 @@ def test_parse_history_keeps_the_newest_entries():
     assert len(entries) == observe.MAX_HISTORY and entries[-1].text == f"cmd {observe.MAX_HISTORY + 49}"
 
 
+HISTORY = ("#100\nold\n"
+           "#200\ndocker top web\n"
+           "#200\ndocker start web\n"
+           "#200\ndocker top web\n"
+           "#201\ncat > x.txt <<'EOF'\na b\nEOF\n"
+           "#202\nexit\n")
+
+
+def test_parse_history_pairs_each_entry_with_its_noted_exit_status():
+    """The bashrc notes a status line per new history entry (time, $?, PIPESTATUS, first line):
+    the same command typed twice in one second gets each its own, oldest first; an entry with
+    none ('exit', which no prompt follows; one older than the status file) stays unknown."""
+    statuses = observe.parse_statuses(
+        "200 1 1 docker top web\n"
+        "200 0 0 docker start web\n"
+        "junk the learner wrote\n"
+        "200 0 0,0 docker top web\n"
+        "201 0 0 cat > x.txt <<'EOF'\n")
+    entries = observe.parse_history(HISTORY, statuses=statuses)
+    assert [(e.text, e.status, e.pipe_status) for e in entries] == [
+        ("old", None, ()),
+        ("docker top web", 1, (1,)),
+        ("docker start web", 0, (0,)),
+        ("docker top web", 0, (0, 0)),
+        ("cat > x.txt <<'EOF'\na b\nEOF", 0, (0,)),
+        ("exit", None, ()),
+    ]
+    # What the learner's bash shows of the history is the history file: it holds no statuses.
+    assert [e.text for e in entries] == [e.text for e in observe.parse_history(HISTORY)]
+    assert all(e.status is None for e in observe.parse_history(HISTORY))
+
+
+def test_a_status_pairs_only_with_its_own_time_and_command():
+    statuses = observe.parse_statuses("199 1 1 docker top web\n200 1 1 docker top other\n")
+    assert all(e.status is None for e in observe.parse_history(HISTORY, statuses=statuses))
+    # The cut first line of a tail is dropped.
+    assert observe.parse_statuses("0 1 docker top web\n200 2 2 ls\n", truncated=True) == (
+        observe.Status(time=200, first_line="ls", status=2, pipe_status=(2,)),)
+
+
+class _Exec:
+    """A sandbox backend whose exec answers with ``output`` (what the workspace script prints)."""
+
+    def __init__(self, output):
+        self.output = output
+
+    def exec(self, sandbox_id, cmd, **kw):
+        import types
+        return types.SimpleNamespace(output=self.output, exit_code=0, timed_out=False)
+
+
+def test_the_workspace_read_gives_the_history_with_its_statuses():
+    enc = lambda t: base64.b64encode(t.encode()).decode()  # noqa: E731
+    out = f"@ls\n@history\n{enc(HISTORY)}\n@status\n{enc('200 0 0 docker start web')}\n"
+    got = observe._workspace(_Exec(out), "sb", (), history=True)["shell_history"]
+    assert [(e.text, e.status) for e in got][1:3] == [("docker top web", None),
+                                                    ("docker start web", 0)]
+    # No status file (a sandbox from before): every status unknown.
+    got = observe._workspace(_Exec(f"@ls\n@history\n{enc(HISTORY)}\n@status\n\n"), "sb", (),
+                             history=True)["shell_history"]
+    assert len(got) == 6 and all(e.status is None for e in got)
+
+
 def b64(obj) -> str:
     return base64.b64encode(json.dumps(obj).encode() if not isinstance(obj, bytes) else obj).decode()
 

@@ -3,6 +3,8 @@ learner left them but never followed out of the home folder, odd files cannot st
 a changed file is read again, and the shell history is the one the terminal's bash writes."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from labs import checks, observe
@@ -89,6 +91,32 @@ def test_history_is_what_the_interactive_shell_wrote(backend, sandbox):
     plain = observe.lab_state(backend, sandbox.id,
                               [checks.parse_spec({"type": "image_present", "image": "busybox"})])
     assert plain.files == () and plain.shell_history == () and plain.image_events == ()
+
+
+def test_history_entries_get_the_exit_status_the_shell_noted(backend, sandbox):
+    """The sandbox's bashrc notes each new history entry's exit status in ~/.bash_status (fsrc
+    is only created: 'docker top fsrc' fails). An empty line and a command root's ~/.bashrc
+    keeps out of the history (HISTCONTROL: a leading space) note nothing, and the learner's own
+    history ('history', the arrow keys) holds only the commands."""
+    inner_sh(backend, sandbox.id, "rm -f /root/.bash_history /root/.bash_status; printf "
+             "'docker top fsrc\\n\\ndocker top fsrc || true\\nfalse | true\\n docker top fsrc\\n' "
+             "| bash -i")
+    ran = checks.parse_spec({"type": "ran_command", "command": "docker top", "container": "fsrc"})
+    state = observe.lab_state(backend, sandbox.id, [ran])
+    assert [(e.text, e.status, e.pipe_status) for e in state.shell_history] == [
+        ("docker top fsrc", 1, (1,)), ("docker top fsrc || true", 0, (0,)),
+        ("false | true", 0, (1, 0))]
+    shown = inner_sh(backend, sandbox.id, "printf 'history\\n' | bash -i 2>/dev/null").output
+    assert re.findall(r"\b\d+  \S+ \S+  (.*)$", shown, re.M) == [
+        "docker top fsrc", "docker top fsrc || true", "false | true", "history"], shown
+    # A status file that is a link is not read: the statuses are unknown.
+    inner_sh(backend, sandbox.id, "ln -sf /etc/passwd /root/.bash_status")
+    try:
+        state = observe.lab_state(backend, sandbox.id, [ran])
+        assert len(state.shell_history) == 4
+        assert all(e.status is None for e in state.shell_history)
+    finally:
+        inner_sh(backend, sandbox.id, "rm -f /root/.bash_status")
 
 
 def test_a_history_file_that_is_a_link_is_not_read(backend, sandbox):

@@ -94,6 +94,37 @@ def _lab(lab_id: str):
                 if lab.id == lab_id)
 
 
+@pytest.mark.parametrize("commands", [["docker info | head -n 200"], ["docker info | less"]],
+                         ids=["head-200", "less"])
+def test_docker_info_read_whole_through_a_long_head_or_a_pager_passes(backend, sandbox, commands):
+    """'docker info' prints well under 80 lines: a head of 200 lines shows all of it."""
+    lab = _lab("docker-architecture")
+    _reset(backend, sandbox, images=False)
+    lines = inner_sh(backend, sandbox.id, "docker info 2>/dev/null | wc -l").output.split()
+    assert 20 < int(lines[-1]) < checks.WHOLE_OUTPUT_LINES, lines
+    _run(backend, sandbox, commands)
+    res = _judge(backend, sandbox, lab, lab.step("info"))
+    with override("en"):
+        assert res.passed, res.message
+
+
+def test_a_docker_top_that_failed_passes_once_run_again_on_the_started_container(backend, sandbox):
+    """QA: 'docker top step-web' of a step-web that is not running fails, and ticked the step.
+    It says to start step-web first; done so, the same command passes."""
+    lab = _lab("docker-run")
+    step = lab.step("top")
+    before = [cmd for s in lab.steps[:lab.steps.index(step)] for cmd in s.solution]
+    _reset(backend, sandbox, images=False)
+    _run(backend, sandbox, before + ["docker stop step-web", "docker top step-web"])
+    res = _judge(backend, sandbox, lab, step)
+    with override("en"):
+        assert not res.passed and res.msg is checks.MSG_RAN_NOT_RUNNING, res.message
+        assert "step-web is exited, not running" in res.message
+    _run(backend, sandbox, ["docker start step-web", "docker top step-web"])
+    res = _judge(backend, sandbox, lab, step)
+    assert res.passed and res.msg is checks.MSG_RAN_OK
+
+
 def test_docker_run_seen_between_create_and_start_never_passes_the_create_step(backend, sandbox):
     """'docker run' creates a container and then starts it. A look in between (seen on a busy
     host) must not take it for one made by 'docker create', whose step then stuck as done."""
