@@ -735,6 +735,13 @@ MSG_BUILD_SHARES = _(
     "%(shares)s: every line from the changed one down is built again. Change the line this step "
     "asks for (and only that one), then build again."
 )
+MSG_BUILD_SHARES_NO_CACHE = _(
+    "%(image)s shares %(actual)s of its own layer(s) with %(reuses)s, but this step expects "
+    "%(shares)s: you built with --no-cache, which builds every line again, and later builds take "
+    "those new layers from the cache instead of %(reuses)s's. Start over: clear the build cache "
+    "('docker builder prune -af'), build %(reuses)s from the first Dockerfile again, make this "
+    "step's change, then build %(image)s without --no-cache."
+)
 
 # Image tags, loading and importing (image_present with a tag, image_loaded, image_imported)
 MSG_IMAGE_OTHER_TAG = _(
@@ -1800,6 +1807,30 @@ def dockerignore_excludes(text: str, name: str) -> bool:
         return False
 
 
+def _built_without_cache_since(state: EngineState, since: int) -> bool:
+    """Whether the shell history holds a ``docker build`` with ``--no-cache`` run at or after
+    ``since`` (epoch seconds; 0, or an entry without a time: any). BuildKit keeps the layers of
+    such a build in its cache, and later builds of the same lines reuse them, so an image built
+    before it shares no layer with the ones built after (measured on the sandbox's engine)."""
+    for entry in reversed(state.shell_history):
+        if since and entry.time and entry.time < since:
+            break
+        for words in shell_commands(_first_line(entry.text)):
+            if words[:2] == ["docker", "build"] and any(
+                    w == "--no-cache" or w in ("--no-cache=true", "--no-cache=1")
+                    for w in words[2:]):
+                return True
+    return False
+
+
+def image_built_reads(state: EngineState, *, image: str, reuses: str | None = None,
+                      shares: int | None = None, **_: Any) -> frozenset[str]:
+    """What :func:`image_built` needs besides the engine's lists: with ``reuses`` and
+    ``shares``, the shell history once ``image`` exists (was it built with --no-cache?)."""
+    return frozenset({"history"}) if reuses and shares is not None \
+        and _tagged(state, image) is not None else frozenset()
+
+
 def image_built_texts(*, context: str | None = None, ignores: list[str] | None = None,
                       **_: Any) -> tuple[str, ...]:
     """The .dockerignore of the build folder ``context``, when the check names files it must
@@ -1878,8 +1909,10 @@ def image_built(
         if shares is not None:
             own_shared = max(shared - len(base_layers), 0)
             if own_shared != shares:
-                return CheckResult(False, MSG_BUILD_SHARES, {**p, "actual": own_shared,
-                                                             "shares": shares})
+                no_cache = own_shared < shares and _built_without_cache_since(state, prev.created)
+                return CheckResult(False, MSG_BUILD_SHARES_NO_CACHE if no_cache
+                                   else MSG_BUILD_SHARES, {**p, "actual": own_shared,
+                                                           "shares": shares})
             return CheckResult(True, MSG_BUILD_REUSED, {**p, "shared": own_shared})
         if shared <= len(base_layers):
             return CheckResult(False, MSG_BUILD_NO_CACHE, p)
@@ -2536,7 +2569,8 @@ _DOCKER_FORMS = {
     ("container", "logs"): "logs", ("container", "ls"): "ps", ("container", "list"): "ps",
     ("container", "export"): "export", ("container", "create"): "create",
     ("container", "run"): "run", ("container", "start"): "start", ("container", "kill"): "kill",
-    ("image", "history"): "history", ("image", "ls"): "images",
+    ("image", "history"): "history", ("image", "ls"): "images", ("image", "build"): "build",
+    ("buildx", "build"): "build",
     ("image", "list"): "images", ("image", "pull"): "pull", ("image", "save"): "save",
     ("image", "load"): "load", ("image", "import"): "import", ("system", "info"): "info",
 }
@@ -2897,7 +2931,7 @@ REGISTRY: dict[str, CheckType] = {
     "image_built": CheckType(image_built, frozenset({"image"}),
                              frozenset({"base", "label", "reuses", "own_layers", "shares",
                                         "max_added", "context", "ignores"}),
-                             workspace_texts=image_built_texts),
+                             reads_if=image_built_reads, workspace_texts=image_built_texts),
     "container_created": CheckType(container_created, frozenset({"name", "image"}),
                                    frozenset({"publish"}), reads_if=container_created_reads),
     "image_loaded": CheckType(image_loaded, frozenset({"image", "archive"}),

@@ -2403,3 +2403,36 @@ def test_the_start_step_says_create_again_for_a_removed_container():
     assert not res.passed and res.msg is checks.MSG_CREATED_REMOVED
     with override("en"):
         assert "Create it again with 'docker create --name step-web -p 8085:80 nginx:1.27'" in res.message
+
+
+def test_image_built_shares_none_after_a_no_cache_build_says_why():
+    """A --no-cache build after stack:1 explains "shares 0" (its layers then stay in BuildKit's
+    cache, so building again without it does not help); the same image without such a build
+    gets the plain message, and so does a --no-cache build from before stack:1."""
+    stack1 = ImageObs("sha256:s1", ("stack:1",), layers=STACK1.layers, created=1000)
+    fresh = ImageObs("sha256:s5", ("stack:2",),
+                     layers=("sha256:b1", "sha256:d5", "sha256:f5", "sha256:k5"), created=1100)
+
+    def check(*lines: tuple[int, str]):
+        state = EngineState(images=(STACK_BASE, stack1, fresh), shell_history=tuple(
+            checks.HistoryEntry(t, text) for t, text in lines))
+        return checks.image_built(state, image="stack:2", base="busybox", reuses="stack:1",
+                                  shares=1)
+
+    res = check((1050, "cd ~/layers && docker build --no-cache -t stack:2 ."),
+                (1100, "cd ~/layers && docker build -t stack:2 ."))
+    assert not res.passed and res.msg is checks.MSG_BUILD_SHARES_NO_CACHE
+    with override("en"):
+        assert "stack:2 shares 0 of its own layer(s) with stack:1, but this step expects 1: you " \
+               "built with --no-cache" in res.message
+    assert check((1060, "docker image build --no-cache=true -t stack:2 ~/layers")).msg \
+        is checks.MSG_BUILD_SHARES_NO_CACHE
+    assert check((1100, "cd ~/layers && docker build -t stack:2 .")).msg is checks.MSG_BUILD_SHARES
+    assert check((900, "docker build --no-cache -t stack:1 ."),
+                 (1100, "docker build -t stack:2 .")).msg is checks.MSG_BUILD_SHARES
+    assert checks.REGISTRY["image_built"].reads_if(
+        EngineState(images=(STACK_BASE, stack1, fresh)), image="stack:2", reuses="stack:1",
+        shares=1) == frozenset({"history"})
+    assert checks.REGISTRY["image_built"].reads_if(
+        EngineState(images=(STACK_BASE, stack1)), image="stack:2", reuses="stack:1",
+        shares=1) == frozenset()
