@@ -2782,7 +2782,7 @@ def _shown(line: str) -> str:
 def ran_command(
     state: EngineState, *, command: str, container: str | None = None,
     image: str | None = None, args: list[str] | None = None, example: str | None = None,
-    whole_output: bool = False,
+    whole_output: bool = False, container_image: str | None = None,
 ) -> CheckResult:
     """Pass when the learner's shell history holds ``command`` (its first words, such as
     ``docker history``; docker's management forms count too), run on ``container`` (by name or
@@ -2802,7 +2802,8 @@ def ran_command(
     on something else, or one run before the container existed, one that failed (on a container
     that is not running, when the command needs one running: start it first), discarded or cut
     short. ``example`` is the command shown to the learner (by default ``command`` and its
-    target)."""
+    target). With ``container_image``, ``container`` must have been made from that image (any
+    tag of its repository): a step about the layers of an image the lab built."""
     want = _canonical(command.split())
     target = container or image or ""
     p: dict[str, Any] = {"example": example or f"{command} {target}".strip(),
@@ -2812,6 +2813,9 @@ def ran_command(
         c = _named(state, container)
         if c is None:
             return no_container(state, container)
+        if container_image and not container_uses_image(state, c, container_image):
+            return CheckResult(False, MSG_WRONG_IMAGE, {"name": c.name, "actual": c.image,
+                                                        "image": container_image})
     if image:
         img = _resolve_image(state, image)
         if img is None:
@@ -2942,7 +2946,8 @@ REGISTRY: dict[str, CheckType] = {
     "filesystem_archive": CheckType(filesystem_archive, frozenset({"path", "container"}),
                                     frozenset({"holds"}), reads=frozenset({"files"})),
     "ran_command": CheckType(ran_command, frozenset({"command"}),
-                             frozenset({"container", "image", "args", "example", "whole_output"}),
+                             frozenset({"container", "image", "args", "example", "whole_output",
+                                        "container_image"}),
                              reads=frozenset({"history"})),
     "compose_project_running": CheckType(
         compose_project_running, frozenset({"project", "services"}),

@@ -2436,3 +2436,23 @@ def test_image_built_shares_none_after_a_no_cache_build_says_why():
     assert checks.REGISTRY["image_built"].reads_if(
         EngineState(images=(STACK_BASE, stack1)), image="stack:2", reuses="stack:1",
         shares=1) == frozenset()
+
+
+@pytest.mark.parametrize("image,passed", [("stack:2", True), ("stack", True), ("busybox", False)])
+def test_ran_command_container_image_must_be_the_labs_build(image, passed):
+    """Lab 8's writable layer is read on a container of the image the lab built: a 'bun' made
+    from busybox (before stack:2 existed) does not count, and its message names both images."""
+    bun = ContainerObs(name="bun", image=image, image_id="sha256:s2" if passed else "sha256:bb",
+                       state="running",
+                       id="b0b0b0b0", created=1000)
+    stack2 = ImageObs("sha256:s2", ("stack:2",))
+    state = EngineState(containers=(bun,), images=(stack2,),
+                        shell_history=hist((1001, "docker diff bun")))
+    res = checks.ran_command(state, command="docker diff", container="bun",
+                             container_image="stack:2")
+    assert res.passed is passed
+    if not passed:
+        assert res.msg is checks.MSG_WRONG_IMAGE
+        with override("en"):
+            assert "bun runs the image busybox, but this step needs stack:2" in res.message
+    assert checks.ran_command(state, command="docker diff", container="bun").passed
