@@ -81,7 +81,7 @@ class ContainerObs:
     labels: dict[str, str] = field(default_factory=dict, hash=False)
     created: int = 0  # when it was created, epoch seconds (0: unknown)
     died_at: float = 0.0  # its latest 'die' event, epoch seconds (0: none in the engine's buffer)
-    # Its latest 'start' event, epoch seconds (0: none in the buffer); set for removed containers.
+    # Its latest 'start' event, epoch seconds (0: none in the engine's buffer).
     started_at: float = 0.0
     # Its latest 'kill' event (a signal sent by docker kill, stop or rm -f), epoch seconds; 0:
     # none. 'docker kill' returns once the signal is sent, before the container has ended.
@@ -408,6 +408,15 @@ MSG_WRONG_PORT = _(
     "%(name)s is running, but port %(cport)s is published on host port %(actual)s, not "
     "%(hport)s. Remove it ('docker rm -f %(name)s') and run it again with -p %(hport)s:%(cport_num)s."
 )
+MSG_STARTED_SETTLING = _(
+    "%(name)s started just now: checking in a moment that it keeps running (a container whose "
+    "command ends at once is up for only a moment)."
+)
+# Seconds a container must have been running to count as running (:func:`started_settling`):
+# one whose command ends at once ('docker run --name my-web -p 8080:80 nginx true', busybox
+# without a command) is listed as running for a moment, and a look then passed its step, which
+# stays done for good.
+STARTED_SETTLE_S = 1.5
 
 MSG_COUNT_OK = _("%(count)s containers are running from the %(image)s image.")
 MSG_COUNT_LOW = _(
@@ -573,14 +582,6 @@ MSG_ONNET_EXITED = _(
     "%(name)s is not running: it exited with code %(code)s because its command ended. Remove it "
     "('docker rm %(name)s') and run it again with a command that keeps going, such as 'sleep 3600'."
 )
-MSG_ONNET_SETTLING = _(
-    "%(name)s started just now: checking in a moment that it keeps running (a container whose "
-    "command ends at once is up for only a moment)."
-)
-# Seconds a container must have existed to count as running on its network: busybox without a
-# command (its shell ends at once) is up for a fraction of a second, and a look then passed the
-# step for good. Creation times are whole seconds, so the age may be up to 1 s too large.
-RUNNING_SETTLE_S = 2.5
 MSG_ONNET_SILENT = _(
     "%(name)s has not answered any request yet. Ask it by its name from %(client)s: "
     "'docker exec %(client)s wget -qO- http://%(name)s'."
@@ -1174,16 +1175,46 @@ def no_container(state: EngineState, name: str) -> CheckResult:
                        {"name": name})
 
 
-# Verdicts that say "look again in a moment": the lab page checks once more after SETTLE_RECHECK_S.
+# Verdicts that say "look again in a moment": the lab page checks once more after SETTLE_RECHECK_S,
+# or sooner when the verdict knows when its state will have settled (:func:`recheck_after`).
 SETTLE_RECHECK_S = 3.0
+# Seconds added to the rest of a settle time before that look, so that it falls after its end.
+SETTLE_MARGIN_S = 0.1
 
 
 def settling(result: CheckResult) -> bool:
-    """True when ``result`` waits for a state to settle (a container created or ended just now,
-    or one whose command may be about to end)."""
+    """True when ``result`` waits for a state to settle (a container created, started or ended
+    just now, or one whose command may be about to end)."""
     return (result.msg is MSG_CREATED_SETTLING or result.msg is MSG_LC_EXITED_SETTLING
-            or result.msg is MSG_ONNET_SETTLING or result.msg is MSG_LC_SIGNALLED_SETTLING
+            or result.msg is MSG_STARTED_SETTLING or result.msg is MSG_LC_SIGNALLED_SETTLING
             or (result.msg is MSG_MOUNT_UNFINISHED and result.params.get("recheck") is True))
+
+
+def recheck_after(result: CheckResult) -> float:
+    """Seconds after which to look again at a :func:`settling` verdict: its ``recheck_s`` when
+    it has one (:func:`started_settling`), else SETTLE_RECHECK_S."""
+    return float(result.params.get("recheck_s", SETTLE_RECHECK_S))
+
+
+def started_settling(state: EngineState, c: ContainerObs) -> CheckResult | None:
+    """The "look again in a moment" verdict (MSG_STARTED_SETTLING) for running container ``c``
+    when it started less than STARTED_SETTLE_S seconds before ``state.observed_at``, else None.
+
+    A step that wants a container running passes only on one that has run that long: one whose
+    command ends at once is listed as running for a few milliseconds, and a look then would
+    mark the step done for good. Its start is its latest 'start' event (``c.started_at``);
+    without one (started after the engine's events were read, or before the oldest event it
+    keeps), its creation time, which is in whole seconds: one second is added for the rounding.
+    An unknown time passes. ``recheck_s`` in the verdict is when the settle time is over
+    (seconds from the look, SETTLE_MARGIN_S included)."""
+    started = c.started_at or (c.created + 1 if c.created else 0.0)
+    if not state.observed_at or not started:
+        return None
+    left = started + STARTED_SETTLE_S - state.observed_at
+    if left <= 0:
+        return None
+    return CheckResult(False, MSG_STARTED_SETTLING,
+                       {"name": c.name, "recheck_s": round(left + SETTLE_MARGIN_S, 3)})
 
 
 # The names Docker makes up for a container run without --name: adjective_surname, with a digit
@@ -1212,7 +1243,8 @@ def container_running(
 
     With ``created_first`` (the step after ``docker create``: ``docker start``), a container the
     shell history shows was made by ``docker run`` does not pass (:func:`_made_by`; unknown
-    counts as created), and a removed one is to be created again, not run."""
+    counts as created), and a removed one is to be created again, not run. A container that
+    started just now does not pass yet (:func:`started_settling`)."""
     publish = publish or {}
     c = next((c for c in state.containers if c.name == name), None)
     ports = "".join(f" -p {h}:{str(cp).split('/', 1)[0]}" for cp, h in publish.items())
@@ -1247,6 +1279,9 @@ def container_running(
             return CheckResult(False, MSG_WRONG_PORT, params)
     if created_first and _made_by(state, name) == "run":
         return CheckResult(False, MSG_RUN_NOT_STARTED, create)
+    just_started = started_settling(state, c)
+    if just_started is not None:
+        return just_started
     return CheckResult(True, MSG_RUNNING_OK, {"name": name, "image": c.image or image,
                                               "ports": _fmt_ports(publish) or "-"})
 
@@ -1257,10 +1292,16 @@ def containers_from_image(state: EngineState, *, image: str, min_running: int = 
     A miss names the containers of ``image`` that are not running: stopped ones (state
     ``exited``: they ran and ended) apart from ones that were never started (state
     ``created``: a ``docker run`` whose start failed, such as on a host port already taken,
-    leaves its container so)."""
+    leaves its container so). A container that started just now counts only once it has kept
+    running (:func:`started_settling`)."""
     mine = [c for c in state.containers if container_uses_image(state, c, image)]
     running = [c for c in mine if c.state == "running"]
     if len(running) >= min_running:
+        just_started = sorted((v for v in (started_settling(state, c) for c in running)
+                               if v is not None), key=recheck_after)
+        missing = min_running - (len(running) - len(just_started))
+        if missing > 0:
+            return just_started[missing - 1]  # the one whose settle completes the count
         return CheckResult(True, MSG_COUNT_OK, {"count": len(running), "image": image})
     never = [c.name for c in mine if c.state == "created"]
     stopped = sum(1 for c in mine if c.state == "exited")
@@ -1311,6 +1352,8 @@ def container_lifecycle(
     ``kill`` yet (MSG_LC_EXITED_SETTLING): it may be in the middle of a ``docker restart``. A
     container stopped and started again at once (``docker stop life; docker start life``) still
     passes ``stop``: its history shows the ``stop`` event and a start that is not a restart.
+    ``run``, ``unpause`` and ``start`` do not pass on a container that started just now
+    (:func:`started_settling`): its command may end at once.
     """
     p: dict[str, Any] = {"name": name}
     c = _named(state, name)
@@ -1388,6 +1431,9 @@ def container_lifecycle(
                 return CheckResult(False, MSG_LC_RESTART_COMMAND, p)
             if not starts or "die" not in c.history[:starts[-1]]:
                 return CheckResult(False, MSG_LC_NOT_RESTARTED, p)
+        just_started = started_settling(state, c)
+        if just_started is not None:
+            return just_started
         ok = {"run": MSG_LC_RUN_OK, "unpause": MSG_LC_UNPAUSE_OK, "start": MSG_LC_START_OK}
         return CheckResult(True, ok[command], {**p, "image": image or c.image})
 
@@ -1521,8 +1567,8 @@ def containers_published(
     answered: bool = False,
 ) -> CheckResult:
     """Pass when every container named in ``publish`` runs from ``image`` and publishes
-    ``container_port`` on its host port; with ``answered``, each must also have served an HTTP
-    request (seen in its log)."""
+    ``container_port`` on its host port, and has run for a moment (:func:`started_settling`);
+    with ``answered``, each must also have served an HTTP request (seen in its log)."""
     cport_num = container_port.split("/", 1)[0]
     serving: list[tuple[ContainerObs, int]] = []
     for name, hport in publish.items():
@@ -1556,6 +1602,9 @@ def containers_published(
         if int(hport) not in bound:
             return CheckResult(False, MSG_WRONG_PORT,
                                {**p, "actual": ", ".join(str(b) for b in bound)})
+        just_started = started_settling(state, c)
+        if just_started is not None:
+            return just_started
         serving.append((c, hport))
     if answered:
         for c, hport in serving:
@@ -1593,8 +1642,8 @@ def containers_on_network(
     """Pass when every container in ``names`` runs attached to ``network`` (a user-defined
     network, or ``none``/``host``); with ``answered``, those must also have served an HTTP
     request (seen in their log), which on a user-defined network can be asked for by name.
-    A container created less than RUNNING_SETTLE_S seconds before ``state.observed_at`` does not
-    pass yet (MSG_ONNET_SETTLING): its command may be about to end."""
+    A container that started less than STARTED_SETTLE_S seconds before ``state.observed_at`` does
+    not pass yet (:func:`started_settling`): its command may be about to end."""
     for name in names:
         p: dict[str, Any] = {"name": name, "network": network}
         c = _named(state, name)
@@ -1615,8 +1664,9 @@ def containers_on_network(
                                {**p, "code": "?" if c.exit_code is None else c.exit_code})
         if c.state != "running":
             return CheckResult(False, MSG_NOT_RUNNING, {**p, "state": c.state})
-        if state.observed_at and c.created and state.observed_at - c.created < RUNNING_SETTLE_S:
-            return CheckResult(False, MSG_ONNET_SETTLING, p)
+        just_started = started_settling(state, c)
+        if just_started is not None:
+            return just_started
     for name in answered or []:
         c = _named(state, name)
         if c is not None and not c.http_requests:
@@ -1636,7 +1686,8 @@ def published_on(
     state: EngineState, *, name: str, host_port: int, host_ip: str, port: str = "80/tcp"
 ) -> CheckResult:
     """Pass when running container ``name`` publishes container ``port`` on ``host_port`` of
-    ``host_ip`` only: ``127.0.0.1`` for this machine alone, ``0.0.0.0`` for every interface."""
+    ``host_ip`` only: ``127.0.0.1`` for this machine alone, ``0.0.0.0`` for every interface.
+    A container that started just now does not pass yet (:func:`started_settling`)."""
     c = _named(state, name)
     p: dict[str, Any] = {"name": name, "cport": port, "hport": host_port, "host_ip": host_ip,
                          "cport_num": port.split("/", 1)[0]}
@@ -1656,6 +1707,9 @@ def published_on(
         wrong = [ip for ip in ips if ip != host_ip]
     if wrong:
         return CheckResult(False, MSG_PUBON_IP, {**p, "actual": wrong[0] or "0.0.0.0"})
+    just_started = started_settling(state, c)
+    if just_started is not None:
+        return just_started
     return CheckResult(True, MSG_PUBON_OK, p)
 
 
@@ -2022,7 +2076,9 @@ def compose_project_running(
     ``docker compose restart`` makes), and on its own: the latest ``docker compose restart`` of
     the project in the shell history named no other service of ``services`` (without a service
     name it restarts every one; a ``restart api`` after it passes). ``folder`` is where the
-    learner keeps the compose file, for messages (default ``~/PROJECT``).
+    learner keeps the compose file, for messages (default ``~/PROJECT``). A service whose
+    containers all started just now does not count yet (:func:`started_settling`): a service
+    whose command fails at once is up for a moment only.
     """
     folder = folder or f"~/{project}"
     p: dict[str, Any] = {"project": project, "folder": folder}
@@ -2071,6 +2127,11 @@ def compose_project_running(
             if port is None:
                 return CheckResult(False, MSG_COMPOSE_SILENT_NOPORT, {"service": service})
             return CheckResult(False, MSG_COMPOSE_SILENT, {"service": service, "port": port})
+    for service in services:
+        # A service counts once one of its running containers has kept running.
+        just_started = [started_settling(state, c) for c in running[service]]
+        if just_started and all(v is not None for v in just_started):
+            return min(just_started, key=recheck_after)
     if restarted:
         return CheckResult(True, MSG_COMPOSE_RESTARTED_OK, {**p, "restarted": ", ".join(restarted)})
     if started_again:

@@ -81,10 +81,12 @@ class LabTerminalConsumer(TerminalConsumer):
             # The isolation mode may need one `docker info` the first time: not on the loop.
             unavailable = await blocking.to_thread(services.unavailable_features)
             results = services.lab_judge(lab=self.lab, state=state, unavailable=unavailable)
-            if any(checks.settling(r) for r in results.values()):
-                # A container created or ended just now: look again once it has settled, even
-                # if nothing else happens in the meantime.
-                self.loop.call_later(checks.SETTLE_RECHECK_S, self.schedule_check, 0)
+            waits = [checks.recheck_after(r) for r in results.values() if checks.settling(r)]
+            if waits:
+                # A container created, started or ended just now: look again once it has
+                # settled, even if nothing else happens in the meantime. Nothing is recorded as
+                # done before: a settling verdict does not pass.
+                self.loop.call_later(min(waits), self.schedule_check, 0)
             statuses = await database_sync_to_async(services.steps_record)(
                 user=self.user, lab=self.lab, results=results, observed_ms=observed_ms
             )

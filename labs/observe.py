@@ -94,8 +94,8 @@ def engine_state(engine_url: str, inspect: Iterable[str] = (),
     observed_at = time.time()  # before reading: ages computed from it are never too large
     try:
         # Events first: history is then never newer than the container list read after it.
-        history, died_at, removed, removed_networks, removed_volumes, gone, signalled_at = \
-            _recent_events(api)
+        (history, died_at, removed, removed_networks, removed_volumes, gone, signalled_at,
+         started_at) = _recent_events(api)
         containers = []
         logs_left = MAX_LOGS
         inspect_left = MAX_CREATED_INSPECT
@@ -136,6 +136,7 @@ def engine_state(engine_url: str, inspect: Iterable[str] = (),
                                            mounts=mounts, labels=_labels(c),
                                            created=_int(c.get("Created")),
                                            died_at=died_at.get(cid, 0.0),
+                                           started_at=started_at.get(cid, 0.0),
                                            signalled_at=signalled_at.get(cid, 0.0),
                                            start_error=start_error))
         imgs = _images(api, frozenset(inspect))
@@ -267,14 +268,15 @@ def _labels(obj: dict) -> dict[str, str]:
 def _recent_events(
     api: docker.APIClient,
 ) -> tuple[dict[str, tuple[str, ...]], dict[str, float], tuple[str, ...], tuple[str, ...],
-           tuple[str, ...], tuple[ContainerObs, ...], dict[str, float]]:
+           tuple[str, ...], tuple[ContainerObs, ...], dict[str, float], dict[str, float]]:
     """The engine's buffered events up to now: each container's lifecycle actions by id (oldest
     first), when each container last died by id (epoch seconds, from the event's ``timeNano``
     or ``time``), the names of removed containers, networks and volumes (each oldest
     first), the removed containers themselves as far as the events tell (name, id, image,
     history, exit code of the last 'die' and its time; state ``removed``), oldest first, and
     when each container was last sent a signal by id (its 'kill' events, which stay out of the
-    history)."""
+    history), and when each container last started by id (epoch seconds, as ``died_at``: a
+    check waits a moment before it takes one that started just now for running)."""
     params = {
         "since": "0",  # from the oldest event the engine still holds
         "until": f"{time.time():.9f}",  # past events only: the engine answers and closes
@@ -331,7 +333,7 @@ def _recent_events(
         resp.close()
     return ({k: tuple(v) for k, v in history.items()}, died_at, tuple(removed),
             tuple(removed_networks), tuple(removed_volumes), tuple(gone[-MAX_OBJECTS:]),
-            signalled_at)
+            signalled_at, started_at)
 
 
 def _event_time(ev: dict) -> float:

@@ -2359,11 +2359,101 @@ def test_a_container_that_only_just_started_is_looked_at_again_before_it_counts_
         return EngineState(containers=cs, observed_at=1000 + age)
 
     res = checks.containers_on_network(state(1), network="labnet", names=["api", "client"])
-    assert not res.passed and res.msg is checks.MSG_ONNET_SETTLING and checks.settling(res)
+    assert not res.passed and res.msg is checks.MSG_STARTED_SETTLING and checks.settling(res)
     with override("en"):
         assert "api started just now" in res.message
     res = checks.containers_on_network(state(5), network="labnet", names=["api", "client"])
     assert res.passed and not checks.settling(res)
+
+
+# Every check that wants a container running waits until it has run for STARTED_SETTLE_S: QA saw
+# 'docker run --name my-web -p 8080:80 nginx true' (up for a few milliseconds) tick "run-nginx"
+# for good. Each case: the check, a state that passes it, and the container that starts just now.
+T0 = 1_000_000.0  # when that container started, epoch seconds
+STARTED_JUST_NOW = [
+    (functools.partial(checks.container_running, name="my-web", image="nginx",
+                       publish={"80/tcp": 8080}),
+     EngineState(containers=(web(),), images=(NGINX,)), "my-web"),
+    (functools.partial(checks.containers_from_image, image="nginx", min_running=2),
+     EngineState(containers=(web(), web("my-web2", port=8081)), images=(NGINX,)), "my-web2"),
+    (functools.partial(checks.container_lifecycle, name="life", command="run", image="nginx"),
+     EngineState(containers=(RUNNING,), images=(NGINX,)), "life"),
+    (functools.partial(checks.container_lifecycle, name="life", command="start"),
+     EngineState(containers=(RESTARTED,), images=(NGINX,)), "life"),
+    (functools.partial(checks.containers_published, image="nginx", publish=PUBLISH), three(),
+     "web2"),
+    (functools.partial(checks.published_on, name="local-only", host_port=8090,
+                       host_ip="127.0.0.1"), local(), "local-only"),
+    (functools.partial(checks.containers_on_network, network="labnet", names=["api", "client"]),
+     pair(), "client"),
+    (running, UP, "compose-lab-api-1"),
+]
+
+
+@pytest.mark.parametrize("judge,state,young", STARTED_JUST_NOW,
+                         ids=["container_running", "containers_from_image", "lifecycle-run",
+                              "lifecycle-start", "containers_published", "published_on",
+                              "containers_on_network", "compose_project_running"])
+def test_a_container_that_started_just_now_passes_only_once_it_has_kept_running(judge, state,
+                                                                               young):
+    """Seen 0.05 s after its start: not yet, and the page looks again when the settle time is
+    over; seen STARTED_SETTLE_S after it, it passes. The other containers started long ago."""
+    def seen(age):
+        cs = tuple(dataclasses.replace(c, started_at=T0 if c.name == young else T0 - 60)
+                   for c in state.containers)
+        return dataclasses.replace(state, containers=cs, observed_at=T0 + age)
+
+    assert judge(seen(60)).passed  # the premise: the state passes once settled
+    res = judge(seen(0.05))
+    assert not res.passed and res.msg is checks.MSG_STARTED_SETTLING and checks.settling(res)
+    assert res.params["name"] == young
+    assert checks.recheck_after(res) == pytest.approx(
+        checks.STARTED_SETTLE_S - 0.05 + checks.SETTLE_MARGIN_S)
+    with override("en"):
+        assert f"{young} started just now" in res.message
+    assert judge(seen(checks.STARTED_SETTLE_S)).passed
+
+
+def test_a_container_whose_command_ended_at_once_does_not_pass_the_run_step():
+    """'docker run --name my-web -p 8080:80 nginx true': running when first seen, exited when
+    the page looks again after the settle time (MSG_NOT_RUNNING)."""
+    kw = {"name": "my-web", "image": "nginx", "publish": {"80/tcp": 8080}}
+    up = dataclasses.replace(web(), started_at=T0)
+    res = checks.container_running(EngineState(containers=(up,), images=(NGINX,),
+                                               observed_at=T0 + 0.01), **kw)
+    assert not res.passed and checks.settling(res)
+    ended = dataclasses.replace(up, state="exited", exit_code=0, died_at=T0 + 0.02)
+    res = checks.container_running(EngineState(containers=(ended,), images=(NGINX,),
+                                               observed_at=T0 + checks.recheck_after(res)), **kw)
+    assert not res.passed and res.msg is checks.MSG_NOT_RUNNING
+    with override("en"):
+        assert "my-web exists but is exited" in res.message
+
+
+def test_a_start_time_unknown_to_the_events_falls_back_on_the_creation_time():
+    """Started after the engine's events were read: its creation time (whole seconds, one more
+    for the rounding) stands in. Unknown times, or an unknown look, pass."""
+    kw = {"name": "my-web", "image": "nginx", "publish": {"80/tcp": 8080}}
+    made = dataclasses.replace(web(), created=int(T0))
+
+    def look(at, c=made):
+        return checks.container_running(EngineState(containers=(c,), images=(NGINX,),
+                                                    observed_at=at), **kw)
+
+    assert look(T0 + 1 + checks.STARTED_SETTLE_S - 0.1).msg is checks.MSG_STARTED_SETTLING
+    assert look(T0 + 1 + checks.STARTED_SETTLE_S).passed
+    assert look(T0, c=web()).passed and look(0.0).passed
+
+
+def test_more_than_enough_containers_settled_pass_the_count_at_once():
+    """Three nginx containers, one started just now: two have kept running, which is enough."""
+    cs = (dataclasses.replace(web(), started_at=T0 - 60),
+          dataclasses.replace(web("my-web2", port=8081), started_at=T0 - 60),
+          dataclasses.replace(web("my-web3", port=8082), started_at=T0))
+    state = EngineState(containers=cs, images=(NGINX,), observed_at=T0 + 0.1)
+    assert checks.containers_from_image(state, image="nginx", min_running=2).passed
+    res = checks.containers_from_image(state, image="nginx", min_running=3)
+    assert not res.passed and res.params["name"] == "my-web3"
 
 
 def _started(history=(), removed=(), present=True):

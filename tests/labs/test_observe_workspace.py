@@ -154,10 +154,11 @@ def test_removed_containers_keep_their_create_so_a_life_that_never_ran_shows():
     api = _Api([_ev("create", "c1"), _ev("destroy", "c1"),
                 _ev("create", "c2"), _ev("start", "c2"), _ev("kill", "c2", signal="9"),
                 _ev("die", "c2", exitCode="137"), _ev("destroy", "c2")])
-    history, _died, removed, _nets, _vols, gone, signalled = observe._recent_events(api)
+    history, _died, removed, _nets, _vols, gone, signalled, started = observe._recent_events(api)
     assert "create" in json.loads(api.params["filters"])["event"]
     assert removed == ("life", "life")
     assert [(g.id, g.history, g.exit_code) for g in gone] == [
         ("c1", ("create",), None), ("c2", ("create", "start", "die"), 137)]
     # A signal's time is kept apart; its 'kill' event stays out of the history.
     assert signalled == {"c2": 1_000_000_000.0}
+    assert started == {"c2": 1_000_000_000.0}  # its latest 'start', for present ones too

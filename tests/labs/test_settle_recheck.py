@@ -1,6 +1,8 @@
-"""The lab terminal looks again by itself when a verdict waits for a container to settle (created
-or ended just now: labs.checks.settling), and only then. Unit test: the engine, the database and
-the socket are replaced by fakes; the real-engine side is in test_steps_real.py."""
+"""The lab terminal looks again by itself when a verdict waits for a container to settle (created,
+started or ended just now: labs.checks.settling), and only then; a step that wants a container
+running is done only if it still runs at that look. Unit test: the engine, the database and the
+socket are replaced by fakes; the real-engine side is in test_steps_real.py and, through the
+websocket, tests/sandboxes/test_terminal_consumer.py."""
 from __future__ import annotations
 
 import asyncio
@@ -61,3 +63,62 @@ async def test_a_command_that_may_be_ending_brings_one_more_check(monkeypatch):
     c, sent = await _run_checks(monkeypatch, CheckResult(
         False, checks.MSG_MOUNT_UNFINISHED, {"name": "reader", "recheck": False}))
     assert c.loop.later == []
+
+
+# 'docker run --name my-web -p 8080:80 nginx true' (found by QA): the lab page saw my-web running
+# in its few milliseconds of life, and "run-nginx" was done for good. The real checks of the lab
+# judge; the engine's two looks and the record of completions are fakes.
+T0 = 1_000_000.0  # when my-web started, epoch seconds
+MY_WEB = checks.ContainerObs(
+    name="my-web", image="nginx", image_id="sha256:aaa", state="running", started_at=T0,
+    ports=(checks.PortBinding("80/tcp", "0.0.0.0", 8080),))
+NGINX = checks.ImageObs(id="sha256:aaa", tags=("nginx:latest",))
+
+
+async def _two_looks(monkeypatch, second: checks.ContainerObs):
+    """A look 0.05 s after my-web started, then the one the page schedules for when it has
+    settled, which sees ``second``; returns the consumer and the step ids recorded as done."""
+    from labs import content
+
+    c = consumers.LabTerminalConsumer.__new__(consumers.LabTerminalConsumer)
+    c.lab = content.get_lab("week1", "images-and-containers")
+    c.user, c.lang, c._check_lock, c.loop = None, "en", asyncio.Lock(), _Loop()
+    looks = [checks.EngineState(containers=(MY_WEB,), images=(NGINX,), observed_at=T0 + 0.05)]
+    done: list[str] = []
+
+    async def send(text_data):
+        pass
+
+    def record(*, results, **kw):
+        done.extend(step_id for step_id, res in results.items() if res.passed)
+        c.results = results
+        return []
+
+    c.send = send
+    monkeypatch.setattr(services, "lab_observe", lambda **kw: looks[-1])
+    monkeypatch.setattr(services, "unavailable_features", lambda: frozenset())
+    monkeypatch.setattr(services, "steps_record", record)
+    await c.run_checks()
+    assert done == ["pull-nginx"]  # my-web started just now: not yet
+    [(delay, fn, args)] = c.loop.later
+    assert (fn, args) == (c.schedule_check, (0,))
+    # The look again comes once the settle time is over, not SETTLE_RECHECK_S later.
+    assert delay == pytest.approx(checks.STARTED_SETTLE_S - 0.05 + checks.SETTLE_MARGIN_S)
+    c.loop.later.clear()
+    looks.append(checks.EngineState(containers=(second,), images=(NGINX,),
+                                    observed_at=T0 + 0.05 + delay))
+    await c.run_checks()
+    return c, done
+
+
+async def test_a_container_that_ended_within_the_settle_time_is_not_done(monkeypatch):
+    ended = checks.ContainerObs(**{**MY_WEB.__dict__, "state": "exited", "exit_code": 0,
+                                   "died_at": T0 + 0.02})
+    c, done = await _two_looks(monkeypatch, ended)
+    assert "run-nginx" not in done and c.loop.later == []
+    assert c.results["run-nginx"].msg is checks.MSG_NOT_RUNNING  # "my-web exists but is exited"
+
+
+async def test_a_container_still_running_after_the_settle_time_is_done(monkeypatch):
+    c, done = await _two_looks(monkeypatch, MY_WEB)
+    assert done.count("run-nginx") == 1 and c.loop.later == []

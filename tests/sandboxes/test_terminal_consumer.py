@@ -1,5 +1,6 @@
 """The lab terminal websocket on a real sandbox: auth before accept, live output, steps ticking
-by themselves (and a near miss getting its hint), tmux reattach on reconnect (shell and screen),
+by themselves (and a near miss getting its hint, and a container whose command ends at once
+never ticking one), tmux reattach on reconnect (shell and screen),
 and a flood in bounded frames; plus the pump's pacing and backpressure on a local socket pair."""
 from __future__ import annotations
 
@@ -73,6 +74,18 @@ class Session:
     async def type(self, text):
         await self.comm.send_to(bytes_data=text.encode())
 
+    async def during(self, seconds):
+        """Collect what arrives for ``seconds``."""
+        try:
+            await self.until(lambda s: False, timeout=seconds)
+        except AssertionError:
+            pass
+
+    def statuses(self, step_id):
+        """Every status of ``step_id`` the page got, oldest first."""
+        return [st for m in self.messages if m["type"] == "steps"
+                for st in m["steps"] if st["id"] == step_id]
+
 
 async def test_unauthenticated_is_refused_before_accept(backend):
     comm = _communicator(AnonymousUser())
@@ -98,7 +111,9 @@ async def test_step_ticks_by_itself_and_near_miss_gets_hint(backend, student):
     await comm.send_to(text_data=json.dumps({"type": "resize", "cols": 100, "rows": 30}))
 
     await s.type("docker run -d --name my-web -p 8081:80 nginx\r")
-    miss = await s.until(lambda s: (st := s.step("run-nginx")) and "8081" in st["html"] and st)
+    # Not just "8081": the status's data-observed time in ms held it once (1796282808171).
+    miss = await s.until(lambda s: (st := s.step("run-nginx")) and "port 8081" in st["html"]
+                         and st)
     assert miss["completed"] is False and "not 8080" in miss["html"]
 
     t0 = time.monotonic()
@@ -131,6 +146,51 @@ async def test_step_ticks_by_itself_and_near_miss_gets_hint(backend, student):
     sb = await asyncio.to_thread(backend.find, owner=learner_owner(student))
     res = await asyncio.to_thread(backend.exec, sb.id, ["tmux", "list-clients"], timeout=10)
     assert res.output.strip() == "", res.output
+
+
+async def test_a_container_whose_command_ends_at_once_never_ticks_the_run_step(backend, student):
+    """QA, 3 of 3: 'docker run --name my-web -p 8080:80 nginx true' ticked "run-nginx" for good,
+    the page having looked while my-web ran for its few milliseconds. A container that started
+    just now is looked at again once it has run for STARTED_SETTLE_S: here it has exited by then,
+    and the step stays not done with the message that says so. 'docker run -d' then ticks it
+    soon after Enter."""
+    from labs import checks
+    from labs.consumers import AFTER_ENTER_S
+
+    comm = _communicator(student)
+    connected, _ = await comm.connect(timeout=60)
+    assert connected
+    s = Session(comm)
+    await s.until(lambda s: any(m.get("state") == "ready" for m in s.messages), timeout=60)
+    await comm.send_to(text_data=json.dumps({"type": "resize", "cols": 100, "rows": 30}))
+    await s.type("docker rm -f my-web >/dev/null 2>&1; docker pull -q nginx >/dev/null; "
+                 "echo ready-$((6*7))\r")
+    await s.until(lambda s: b"ready-42" in s.output, timeout=120)
+    await s.during(max(AFTER_ENTER_S))  # the checks of that line are over
+    s.messages.clear()
+
+    # QA's command, then one whose container surely runs when the page first looks (the events
+    # of its start bring a look 0.15 s later): it ends 1 s after its start, within the settle.
+    for n, run in enumerate(["docker run --name my-web -p 8080:80 nginx true",
+                             "docker run -d --name my-web -p 8080:80 nginx sleep 1"]):
+        await s.type(f"docker rm my-web >/dev/null 2>&1; {run}; echo ran-$((6*{n}))\r")
+        await s.until(lambda s, n=n: f"ran-{6 * n}".encode() in s.output)
+        # The page's looks after Enter, then the look again of a settling verdict.
+        await s.during(max(AFTER_ENTER_S) + checks.STARTED_SETTLE_S + 1)
+        seen = s.statuses("run-nginx")
+        assert seen and not any(st["completed"] or st["passed"] for st in seen), (run, seen)
+        assert "my-web exists but is exited" in seen[-1]["html"], seen[-1]
+        assert not await database_sync_to_async(
+            StepCompletion.objects.filter(user=student, step_id="run-nginx").exists)()
+        s.messages.clear()
+
+    t0 = time.monotonic()
+    await s.type("docker rm my-web; docker run -d --name my-web -p 8080:80 nginx\r")
+    done = await s.until(lambda s: (st := s.step("run-nginx")) and st["completed"] and st)
+    took = time.monotonic() - t0
+    print(f"run-nginx ticked {took:.2f} s after Enter")  # shown with -s, or when it fails
+    assert done["passed"] and took < 10
+    await comm.disconnect()
 
 
 async def test_flood_arrives_in_bounded_frames_and_the_shell_stays_usable(backend, student):
