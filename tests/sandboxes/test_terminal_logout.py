@@ -227,3 +227,84 @@ async def test_without_a_channel_layer_terminals_and_logout_still_work(student, 
     assert await _close_code(comm, s, 2.0) == consumers.CLOSE_UNAUTHENTICATED
     assert await asyncio.to_thread(fake.received, 0.3) == b""
     await comm.disconnect()
+
+
+@pytest.mark.parametrize("change", ["password", "deactivated"])
+async def test_a_password_change_or_deactivation_ends_the_terminal(student, fake, monkeypatch,
+                                                                   change):
+    """Django ends a user's other sessions when the password changes (the session's auth hash)
+    and refuses a deactivated user: the terminal follows at its next input (it looked only for
+    the session key, so an admin's reset left an open terminal typing)."""
+    monkeypatch.setattr(consumers, "SESSION_CHECK_S", 0.0)
+    mine = await _login(student)
+    comm, s = await _fake_terminal(mine, monkeypatch, fake)
+    await s.type("ls")
+    assert await asyncio.to_thread(fake.received, 0.3) == b"ls"
+
+    def apply():
+        if change == "password":
+            student.set_password("a-new-password-1234")
+        else:
+            student.is_active = False
+        student.save()
+
+    await database_sync_to_async(apply)()
+    await s.type("glued")
+    assert await _close_code(comm, s, 2.0) == consumers.CLOSE_UNAUTHENTICATED
+    assert await asyncio.to_thread(fake.received, 0.3) == b""
+    await comm.disconnect()
+
+
+async def test_a_session_store_failure_closes_the_terminal_instead_of_crashing(student, fake,
+                                                                              monkeypatch):
+    """The session store (the database) failing on a key closes the terminal (4401) and drops
+    the key: the error raised out of receive() ended the consumer without its disconnect(), so
+    the shell's socket and the consumer's tasks were left behind."""
+    monkeypatch.setattr(consumers, "SESSION_CHECK_S", 0.0)
+    mine = await _login(student)
+    comm, s = await _fake_terminal(mine, monkeypatch, fake)
+
+    def broken(key):
+        raise RuntimeError("the session store is down")
+
+    monkeypatch.setattr(consumers, "session_user_id", broken)
+    await s.type("glued")
+    assert await _close_code(comm, s, 2.0) == consumers.CLOSE_UNAUTHENTICATED
+    assert await asyncio.to_thread(fake.received, 0.3) == b""
+    await comm.disconnect()
+
+
+class _HangingLayer:
+    """A channel layer whose Redis does not answer: every group call waits forever."""
+
+    calls: list[str] = []
+
+    async def group_discard(self, group, channel):
+        self.calls.append("discard")
+        await asyncio.sleep(3600)
+
+    async def group_send(self, group, message):
+        self.calls.append("send")
+        await asyncio.sleep(3600)
+
+
+async def test_a_channel_layer_that_hangs_holds_up_neither_the_logout_nor_the_clean_up(
+        student, fake, monkeypatch):
+    """Redis that takes connections but never answers (redis-py waits 30 s) delayed the logout
+    view and the terminal's clean-up: each waits at most LAYER_TIMEOUT_S now."""
+    from webapp.sandboxes import signals
+
+    monkeypatch.setattr(consumers, "LAYER_TIMEOUT_S", 0.5, raising=False)  # old code: none
+    mine = await _login(student)
+    comm, s = await _fake_terminal(mine, monkeypatch, fake)
+    await asyncio.sleep(0.5)  # the logout watch joins its group (the real layer)
+    _HangingLayer.calls = []
+    monkeypatch.setattr(consumers, "get_channel_layer", lambda: _HangingLayer())
+    monkeypatch.setattr(signals, "get_channel_layer", lambda: _HangingLayer())
+    t0 = time.monotonic()
+    await _logout(mine)
+    assert time.monotonic() - t0 < 2.0
+    t0 = time.monotonic()
+    await comm.disconnect(timeout=5)
+    assert time.monotonic() - t0 < 2.0
+    assert _HangingLayer.calls == ["send", "discard"]  # both waits were really met

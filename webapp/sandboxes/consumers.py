@@ -81,6 +81,9 @@ PIDS_EVERY = 2.0  # seconds between looks at the process count, where it is chea
 # command). The first key after a quiet moment waits for one database query; a logout normally
 # ends the terminal sooner, through the channel layer (see the module docstring).
 SESSION_CHECK_S = 2.0
+# Seconds the terminal waits on the channel layer when it leaves its logout group (and a logout
+# on telling the terminals): Redis that does not answer must not hold up the clean-up.
+LAYER_TIMEOUT_S = 2.0
 QUEUE_POLL_S = 3.0  # seconds between admission attempts of a queued learner
 PENDING_MAX = 65536  # bytes of input kept while the sandbox (or its inner engine) starts
 ENGINE_QUIET_S = 0.3  # seconds the inner engine may take, once attached, before the page is told
@@ -99,10 +102,21 @@ def session_group(session_key: str) -> str:
 
 def session_user_id(session_key: str) -> str | None:
     """The id of the user whom the login session ``session_key`` logs in (as the session stores
-    it); None when that session logs nobody in, ended (logout) or expired. Blocking: one read of
-    the session store."""
+    it); None when that session logs nobody in: it ended (logout), expired, its user's password
+    changed since (the session's auth hash no longer matches) or the user was deactivated, as
+    Django's ``django.contrib.auth.get_user`` decides for a request. Blocking: a read of the
+    session store and of the user. Raises what the session store or the database raise."""
+    from types import SimpleNamespace
+
+    from django.contrib.auth import get_user
+
     store = import_module(settings.SESSION_ENGINE).SessionStore(session_key=session_key)
-    return store.get(SESSION_KEY)
+    if store.get(SESSION_KEY) is None:
+        return None
+    user = get_user(SimpleNamespace(session=store))
+    if not user.is_authenticated:
+        return None
+    return user._meta.pk.value_to_string(user)
 
 
 def df_gib(nbytes: int) -> float:
@@ -332,7 +346,17 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         now = asyncio.get_running_loop().time()
         if now - self.session_checked < SESSION_CHECK_S:
             return True
-        if await self.session_alive():
+        try:
+            alive = await self.session_alive()
+        except Exception:  # noqa: BLE001 - the session store or database failed: fail closed
+            # Raised out of receive(), it would end the consumer without disconnect(), leaving
+            # the shell's socket and the tasks behind; closing runs disconnect() as usual.
+            log.warning("terminal for %s: the login session could not be read; closing",
+                        self.owner, exc_info=True)
+            self.logged_out = True
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return False
+        if alive:
             self.session_checked = now
             return True
         await self.end_logged_out("seen on input")
@@ -511,8 +535,10 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         if self.logout_channel is None or key is None:
             return
         try:
-            await get_channel_layer().group_discard(session_group(key), self.logout_channel)
-        except Exception:  # noqa: BLE001
+            await asyncio.wait_for(
+                get_channel_layer().group_discard(session_group(key), self.logout_channel),
+                LAYER_TIMEOUT_S)
+        except Exception:  # noqa: BLE001 - a timeout too (Redis not answering)
             log.debug("terminal for %s: could not leave its logout group", self.owner, exc_info=True)
 
     async def pace(self, seconds: float) -> None:
@@ -578,7 +604,6 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             self.start_task.cancel()
         if self.logout_task:
             self.logout_task.cancel()
-            await self.leave_logout_group()
         if self.owner and self.sandbox is None:
             await blocking.to_thread(admission.leave, self.owner)
         if self.lease_task:
@@ -587,3 +612,6 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             self.pump_task.cancel()
         if self.term:
             await blocking.to_thread(self.term.close)
+        if self.logout_task:
+            # Last: the channel layer (Redis) may be slow to answer, the rest must not wait.
+            await self.leave_logout_group()

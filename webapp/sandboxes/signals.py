@@ -2,6 +2,7 @@
 end the terminals of a login session as it logs out."""
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from asgiref.sync import async_to_sync
@@ -35,13 +36,17 @@ def end_session_terminals(sender, request, user, **kwargs) -> None:
     TerminalConsumer.watch_logout): what is typed in a tab still open must not reach the shell.
     Sent before Django empties the session, whose key is still the terminals' one. A channel
     layer that fails does not fail the logout: the terminals then see it at their next input."""
-    from .consumers import session_group
+    from .consumers import LAYER_TIMEOUT_S, session_group
 
     key = getattr(getattr(request, "session", None), "session_key", None)
     layer = get_channel_layer()
     if not key or layer is None:
         return
+    async def send() -> None:
+        await asyncio.wait_for(layer.group_send(session_group(key), {"type": "session.ended"}),
+                               LAYER_TIMEOUT_S)
+
     try:
-        async_to_sync(layer.group_send)(session_group(key), {"type": "session.ended"})
-    except Exception:  # noqa: BLE001 - see the docstring
+        async_to_sync(send)()
+    except Exception:  # noqa: BLE001 - see the docstring (a timeout too: Redis not answering)
         log.warning("logout: could not tell the session's terminals", exc_info=True)
