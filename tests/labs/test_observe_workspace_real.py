@@ -119,6 +119,19 @@ def test_history_entries_get_the_exit_status_the_shell_noted(backend, sandbox):
         inner_sh(backend, sandbox.id, "rm -f /root/.bash_status")
 
 
+def test_a_command_run_again_as_it_was_gets_its_new_status(backend, sandbox):
+    """A failed command typed again, unchanged, once what it needed is there (root's ~/.bashrc
+    has HISTCONTROL=ignoreboth, which kept the repeat out of the history: no new status, and the
+    step stayed failed however often it was run). A space-prefixed command is still left out."""
+    inner_sh(backend, sandbox.id, "rm -f /root/.bash_history /root/.bash_status /tmp/flag; "
+             "printf 'test -e /tmp/flag\\n touch /tmp/flag\\ntest -e /tmp/flag\\n' | bash -i")
+    ran = checks.parse_spec({"type": "ran_command", "command": "test"})
+    state = observe.lab_state(backend, sandbox.id, [ran])
+    assert [(e.text, e.status) for e in state.shell_history] == [
+        ("test -e /tmp/flag", 1), ("test -e /tmp/flag", 0)]
+    assert checks.ran_command(state, command="test").passed
+
+
 def test_a_history_file_that_is_a_link_is_not_read(backend, sandbox):
     inner_sh(backend, sandbox.id, "rm -f /root/.bash_history && ln -s /etc/passwd /root/.bash_history")
     try:
