@@ -243,6 +243,12 @@ class CheckResult:
             return format_ko(str(self.msg), params)
         return str(self.msg) % params
 
+    @property
+    def pending(self) -> bool:
+        """True when this verdict waits for a state to settle (:func:`settling`): the page
+        shows it as "checking", not as a miss."""
+        return settling(self)
+
 
 # Docker's container states, as messages name them: the English text keeps Docker's word, the
 # Korean one says it in Korean with Docker's word after it ("종료됨(exited)"), as the labs'
@@ -411,6 +417,9 @@ MSG_WRONG_PORT = _(
 MSG_STARTED_SETTLING = _(
     "%(name)s started just now: checking in a moment that it keeps running (a container whose "
     "command ends at once is up for only a moment)."
+)
+MSG_CREATED_STARTING = _(
+    "%(name)s was created just now and is being started: checking again in a moment."
 )
 # Seconds a container must have been running to count as running (:func:`started_settling`):
 # one whose command ends at once ('docker run --name my-web -p 8080:80 nginx true', busybox
@@ -1186,6 +1195,7 @@ def settling(result: CheckResult) -> bool:
     """True when ``result`` waits for a state to settle (a container created, started or ended
     just now, or one whose command may be about to end)."""
     return (result.msg is MSG_CREATED_SETTLING or result.msg is MSG_LC_EXITED_SETTLING
+            or result.msg is MSG_CREATED_STARTING
             or result.msg is MSG_STARTED_SETTLING or result.msg is MSG_LC_SIGNALLED_SETTLING
             or (result.msg is MSG_MOUNT_UNFINISHED and result.params.get("recheck") is True))
 
@@ -1214,6 +1224,26 @@ def started_settling(state: EngineState, c: ContainerObs) -> CheckResult | None:
     if left <= 0:
         return None
     return CheckResult(False, MSG_STARTED_SETTLING,
+                       {"name": c.name, "recheck_s": round(left + SETTLE_MARGIN_S, 3)})
+
+
+def created_settling(state: EngineState, c: ContainerObs) -> CheckResult | None:
+    """The "look again in a moment" verdict (MSG_CREATED_STARTING) for container ``c`` in the
+    created state when it was created less than CREATED_SETTLE_S seconds before
+    ``state.observed_at`` and the engine keeps no error from starting it, else None.
+
+    'docker run' creates a container and then starts it; a look in between (the page looks on
+    every engine event, 'create' included) saw it "created, not running" and told the learner
+    to start it a moment before it ran. A failed start (a host port already taken) leaves its
+    error at once (``c.start_error``), so that verdict is not held back. Creation times are in
+    whole seconds, so the age compared may be up to 1 s too large (CREATED_SETTLE_S allows for
+    it). ``recheck_s`` is when the settle time is over (seconds from the look)."""
+    if c.state != "created" or c.start_error or not state.observed_at or not c.created:
+        return None
+    left = c.created + CREATED_SETTLE_S - state.observed_at
+    if left <= 0:
+        return None
+    return CheckResult(False, MSG_CREATED_STARTING,
                        {"name": c.name, "recheck_s": round(left + SETTLE_MARGIN_S, 3)})
 
 
@@ -1267,7 +1297,8 @@ def container_running(
         return CheckResult(False, MSG_WRONG_IMAGE, {"name": name, "actual": c.image,
                                                     "image": image})
     if c.state != "running":
-        return CheckResult(False, MSG_NOT_RUNNING, {"name": name, "state": c.state})
+        return created_settling(state, c) or CheckResult(False, MSG_NOT_RUNNING,
+                                                         {"name": name, "state": c.state})
     for cport, hport in publish.items():
         bound = sorted({p.host_port for p in c.ports if p.container_port == cport})
         params = {"name": name, "cport": cport, "hport": hport,
@@ -1303,6 +1334,10 @@ def containers_from_image(state: EngineState, *, image: str, min_running: int = 
         if missing > 0:
             return just_started[missing - 1]  # the one whose settle completes the count
         return CheckResult(True, MSG_COUNT_OK, {"count": len(running), "image": image})
+    starting = sorted((v for v in (created_settling(state, c) for c in mine) if v is not None),
+                      key=recheck_after)
+    if starting and len(running) + len(starting) >= min_running:
+        return starting[min_running - len(running) - 1]  # the one whose start completes it
     never = [c.name for c in mine if c.state == "created"]
     stopped = sum(1 for c in mine if c.state == "exited")
     params = {"count": len(running), "image": image, "min": min_running, "stopped": stopped}
@@ -1402,7 +1437,7 @@ def container_lifecycle(
         return CheckResult(False, MSG_WRONG_IMAGE, {**p, "actual": c.image, "image": image})
     p["state"] = c.state
     if c.state == "created":
-        return not_started(c)
+        return created_settling(state, c) or not_started(c)
 
     if command == "pause":
         if c.state == "paused":
@@ -1591,7 +1626,7 @@ def containers_published(
             return CheckResult(False, MSG_WRONG_IMAGE, {**p, "actual": c.image})
         p["state"] = c.state
         if c.state == "created":
-            return CheckResult(False, MSG_PUB_CREATED, p)
+            return created_settling(state, c) or CheckResult(False, MSG_PUB_CREATED, p)
         if c.state == "paused":
             return CheckResult(False, MSG_LC_PAUSED, p)
         if c.state != "running":
@@ -1656,7 +1691,7 @@ def containers_on_network(
                 return CheckResult(False, MSG_ONNET_DETACHED, {**p, "actual": actual})
             return CheckResult(False, MSG_ONNET_WRONG, {**p, "actual": actual})
         if c.state == "created":
-            return not_started(c)
+            return created_settling(state, c) or not_started(c)
         if c.state == "paused":
             return CheckResult(False, MSG_LC_PAUSED, p)
         if c.state == "exited":
@@ -1694,7 +1729,7 @@ def published_on(
     if c is None:
         return no_container(state, name)
     if c.state == "created":
-        return CheckResult(False, MSG_PUB_CREATED, p)
+        return created_settling(state, c) or CheckResult(False, MSG_PUB_CREATED, p)
     if c.state != "running":
         return CheckResult(False, MSG_NOT_RUNNING, {**p, "state": c.state})
     ips = [b.host_ip for b in c.ports if b.container_port == port and b.host_port == int(host_port)]
@@ -1780,7 +1815,7 @@ def volume_mounted(
         return CheckResult(False, MSG_MOUNT_COMMAND, {**p, "actual": c.command,
                                                       "command": command})
     if c.state == "created":
-        return not_started(c)
+        return created_settling(state, c) or not_started(c)
     if c.state == "paused":
         return CheckResult(False, MSG_LC_PAUSED, p)
     if c.state not in ("running", "exited"):
@@ -2044,8 +2079,10 @@ def _compose_absent(state: EngineState, project: str, services: list[str] | tupl
     return CheckResult(False, MSG_COMPOSE_NONE, p)
 
 
-def _compose_service_state(service: str, cs: list[ContainerObs]) -> CheckResult | None:
-    """None when a container of ``service`` runs, else why not (the first container's state)."""
+def _compose_service_state(state: EngineState, service: str,
+                           cs: list[ContainerObs]) -> CheckResult | None:
+    """None when a container of ``service`` runs, else why not (the first container's state;
+    one created just now is being started: :func:`created_settling`)."""
     if any(c.state == "running" for c in cs):
         return None
     c = cs[0]
@@ -2054,7 +2091,7 @@ def _compose_service_state(service: str, cs: list[ContainerObs]) -> CheckResult 
         return CheckResult(False, MSG_COMPOSE_EXITED,
                            {**p, "code": "?" if c.exit_code is None else c.exit_code})
     if c.state == "created":
-        return CheckResult(False, MSG_COMPOSE_CREATED, p)
+        return created_settling(state, c) or CheckResult(False, MSG_COMPOSE_CREATED, p)
     if c.state == "paused":
         return CheckResult(False, MSG_COMPOSE_PAUSED, p)
     return CheckResult(False, MSG_COMPOSE_STATE, p)
@@ -2090,7 +2127,7 @@ def compose_project_running(
             return CheckResult(False, MSG_COMPOSE_NO_SERVICE,
                                {**p, "service": service, "found": ", ".join(sorted(by_service))})
     for service in services:
-        why = _compose_service_state(service, by_service[service])
+        why = _compose_service_state(state, service, by_service[service])
         if why is not None:
             return why
     for key in volumes or []:

@@ -2414,6 +2414,38 @@ def test_a_container_that_started_just_now_passes_only_once_it_has_kept_running(
     assert judge(seen(checks.STARTED_SETTLE_S)).passed
 
 
+@pytest.mark.parametrize("judge,state,young", STARTED_JUST_NOW,
+                         ids=["container_running", "containers_from_image", "lifecycle-run",
+                              "lifecycle-start", "containers_published", "published_on",
+                              "containers_on_network", "compose_project_running"])
+def test_a_container_created_just_now_is_being_started_not_left_unstarted(judge, state, young):
+    """'docker run' creates, then starts: QA saw run-nginx say "my-web exists but is created,
+    not running. Start it with 'docker start'" for a moment after a right 'docker run'. Created
+    0.5 s before the look, with no start error, the verdict waits (MSG_CREATED_STARTING) and the
+    page looks again once CREATED_SETTLE_S is over; still created then, the step says it was
+    never started. A start the engine refused (a host port taken) is told at once."""
+    def seen(age, **changes):
+        cs = tuple(dataclasses.replace(c, state="created", created=int(T0), started_at=0.0,
+                                       **changes) if c.name == young
+                   else dataclasses.replace(c, started_at=T0 - 60) for c in state.containers)
+        return dataclasses.replace(state, containers=cs, observed_at=T0 + age)
+
+    res = judge(seen(0.5))
+    assert not res.passed and res.msg is checks.MSG_CREATED_STARTING and checks.settling(res)
+    assert res.params["name"] == young
+    assert checks.recheck_after(res) == pytest.approx(
+        checks.CREATED_SETTLE_S - 0.5 + checks.SETTLE_MARGIN_S)
+    with override("en"):
+        assert f"{young} was created just now and is being started" in res.message
+    with override("ko"):
+        assert young in res.message and "created" not in res.message
+    late = judge(seen(checks.CREATED_SETTLE_S))
+    assert not late.passed and not checks.settling(late)
+    refused = judge(seen(0.5, start_error="Bind for 0.0.0.0:8080 failed: port is already "
+                                          "allocated"))
+    assert not refused.passed and not checks.settling(refused)
+
+
 def test_a_container_whose_command_ended_at_once_does_not_pass_the_run_step():
     """'docker run --name my-web -p 8080:80 nginx true': running when first seen, exited when
     the page looks again after the settle time (MSG_NOT_RUNNING)."""

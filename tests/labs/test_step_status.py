@@ -127,3 +127,25 @@ async def test_the_terminal_sends_a_done_step_without_a_message(monkeypatch):
     done, todo = msg["steps"]
     assert done["completed"] and done["passed"] and "check-message" not in done["html"]
     assert not todo["passed"] and "not yet" in todo["html"]
+
+
+@pytest.mark.parametrize("lang,badge", [("en", "Checking…"), ("ko", "확인 중…")])
+def test_a_verdict_that_waits_to_settle_is_shown_as_checking_not_as_a_miss(student, lang, badge):
+    """QA: "started just now: checking in a moment" came in red under "Not done yet", like a
+    failure. A settling verdict shows a pending badge and a muted message; a miss stays red."""
+    from django.utils.translation import override
+
+    from labs import checks
+
+    step = LAB.steps[0]
+    waiting = checks.CheckResult(False, checks.MSG_STARTED_SETTLING,
+                                 {"name": "my-web", "recheck_s": 1.2})
+    missed = checks.CheckResult(False, checks.MSG_NOT_RUNNING,
+                                {"name": "my-web", "state": "exited"})
+    with override(lang):
+        pending_html = _render(services.StepStatus(step.id, False, waiting, 1), LAB)
+        missed_html = _render(services.StepStatus(step.id, False, missed, 1), LAB)
+    assert f'<span class="badge pending" role="status">{badge}</span>' in pending_html
+    assert 'class="check-message pending"' in pending_html and "fail" not in pending_html
+    assert 'class="badge todo"' in missed_html and 'class="check-message fail"' in missed_html
+    assert "pending" not in missed_html

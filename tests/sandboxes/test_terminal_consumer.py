@@ -190,6 +190,12 @@ async def test_a_container_whose_command_ends_at_once_never_ticks_the_run_step(b
     took = time.monotonic() - t0
     print(f"run-nginx ticked {took:.2f} s after Enter")  # shown with -s, or when it fails
     assert done["passed"] and took < 10
+    # On the way there: never "created, not running: start it" (a look between the create and
+    # the start, QA saw it for a moment), and the wait shows as checking, not as a miss.
+    waits = [st["html"] for st in s.statuses("run-nginx") if not st["completed"]]
+    assert not any("exists but is created" in h for h in waits), waits
+    assert any("started just now" in h for h in waits), waits
+    assert all('class="check-message pending"' in h for h in waits if "just now" in h), waits
     await comm.disconnect()
 
 
