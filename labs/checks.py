@@ -864,7 +864,15 @@ MSG_RAN_OTHER = _("Your latest command was '%(last)s', but this step needs '%(ex
 MSG_RAN_TARGET = _(
     "You ran '%(entry)s', but this step needs it on %(target)s: '%(example)s'."
 )
-MSG_RAN_ARGS = _("You ran '%(entry)s', but this step needs '%(example)s'.")
+MSG_RAN_ARGS_MISSING = _(
+    "You ran '%(entry)s', but this step needs '%(example)s'. Look closely at '%(missing)s': "
+    "yours does not have it as written."
+)
+MSG_RAN_ARGS_MISSING_FAILED = _(
+    "You ran '%(entry)s', but this step needs '%(example)s'. Look closely at '%(missing)s': "
+    "yours does not have it as written. Yours also failed (exit status %(status)s), even if it "
+    "printed no error."
+)
 MSG_RAN_CUT = _(
     "You ran '%(entry)s', so its output went to %(reader)s, which does not show all of it. This "
     "step has you read all of it: run '%(example)s' without '| %(reader)s'."
@@ -2897,7 +2905,8 @@ def ran_command(
     ``head`` (:data:`WHOLE_OUTPUT_LINES`) may read it.
 
     The latest command of the same program explains a miss: another docker command, the right one
-    on something else, or one run before the container existed, one that failed (on a container
+    on something else, one without an ``args`` string (named, and its exit status when it
+    failed), or one run before the container existed, one that failed (on a container
     that is not running, when the command needs one running: start it first), discarded or cut
     short. ``example`` is the command shown to the learner (by default ``command`` and its
     target). With ``container_image``, ``container`` must have been made from that image (any
@@ -2920,7 +2929,7 @@ def ran_command(
             return CheckResult(False, MSG_IMAGE_MISSING, {"image": image})
 
     def verdict(cmd: ShellCommand, entry: HistoryEntry) -> str:
-        """"ok", "early", "target", "failed", "discarded", "cut" or "other" for one simple
+        """"ok", "early", "target", "args", "failed", "discarded", "cut" or "other" for one simple
         command of the same program in ``entry``."""
         words = cmd.words
         if words[: len(want)] != want:
@@ -2932,7 +2941,7 @@ def ran_command(
         if img is not None and not any(_same_image(state, w, img) for w in rest):
             return "target"
         if not all(any(_has_arg(a, w) for w in rest) for a in args or []):
-            return "target"
+            return "args"
         if c is not None and c.created and entry.time and entry.time < c.created:
             return "early"
         if _exit_status(entry, cmd):
@@ -2971,8 +2980,17 @@ def ran_command(
         return CheckResult(False, MSG_RAN_DISCARDED, p)
     if v == "cut" and cmd.reader is not None:
         return CheckResult(False, MSG_RAN_CUT, {**p, "reader": cmd.reader[0]})
-    if v == "target":
-        return CheckResult(False, MSG_RAN_TARGET if target else MSG_RAN_ARGS, p)
+    if v == "args" and not target:
+        # Name what differs (QA: 'docker.socket' for 'docker.sock' is easy to miss in two long
+        # lines), and that it failed: 'curl -s' prints no error.
+        rest = cmd.words[len(want):]
+        p["missing"] = next(a for a in args or [] if not any(_has_arg(a, w) for w in rest))
+        status = _exit_status(entry, cmd)
+        if status:
+            return CheckResult(False, MSG_RAN_ARGS_MISSING_FAILED, {**p, "status": status})
+        return CheckResult(False, MSG_RAN_ARGS_MISSING, p)
+    if v in ("target", "args"):
+        return CheckResult(False, MSG_RAN_TARGET, p)
     p.pop("entry")
     return CheckResult(False, MSG_RAN_OTHER, {**p, "last": _shown(line)})
 

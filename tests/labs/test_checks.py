@@ -1510,10 +1510,11 @@ def test_ran_command_with_args():
     assert checks.ran_command(EngineState(shell_history=ok), **kw).passed
     miss = hist((5, "curl -s http://localhost/version"))
     res = checks.ran_command(EngineState(shell_history=miss), **kw)
-    assert not res.passed and res.msg is checks.MSG_RAN_ARGS
+    assert not res.passed and res.msg is checks.MSG_RAN_ARGS_MISSING
     with override("en"):
         assert ("You ran 'curl -s http://localhost/version', but this step needs 'curl -s "
                 "--unix-socket") in res.message
+        assert "Look closely at 'docker.sock'" in res.message
 
 
 def test_ran_command_reads_only_the_first_line_of_a_here_document():
@@ -1691,7 +1692,28 @@ def test_ran_command_args_are_whole_names(line, passed):
     res = checks.ran_command(EngineState(shell_history=hist((5, line))), **kw)
     assert res.passed is passed
     if not passed:
-        assert res.msg is checks.MSG_RAN_ARGS
+        assert res.msg is checks.MSG_RAN_ARGS_MISSING
+        missing = "/version" if "versions" in line else "docker.sock"
+        assert res.params["missing"] == missing
+
+
+@pytest.mark.parametrize("lang,says", [
+    ("en", ("Look closely at 'docker.sock'", "Yours also failed (exit status 7)")),
+    ("ko", ("'docker.sock' 부분을", "실패했습니다(종료 코드 7)")),
+])
+def test_a_mistyped_socket_is_named_and_its_silent_failure_told(lang, says):
+    """QA: 'curl -s' to /var/run/docker.socket prints nothing (exit status 7) and the message
+    only said which command the step needs: 'socket' and 'sock' are easy to miss in two long
+    lines. It names what differs, and that it failed; a curl that worked is not called failed."""
+    kw = {"command": "curl", "args": ["docker.sock", "/version"],
+          "example": "curl -s --unix-socket /var/run/docker.sock http://localhost/version"}
+    line = "curl -s --unix-socket /var/run/docker.socket http://localhost/version"
+    res = checks.ran_command(EngineState(shell_history=(run(5, line, 7),)), **kw)
+    assert not res.passed and res.msg is checks.MSG_RAN_ARGS_MISSING_FAILED
+    with override(lang):
+        assert all(part in res.message for part in says), res.message
+    worked = checks.ran_command(EngineState(shell_history=(run(5, line, 0),)), **kw)
+    assert worked.msg is checks.MSG_RAN_ARGS_MISSING
 
 
 def test_ran_command_does_not_count_a_curl_that_failed():
