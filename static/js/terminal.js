@@ -231,6 +231,9 @@
 
   // Logged out (another tab, or the session ended): say so, with the way back here.
   function showLoggedOut() {
+    // The page stops looking logged in: its header's name and menu, the sandbox's countdown,
+    // port preview and reset would only lead to the login page now (static/css/site.css).
+    document.body.classList.add("logged-out");
     setStatus("error", el.dataset.loggedOut + " ");
     const a = document.createElement("a");
     a.href = el.dataset.loginUrl;
