@@ -35,6 +35,9 @@ class LabTerminalConsumer(TerminalConsumer):
     # connection refused before authorize() (no login) still ends in disconnect(), which
     # failed with AttributeError and logged a traceback for every such attempt.
     _events_stream = None
+    # Set in disconnect(): no check runs after it (one scheduled by Enter or by a settling
+    # verdict observed the engine and wrote to the database up to seconds after the page left).
+    _closed = False
 
     async def authorize(self, user) -> bool:
         kw = self.scope["url_route"]["kwargs"]
@@ -68,14 +71,21 @@ class LabTerminalConsumer(TerminalConsumer):
             log.debug("events of %s ended: %s", self.sandbox.id, exc)
 
     def schedule_check(self, delay: float = DEBOUNCE_S) -> None:
+        """Run the step checks ``delay`` seconds from now (debounced: a later call replaces an
+        earlier one); nothing once the terminal has disconnected."""
         if self._check_handle is not None:
             self._check_handle.cancel()
+        if self._closed:
+            self._check_handle = None
+            return
         self._check_handle = self.loop.call_later(
             delay, lambda: asyncio.ensure_future(self.run_checks())
         )
 
     async def run_checks(self) -> None:
         async with self._check_lock:
+            if self._closed:
+                return
             observed_ms = services.now_ms()
             state = await blocking.to_thread(services.lab_observe, user=self.user, lab=self.lab)
             # The isolation mode may need one `docker info` the first time: not on the loop.
@@ -106,6 +116,10 @@ class LabTerminalConsumer(TerminalConsumer):
                 pass
 
     async def disconnect(self, code: int) -> None:
+        self._closed = True
+        handle = getattr(self, "_check_handle", None)
+        if handle is not None:
+            handle.cancel()
         if self._events_stream is not None:
             try:
                 self._events_stream.close()

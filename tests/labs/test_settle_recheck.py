@@ -122,3 +122,37 @@ async def test_a_container_that_ended_within_the_settle_time_is_not_done(monkeyp
 async def test_a_container_still_running_after_the_settle_time_is_done(monkeypatch):
     c, done = await _two_looks(monkeypatch, MY_WEB)
     assert done.count("run-nginx") == 1 and c.loop.later == []
+
+
+@pytest.mark.parametrize("disconnected", [False, True])
+async def test_no_check_runs_once_the_terminal_has_disconnected(monkeypatch, disconnected):
+    """Checks scheduled by Enter (and re-looks of settling verdicts) ran after the page had
+    left: each observed the learner's engine and wrote to the database for seconds more. Once
+    disconnect() has run, none does; without it (the premise) they all run."""
+    from webapp.sandboxes.consumers import TerminalConsumer
+
+    async def base_disconnect(self, code):
+        return None
+
+    monkeypatch.setattr(TerminalConsumer, "disconnect", base_disconnect)
+    monkeypatch.setattr(consumers, "AFTER_ENTER_S", (0.05, 0.1))
+    looks = []
+    monkeypatch.setattr(services, "lab_observe", lambda **kw: looks.append(1) or object())
+    monkeypatch.setattr(services, "unavailable_features", lambda: frozenset())
+    monkeypatch.setattr(services, "lab_judge", lambda **kw: {})
+    monkeypatch.setattr(services, "steps_record", lambda **kw: [])
+    c = consumers.LabTerminalConsumer.__new__(consumers.LabTerminalConsumer)
+    c.lab, c.user, c.lang, c._check_lock = None, None, "en", asyncio.Lock()
+    c._check_handle, c.loop = None, asyncio.get_running_loop()
+
+    async def send(text_data):
+        return None
+
+    c.send = send
+    c.schedule_check(0.05)
+    await c.on_enter()
+    if disconnected:
+        await c.disconnect(1000)
+        c.schedule_check(0)  # an engine event that arrives afterwards
+    await asyncio.sleep(0.5)
+    assert (looks == []) is disconnected, looks
