@@ -87,6 +87,18 @@ class Session:
                 for st in m["steps"] if st["id"] == step_id]
 
 
+async def _ready(comm, cols=None) -> Session:
+    """Connect ``comm`` and wait until its terminal is ready; with ``cols``, resize it to
+    ``cols`` x 30 then."""
+    connected, _ = await comm.connect(timeout=60)
+    assert connected
+    s = Session(comm)
+    await s.until(lambda s: any(m.get("state") == "ready" for m in s.messages), timeout=60)
+    if cols:
+        await comm.send_to(text_data=json.dumps({"type": "resize", "cols": cols, "rows": 30}))
+    return s
+
+
 async def test_unauthenticated_is_refused_before_accept(backend):
     comm = _communicator(AnonymousUser())
     connected, code = await comm.connect()
@@ -104,11 +116,7 @@ async def test_unknown_lab_is_refused(backend, student):
 
 async def test_step_ticks_by_itself_and_near_miss_gets_hint(backend, student):
     comm = _communicator(student)
-    connected, _ = await comm.connect(timeout=60)
-    assert connected
-    s = Session(comm)
-    await s.until(lambda s: any(m.get("state") == "ready" for m in s.messages), timeout=60)
-    await comm.send_to(text_data=json.dumps({"type": "resize", "cols": 100, "rows": 30}))
+    s = await _ready(comm, cols=100)
 
     await s.type("docker run -d --name my-web -p 8081:80 nginx\r")
     # Not just "8081": the status's data-observed time in ms held it once (1796282808171).
@@ -158,11 +166,7 @@ async def test_a_container_whose_command_ends_at_once_never_ticks_the_run_step(b
     from labs.consumers import AFTER_ENTER_S
 
     comm = _communicator(student)
-    connected, _ = await comm.connect(timeout=60)
-    assert connected
-    s = Session(comm)
-    await s.until(lambda s: any(m.get("state") == "ready" for m in s.messages), timeout=60)
-    await comm.send_to(text_data=json.dumps({"type": "resize", "cols": 100, "rows": 30}))
+    s = await _ready(comm, cols=100)
     await s.type("docker rm -f my-web >/dev/null 2>&1; docker pull -q nginx >/dev/null; "
                  "echo ready-$((6*7))\r")
     await s.until(lambda s: b"ready-42" in s.output, timeout=120)
@@ -203,10 +207,7 @@ async def test_flood_arrives_in_bounded_frames_and_the_shell_stays_usable(backen
     """A flood through the real sandbox ends with its marker, no frame is larger than FRAME_MAX,
     and the shell answers afterwards."""
     comm = _communicator(student)
-    connected, _ = await comm.connect(timeout=60)
-    assert connected
-    s = Session(comm)
-    await s.until(lambda s: any(m.get("state") == "ready" for m in s.messages), timeout=60)
+    s = await _ready(comm)
     sizes = []
     s.output.clear()
     await s.type("head -c 3000000 /dev/zero | base64; echo flood-end-$((6*7))\r")
@@ -530,10 +531,7 @@ async def _until_closed(comm, s, timeout=60.0) -> None:
 async def _at_prompt(student):
     """(communicator, Session): the student's terminal, connected, ready and at the prompt."""
     comm = _communicator(student)
-    connected, _ = await comm.connect(timeout=60)
-    assert connected
-    s = Session(comm)
-    await s.until(lambda s: any(m.get("state") == "ready" for m in s.messages), timeout=60)
+    s = await _ready(comm)
     await s.until(lambda s: _PROMPT.search(_ESC.sub(b"", bytes(s.output))), timeout=30)
     return comm, s
 
