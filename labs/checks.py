@@ -419,7 +419,7 @@ MSG_STARTED_SETTLING = _(
     "command ends at once is up for only a moment)."
 )
 MSG_CREATED_STARTING = _(
-    "%(name)s was created just now and is being started: checking again in a moment."
+    "%(name)s was created just now: checking again in a moment whether it has started."
 )
 # Seconds a container must have been running to count as running (:func:`started_settling`):
 # one whose command ends at once ('docker run --name my-web -p 8080:80 nginx true', busybox
@@ -2090,7 +2090,7 @@ def _compose_absent(state: EngineState, project: str, services: list[str] | tupl
 def _compose_service_state(state: EngineState, service: str,
                            cs: list[ContainerObs]) -> CheckResult | None:
     """None when a container of ``service`` runs, else why not (the first container's state;
-    one created just now is being started: :func:`created_settling`)."""
+    one created just now is looked at again: :func:`created_settling`)."""
     if any(c.state == "running" for c in cs):
         return None
     c = cs[0]

@@ -2440,7 +2440,8 @@ def test_a_container_that_started_just_now_passes_only_once_it_has_kept_running(
                          ids=["container_running", "containers_from_image", "lifecycle-run",
                               "lifecycle-start", "containers_published", "published_on",
                               "containers_on_network", "compose_project_running"])
-def test_a_container_created_just_now_is_being_started_not_left_unstarted(judge, state, young):
+def test_a_container_created_just_now_is_looked_at_again_before_it_counts_as_unstarted(
+        judge, state, young):
     """'docker run' creates, then starts: QA saw run-nginx say "my-web exists but is created,
     not running. Start it with 'docker start'" for a moment after a right 'docker run'. Created
     0.5 s before the look, with no start error, the verdict waits (MSG_CREATED_STARTING) and the
@@ -2458,7 +2459,7 @@ def test_a_container_created_just_now_is_being_started_not_left_unstarted(judge,
     assert checks.recheck_after(res) == pytest.approx(
         checks.CREATED_SETTLE_S - 0.5 + checks.SETTLE_MARGIN_S)
     with override("en"):
-        assert f"{young} was created just now and is being started" in res.message
+        assert f"{young} was created just now: checking again" in res.message
     with override("ko"):
         assert young in res.message and "created" not in res.message
     late = judge(seen(checks.CREATED_SETTLE_S))
