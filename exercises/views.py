@@ -41,6 +41,34 @@ def index(request: HttpRequest) -> HttpResponse:
     return render(request, "exercises/index.html", {"items": items})
 
 
+# The forms of the assignment page whose errors are shown inside them (the message's extra tag,
+# and the element id the page scrolls to): at the foot of a long handout, an error at the top of
+# the page went unseen and the button seemed to do nothing.
+UPLOAD_FORM = "submit-form"
+WORKSPACE_FORM = "workspace-form"
+INLINE_FORMS = (UPLOAD_FORM, WORKSPACE_FORM)
+
+
+def _form_error(request: HttpRequest, assignment_id: str, form: str, error,
+                query: dict[str, str] | None = None) -> HttpResponse:
+    """Back to the assignment page, scrolled to ``form`` (one of INLINE_FORMS), which shows
+    ``error`` (a message or exception: its text) inside it; ``query`` keeps what was typed."""
+    messages.error(request, str(error), extra_tags=f"inline {form}")
+    url = reverse("exercises:detail", args=[assignment_id])
+    return redirect(f"{url}{'?' + urlencode(query) if query else ''}#{form}")
+
+
+def _form_errors(request: HttpRequest) -> dict[str, list[str]]:
+    """The pending messages meant for a form of the assignment page: ``{"upload": [text],
+    "workspace": [text]}``; base.html leaves messages tagged ``inline`` out of the page's top."""
+    out: dict[str, list[str]] = {f: [] for f in INLINE_FORMS}
+    for m in messages.get_messages(request):
+        form = next((f for f in INLINE_FORMS if f in m.extra_tags.split()), None)
+        if form is not None:
+            out[form].append(str(m.message))
+    return {"upload": out[UPLOAD_FORM], "workspace": out[WORKSPACE_FORM]}
+
+
 @require_http_methods(["GET", "POST"])
 @login_required
 def detail(request: HttpRequest, assignment_id: str) -> HttpResponse:
@@ -57,8 +85,8 @@ def detail(request: HttpRequest, assignment_id: str) -> HttpResponse:
             declared = 0
         if declared > limit + 64 * 1024:
             # Refuse a huge upload before Django reads (and spools to disk) its body.
-            messages.error(request, str(services.MSG_TOO_LARGE % {"limit": limit}))
-            return redirect("exercises:detail", assignment_id)
+            return _form_error(request, assignment_id, UPLOAD_FORM,
+                               services.MSG_TOO_LARGE % {"limit": limit})
         upload = request.FILES.get("file")
         try:
             if upload is None:
@@ -69,8 +97,7 @@ def detail(request: HttpRequest, assignment_id: str) -> HttpResponse:
                                              filename=upload.name, data=upload.read(),
                                              language=_lang())
         except services.SubmissionError as exc:
-            messages.error(request, str(exc))
-            return redirect("exercises:detail", assignment_id)
+            return _form_error(request, assignment_id, UPLOAD_FORM, exc)
         return redirect("exercises:submission", sub.pk)
     title, body = a.handout(_lang())
     subs = Submission.objects.filter(user=request.user, assignment=assignment_id)[:20]
@@ -80,6 +107,7 @@ def detail(request: HttpRequest, assignment_id: str) -> HttpResponse:
     return render(request, "exercises/detail.html", {
         "assignment": a, "title": title, "handout_html": render_md(body), "submissions": subs,
         "accepted": a.grader.ACCEPTED_FILENAMES, "everyone": everyone,
+        "form_errors": _form_errors(request),
         "scores": selectors.learner_scores(user=request.user,
                                            assignment_ids=[assignment_id])[assignment_id],
         "workspace_folder": request.GET.get("folder") or a.config.workspace_folder,
@@ -100,9 +128,8 @@ def submit_workspace(request: HttpRequest, assignment_id: str) -> HttpResponse:
         sub = services.submission_create_from_workspace(
             user=request.user, assignment_id=assignment_id, folder=folder, language=_lang())
     except services.SubmissionError as exc:
-        messages.error(request, str(exc))
-        url = reverse("exercises:detail", args=[assignment_id])
-        return redirect(f"{url}?{urlencode({'folder': folder[:200]})}#workspace-form")
+        return _form_error(request, assignment_id, WORKSPACE_FORM, exc,
+                           query={"folder": folder[:200]})
     return redirect("exercises:submission", sub.pk)
 
 

@@ -39,7 +39,10 @@ def test_learner_submits_and_instructor_regrades(asgi_server, browser, celery_wo
     # No sandbox yet: submitting from the workspace says what to do, nothing is stored.
     page.fill("#workspace-form input[name=folder]", "a3")
     page.click("#workspace-form button[type=submit]")
-    page.wait_for_selector(".messages .error:has-text('You have no workspace yet')")
+    error = page.wait_for_selector("#workspace-form .form-error:has-text('You have no workspace yet')")
+    # Said beside the form, in sight (QA: at the top of the page, far above the form).
+    assert error.evaluate("e => { const r = e.getBoundingClientRect();"
+                          " return r.top >= 0 && r.bottom <= window.innerHeight; }")
     assert Submission.objects.count() == 0
 
     page.set_input_files("#submit-form input[name=file]", str(A3_REFERENCE))

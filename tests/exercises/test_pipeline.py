@@ -461,10 +461,40 @@ def test_workspace_form_shows_the_reason(client, backend, student):
     resp = client.post("/assignments/a3/workspace/", {"folder": "../etc"},
                        HTTP_ACCEPT_LANGUAGE="en")
     assert resp.status_code == 302 and "folder=..%2Fetc" in resp["Location"]
+    assert resp["Location"].endswith("#workspace-form")
     page = client.get(resp["Location"], HTTP_ACCEPT_LANGUAGE="en").content.decode()
-    assert "no workspace yet" in page or "Give a folder" in page
     assert 'value="../etc"' in page
+    # QA: the reason showed at the top of the page, 3 400 px above the form the page scrolls
+    # to, so the button seemed to do nothing. It is inside the form now, and only there.
+    form = _element(page, "workspace-form")
+    assert "no workspace yet" in form or "Give a folder" in form, form
+    assert 'class="error form-error" role="alert"' in form
+    assert page.count('class="error form-error"') == 1
     assert client.get("/assignments/a3/workspace/").status_code == 405
+
+
+def _element(page: str, element_id: str) -> str:
+    """The HTML of the form with id ``element_id`` in ``page``, up to its end tag."""
+    start = page.index(f'id="{element_id}"')
+    return page[start:page.index("</form>", start)]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("lang,says", [("en", "The file is empty"), ("ko", "파일이 비어")])
+def test_an_upload_refused_is_explained_inside_the_upload_form(client, student, lang, says):
+    """An upload the page refuses comes back scrolled to the upload form, the reason in it
+    (QA: at the top of the long handout, far from the form, with no way back to it)."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    client.force_login(student)
+    resp = client.post("/assignments/a1/", {"file": SimpleUploadedFile("Dockerfile", b"")},
+                       HTTP_ACCEPT_LANGUAGE=lang)
+    assert resp.status_code == 302 and resp["Location"] == "/assignments/a1/#submit-form"
+    page = client.get(resp["Location"], HTTP_ACCEPT_LANGUAGE=lang).content.decode()
+    assert says in _element(page, "submit-form"), _element(page, "submit-form")
+    top = page[:page.index("<main")]
+    assert says not in top
+    assert says not in client.get("/assignments/a1/").content.decode()  # said once
 
 
 # -- end to end: real Celery, real engine ------------------------------------------------------
