@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 MSG_UNKNOWN_ASSIGNMENT = _("There is no such assignment.")
 MSG_NO_FILE = _("Choose a file to submit.")
 MSG_EMPTY = _("The file is empty.")
-MSG_TOO_LARGE = _("The file is too large: at most %(limit)s bytes.")
+MSG_TOO_LARGE = _("The file is too large: at most %(limit)s.")
 MSG_BAD_NAME = _("Name the file one of: %(names)s.")
 MSG_NOT_TEXT = _("The file must be UTF-8 text.")
 MSG_ARCHIVE_MISSING = _("The archive must contain one of these at its top level: %(names)s.")
@@ -82,7 +82,7 @@ def submission_create(*, user, assignment_id: str, filename: str, data: bytes,
         raise SubmissionError(MSG_EMPTY)
     limit = settings.BUNGEO_SUBMISSION_MAX_BYTES
     if len(data) > limit:
-        raise SubmissionError(MSG_TOO_LARGE % {"limit": limit})
+        raise SubmissionError(MSG_TOO_LARGE % {"limit": uploads.size_text(limit)})
     accepted = assignment.grader.ACCEPTED_FILENAMES
     if uploads.is_archive(filename):
         try:

@@ -21,6 +21,8 @@ from pathlib import PurePosixPath
 
 from django.utils.translation import gettext_lazy as _
 
+from webapp.josa import say
+
 MAX_FILES = 200
 MAX_FILE_BYTES = 1_000_000
 MAX_TOTAL_BYTES = 5_000_000
@@ -40,8 +42,8 @@ MSG_TOO_MANY = _("The archive contains more than %(max)s files. Leave out node_m
 # What a file manager adds to an archive by itself (Finder's "Compress", Windows Explorer).
 OS_CLUTTER_FOLDERS = ("__MACOSX",)
 OS_CLUTTER_FILES = (".DS_Store", "Thumbs.db", "desktop.ini")
-MSG_FILE_TOO_BIG = _("%(path)s is larger than %(max)s bytes once unpacked.")
-MSG_TOTAL_TOO_BIG = _("The archive unpacks to more than %(max)s bytes.")
+MSG_FILE_TOO_BIG = _("%(path)s is larger than %(max)s once unpacked.")
+MSG_TOTAL_TOO_BIG = _("The archive unpacks to more than %(max)s.")
 
 # Reading a folder of a learner's workspace (files_from_folder).
 SKIPPED_FOLDERS = ("node_modules", ".git")
@@ -60,13 +62,22 @@ MSG_FOLDER_LINK = _("%(path)s is a symbolic link; links are not followed. Put th
 MSG_FOLDER_SPECIAL = _("%(path)s is not a regular file or folder.")
 MSG_FOLDER_TOO_MANY = _("The folder holds more than %(max)s files and folders.")
 MSG_FOLDER_FILES = _("The folder holds more than %(max)s files.")
-MSG_FOLDER_FILE_BIG = _("%(path)s is larger than %(max)s bytes.")
-MSG_FOLDER_TOTAL = _("The files in the folder add up to more than %(max)s bytes.")
+MSG_FOLDER_FILE_BIG = _("%(path)s is larger than %(max)s.")
+MSG_FOLDER_TOTAL = _("The files in the folder add up to more than %(max)s.")
 
 
 class UploadError(ValueError):
     """The upload was refused; ``str(exc)`` says why, for the learner."""
 
+
+
+def size_text(n: int) -> str:
+    """``n`` bytes as the handouts write sizes: decimal units (1 MB = 1 000 000 bytes), at most
+    one decimal ("1 MB", "1.5 MB", "900 KB", "512 bytes")."""
+    for unit, size in (("GB", 10**9), ("MB", 10**6), ("KB", 10**3)):
+        if n >= size:
+            return f"{round(n / size, 1):g} {unit}"
+    return f"{n} bytes"
 
 def is_archive(filename: str) -> bool:
     return filename.lower().endswith(ARCHIVE_SUFFIXES)
@@ -105,10 +116,11 @@ class _Budget:
         """Read at most the limits from ``fh``, whatever the archive claims the size is."""
         data = fh.read(MAX_FILE_BYTES + 1)
         if len(data) > MAX_FILE_BYTES:
-            raise UploadError(MSG_FILE_TOO_BIG % {"path": path, "max": MAX_FILE_BYTES})
+            raise UploadError(say(MSG_FILE_TOO_BIG, {"path": path,
+                                                         "max": size_text(MAX_FILE_BYTES)}))
         self.total += len(data)
         if self.total > MAX_TOTAL_BYTES:
-            raise UploadError(MSG_TOTAL_TOO_BIG % {"max": MAX_TOTAL_BYTES})
+            raise UploadError(MSG_TOTAL_TOO_BIG % {"max": size_text(MAX_TOTAL_BYTES)})
         return data
 
 
@@ -187,15 +199,16 @@ class _FolderBudget(_Budget):
     def read(self, fh, path: str) -> bytes:
         data = fh.read(MAX_FILE_BYTES + 1)
         if len(data) > MAX_FILE_BYTES:
-            raise UploadError(MSG_FOLDER_FILE_BIG % {"path": path, "max": MAX_FILE_BYTES})
+            raise UploadError(say(MSG_FOLDER_FILE_BIG,
+                                  {"path": path, "max": size_text(MAX_FILE_BYTES)}))
         self.total += len(data)
         if self.total > MAX_TOTAL_BYTES:
-            raise UploadError(MSG_FOLDER_TOTAL % {"max": MAX_TOTAL_BYTES})
+            raise UploadError(MSG_FOLDER_TOTAL % {"max": size_text(MAX_TOTAL_BYTES)})
         return data
 
 
 def _folder_error(msg, path: str) -> UploadError:
-    return UploadError(msg % {"path": path})
+    return UploadError(say(msg, {"path": path}))
 
 
 def _open_dir(name: str, dir_fd: int, shown: str) -> int:

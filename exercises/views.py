@@ -17,6 +17,7 @@ from labs.markdown import render as render_md
 
 from . import registry, selectors, services
 from .models import Submission
+from .uploads import size_text
 
 
 def _lang() -> str:
@@ -86,13 +87,13 @@ def detail(request: HttpRequest, assignment_id: str) -> HttpResponse:
         if declared > limit + 64 * 1024:
             # Refuse a huge upload before Django reads (and spools to disk) its body.
             return _form_error(request, assignment_id, UPLOAD_FORM,
-                               services.MSG_TOO_LARGE % {"limit": limit})
+                               services.MSG_TOO_LARGE % {"limit": size_text(limit)})
         upload = request.FILES.get("file")
         try:
             if upload is None:
                 raise services.SubmissionError(services.MSG_NO_FILE)
             if upload.size > limit:
-                raise services.SubmissionError(services.MSG_TOO_LARGE % {"limit": limit})
+                raise services.SubmissionError(services.MSG_TOO_LARGE % {"limit": size_text(limit)})
             sub = services.submission_create(user=request.user, assignment_id=assignment_id,
                                              filename=upload.name, data=upload.read(),
                                              language=_lang())
@@ -113,7 +114,8 @@ def detail(request: HttpRequest, assignment_id: str) -> HttpResponse:
         "workspace_folder": request.GET.get("folder") or a.config.workspace_folder,
         # The page refuses a file over the limit before sending it (static/js/upload.js).
         "max_bytes": services.settings.BUNGEO_SUBMISSION_MAX_BYTES,
-        "too_large": services.MSG_TOO_LARGE % {"limit": services.settings.BUNGEO_SUBMISSION_MAX_BYTES},
+        "too_large": services.MSG_TOO_LARGE % {
+            "limit": size_text(services.settings.BUNGEO_SUBMISSION_MAX_BYTES)},
     })
 
 

@@ -106,7 +106,7 @@ def test_zip_bomb_stops_at_the_limit_quickly():
     bomb = make_zip({"compose.yaml": COMPOSE, "zeros.bin": b"\0" * 200_000_000})
     assert len(bomb) < 400_000  # small on the wire
     t0 = time.monotonic()
-    with pytest.raises(uploads.UploadError, match="larger than"):
+    with pytest.raises(uploads.UploadError, match="zeros.bin is larger than 1 MB once unpacked"):
         uploads.files_from_upload("bomb.zip", bomb)
     assert time.monotonic() - t0 < 2
 
@@ -157,7 +157,7 @@ def test_huge_upload_is_refused_before_its_body_is_read(client, student):
                           CONTENT_LENGTH=str(2 * 1024**3), HTTP_ACCEPT_LANGUAGE="en")
     assert resp.status_code == 302
     page = client.get("/assignments/a3/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
-    assert "too large" in page
+    assert "The file is too large: at most 1 MB." in page  # as the handouts say it, not in bytes
 
 
 @pytest.mark.parametrize("folder", ["a" * 201, "work/" + "b" * 256, "가" * 90])
@@ -188,3 +188,26 @@ def test_an_unreadable_or_empty_archive_is_explained_in_the_learners_language(na
             uploads.files_from_upload(name, data)
         assert str(err.value) == want
 
+
+
+@pytest.mark.parametrize("n,text", [(1_000_000, "1 MB"), (5_000_000, "5 MB"), (1_500_000, "1.5 MB"),
+                                    (900_000, "900 KB"), (1_234, "1.2 KB"), (512, "512 bytes"),
+                                    (2_000_000_000, "2 GB")])
+def test_sizes_are_said_as_the_handouts_say_them(n, text):
+    """QA: "at most 1000000 bytes" where the handout says 1 MB."""
+    assert uploads.size_text(n) == text
+
+
+@pytest.mark.parametrize("path,said", [("a1link", "a1link는 심볼릭 링크"),
+                                       ("server.js", "server.js는 심볼릭 링크"),
+                                       ("app", "app은 심볼릭 링크")])
+def test_korean_folder_messages_take_the_particle_each_name_needs(tmp_path, path, said):
+    """QA: "a1link은(는) 심볼릭 링크입니다" where the labs' messages say "a1link는"."""
+    from django.utils.translation import override
+
+    (tmp_path / "a3").mkdir()
+    (tmp_path / "a3" / "Dockerfile").write_text("FROM busybox\n")
+    (tmp_path / "a3" / path).symlink_to("/etc/passwd")
+    with override("ko"), pytest.raises(uploads.UploadError) as exc:
+        uploads.files_from_folder(tmp_path, "a3")
+    assert said in str(exc.value) and "(는)" not in str(exc.value), str(exc.value)
