@@ -146,3 +146,20 @@ def test_regrade_all_confirms_how_many_were_queued(student, teacher, language, s
                           HTTP_ACCEPT_LANGUAGE="en")
     if scope == "all":
         assert "No submission was queued for regrading" in resp.content.decode()
+
+
+def test_advice_that_is_not_followed_is_not_shown_as_a_failure():
+    """QA: hadolint's advice (an advisory check, 0 points) had a red ✗ like a failed check."""
+    from django.template.loader import render_to_string
+
+    def row(outcome):
+        return render_to_string("exercises/_check_row.html",
+                                {"check_id": outcome.id, "outcome": outcome, "state": "done"})
+
+    advice = CheckOutcome("lint", "Dockerfile good practice (hadolint)", 0, False, 0,
+                          "Line 8 (DL3018): Pin versions in apk add.", advisory=True)
+    missed = CheckOutcome("builds", "The image builds", 20, False, 0, "COPY failed")
+    assert 'class="check done advice"' in row(advice)
+    assert 'class="check done fail"' in row(missed)
+    css = CSS.read_text()
+    assert ".check.advice .mark::before" in css and ".check.advice .message" in css
