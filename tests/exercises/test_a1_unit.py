@@ -375,7 +375,7 @@ def test_package_json_nearest_the_top():
     ("npm error The `npm ci` command can only install with an existing package-lock.json",
      "needs a package-lock.json"),
     ('ERROR: failed to solve: failed to compute cache key: failed to calculate checksum of ref '
-     'x::y: "/server.js": not found', "could not find /server.js"),
+     'x::y: "/server.js": not found', "could not find server.js in the submission."),
     ("ERROR: failed to solve: builder: failed to resolve source metadata for "
      "docker.io/library/builder:latest: pull access denied", "builder:latest is not in the"),
     ("#5 1.2 Err:1 http://deb.debian.org bookworm InRelease\n  Temporary failure resolving",
@@ -393,6 +393,24 @@ def test_npm_ci_without_the_lock_file_in_the_image_names_the_cause():
     assert "The submission has one, but it was not there when npm ci ran" in msg
     assert ".dockerignore" in msg
     assert "the submission has none" in grader.explain_build_failure(out, False, {"package.json": b"{}"})
+
+
+@pytest.mark.parametrize("lang,says", [
+    ("en", "COPY could not find package.json in the submission: the Dockerfile came alone"),
+    ("ko", "COPY가 제출물에서 package.json을 찾지 못했습니다. Dockerfile만 제출되었습니다"),
+])
+def test_a_dockerfile_sent_alone_is_told_to_come_with_its_folder(lang, says):
+    """QA: the form takes a lone Dockerfile, and A1's COPY then said only that it could not
+    find "/package.json"."""
+    from django.utils.translation import override
+
+    out = ('ERROR: failed to solve: failed to compute cache key: failed to calculate checksum of '
+           'ref x::y: "/package.json": not found')
+    with override(lang):
+        alone = grader.explain_build_failure(out, False, {"Dockerfile": b"FROM node"})
+        folder = grader.explain_build_failure(out, False, {"Dockerfile": b"", "app.js": b""})
+    assert says in alone, alone
+    assert ".zip" in alone and ".zip" not in folder
 
 
 def test_build_timeout_and_unknown_failures():

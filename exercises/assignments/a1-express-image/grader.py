@@ -703,7 +703,15 @@ def explain_build_failure(output: str, timed_out: bool, files: dict[str, bytes] 
                  "network. Only the classroom's images and offline npm cache are available.")
     m = re.search(r'"(/[^"]+)": not found', output)
     if m and "failed to compute cache key" in output:
-        return say(_("COPY could not find %(path)s in the submission."), {"path": m.group(1)})
+        # BuildKit names the path from the build context's root ("/package.json"): the learner
+        # knows it as a file of the folder submitted.
+        path = m.group(1).lstrip("/") or "/"
+        if files is not None and {PurePosixPath(p).name for p in files} <= {"Dockerfile"}:
+            return say(_("COPY could not find %(path)s in the submission: the Dockerfile came "
+                         "alone. Submit the whole folder as a .zip or .tar.gz (the Dockerfile "
+                         "with package.json, package-lock.json and the app's code), or submit it "
+                         "from your workspace."), {"path": path})
+        return say(_("COPY could not find %(path)s in the submission."), {"path": path})
     m = _PULL_FAILED.search(output)
     if m:
         image = m.group(1).removeprefix("docker.io/").removeprefix("library/")
