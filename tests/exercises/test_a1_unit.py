@@ -641,3 +641,15 @@ def test_transient_pull_failure_only_for_images_the_mirror_serves(monkeypatch):
     assert grader.transient_pull_failure(out) == "docker.io/library/node:18-alpine"
     assert grader.transient_pull_failure(out.replace("node:18-alpine", "node:20-alpine")) is None
     assert grader.transient_pull_failure("npm ERR! code ENOTCACHED") is None
+
+
+def test_hadolint_counts_its_suggestions_in_plain_english():
+    """QA: "hadolint has 2 suggestion(s)"."""
+    from django.utils.translation import override
+
+    one = [{"line": 2, "code": "DL3018", "level": "warning", "message": "Pin versions"}]
+    with override("en"):
+        single = grader.judge_lint(one, []).message
+        double = grader.judge_lint(one + [{**one[0], "line": 3}], []).message
+    assert single.startswith("hadolint has 1 suggestion, on line 2 (DL3018)"), single
+    assert double.startswith("hadolint has 2 suggestions, for example line 2"), double

@@ -1012,3 +1012,18 @@ def test_a_port_published_on_loopback_only_is_named():
     assert grader.loopback_only(both, 8080) is None
     assert grader.loopback_only({"ports": []}, 8080) is None
 
+
+
+def test_counts_in_messages_take_the_right_english_plural():
+    """QA: "while 2 instance(s) answered"."""
+    from django.utils.translation import override
+
+    with override("en"):
+        _ok, two = grader.judge_sessions([(1, "a"), (1, "b"), (2, "a"), (2, "b"), (3, "a"),
+                                          (3, "b")])
+        _ok, one = grader.judge_sessions([(1, "a"), (1, "a"), (2, "a")])
+    assert "while 2 instances answered" in two and "(s)" not in two, two
+    assert "while 1 instance answered" in one, one
+    with override("ko"):
+        _ok, ko = grader.judge_sessions([(1, "a"), (1, "b"), (2, "a")])
+    assert "인스턴스 2개가 응답하는 동안" in ko, ko

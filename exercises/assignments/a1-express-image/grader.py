@@ -39,7 +39,7 @@ from pathlib import Path, PurePosixPath
 
 import docker
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from dockerfile_parse import DockerfileParser
 from dockerfile_parse.util import WordSplitter
 
@@ -793,8 +793,10 @@ def judge_lint(findings: list[dict], crlf: list[str]) -> Verdict:
                                     "line endings."), {"files": ", ".join(crlf)}), "\n".join(lines))
     if serious:
         f = serious[0]
-        return Verdict(False, say(_("hadolint has %(n)s suggestion(s), for example line %(line)s "
-                                    "(%(code)s): %(message)s"),
+        return Verdict(False, say(ngettext(
+            "hadolint has %(n)s suggestion, on line %(line)s (%(code)s): %(message)s",
+            "hadolint has %(n)s suggestions, for example line %(line)s (%(code)s): %(message)s",
+            len(findings)),
                                   {"n": len(findings), "line": f["line"], "code": f["code"],
                                    "message": f["message"]}), "\n".join(lines))
     if findings:
@@ -901,8 +903,9 @@ def grade(files: dict[str, bytes], backend, progress: ProgressFn = no_progress,
         done("dockerfile", Verdict(False, str(exc), line))
         skip(TITLES, _("Skipped: the Dockerfile cannot be read."))
         return finish()
-    done("dockerfile", Verdict(True, say(_("Docker can read the Dockerfile: %(n)s stage(s)."),
-                                         {"n": len(stages)})))
+    done("dockerfile", Verdict(True, say(ngettext("Docker can read the Dockerfile: %(n)s stage.",
+                                                  "Docker can read the Dockerfile: %(n)s stages.",
+                                                  len(stages)), {"n": len(stages)})))
     for cid, judge in zip(STATIC, (judge_multi_stage, judge_final_base, judge_expose,
                                    judge_copy_from), strict=True):
         progress(cid, "running", None)

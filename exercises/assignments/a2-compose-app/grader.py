@@ -45,7 +45,7 @@ from typing import Any
 
 import docker
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 
 from exercises.compose_policy import (
     compose_file,
@@ -386,9 +386,13 @@ def judge_sessions(visits: list[tuple[int | None, str | None]],
         prev_n, prev_v = n, v
     if not steady:
         expected = ", ".join(map(str, range(1, len(visits) + 1)))
-        return False, say(_("The visit counter went %(got)s instead of %(expected)s while "
-                            "%(k)s instance(s) answered: each instance keeps its own sessions. Store "
-                            "them in Redis so that every instance sees the same session."), {
+        return False, say(ngettext(
+            "The visit counter went %(got)s instead of %(expected)s while %(k)s instance "
+            "answered: each instance keeps its own sessions. Store them in Redis so that every "
+            "instance sees the same session.",
+            "The visit counter went %(got)s instead of %(expected)s while %(k)s instances "
+            "answered: each instance keeps its own sessions. Store them in Redis so that every "
+            "instance sees the same session.", distinct), {
                "got": ", ".join(map(str, counts)), "expected": expected, "k": distinct})
     if distinct < 2:
         return False, say(_("The counter went %(got)s, but one instance answered every request, so "
@@ -1410,8 +1414,11 @@ def _session_in_redis(run: _Run, stack: Stack, roles: Roles, ids: list[str]) -> 
         _c, size = stack.run(roles.redis, ["redis-cli", "INFO", "keyspace"],
                              env=_redis_auth(stack, roles.redis))
         evidence += f"\n$ redis-cli INFO keyspace\n{size.strip()}"
-        _fail(o, say(_("Redis holds %(n)s key(s), none with this session's id. Are sessions stored "
-                       "in Redis (for example connect-redis), not in each instance's memory?"), {
+        _fail(o, say(ngettext(
+            "Redis holds %(n)s key, not one with this session's id. Are sessions stored in Redis "
+            "(for example connect-redis), not in each instance's memory?",
+            "Redis holds %(n)s keys, none with this session's id. Are sessions stored in Redis "
+            "(for example connect-redis), not in each instance's memory?", len(keys)), {
                "n": len(keys)}), evidence)
     run.finish("session-in-redis")
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 
 import docker
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 
 from exercises.compose_policy import (  # noqa: F401
     MAX_YAML_NODES,
@@ -251,8 +251,10 @@ def grade(files: dict[str, bytes], backend, progress: ProgressFn = no_progress,
             f"{c.name}: {c.status} (exit {c.attrs['State'].get('ExitCode')})" for c in containers)
         if len(services) != 2:
             _fail(outcomes["two-services"],
-                  say(_("The file defines %(n)s service(s) (%(names)s); A3 needs exactly two: a "
-                        "writer and a reader."), {"n": len(services),
+                  say(ngettext("The file defines %(n)s service (%(names)s); A3 needs exactly two: "
+                               "a writer and a reader.",
+                               "The file defines %(n)s services (%(names)s); A3 needs exactly "
+                               "two: a writer and a reader.", len(services)), {"n": len(services),
                                                   "names": ", ".join(services) or "-"}), evidence)
         elif up.exit_code != 0 or len(started) < 2:
             from webapp.sandboxes.images import standin_tags
