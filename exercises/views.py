@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -32,15 +33,26 @@ def _staff_only(request: HttpRequest) -> None:
 @require_GET
 @login_required
 def index(request: HttpRequest) -> HttpResponse:
-    """Every assignment with the learner's best and latest score."""
+    """Every assignment with the learner's best and latest score; for staff also how many
+    submissions and learners each has."""
     found = registry.assignments()
     scores = selectors.learner_scores(user=request.user, assignment_ids=list(found))
+    counts = {}
+    if request.user.is_staff:
+        counts = {row["assignment"]: row for row in Submission.objects.filter(
+            assignment__in=list(found)).values("assignment").annotate(
+            submissions=Count("id"), learners=Count("user", distinct=True))}
     items = []
     for aid, a in found.items():
         title, _body = a.handout(_lang())
-        items.append({"id": aid, "title": title, "scores": scores[aid]})
+        items.append({"id": aid, "title": title, "scores": scores[aid],
+                      "class": counts.get(aid, {"submissions": 0, "learners": 0})
+                      if request.user.is_staff else None})
     return render(request, "exercises/index.html", {"items": items})
 
+
+# The newest submissions the staff table of an assignment lists (it says so when there are more).
+STAFF_ROWS = 200
 
 # The forms of the assignment page whose errors are shown inside them (the message's extra tag,
 # and the element id the page scrolls to): at the foot of a long handout, an error at the top of
@@ -104,8 +116,11 @@ def detail(request: HttpRequest, assignment_id: str) -> HttpResponse:
     subs = Submission.objects.filter(user=request.user, assignment=assignment_id)[:20]
     everyone = None
     if request.user.is_staff:  # instructors see every learner's submissions (newest first)
-        everyone = Submission.objects.filter(assignment=assignment_id).select_related("user")[:200]
+        everyone = Submission.objects.filter(assignment=assignment_id).select_related("user")[
+            :STAFF_ROWS]
     return render(request, "exercises/detail.html", {
+        "everyone_total": Submission.objects.filter(assignment=assignment_id).count()
+        if everyone is not None else 0, "staff_rows": STAFF_ROWS,
         "assignment": a, "title": title, "handout_html": render_md(body), "submissions": subs,
         "accepted": a.grader.ACCEPTED_FILENAMES, "everyone": everyone,
         "form_errors": _form_errors(request),

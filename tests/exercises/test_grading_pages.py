@@ -163,3 +163,40 @@ def test_advice_that_is_not_followed_is_not_shown_as_a_failure():
     assert 'class="check done fail"' in row(missed)
     css = CSS.read_text()
     assert ".check.advice .mark::before" in css and ".check.advice .message" in css
+
+
+@pytest.mark.parametrize("lang,says", [
+    ("en", "Class: 3 submissions; learners who submitted: 2."),
+    ("ko", "수강생 전체: 제출 3건, 제출한 학습자 2명."),
+])
+def test_the_assignments_list_gives_staff_the_class_counts(student, teacher, django_user_model,
+                                                           lang, says):
+    """QA: the instructor's list said "Not submitted yet" on every card and nothing about the
+    class. Learners see only their own scores."""
+    other = django_user_model.objects.create_user("student2", password="pw-s2")
+    for user in (student, student, other):
+        _sub(user, score=50, assignment="a3")
+    staff, learner = Client(), Client()
+    staff.force_login(teacher)
+    learner.force_login(student)
+    page = staff.get("/assignments/", HTTP_ACCEPT_LANGUAGE=lang).content.decode()
+    assert says in page
+    assert page.count('class="muted staff-counts"') == len(registry.assignments())
+    assert "staff-counts" not in learner.get("/assignments/", HTTP_ACCEPT_LANGUAGE=lang).content.decode()
+
+
+def test_the_staff_table_says_when_it_lists_only_the_newest(student, teacher, monkeypatch):
+    """QA: the table stopped at 200 rows without a word."""
+    from exercises import views
+
+    monkeypatch.setattr(views, "STAFF_ROWS", 2)
+    staff = Client()
+    staff.force_login(teacher)
+    for _ in range(2):
+        _sub(student, score=50, assignment="a3")
+    page = staff.get("/assignments/a3/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "are listed" not in page
+    _sub(student, score=50, assignment="a3")
+    page = staff.get("/assignments/a3/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "The newest 2 of 3 submissions are listed." in page
+    assert page.count('<tr id="sub-') == 2  # the teacher has none of their own
