@@ -188,6 +188,25 @@ def test_a_start_from_outside_the_terminal_takes_nobodys_place(store, settings):
     assert not admission.may_start(free, "c")
 
 
+def test_a_line_whose_learners_all_left_holds_no_start_back(store, settings):
+    """A learner in line whose tab closed without a word (no heartbeat for STALE_S), and a
+    reservation whose RESERVE_S ran out, kept the warm-up after login and the Reset button
+    from starting anything, however empty the classroom, until someone else queued (CI saw
+    "prestart skipped: the classroom is full" on an empty engine)."""
+    settings.BUNGEO_SANDBOX_CAPACITY = 1
+    t0, free, line = time.time(), FakeBackend(), admission._store()
+    with line.locked():
+        line.join("b", t0 - admission.STALE_S - 1)  # in line, silent for STALE_S + 1 s
+        line.reserve("d", t0 - admission.RESERVE_S - 1)  # a place given long ago, unused
+    assert admission.queue_length() == 1  # the premise: b is still listed
+    assert admission.room_without_waiting(free, "c")
+    assert admission.may_start(free, "c")
+    assert admission.queue_length() == 0 and "d" not in line.reservations()
+    with line.locked():
+        line.join("e", time.time())  # someone really waiting still comes first
+    assert not admission.room_without_waiting(free, "c")
+
+
 @pytest.mark.docker
 @pytest.mark.django_db(transaction=True)
 def test_reset_does_not_start_a_sandbox_past_the_queue(backend, student, settings, client):

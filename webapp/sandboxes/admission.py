@@ -173,6 +173,18 @@ def _lease_bound(backend: SandboxBackend, running: list, position: int, now: flo
     return sorted(ends)[position - 1] + REAP_S
 
 
+def _forget_gone(store, running: set[str], now: float) -> None:
+    """Drop (under ``store.locked()``) the waiting learners not heard from for STALE_S seconds
+    (a closed tab, a web process that stopped) and the reservations that ended: their sandbox
+    runs, or RESERVE_S has passed."""
+    for o, beat in store.waiting():
+        if now - beat > STALE_S:
+            store.leave(o)
+    for o, t in store.reservations().items():
+        if o in running or now - t > RESERVE_S:
+            store.unreserve(o)
+
+
 def try_admit(backend: SandboxBackend, owner: str, *, now: float | None = None) -> Ticket:
     """Admit ``owner`` now or tell them their place in line. Call it again (every few seconds)
     while waiting: that is the heartbeat that keeps the place. Raises ``SandboxError`` when the
@@ -187,12 +199,7 @@ def try_admit(backend: SandboxBackend, owner: str, *, now: float | None = None) 
             store.unreserve(owner)
             return Ticket(admitted=True)
         store.join(owner, now)
-        for o, beat in store.waiting():
-            if now - beat > STALE_S:
-                store.leave(o)
-        for o, t in store.reservations().items():
-            if o in running or now - t > RESERVE_S:
-                store.unreserve(o)
+        _forget_gone(store, running, now)
         reserved = set(store.reservations())
         free = settings.BUNGEO_SANDBOX_CAPACITY - len(running | reserved)
         line = [o for o, _beat in store.waiting()]
@@ -224,6 +231,9 @@ def room_without_waiting(backend: SandboxBackend, owner: str) -> bool:
         return True
     store = _store()
     with store.locked():
+        # A line left behind (every tab in it closed while no one else came) must not hold
+        # the warm-up and the Reset button back for good: only try_admit pruned it before.
+        _forget_gone(store, running, time.time())
         if store.waiting():
             return False
         reserved = set(store.reservations())
