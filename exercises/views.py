@@ -59,12 +59,11 @@ STAFF_ROWS = 200
 # the page went unseen and the button seemed to do nothing.
 UPLOAD_FORM = "submit-form"
 WORKSPACE_FORM = "workspace-form"
-INLINE_FORMS = (UPLOAD_FORM, WORKSPACE_FORM)
 
 
 def _form_error(request: HttpRequest, assignment_id: str, form: str, error,
                 query: dict[str, str] | None = None) -> HttpResponse:
-    """Back to the assignment page, scrolled to ``form`` (one of INLINE_FORMS), which shows
+    """Back to the assignment page, scrolled to ``form`` (UPLOAD_FORM or WORKSPACE_FORM), which shows
     ``error`` (a message or exception: its text) inside it; ``query`` keeps what was typed."""
     messages.error(request, str(error), extra_tags=f"inline {form}")
     url = reverse("exercises:detail", args=[assignment_id])
@@ -74,12 +73,9 @@ def _form_error(request: HttpRequest, assignment_id: str, form: str, error,
 def _form_errors(request: HttpRequest) -> dict[str, list[str]]:
     """The pending messages meant for a form of the assignment page: ``{"upload": [text],
     "workspace": [text]}``; base.html leaves messages tagged ``inline`` out of the page's top."""
-    out: dict[str, list[str]] = {f: [] for f in INLINE_FORMS}
-    for m in messages.get_messages(request):
-        form = next((f for f in INLINE_FORMS if f in m.extra_tags.split()), None)
-        if form is not None:
-            out[form].append(str(m.message))
-    return {"upload": out[UPLOAD_FORM], "workspace": out[WORKSPACE_FORM]}
+    pending = list(messages.get_messages(request))
+    return {key: [str(m.message) for m in pending if form in m.extra_tags.split()]
+            for key, form in (("upload", UPLOAD_FORM), ("workspace", WORKSPACE_FORM))}
 
 
 @require_http_methods(["GET", "POST"])

@@ -2410,12 +2410,13 @@ STARTED_JUST_NOW = [
      pair(), "client"),
     (running, UP, "compose-lab-api-1"),
 ]
+STARTED_JUST_NOW_IDS = ["container_running", "containers_from_image", "lifecycle-run",
+                        "lifecycle-start", "containers_published", "published_on",
+                        "containers_on_network", "compose_project_running"]
 
 
 @pytest.mark.parametrize("judge,state,young", STARTED_JUST_NOW,
-                         ids=["container_running", "containers_from_image", "lifecycle-run",
-                              "lifecycle-start", "containers_published", "published_on",
-                              "containers_on_network", "compose_project_running"])
+                         ids=STARTED_JUST_NOW_IDS)
 def test_a_container_that_started_just_now_passes_only_once_it_has_kept_running(judge, state,
                                                                                young):
     """Seen 0.05 s after its start: not yet, and the page looks again when the settle time is
@@ -2437,9 +2438,7 @@ def test_a_container_that_started_just_now_passes_only_once_it_has_kept_running(
 
 
 @pytest.mark.parametrize("judge,state,young", STARTED_JUST_NOW,
-                         ids=["container_running", "containers_from_image", "lifecycle-run",
-                              "lifecycle-start", "containers_published", "published_on",
-                              "containers_on_network", "compose_project_running"])
+                         ids=STARTED_JUST_NOW_IDS)
 def test_a_container_created_just_now_is_looked_at_again_before_it_counts_as_unstarted(
         judge, state, young):
     """'docker run' creates, then starts: QA saw run-nginx say "my-web exists but is created,
