@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.utils.translation import get_language, pgettext_lazy
+from django.utils.translation import get_language, ngettext_lazy, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from webapp.josa import format_ko
@@ -237,11 +237,16 @@ class CheckResult:
         if not self.params:
             return str(self.msg)
         params = self.params
+        msg = self.msg
+        if hasattr(msg, "_get_number_value"):
+            # ngettext_lazy(singular, plural, key): the form for params[key] ("1 layer", "3
+            # layers"); str.format leaves a %-template as it is (plural messages have no braces).
+            msg = msg.format(**params)
         if params.get("state") in STATE_NAMES:
             params = {**params, "state": STATE_NAMES[params["state"]]}
         if (get_language() or "").startswith("ko"):
-            return format_ko(str(self.msg), params)
-        return str(self.msg) % params
+            return format_ko(str(msg), params)
+        return str(msg) % params
 
     @property
     def pending(self) -> bool:
@@ -428,18 +433,28 @@ MSG_CREATED_STARTING = _(
 STARTED_SETTLE_S = 1.5
 
 MSG_COUNT_OK = _("%(count)s containers are running from the %(image)s image.")
-MSG_COUNT_LOW = _(
-    "%(count)s container(s) running from %(image)s; this step needs at least %(min)s at once."
+MSG_COUNT_LOW = ngettext_lazy(
+    "%(count)s container running from %(image)s; this step needs at least %(min)s at once.",
+    "%(count)s containers running from %(image)s; this step needs at least %(min)s at once.",
+    "count",
 )
-MSG_COUNT_STOPPED = _(
-    "%(count)s container(s) running from %(image)s, and %(stopped)s more stopped. "
-    "This step needs at least %(min)s running at the same time."
+MSG_COUNT_STOPPED = ngettext_lazy(
+    "%(count)s container running from %(image)s, and %(stopped)s more stopped. "
+    "This step needs at least %(min)s running at the same time.",
+    "%(count)s containers running from %(image)s, and %(stopped)s more stopped. "
+    "This step needs at least %(min)s running at the same time.",
+    "count",
 )
-MSG_COUNT_NEVER_STARTED = _(
-    "%(count)s container(s) running from %(image)s; %(names)s was created but never started, "
+MSG_COUNT_NEVER_STARTED = ngettext_lazy(
+    "%(count)s container running from %(image)s; %(names)s was created but never started, "
     "so its 'docker run' failed (a host port already taken, for example: see the error it "
     "printed). Remove it with 'docker rm %(first)s' and run it again. This step needs at least "
-    "%(min)s running at the same time."
+    "%(min)s running at the same time.",
+    "%(count)s containers running from %(image)s; %(names)s was created but never started, "
+    "so its 'docker run' failed (a host port already taken, for example: see the error it "
+    "printed). Remove it with 'docker rm %(first)s' and run it again. This step needs at least "
+    "%(min)s running at the same time.",
+    "count",
 )
 
 # Lifecycle (container_lifecycle): one success message per command, then the near misses.
@@ -673,13 +688,19 @@ MSG_MOUNT_GONE = _(
 
 # Building images (image_built)
 MSG_BUILD_OK = _("%(image)s has been built from your Dockerfile.")
-MSG_BUILD_OK_BASE = _(
-    "%(image)s has been built from your Dockerfile: %(own)s layer(s) of its own on top of "
-    "%(base)s's layers."
+MSG_BUILD_OK_BASE = ngettext_lazy(
+    "%(image)s has been built from your Dockerfile: %(own)s layer of its own on top of "
+    "%(base)s's layers.",
+    "%(image)s has been built from your Dockerfile: %(own)s layers of its own on top of "
+    "%(base)s's layers.",
+    "own",
 )
-MSG_BUILD_REUSED = _(
-    "%(image)s reuses %(shared)s layer(s) of %(reuses)s from the build cache; only the layers "
-    "after your change were built again."
+MSG_BUILD_REUSED = ngettext_lazy(
+    "%(image)s reuses %(shared)s layer of %(reuses)s from the build cache; only the layers "
+    "after your change were built again.",
+    "%(image)s reuses %(shared)s layers of %(reuses)s from the build cache; only the layers "
+    "after your change were built again.",
+    "shared",
 )
 MSG_BUILD_MISSING = _(
     "There is no %(image)s image yet. In the folder with your Dockerfile, run "
@@ -732,21 +753,24 @@ MSG_BUILD_NOT_IGNORED = _(
     "into the image, where anyone who gets the image can read it. Add a line '%(file)s' to "
     ".dockerignore and build again."
 )
-MSG_BUILD_OWN_LAYERS = _(
-    "%(image)s has %(own)s layer(s) of its own on top of %(base)s, but this step expects "
-    "%(want)s. Compare your Dockerfile with the step's and build again."
+MSG_BUILD_OWN_LAYERS = ngettext_lazy(
+    "%(image)s has %(own)s layer of its own on top of %(base)s, but this step expects "
+    "%(want)s. Compare your Dockerfile with the step's and build again.",
+    "%(image)s has %(own)s layers of its own on top of %(base)s, but this step expects "
+    "%(want)s. Compare your Dockerfile with the step's and build again.",
+    "own",
 )
 MSG_BUILD_SAME_LINE = _(
     "%(image)s is the same image as %(reuses)s: nothing changed, so every layer came from the "
     "cache. Change the line this step asks for, then build again."
 )
 MSG_BUILD_SHARES = _(
-    "%(image)s shares %(actual)s of its own layer(s) with %(reuses)s, but this step expects "
+    "%(image)s shares %(actual)s of its own layers with %(reuses)s, but this step expects "
     "%(shares)s: every line from the changed one down is built again. Change the line this step "
     "asks for (and only that one), then build again."
 )
 MSG_BUILD_SHARES_NO_CACHE = _(
-    "%(image)s shares %(actual)s of its own layer(s) with %(reuses)s, but this step expects "
+    "%(image)s shares %(actual)s of its own layers with %(reuses)s, but this step expects "
     "%(shares)s: you built with --no-cache, which builds every line again, and later builds take "
     "those new layers from the cache instead of %(reuses)s's. Start over: clear the build cache "
     "('docker builder prune -af'), build %(reuses)s from the first Dockerfile again, make this "
@@ -1033,11 +1057,11 @@ MSG_CSTOP_REMOVED = _(
     "'docker compose up -d', then run 'docker compose stop'."
 )
 MSG_CDOWN_KEPT_OK = _(
-    "The containers and network(s) of %(project)s are gone, and the volume %(volumes)s is kept, "
+    "The containers and networks of %(project)s are gone, and the volume %(volumes)s is kept, "
     "as 'docker compose down' does."
 )
 MSG_CDOWN_REMOVED_OK = _(
-    "The containers, network(s) and volume %(volumes)s of %(project)s are gone, as "
+    "The containers, networks and volume %(volumes)s of %(project)s are gone, as "
     "'docker compose down -v' does: the data in that volume is gone too."
 )
 MSG_CDOWN_UP = _(
@@ -1058,7 +1082,7 @@ MSG_CDOWN_VOLUME_GONE = _(
     "without -v."
 )
 MSG_CDOWN_VOLUME_KEPT = _(
-    "The containers and network(s) of %(project)s are gone, but the volume %(volume)s is still "
+    "The containers and networks of %(project)s are gone, but the volume %(volume)s is still "
     "there: plain 'down' keeps volumes. Run 'docker compose down -v' in %(folder)s."
 )
 MSG_CDOWN_NOT_SEEN = _(

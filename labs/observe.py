@@ -161,7 +161,7 @@ def _images(api: docker.APIClient, inspect: frozenset[str] = frozenset()) -> tup
     a reference in ``inspect`` (the bases a lab's checks compare with), are also inspected for
     their filesystem layers (one request each). A base is as old as its build, not its pull:
     among a learner's images it could fall out of the newest, and a build on it then seemed to
-    add all of its layers ("menu:1 has 5 layer(s) of its own on top of nginx")."""
+    add all of its layers ("menu:1 has 5 layers of its own on top of nginx")."""
     listed = sorted(api.images()[:MAX_OBJECTS], key=lambda i: -int(i.get("Created") or 0))
     imgs = []
     for n, i in enumerate(listed):

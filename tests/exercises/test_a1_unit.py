@@ -262,6 +262,21 @@ def test_listen_on_every_interface_passes(text):
     assert v is not None and v.passed
 
 
+def test_listen_on_every_address_is_said_in_words():
+    """QA: "The app listens on :: port 3000." meant little to a beginner."""
+    from django.utils.translation import override
+
+    wild = grader.listening_sockets(PROC_TCP6.format(addr="00000000000000000000000000000000"))
+    own = grader.listening_sockets(PROC_TCP.format(addr="020011AC"))
+    with override("en"):
+        assert grader.judge_listen(wild).message == (
+            "The app listens on port 3000 on every address of the container (::), so the "
+            "published port reaches it.")
+        assert "172.17.0.2 port 3000, the container's own address" in grader.judge_listen(own).message
+    with override("ko"):
+        assert "컨테이너의 모든 주소(::)에서 3000번 포트" in grader.judge_listen(wild).message
+
+
 @pytest.mark.parametrize("text,addr", [
     (PROC_TCP.format(addr="0100007F"), "127.0.0.1"),
     (PROC_TCP6.format(addr="00000000000000000000000001000000"), "::1"),
@@ -277,8 +292,10 @@ def test_nothing_on_3000_is_undecided_then_names_the_ports():
     sockets = grader.listening_sockets(PROC_TCP.format(addr="00000000").replace(":0BB8", ":1F90"))
     assert grader.judge_listen(sockets) is None
     v = grader.judge_not_listening(sockets, 15)
-    assert not v.passed and "port(s) 8080, 9091, not on 3000" in v.message
+    assert not v.passed and "listens on ports 8080, 9091, not on 3000" in v.message
     assert "nothing listens" in grader.judge_not_listening([], 15).message
+    one = grader.judge_not_listening([("0.0.0.0", 8080)], 15).message
+    assert "listens on port 8080, not on 3000" in one
 
 
 # -- http-hello -------------------------------------------------------------------------------------
@@ -653,3 +670,39 @@ def test_hadolint_counts_its_suggestions_in_plain_english():
         double = grader.judge_lint(one + [{**one[0], "line": 3}], []).message
     assert single.startswith("hadolint has 1 suggestion, on line 2 (DL3018)"), single
     assert double.startswith("hadolint has 2 suggestions, for example line 2"), double
+
+
+# Dockerfiles that together break every rule in grader.HADOLINT_MESSAGES (lint only: never built).
+LINT_EVERYTHING = [
+    "MAINTAINER someone\nFROM node\nFROM node:latest AS b\nFROM node:20-alpine AS build\n"
+    "RUN apk add nodejs\nRUN apk add --no-cache curl=1.0\nRUN cd /app && npm install express\n"
+    "ADD app.js /app/\nWORKDIR app\nRUN apt-get update && apt-get install curl\n"
+    "RUN apt install -y vim\nRUN pip install flask\nRUN sudo ls\nRUN wget -O - x | sh\n"
+    "RUN curl x\nCOPY a b c\nEXPOSE 99999\nUSER root\nCMD node app.js\nCMD node app.js\n"
+    "ENTRYPOINT a\nENTRYPOINT b\nRUN yarn install\n",
+    "FROM node:20-alpine AS a\nCOPY x y\nFROM node:20-alpine AS a\nCOPY --from=a x /y\n"
+    "RUN echo $foo\n",
+]
+
+
+def test_hadolint_texts_are_hadolints_own_in_english_and_korean_on_a_korean_page():
+    """QA: hadolint's advice was English on the Korean page. The English kept for each rule is
+    exactly what the installed hadolint says (so a hadolint upgrade that rewords a rule fails
+    here), and a Korean page says it in Korean; a rule not in the table keeps hadolint's text."""
+    from django.utils.translation import override
+
+    findings = [f for text in LINT_EVERYTHING for f in grader.lint_findings(text)]
+    said = {f["code"]: f["message"] for f in findings}
+    assert set(grader.HADOLINT_MESSAGES) <= set(said), set(grader.HADOLINT_MESSAGES) - set(said)
+    with override("en"):
+        for code, text in grader.HADOLINT_MESSAGES.items():
+            assert str(text) == said[code], code
+    apk = [f for f in findings if f["code"] == "DL3018"][:1]
+    with override("ko"):
+        v = grader.judge_lint(apk, [])
+        assert "apk add에서 버전을 고정하세요" in v.message and "Pin versions" not in v.message
+        assert "apk add에서 버전을 고정하세요" in v.evidence
+        other = {"line": 4, "code": "DL9999", "level": "warning", "message": "Some new rule"}
+        assert "Some new rule" in grader.judge_lint([other], []).message
+    with override("en"):
+        assert "Pin versions in apk add" in grader.judge_lint(apk, []).message

@@ -214,7 +214,10 @@ def test_networks_pass_and_fail():
     cfg = copy.deepcopy(REFERENCE)
     del cfg["networks"]["frontend"]
     ok, msg = grader.judge_networks(cfg, roles, _attached(), {})
-    assert not ok and "frontend" in msg and "top-level" in msg
+    assert not ok and "declare the network frontend under the top-level" in msg
+    del cfg["networks"]["backend"]
+    ok, msg = grader.judge_networks(cfg, roles, _attached(), {})
+    assert not ok and "declare the networks frontend, backend under the top-level" in msg
 
 
 def test_db_volume_named_bind_anonymous_and_nested():

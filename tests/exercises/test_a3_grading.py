@@ -39,7 +39,7 @@ VARIANTS: dict[str, tuple[set[str], dict[str, str]]] = {
     "broken/bind-mount": ({"named-volume"}, {"named-volume": "bind mount: the host folder "
                                                       "./data appears at /shared"}),
     "broken/image-not-offline": (ALL - {"compose-valid"},
-                                 {"two-services": "ubuntu:22.04 are not in the classroom",
+                                 {"two-services": "ubuntu:22.04 is not in the classroom",
                                   "named-volume": "Skipped"}),
     "broken/reader-exits": ({"reader-follows"},
                             {"reader-follows": "ran 'cat', which prints the file once and exits"}),

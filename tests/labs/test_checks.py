@@ -114,7 +114,7 @@ def test_containers_from_image_never_started_is_not_stopped():
     res = checks.containers_from_image(failed, image="nginx", min_running=2)
     assert not res.passed and res.msg is checks.MSG_COUNT_NEVER_STARTED
     with override("en"):
-        assert "1 container(s) running from nginx; my-web2 was created but never started" \
+        assert "1 container running from nginx; my-web2 was created but never started" \
             in res.message and "stopped" not in res.message
         assert "docker rm my-web2" in res.message
     with override("ko"):
@@ -688,7 +688,7 @@ def test_image_built_passes():
     res = checks.image_built(state, image="hello:1", base="nginx", label=LABELS)
     assert res.passed and res.msg is checks.MSG_BUILD_OK_BASE
     with override("en"):
-        assert "2 layer(s) of its own" in res.message
+        assert "2 layers of its own" in res.message
 
 
 @pytest.mark.parametrize("images,msg", [
@@ -728,7 +728,7 @@ def test_image_built_reuses_needs_a_cache_hit():
                              image="hello:2", base="nginx", reuses="hello:1")
     assert res.passed and res.msg is checks.MSG_BUILD_REUSED
     with override("en"):
-        assert "reuses 1 layer(s) of hello:1" in res.message
+        assert "reuses 1 layer of hello:1" in res.message
     same = ImageObs(HELLO1.id, ("hello:1", "hello:2"), labels=LABELS, layers=HELLO1.layers)
     res = checks.image_built(EngineState(images=(NGINX_LAYERED, same)), image="hello:2",
                              base="nginx", reuses="hello:1")
@@ -1193,7 +1193,7 @@ def test_image_built_counts_its_own_layers():
     res = checks.image_built(state, image="stack:1", base="busybox", own_layers=1)
     assert not res.passed and res.msg is checks.MSG_BUILD_OWN_LAYERS
     with override("en"):
-        assert "stack:1 has 3 layer(s) of its own on top of busybox, but this step expects 1" \
+        assert "stack:1 has 3 layers of its own on top of busybox, but this step expects 1" \
             in res.message
 
 
@@ -2567,7 +2567,7 @@ def test_image_built_shares_none_after_a_no_cache_build_says_why():
                 (1100, "cd ~/layers && docker build -t stack:2 ."))
     assert not res.passed and res.msg is checks.MSG_BUILD_SHARES_NO_CACHE
     with override("en"):
-        assert "stack:2 shares 0 of its own layer(s) with stack:1, but this step expects 1: you " \
+        assert "stack:2 shares 0 of its own layers with stack:1, but this step expects 1: you " \
                "built with --no-cache" in res.message
     assert check((1060, "docker image build --no-cache=true -t stack:2 ~/layers")).msg \
         is checks.MSG_BUILD_SHARES_NO_CACHE
@@ -2600,3 +2600,27 @@ def test_ran_command_container_image_must_be_the_labs_build(image, passed):
         with override("en"):
             assert "bun runs the image busybox, but this step needs stack:2" in res.message
     assert checks.ran_command(state, command="docker diff", container="bun").passed
+
+
+@pytest.mark.parametrize("msg,params,en,ko", [
+    (checks.MSG_BUILD_OWN_LAYERS, {"image": "stack:1", "own": 1, "base": "busybox", "want": 3},
+     "stack:1 has 1 layer of its own on top of busybox", "자기 레이어가 1개"),
+    (checks.MSG_BUILD_OWN_LAYERS, {"image": "stack:1", "own": 2, "base": "busybox", "want": 3},
+     "stack:1 has 2 layers of its own on top of busybox", "자기 레이어가 2개"),
+    (checks.MSG_BUILD_REUSED, {"image": "hello:2", "shared": 1, "reuses": "hello:1"},
+     "hello:2 reuses 1 layer of hello:1", "레이어 1개"),
+    (checks.MSG_COUNT_LOW, {"count": 0, "image": "nginx", "min": 2},
+     "0 containers running from nginx", "컨테이너가 0개"),
+    (checks.MSG_COUNT_STOPPED, {"count": 1, "image": "nginx", "stopped": 1, "min": 2},
+     "1 container running from nginx, and 1 more stopped", "실행 중인 컨테이너가 1개"),
+], ids=["one-layer", "two-layers", "reused-one", "zero-containers", "one-container"])
+def test_counted_messages_take_the_english_singular_or_plural(msg, params, en, ko):
+    """A count in a step's message is said as English says it ('1 layer', '2 layers'), not
+    '1 layer(s)'; Korean has one form for every count."""
+    res = checks.CheckResult(False, msg, params)
+    with override("en"):
+        assert en in res.message
+        assert "(s)" not in res.message
+    with override("ko"):
+        assert ko in res.message
+        assert "%(" not in res.message

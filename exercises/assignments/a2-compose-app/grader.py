@@ -217,8 +217,11 @@ def judge_networks(config: dict[str, Any], roles: Roles, attached: dict[str, set
     declared = set((config.get("networks") or {}).keys())
     missing = [n for n in ("frontend", "backend") if n not in declared]
     if missing:
-        return False, say(_("The file does not declare the network(s) %(names)s under the "
-                            "top-level 'networks:' key."), {"names": ", ".join(missing)})
+        return False, say(ngettext("The file does not declare the network %(names)s under the "
+                                   "top-level 'networks:' key.",
+                                   "The file does not declare the networks %(names)s under the "
+                                   "top-level 'networks:' key.", len(missing)),
+                          {"names": ", ".join(missing)})
     problems = []
     for label, svc in ((_("PostgreSQL"), roles.db), (_("Redis"), roles.redis)):
         if svc is None:
@@ -1061,9 +1064,12 @@ def _stack_up(run: _Run, stack: Stack, config: dict, roles: Roles) -> bool:
                        "path": path, "services": ", ".join(services) or "-"})
                 for path, services in contexts)
         elif bases:
-            why = say(_("the base image(s) %(images)s in a Dockerfile are not in the classroom "
-                        "(there is no internet here); use one of the tags the handout lists."), {
-                   "images": ", ".join(bases)})
+            why = say(ngettext("the base image %(images)s in a Dockerfile is not in the "
+                               "classroom (there is no internet here); use one of the tags the "
+                               "handout lists.",
+                               "the base images %(images)s in a Dockerfile are not in the "
+                               "classroom (there is no internet here); use one of the tags the "
+                               "handout lists.", len(bases)), {"images": ", ".join(bases)})
         elif missing:
             why = say(_("npm could not find %(packages)s in the course's offline package cache (there "
                         "is no internet here). Use the packages the handout lists; if package.json "
@@ -1080,9 +1086,11 @@ def _stack_up(run: _Run, stack: Stack, config: dict, roles: Roles) -> bool:
 
         missing = missing_images(config, set(standin_tags()))
         if missing:
-            why = say(_("the image(s) %(images)s are not in the classroom (there is no internet "
-                        "here); use one of the tags the handout lists."), {
-                   "images": ", ".join(missing)})
+            why = say(ngettext("the image %(images)s is not in the classroom (there is no "
+                               "internet here); use one of the tags the handout lists.",
+                               "the images %(images)s are not in the classroom (there is no "
+                               "internet here); use one of the tags the handout lists.",
+                               len(missing)), {"images": ", ".join(missing)})
         elif up.timed_out:
             why = say(_("docker compose up did not finish within %(s)s s."), {"s": UP_TIMEOUT_S})
         else:

@@ -261,8 +261,11 @@ def grade(files: dict[str, bytes], backend, progress: ProgressFn = no_progress,
 
             missing = missing_images(config, set(standin_tags()))
             if missing:
-                why = say(_("the image(s) %(images)s are not in the classroom (no internet here); "
-                            "use busybox or alpine."), {"images": ", ".join(missing)})
+                why = say(ngettext("the image %(images)s is not in the classroom (no internet "
+                                   "here); use busybox or alpine.",
+                                   "the images %(images)s are not in the classroom (no internet "
+                                   "here); use busybox or alpine.", len(missing)),
+                          {"images": ", ".join(missing)})
             else:
                 why = tail_lines(up.output) or _("see the evidence.")
             _fail(outcomes["two-services"],
@@ -356,9 +359,13 @@ def grade(files: dict[str, bytes], backend, progress: ProgressFn = no_progress,
                                      "(%(rate)s per second). A3 asks for one line per second: end "
                                      "each round of the loop with 'sleep 1'."), params), file_evidence)
             else:
-                _fail(outcome, say(_("The writer is too slow: %(file)s grew by only %(n)s line(s) in "
-                                     "%(s)s s (%(rate)s per second). A3 asks for one line every "
-                                     "second: use 'sleep 1' in the loop."), params), file_evidence)
+                _fail(outcome, say(ngettext(
+                    "The writer is too slow: %(file)s grew by only %(n)s line in %(s)s s "
+                    "(%(rate)s per second). A3 asks for one line every second: use 'sleep 1' in "
+                    "the loop.",
+                    "The writer is too slow: %(file)s grew by only %(n)s lines in %(s)s s "
+                    "(%(rate)s per second). A3 asks for one line every second: use 'sleep 1' in "
+                    "the loop.", params["n"]), params), file_evidence)
         elif writer is not None and writer.status != "running":
             cmd = command_text(writer.attrs)
             params = {"service": _service(writer),
@@ -428,14 +435,23 @@ def grade(files: dict[str, bytes], backend, progress: ProgressFn = no_progress,
         elif _restarts(reader):
             params = {"service": _service(reader), "n": _restarts(reader)}
             if uses_cat(command_text(reader.attrs)):
-                msg = say(_("The reader service '%(service)s' exited and its restart policy started "
-                            "it again %(n)s time(s): 'cat' prints the file once and exits, and "
-                            "'restart:' only runs it anew. Use 'tail -F FILE', which keeps running and "
-                            "prints every new line as it arrives."), params)
+                msg = say(ngettext(
+                    "The reader service '%(service)s' exited and its restart policy started it "
+                    "again %(n)s time: 'cat' prints the file once and exits, and 'restart:' only "
+                    "runs it anew. Use 'tail -F FILE', which keeps running and prints every new "
+                    "line as it arrives.",
+                    "The reader service '%(service)s' exited and its restart policy started it "
+                    "again %(n)s times: 'cat' prints the file once and exits, and 'restart:' only "
+                    "runs it anew. Use 'tail -F FILE', which keeps running and prints every new "
+                    "line as it arrives.", params["n"]), params)
             else:
-                msg = say(_("The reader service '%(service)s' exited and its restart policy started "
-                            "it again %(n)s time(s). The reader must keep running by itself and "
-                            "print each new line, like 'tail -F FILE'."), params)
+                msg = say(ngettext(
+                    "The reader service '%(service)s' exited and its restart policy started it "
+                    "again %(n)s time. The reader must keep running by itself and print each new "
+                    "line, like 'tail -F FILE'.",
+                    "The reader service '%(service)s' exited and its restart policy started it "
+                    "again %(n)s times. The reader must keep running by itself and print each new "
+                    "line, like 'tail -F FILE'.", params["n"]), params)
             _fail(outcome, msg, log_evidence)
         elif reader.status != "running":
             cmd = command_text(reader.attrs)
