@@ -42,7 +42,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "servestatic.middleware.ServeStaticMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -152,7 +152,10 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "var" / "static")
-WHITENOISE_USE_FINDERS = True
+# Static files are served by ServeStatic (the ASGI-aware fork of WhiteNoise): WhiteNoise's file
+# responses are synchronous iterators, which Django's ASGI handler reads whole in a thread and
+# warns about on every request (a log line per stylesheet and script).
+SERVESTATIC_USE_FINDERS = True
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "var" / "media")
 # Uploads above this many bytes are refused before they reach the grader.
 BUNGEO_SUBMISSION_MAX_BYTES = env.int("BUNGEO_SUBMISSION_MAX_BYTES", default=1_000_000)
