@@ -172,6 +172,30 @@ def test_terminal_waits_in_line_then_starts(backend, student, settings):
     admission.reset()
 
 
+def test_a_page_that_closed_keeps_its_place_for_a_reload_or_another_tab(store, settings):
+    """QA: a queued learner who reloaded came back behind those who arrived after them, and
+    closing one of two queued tabs sent the other to the back: the closing page left the line
+    at once. Now its place is kept for LEAVE_GRACE_S; a page of theirs that polls keeps it."""
+    full = FakeBackend("a", "b")
+    t0 = 1000.0
+    for i, o in enumerate(["c", "d", "e"]):
+        admission.try_admit(full, o, now=t0 + i)
+    admission.page_closed("c", now=t0 + 5)  # c reloads: the old page closes ...
+    assert admission.try_admit(full, "c", now=t0 + 6).position == 1  # ... the new one polls
+    assert admission.try_admit(full, "d", now=t0 + 6).position == 2
+    # One of c's two tabs closes; the other goes on polling every few seconds: c stays first.
+    admission.page_closed("c", now=t0 + 7)
+    for t in (t0 + 9, t0 + 12, t0 + 15, t0 + 30):
+        assert admission.try_admit(full, "c", now=t).position == 1
+        assert admission.try_admit(full, "d", now=t).position == 2
+    # c's last page closes for good: after the grace, d is first.
+    admission.page_closed("c", now=t0 + 31)
+    assert admission.try_admit(full, "d", now=t0 + 31 + admission.LEAVE_GRACE_S - 1).position == 2
+    assert admission.try_admit(full, "d", now=t0 + 31 + admission.LEAVE_GRACE_S + 1).position == 1
+    admission.page_closed("zz", now=t0 + 40)  # not in line: nothing to keep, nothing added
+    assert "zz" not in [o for o, _ in admission._store().waiting()]
+
+
 def test_a_start_from_outside_the_terminal_takes_nobodys_place(store, settings):
     """The Reset button's rule (admission.may_start): a running sandbox may always restart; a
     learner the queue admitted keeps that place; others start only when nobody waits and a
@@ -231,5 +255,46 @@ def test_reset_does_not_start_a_sandbox_past_the_queue(backend, student, setting
         sb = backend.find(owner=learner_owner(student))
         if sb is not None:
             backend.remove(sb.id, keep_workspace=False)
+        backend.remove(other.id, keep_workspace=False)
+        admission.reset()
+
+
+@pytest.mark.docker
+@pytest.mark.django_db(transaction=True)
+def test_a_reload_while_in_line_keeps_the_place(backend, student, settings):
+    """The real terminal: a learner in line reloads (the page's websocket closes, a new one
+    opens) while another learner who came later waits too; the reloaded page is still number
+    1 (QA: it became number 2, behind the later learner)."""
+    from labs.consumers import LabTerminalConsumer
+
+    settings.BUNGEO_SANDBOX_CAPACITY = 1
+    admission.reset()
+    other = backend.ensure(owner="occupant")
+
+    async def queued_status():
+        comm = WebsocketCommunicator(LabTerminalConsumer.as_asgi(),
+                                     "/ws/labs/week1/images-and-containers/terminal/",
+                                     headers=[(b"accept-language", b"en")])
+        comm.scope["user"] = student
+        comm.scope["url_route"] = {"kwargs": {"course_id": "week1", "lab_id": "images-and-containers"}}
+        connected, _ = await comm.connect(timeout=30)
+        assert connected
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            msg = await asyncio.wait_for(comm.output_queue.get(), 30)
+            m = json.loads(msg["text"]) if msg.get("text") else {}
+            if m.get("type") == "status" and m["state"] == "queued":
+                await comm.disconnect()
+                return m["text"]
+        raise AssertionError("never queued")
+
+    try:
+        with translation.override("en"):
+            first = asyncio.run(queued_status())
+            later = admission.try_admit(backend, "later-learner")  # came after, waits too
+            again = asyncio.run(queued_status())  # the reload
+        assert "number 1 in line" in first and later.position == 2
+        assert "number 1 in line" in again, again
+    finally:
         backend.remove(other.id, keep_workspace=False)
         admission.reset()

@@ -23,6 +23,10 @@ from django.conf import settings
 from .backend import KIND_LEARNER, SandboxBackend
 
 STALE_S = 20.0  # a queued learner not heard from for this long has left
+# A waiting page that closed keeps its place this long (seconds): a reload, the page's own
+# reconnect after a network blip, or the learner's other tab in line polls again within it (the
+# terminal polls every 3 s, webapp.sandboxes.consumers.QUEUE_POLL_S).
+LEAVE_GRACE_S = 8.0
 RESERVE_S = 60.0  # an admitted learner's place is held this long while their sandbox starts
 HISTORY = 20  # admissions remembered for the wait estimate
 # Seconds between the reaper's rounds (CELERY_BEAT_SCHEDULE "sandboxes-reap-idle"): a sandbox
@@ -69,6 +73,10 @@ class _MemoryStore:
         self.queue.pop(owner, None)
         self.beats.pop(owner, None)
 
+    def backdate(self, owner: str, beat: float) -> None:
+        if owner in self.queue:
+            self.beats[owner] = min(self.beats.get(owner, beat), beat)
+
     def reserve(self, owner: str, now: float) -> None:
         self.reserved[owner] = now
 
@@ -112,6 +120,11 @@ class _RedisStore:
     def leave(self, owner: str) -> None:
         self.r.zrem(f"{self.k}:queue", owner)
         self.r.hdel(f"{self.k}:beats", owner)
+
+    def backdate(self, owner: str, beat: float) -> None:
+        if self.r.zscore(f"{self.k}:queue", owner) is not None:
+            old = self.r.hget(f"{self.k}:beats", owner)
+            self.r.hset(f"{self.k}:beats", owner, min(float(old or beat), beat))
 
     def reserve(self, owner: str, now: float) -> None:
         self.r.hset(f"{self.k}:reserved", owner, now)
@@ -254,10 +267,22 @@ def may_start(backend: SandboxBackend, owner: str) -> bool:
 
 
 def leave(owner: str) -> None:
-    """``owner`` stopped waiting (closed the page)."""
+    """``owner`` stopped waiting, for good (their place goes to the next in line at once)."""
     store = _store()
     with store.locked():
         store.leave(owner)
+
+
+def page_closed(owner: str, *, now: float | None = None) -> None:
+    """A page of ``owner`` that waited in line closed. Their place is kept for LEAVE_GRACE_S
+    seconds and then dropped, unless a page of theirs polls (:func:`try_admit`) before: a
+    reload, the page's reconnect after a network blip, or their other tab in line keeps it.
+    QA: leaving at once sent a learner who reloaded to the back of the line, behind those who
+    came after them."""
+    now = time.time() if now is None else now
+    store = _store()
+    with store.locked():
+        store.backdate(owner, now - STALE_S + LEAVE_GRACE_S)
 
 
 def queue_length() -> int:

@@ -605,7 +605,7 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         if self.logout_task:
             self.logout_task.cancel()
         if self.owner and self.sandbox is None:
-            await blocking.to_thread(admission.leave, self.owner)
+            await blocking.to_thread(admission.page_closed, self.owner)
         if self.lease_task:
             self.lease_task.cancel()
         if self.pump_task:
