@@ -102,3 +102,25 @@ def test_the_process_limit_warning_does_not_flicker_while_a_fork_bomb_respawns()
     c.pids_full = True
     assert c.at_pids_limit((930, 1000)) and c.at_pids_limit((800, 1000))
     assert not c.at_pids_limit((790, 1000)) and not c.at_pids_limit(None)
+
+
+@pytest.mark.parametrize("code,output,timed_out,no_session", [
+    (1, "error connecting to /tmp/tmux-0/default (No such file or directory)\n", False, True),
+    (1, "no server running on /tmp/tmux-0/default\n", False, True),
+    (1, "can't find session: main\n", False, True),
+    (0, "", False, True),  # a server with other sessions only prints nothing
+    (125, "timeout: fork system call failed: Resource temporarily unavailable\n", False, False),
+    (126, "OCI runtime exec failed: exec failed: unable to start container process: "
+          "resource temporarily unavailable: unknown\n", False, False),
+    (124, "", True, False),
+    (1, "open terminal failed: not a terminal\n", False, False),
+], ids=["no-socket", "no-server", "no-session", "empty", "fork-failed", "exec-failed",
+        "timed-out", "other-error"])
+def test_only_tmuxs_own_words_mean_no_session(code, output, timed_out, no_session):
+    """QA: at its process limit a sandbox could not start tmux for the idle look, and that
+    failure was read as "no tmux session", so the reaper counted idleness from the sandbox's
+    start and stopped a sandbox whose terminals were open."""
+    from webapp.sandboxes.backend import ExecResult
+    from webapp.sandboxes.docker_backend import _tmux_has_no_session
+
+    assert _tmux_has_no_session(ExecResult(code, output, timed_out=timed_out)) is no_session

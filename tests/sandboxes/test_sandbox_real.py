@@ -219,6 +219,29 @@ def test_after_exit_the_sandbox_is_idle_since_its_terminal_closed_not_since_it_s
         backend.remove(sb.id, keep_workspace=False)
 
 
+def test_a_sandbox_at_its_process_limit_with_its_terminal_open_is_not_idle(backend):
+    """QA: a fork bomb filled the sandbox's pids limit while the learner's tabs were open; the
+    idle look (tmux, started with docker exec) then often could not fork, that failure read as
+    "no tmux session", and the reaper stopped the sandbox as idle since its start. A look that
+    fails is now "not known", never idle."""
+    sb = backend.ensure(owner="bombidle")
+    term = None
+    try:
+        term = backend.open_terminal(sb.id)
+        term.sock.settimeout(20)
+        out = b""
+        while b"# " not in out:
+            out += term.sock.recv(65536)
+        backend.exec(sb.id, ["bash", "-c", "bomb() { bomb | bomb & }; bomb"], timeout=5)
+        time.sleep(1.0)
+        looks = [backend.idle_seconds(sb.id) for _ in range(12)]
+        assert looks == [None] * 12, looks
+    finally:
+        if term is not None:
+            term.close()
+        backend.remove(sb.id, keep_workspace=False)
+
+
 @pytest.mark.django_db
 def test_prestart_starts_the_learners_sandbox(backend, student):
     from webapp.sandboxes import admission, tasks

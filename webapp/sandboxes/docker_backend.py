@@ -1326,6 +1326,12 @@ class DockerSandboxBackend(SandboxBackend):
         now = time.time() if now is None else now
         parts = res.output.split()
         if res.exit_code != 0 or len(parts) != 2:
+            if not _tmux_has_no_session(res):
+                # The look itself failed: at its process limit the sandbox cannot even start
+                # tmux ('timeout: fork system call failed'), or it did not answer in time. Not
+                # known, so not idle (QA: a fork bomb's sandbox, with its terminals open, was
+                # stopped "after 117 s idle", counted from its start).
+                return None
             # No tmux session: the sandbox was started but its terminal never opened, or the
             # shell ended (`exit`): idle since the later of its start and the last terminal's
             # close (from its start alone, an `exit` after an hour got the sandbox, and its
@@ -1614,6 +1620,22 @@ def repository_of(ref: str) -> str:
     for default in ("docker.io/", "index.docker.io/", "registry-1.docker.io/"):
         repo = repo.removeprefix(default)
     return repo.removeprefix("library/")
+
+
+# What tmux says when there is no session to look at (tmux 3.3): no server socket yet, a server
+# that ended, or no session of that name.
+_TMUX_NO_SESSION = ("error connecting to", "no server running", "can't find session")
+
+
+def _tmux_has_no_session(res: ExecResult) -> bool:
+    """Whether ``res``, the result of ``tmux display-message -t main`` in a sandbox, says that
+    there is no tmux session (exit status 1 with tmux's own words, or 0 with nothing printed),
+    as opposed to a look that failed (the exec could not start a process, or timed out)."""
+    if res.timed_out:
+        return False
+    if res.exit_code == 0:
+        return not res.output.strip()
+    return res.exit_code == 1 and any(m in res.output for m in _TMUX_NO_SESSION)
 
 
 def _demux(data: bytes) -> bytes:
