@@ -165,11 +165,16 @@
   }
 
   let reconnectTimer = null;  // a reconnect waiting for its turn (see ws.onclose)
+  // True while reconnecting a terminal that was attached when its connection dropped without a
+  // word from the server (a server restart, a network blip): the server then attaches only to
+  // a sandbox that still runs, and says so if it stopped meanwhile, so that starting it again
+  // stays the learner's choice (see ws.onclose).
+  let resume = false;
   function connect() {
     clearTimeout(reconnectTimer);
     reconnectTimer = null;
     const proto = location.protocol === "https:" ? "wss://" : "ws://";
-    ws = new WebSocket(proto + location.host + el.dataset.ws);
+    ws = new WebSocket(proto + location.host + el.dataset.ws + (resume ? "?resume=1" : ""));
     ws.binaryType = "arraybuffer";
     let opened = false;  // false when the server refused the connection itself (see onclose)
     ws.onopen = () => { opened = true; retry = 0; tmuxKeys = false; window.bungeoConnects = (window.bungeoConnects || 0) + 1; sendResize(); };
@@ -183,6 +188,7 @@
         // The terminal that a reset ends says it ended: the page says "Resetting…" until the
         // next one is ready instead.
         if (resetting && (msg.state === "closed" || msg.state === "reconnecting")) return;
+        if (msg.state === "reconnecting") resume = false;  // a reset: the sandbox starts again
         setStatus(msg.state, msg.text);
         // Focus the terminal unless the learner is somewhere else on the page already.
         if (msg.state === "ready") {
@@ -217,6 +223,12 @@
         return;
       }
       if (statusEl.dataset.state === "error" && !resetting) return;
+      // Attached, and the server said nothing: it stopped or the network dropped. The sandbox
+      // may stop meanwhile (its time ran out): then the reconnect must not start it again by
+      // itself, or an open tab would start a fresh sandbox after every server restart.
+      if (!resetting && (statusEl.dataset.state === "ready" || statusEl.dataset.state === "warn")) {
+        resume = true;
+      }
       // The server said why it ended (the sandbox was stopped for its time limit or idleness,
       // or the shell exited): starting it again is the learner's choice, never automatic, or an
       // open tab would hold a place in the classroom for ever.
@@ -359,6 +371,7 @@
     restartBtn.addEventListener("click", () => {
       restartBtn.hidden = true;
       retry = 0;
+      resume = false;
       connect();
       term.focus();
     });

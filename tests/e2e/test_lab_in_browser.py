@@ -330,6 +330,58 @@ def test_a_stopped_sandbox_waits_for_start_again_instead_of_restarting(asgi_serv
     ctx.close()
 
 
+def test_after_a_dropped_connection_a_stopped_sandbox_waits_for_start_again(asgi_server, browser,
+                                                                          django_user_model,
+                                                                          backend):
+    """QA: the server restarted while a lab was open, the reaper stopped the sandbox meanwhile
+    (its lease ended), and the tab's reconnect started a fresh one with a new lease, unasked.
+    Here the page's connection drops without a word (the websocket is cut in the browser, then
+    refused for a while, as a server that is down), the sandbox stops meanwhile, and the page's
+    own reconnect says so and offers Start again instead of starting it."""
+    django_user_model.objects.create_user("learner", password="pw-learner-1")
+    ctx = browser.new_context(viewport={"width": 1400, "height": 900}, locale="en-US")
+    page = ctx.new_page()
+    down, routes, urls = [False], [], []
+
+    def route(ws):
+        urls.append(ws.url)
+        if down[0]:
+            ws.close()  # the server is down: nothing answers for real
+            return
+        routes.append((ws, ws.connect_to_server()))
+
+    page.route_web_socket(re.compile(r".*/terminal/.*"), route)
+    page.goto(f"{asgi_server}/labs/week1/images-and-containers/")
+    page.fill("input[name=username]", "learner")
+    page.fill("input[name=password]", "pw-learner-1")
+    page.click("button[type=submit].primary")
+    page.wait_for_selector("#term-status[data-state=ready]", timeout=60_000)
+    from webapp.sandboxes.backend import learner_owner
+
+    sb = backend.find(owner=learner_owner(django_user_model.objects.get(username="learner")))
+    backend.wait_engine(sb.id)
+    page.wait_for_selector("#term-status[data-state=ready]:not(:has-text('Docker is starting'))")
+    assert "resume=1" not in urls[-1]
+    down[0] = True
+    ws, server = routes[-1]
+    server.close()
+    ws.close()
+    page.wait_for_selector("#term-status[data-state=reconnecting]", timeout=10_000)
+    backend.stop(sb.id)  # the reaper, while the server is away
+    down[0] = False
+    page.wait_for_selector("#term-status[data-state=closed]", timeout=30_000)
+    text = page.inner_text("#term-status")
+    assert "stopped while this page was away" in text and "Start again" in text, text
+    assert "resume=1" in urls[-1], urls
+    page.wait_for_selector("#term-restart:visible")
+    page.wait_for_timeout(5000)  # longer than any automatic reconnect would wait
+    assert not backend.get(sb.id).running
+    page.click("#term-restart")
+    page.wait_for_selector("#term-status[data-state=ready]", timeout=60_000)
+    assert backend.get(sb.id).running and "resume=1" not in urls[-1]
+    ctx.close()
+
+
 def test_a_reset_from_another_tab_reconnects_this_one_by_itself(asgi_server, browser,
                                                                 django_user_model, backend):
     """A reset asked elsewhere (another tab of the same learner) ends this tab's terminal too:

@@ -28,8 +28,8 @@ pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True)]
 PATH = "/ws/labs/week1/images-and-containers/terminal/"
 
 
-def _communicator(user, lab="images-and-containers"):
-    comm = WebsocketCommunicator(LabTerminalConsumer.as_asgi(), PATH,
+def _communicator(user, lab="images-and-containers", query=""):
+    comm = WebsocketCommunicator(LabTerminalConsumer.as_asgi(), PATH + (f"?{query}" if query else ""),
                                  headers=[(b"accept-language", b"en")])
     comm.scope["user"] = user
     comm.scope["url_route"] = {"kwargs": {"course_id": "week1", "lab_id": lab}}
@@ -566,6 +566,37 @@ async def test_a_stop_after_output_that_looks_like_tmux_exiting_still_says_stopp
     await stop
     last = [m for m in s.messages if m.get("type") == "status"][-1]
     assert last["state"] == "closed" and last["text"].startswith("Your sandbox was stopped"), last
+
+
+async def test_a_reconnect_after_the_sandbox_stopped_meanwhile_does_not_start_it(backend, student):
+    """QA: the server restarted while a learner's tab was open, the reaper stopped the sandbox
+    at the end of its lease meanwhile, and the tab's reconnect started a fresh one with a new
+    lease, unasked. A reconnect of an attached terminal (``?resume=1``, terminal.js) now says
+    the sandbox stopped and starts nothing; Start again (no resume) starts it, and a resume to a
+    sandbox that still runs attaches as before."""
+    comm, s = await _at_prompt(student)
+    await comm.disconnect()  # the connection dropped without a word from the server
+    sb = await asyncio.to_thread(backend.find, owner=learner_owner(student))
+    await asyncio.to_thread(backend.stop, sb.id)  # the reaper, while the page was away
+
+    again = _communicator(student, query="resume=1")
+    connected, _ = await again.connect(timeout=60)
+    assert connected
+    s2 = Session(again)
+    await _until_closed(again, s2)
+    last = [m for m in s2.messages if m.get("type") == "status"][-1]
+    assert last["state"] == "closed" and "stopped while this page was away" in last["text"], last
+    sb = await asyncio.to_thread(backend.find, owner=learner_owner(student))
+    assert sb is not None and not sb.running
+
+    start = _communicator(student)  # Start again
+    await _ready(start)
+    await start.disconnect()
+    resumed = _communicator(student, query="resume=1")
+    await _ready(resumed)  # still running: it attaches
+    await resumed.disconnect()
+    sb = await asyncio.to_thread(backend.find, owner=learner_owner(student))
+    assert sb is not None and sb.running
 
 
 @pytest.mark.parametrize("threads,prompt", [(6, False), (64, True)])

@@ -175,6 +175,12 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         starting; then it goes to the shell in order, so a ``docker`` command typed at once still
         works, and :meth:`on_ready` (the step checks, which talk to that engine) runs."""
         backend = get_backend()
+        if self.resuming() and not await self.still_running(backend):
+            await self.status("closed", _(
+                "Your sandbox was stopped while this page was away (time limit or idle). Your "
+                "files and images are kept: press Start again to go on."))
+            await self.close()
+            return
         try:
             await self.wait_for_admission(backend)
             await self.status("starting", _("Starting your sandbox…"))
@@ -205,6 +211,25 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         if self.pending:
             pending, self.pending = bytes(self.pending), bytearray()
             await self.receive(bytes_data=pending)
+
+    def resuming(self) -> bool:
+        """Whether the page reconnects a terminal that was attached (``?resume=1``): it must
+        then attach only to a sandbox that still runs, never start one by itself (QA: after a
+        server restart, an open tab started a fresh sandbox, with a new lease, for a learner
+        who was not there)."""
+        from urllib.parse import parse_qs
+
+        query = parse_qs(self.scope.get("query_string", b"").decode(errors="replace"))
+        return query.get("resume") == ["1"]
+
+    async def still_running(self, backend) -> bool:
+        """Whether this learner's sandbox runs now (an engine that cannot be asked counts as
+        yes: starting then fails with its own message)."""
+        try:
+            sb = await blocking.to_thread(backend.find, owner=self.owner)
+        except SandboxError:
+            return True
+        return sb is not None and sb.running
 
     async def fail(self, exc: SandboxError) -> None:
         """Log ``exc``, show its message as the terminal's error status and close the socket."""
