@@ -137,6 +137,12 @@ def test_terminal_status_texts_and_copy_paste_hint_are_translated(client, django
     assert 'data-seconds="{n}초"' in page  # the wait before reconnecting: "(2초)", not "(2s)"
     assert 'data-input-label="터미널 입력"' in page
     assert "붙여넣기: Ctrl+V" in page
+    # QA: beside "다시 시작" (Start again), "샌드박스 재시작" (Reset sandbox) read as the same
+    # button. Reset reboots the sandbox and keeps its disk: "재부팅".
+    start = re.search(r'id="term-restart"[^>]*>([^<]*)<', page).group(1)
+    reset = re.search(r'class="small reset"[^>]*>([^<]*)<', page).group(1)
+    assert (start, reset) == ("다시 시작", "샌드박스 재부팅")
+    assert "재시작" not in page.split('id="term-restart"')[1].split("</div>")[0]
 
 
 HEREDOC = "cat > index.html <<'EOF'"
