@@ -4,6 +4,7 @@ touching no other installation's sandboxes. Real engine."""
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -38,10 +39,25 @@ def test_purge_lists_first_then_removes_and_keeps_workspaces(backend, other_inst
     assert sb.id in out and "--yes" in out and "would be removed" in out
     assert backend.find(owner="purged") is not None
 
+    # Files a sandbox removed long ago left in the run folder (QA: they stayed after a purge),
+    # and another installation's, which must stay.
+    from django.conf import settings
+
+    run = Path(settings.BUNGEO_RUN_DIR)
+    ours = [run / "detached" / f"{backend.prefix}-learner-ghost",
+            run / "sandboxes" / f"{backend.prefix}-gpool-fill.lock"]
+    theirs = run / "detached" / f"{backend.prefix}x-learner-ghost"
+    for f in [*ours, theirs]:
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_text("1")
+
     n = len(backend.list())  # earlier tests' sandboxes of this prefix may still be there
     out = _purge("--yes")
-    assert f"removed {n} sandbox(es) of prefix '{backend.prefix}'" in out and "workspaces kept" in out
+    noun = "sandbox" if n == 1 else "sandboxes"
+    assert f"removed {n} {noun} of prefix '{backend.prefix}'" in out and "workspaces kept" in out
     assert backend.list() == []
+    assert [f for f in ours if f.exists()] == [] and theirs.exists()
+    theirs.unlink()
     other, neighbour = other_install
     assert [s.id for s in other.list()] == [neighbour.id]  # another prefix: untouched
 
@@ -63,3 +79,17 @@ def test_purge_with_workspaces_removes_the_learners_files(backend):
         assert "no-note" in res.output and "gone-note" not in res.output, res.output
     finally:
         backend.remove(again.id, keep_workspace=False)
+
+
+def test_removing_a_sandbox_removes_its_files_in_the_run_folder(backend):
+    """A terminal's close leaves a file per sandbox in the run folder (when it was last
+    detached, for idle reaping); removing the sandbox removed its lease but not this one, so
+    they piled up (QA found one per sandbox ever started)."""
+    from django.conf import settings
+
+    sb = backend.ensure(owner="runfiles")
+    backend.open_terminal(sb.id).close()
+    detached = Path(settings.BUNGEO_RUN_DIR) / "detached" / sb.id
+    assert detached.exists()
+    backend.remove(sb.id, keep_workspace=False)
+    assert not detached.exists()

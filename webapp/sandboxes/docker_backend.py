@@ -746,7 +746,10 @@ class DockerSandboxBackend(SandboxBackend):
                 if exc.status_code != 409:  # 409: removal already in progress
                     raise
         self._detach_workspace(slot)
-        (Path(settings.BUNGEO_RUN_DIR) / "leases" / f"{slot}.json").unlink(missing_ok=True)
+        run = Path(settings.BUNGEO_RUN_DIR)
+        (run / "leases" / f"{slot}.json").unlink(missing_ok=True)
+        (run / "detached" / slot).unlink(missing_ok=True)  # they piled up, one per sandbox
+        (run / "resets" / slot).unlink(missing_ok=True)
         self._claimed_path(slot).unlink(missing_ok=True)
         storage_image, storage_mnt = self._storage_disk(slot)
         _disk_unmount(storage_mnt)
@@ -1369,6 +1372,23 @@ class DockerSandboxBackend(SandboxBackend):
             _disk_unmount(mnt)
             image.unlink(missing_ok=True)
             shutil.rmtree(mnt, ignore_errors=True)
+        self.forget_run_files()
+        return n
+
+    def forget_run_files(self) -> int:
+        """Delete this prefix's files in the run folder (BUNGEO_RUN_DIR) that no sandbox needs
+        once all of them are gone: terminal-closed times, reset markers, leases, locks and
+        claims, and the grading pool's fill lock. :meth:`remove` deletes a sandbox's own; these
+        are what sandboxes removed before it did left (QA: they stayed after a purge). Call it
+        only when this prefix has no sandbox left. Returns how many files were deleted."""
+        run = Path(settings.BUNGEO_RUN_DIR)
+        n = 0
+        for pattern in ("detached/{p}-*", "resets/{p}-*", "leases/{p}-*.json",
+                        "sandboxes/{p}-*.lock", "sandboxes/{p}-*.claim"):
+            for f in run.glob(pattern.format(p=self.prefix)):
+                if f.is_file():
+                    f.unlink(missing_ok=True)
+                    n += 1
         return n
 
     # -- talking to a sandbox ---------------------------------------------------------------

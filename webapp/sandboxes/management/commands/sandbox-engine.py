@@ -37,7 +37,7 @@ class Command(BaseCommand):
             from webapp.sandboxes.backend import get_backend
 
             removed = get_backend().reconcile(grading_max_age=settings.BUNGEO_GRADING_TIME_LIMIT + 60)
-            self.stdout.write(f"removed {len(removed)} leftover grading sandbox(es)")
+            self.stdout.write(f"removed {_sandboxes(len(removed))} left over from gradings")
         elif action == "firewall":
             engine.firewall_apply()
             self.stdout.write(json.dumps(engine.firewall_rules(), indent=2))
@@ -58,7 +58,7 @@ class Command(BaseCommand):
             self.stdout.write(f"{sb.id}  {sb.kind}  {'running' if sb.running else 'stopped'}")
         what = "sandboxes and the learners' workspaces" if workspaces else "sandboxes (workspaces kept)"
         if not yes:
-            self.stdout.write(f"{len(sandboxes)} sandbox(es) of prefix {backend.prefix!r} would be "
+            self.stdout.write(f"{_sandboxes(len(sandboxes))} of prefix {backend.prefix!r} would be "
                               f"removed: {what}. Run again with --yes to remove them.")
             return
         if workspaces:
@@ -68,4 +68,11 @@ class Command(BaseCommand):
             for sb in sandboxes:
                 backend.remove(sb.id, keep_workspace=True)
                 n += 1
-        self.stdout.write(f"removed {n} sandbox(es) of prefix {backend.prefix!r}: {what}")
+            if not backend.list():
+                backend.forget_run_files()
+        self.stdout.write(f"removed {_sandboxes(n)} of prefix {backend.prefix!r}: {what}")
+
+
+def _sandboxes(n: int) -> str:
+    """``n`` with the right English noun: "1 sandbox", "3 sandboxes"."""
+    return f"{n} sandbox" if n == 1 else f"{n} sandboxes"
