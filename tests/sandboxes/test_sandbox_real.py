@@ -385,13 +385,28 @@ def test_wait_engine_fails_when_the_inner_engine_does_not_answer(backend, settin
 def test_status_counts_this_installs_sandboxes_apart_from_other_prefixes(backend, settings):
     """An engine shared by two installs (a test run beside the class, a second checkout): the
     operator's status counts this install's sandboxes, and the others apart (QA saw 9 for 5)."""
+    from webapp.sandboxes import admission
+
+    settings.BUNGEO_SANDBOX_CAPACITY = 7
+    admission.reset()
     sb = backend.ensure(owner="counted")
+    stopped = backend.ensure(owner="counted-stopped")
+    backend.stop(stopped.id)
     try:
+        with admission._store().locked():
+            admission._store().join("someone-waiting", time.time())
         base = engine.status()
+        admission.reset()
         settings.BUNGEO_SANDBOX_PREFIX = f"{settings.BUNGEO_SANDBOX_PREFIX}x"  # an install with none
         other = engine.status()
     finally:
         backend.remove(sb.id, keep_workspace=False)
-    assert base["sandboxes"] >= 1
+        backend.remove(stopped.id, keep_workspace=False)
+        admission.reset()
+    assert base["sandboxes"] >= 2
+    # What admission counts: running learners' sandboxes only, against the capacity, and the line.
+    running = len([s for s in backend.list(kind="learner") if s.running])
+    assert base["learners_running"] == running + 1  # "counted" ran then; the stopped one never counts
+    assert base["learners_stopped"] >= 1 and base["capacity"] == 7 and base["waiting_in_line"] == 1
     assert other["sandboxes"] == 0
     assert other["sandboxes_of_other_prefixes"] >= 1  # ours, seen from the other install

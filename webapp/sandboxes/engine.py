@@ -584,6 +584,22 @@ def status() -> dict[str, object]:
         listed = [x for x in every if (x.attrs.get("Labels") or {}).get("org.bungeo.prefix") == mine]
         report["sandboxes"] = len(listed)
         report["sandboxes_of_other_prefixes"] = len(every) - len(listed)
+        # What admission control counts (QA: "sandboxes: 5" counted stopped ones and the warm
+        # pool, and nothing said how full the classroom was).
+        # (the backend's view: a warm-pool sandbox keeps its pool label once a learner claims it)
+        from .backend import KIND_LEARNER, KIND_POOL, get_backend
+
+        kinds = [(sb.kind, sb.running) for sb in get_backend().list()]
+        report["learners_running"] = kinds.count((KIND_LEARNER, True))
+        report["learners_stopped"] = kinds.count((KIND_LEARNER, False))
+        report["warm_pool"] = kinds.count((KIND_POOL, True))
+        report["capacity"] = settings.BUNGEO_SANDBOX_CAPACITY
+        try:
+            from . import admission
+
+            report["waiting_in_line"] = admission.queue_length()
+        except Exception as exc:  # noqa: BLE001  (Redis down: say so, report the rest)
+            report["waiting_in_line"] = f"unknown ({exc.__class__.__name__})"
         from .images import sandbox_image
 
         try:
