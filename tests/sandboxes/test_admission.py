@@ -298,3 +298,57 @@ def test_a_reload_while_in_line_keeps_the_place(backend, student, settings):
     finally:
         backend.remove(other.id, keep_workspace=False)
         admission.reset()
+
+
+@pytest.mark.docker
+@pytest.mark.django_db(transaction=True)
+def test_staff_never_wait_in_line(backend, django_user_model, settings, client):
+    """QA: an instructor's own lab was queued like a learner's, so a teacher could not show
+    anything to a full room. Staff's terminal starts at once, and their Reset button too, while
+    a learner in the same full room waits."""
+    from django.urls import reverse
+
+    from labs.consumers import LabTerminalConsumer
+
+    settings.BUNGEO_SANDBOX_CAPACITY = 1
+    admission.reset()
+    teacher = django_user_model.objects.create_user("teacher1", password="pw-teacher-1",
+                                                    is_staff=True)
+    other = backend.ensure(owner="occupant")
+
+    async def first_state():
+        comm = WebsocketCommunicator(LabTerminalConsumer.as_asgi(),
+                                     "/ws/labs/week1/images-and-containers/terminal/",
+                                     headers=[(b"accept-language", b"en")])
+        comm.scope["user"] = teacher
+        comm.scope["url_route"] = {"kwargs": {"course_id": "week1", "lab_id": "images-and-containers"}}
+        connected, _ = await comm.connect(timeout=30)
+        assert connected
+        states = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            msg = await asyncio.wait_for(comm.output_queue.get(), 60)
+            m = json.loads(msg["text"]) if msg.get("text") else {}
+            if m.get("type") == "status":
+                states.append(m["state"])
+                if m["state"] in ("ready", "queued"):
+                    break
+        await comm.disconnect()
+        return states
+
+    try:
+        states = asyncio.run(first_state())
+        assert "queued" not in states and states[-1] == "ready", states
+        sb = backend.find(owner=learner_owner(teacher))
+        assert sb is not None and sb.running
+        backend.stop(sb.id)
+        client.force_login(teacher)
+        body = client.post(reverse("sandboxes:reset"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+        assert 'class="reset-result done"' in body, body
+        assert not admission.try_admit(backend, "a-learner").admitted  # learners still wait
+    finally:
+        sb = backend.find(owner=learner_owner(teacher))
+        if sb is not None:
+            backend.remove(sb.id, keep_workspace=False)
+        backend.remove(other.id, keep_workspace=False)
+        admission.reset()
