@@ -69,9 +69,20 @@
   let retry = 0;
 
   let blinkBefore = null;  // the cursor's blinking before the terminal stopped (see setStatus)
+  // In line for a place, the terminal itself shows the place and the estimate, large, instead
+  // of an empty black box under a line of small text (QA). The status bar says the same to
+  // screen readers, so this copy is hidden from them.
+  const queueCard = document.createElement("div");
+  queueCard.className = "queue-card";
+  queueCard.hidden = true;
+  queueCard.setAttribute("aria-hidden", "true");
+  el.appendChild(queueCard);
   function setStatus(state, text) {
     statusEl.textContent = text;
     statusEl.dataset.state = state;
+    queueCard.hidden = state !== "queued";
+    if (state === "queued") queueCard.textContent = text;
+    el.classList.toggle("queued", state === "queued");
     // A stopped or refused terminal looks it: dimmed, its cursor still (a blinking prompt
     // invited typing that went nowhere after the time limit stopped the sandbox). The shell
     // chooses the cursor's blinking otherwise (tmux sends a cursor style), so what it chose

@@ -670,10 +670,17 @@ def test_a_learner_in_line_sees_the_whole_place_and_cannot_reset_past_it(asgi_se
         assert "number 1 in line (about" in status.inner_text()
         assert status.evaluate("el => el.scrollWidth <= el.clientWidth && el.scrollHeight <= el.clientHeight")
         assert page.is_disabled("button.reset")
+        # The terminal shows the place too, large and in sight (QA: an empty black box).
+        card = page.locator("#terminal .queue-card")
+        assert card.is_visible() and "number 1 in line (about" in card.inner_text()
+        box, term_box = card.bounding_box(), page.locator("#terminal").bounding_box()
+        assert term_box["y"] < box["y"] and box["y"] + box["height"] < term_box["y"] + term_box["height"]
+        assert card.evaluate("e => parseFloat(getComputedStyle(e).fontSize)") > status.evaluate(
+            "e => parseFloat(getComputedStyle(e).fontSize)")
         page.screenshot(path=str(SHOTS / "lab-queued-en.png"))
         backend.stop(other.id)
         page.wait_for_selector("#term-status[data-state=ready]", timeout=60_000)
-        assert page.is_enabled("button.reset")
+        assert page.is_enabled("button.reset") and card.is_hidden()
         ctx.close()
     finally:
         backend.remove(other.id, keep_workspace=False)
