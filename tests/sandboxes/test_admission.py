@@ -222,10 +222,10 @@ def test_a_line_whose_learners_all_left_holds_no_start_back(store, settings):
     with line.locked():
         line.join("b", t0 - admission.STALE_S - 1)  # in line, silent for STALE_S + 1 s
         line.reserve("d", t0 - admission.RESERVE_S - 1)  # a place given long ago, unused
-    assert admission.queue_length() == 1  # the premise: b is still listed
+    assert len(line.waiting()) == 1  # the premise: b is still listed
     assert admission.room_without_waiting(free, "c")
     assert admission.may_start(free, "c")
-    assert admission.queue_length() == 0 and "d" not in line.reservations()
+    assert line.waiting() == [] and "d" not in line.reservations()
     with line.locked():
         line.join("e", time.time())  # someone really waiting still comes first
     assert not admission.room_without_waiting(free, "c")
@@ -350,5 +350,60 @@ def test_staff_never_wait_in_line(backend, django_user_model, settings, client):
         sb = backend.find(owner=learner_owner(teacher))
         if sb is not None:
             backend.remove(sb.id, keep_workspace=False)
+        backend.remove(other.id, keep_workspace=False)
+        admission.reset()
+
+
+def test_the_line_counts_only_learners_still_heard_from(store, settings):
+    """QA: with nobody waiting, the line's length said 1, then 3 (learners who had left, until
+    someone's poll pruned them), and the reaper kept its shorter "while anyone waits" idle
+    timeout: an instructor's sandbox was stopped after 139 s idle with nobody in line."""
+    now = time.time()
+    with admission._store().locked():
+        admission._store().join("gone", now - admission.STALE_S - 1)
+    assert admission.queue_length(now=now) == 0
+    admission.try_admit(FakeBackend("a", "b"), "here", now=now)
+    assert admission.queue_length(now=now) == 1
+
+
+@pytest.mark.docker
+@pytest.mark.django_db(transaction=True)
+def test_a_server_restart_does_not_start_the_grace_of_a_page_in_line(backend, student, settings):
+    """QA: stopping the server closed every page in line, each closing page started its 8 s
+    grace, and the restart plus the pages' reconnect took longer: the line came back in the
+    order the pages reconnected (l6, l4, l5 for l4, l5, l6). A close by the server itself
+    (1012, uvicorn's shutdown) keeps the place under the usual STALE_S rule; a page that
+    closes still starts its grace."""
+    from labs.consumers import LabTerminalConsumer
+
+    settings.BUNGEO_SANDBOX_CAPACITY = 1
+    admission.reset()
+    other = backend.ensure(owner="occupant")
+    owner = learner_owner(student)
+
+    async def queue_then_close(code):
+        comm = WebsocketCommunicator(LabTerminalConsumer.as_asgi(),
+                                     "/ws/labs/week1/images-and-containers/terminal/",
+                                     headers=[(b"accept-language", b"en")])
+        comm.scope["user"] = student
+        comm.scope["url_route"] = {"kwargs": {"course_id": "week1", "lab_id": "images-and-containers"}}
+        connected, _ = await comm.connect(timeout=30)
+        assert connected
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            msg = await asyncio.wait_for(comm.output_queue.get(), 30)
+            m = json.loads(msg["text"]) if msg.get("text") else {}
+            if m.get("type") == "status" and m["state"] == "queued":
+                break
+        await comm.disconnect(code=code)
+
+    try:
+        asyncio.run(queue_then_close(1012))  # the server shuts down
+        beat = dict(admission._store().waiting())[owner]
+        assert time.time() - beat < 5  # not backdated: STALE_S (20 s) to come back
+        asyncio.run(queue_then_close(1001))  # the page goes away
+        beat = dict(admission._store().waiting())[owner]
+        assert time.time() - beat > admission.STALE_S - admission.LEAVE_GRACE_S - 1
+    finally:
         backend.remove(other.id, keep_workspace=False)
         admission.reset()

@@ -84,6 +84,7 @@ SESSION_CHECK_S = 2.0
 # Seconds the terminal waits on the channel layer when it leaves its logout group (and a logout
 # on telling the terminals): Redis that does not answer must not hold up the clean-up.
 LAYER_TIMEOUT_S = 2.0
+CLOSE_SERVER_RESTART = 1012  # the close code uvicorn gives every websocket when it shuts down
 QUEUE_POLL_S = 3.0  # seconds between admission attempts of a queued learner
 PENDING_MAX = 65536  # bytes of input kept while the sandbox (or its inner engine) starts
 ENGINE_QUIET_S = 0.3  # seconds the inner engine may take, once attached, before the page is told
@@ -634,7 +635,11 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             self.start_task.cancel()
         if self.logout_task:
             self.logout_task.cancel()
-        if self.owner and self.sandbox is None:
+        # 1012 (Service Restart, RFC 6455 7.4.1 as registered by IANA): the server itself is
+        # stopping (uvicorn sends it to every socket at shutdown), not the page leaving. The
+        # place is then kept by the usual STALE_S heartbeat rule, long enough for the page to
+        # reconnect to the restarted server; the 8 s grace made a restart reshuffle the line.
+        if self.owner and self.sandbox is None and code != CLOSE_SERVER_RESTART:
             await blocking.to_thread(admission.page_closed, self.owner)
         if self.lease_task:
             self.lease_task.cancel()
