@@ -161,6 +161,18 @@ def test_advice_that_is_not_followed_is_not_shown_as_a_failure():
     missed = CheckOutcome("builds", "The image builds", 20, False, 0, "COPY failed")
     assert 'class="check done advice"' in row(advice)
     assert 'class="check done fail"' in row(missed)
+    # No "0 / 0" beside advice: it gives no points (QA retest).
+    assert '<span class="points"></span>' in row(advice) and "0 / 20" in row(missed)
+    # The final result, as the page shows it once grading is done (QA retest: still a red ✗ there).
+    from exercises.models import CheckResult as Row
+
+    rows = [Row(check_id="lint", title="Dockerfile good practice (hadolint)", passed=False, points=0,
+                max_points=0, advisory=True, message="hadolint has 1 suggestion"),
+            Row(check_id="builds", title="The image builds", passed=False, points=0,
+                max_points=20, message="COPY failed")]
+    result = render_to_string("exercises/_result.html", {"results": rows})
+    assert 'class="check done advice"' in result and 'class="check done fail"' in result
+    assert result.count('<span class="points"></span>') == 1 and "0 / 20" in result
     css = CSS.read_text()
     assert ".check.advice .mark::before" in css and ".check.advice .message" in css
 
