@@ -27,6 +27,8 @@ echo
 # Both run as children that the kernel sends SIGTERM when this script ends, even by `kill -9`
 # (setpriv --pdeathsig): killed alone, the script left the server and the worker running.
 ORPHAN_GUARD=(setpriv --pdeathsig TERM --)
+# The last run's worker log is kept beside the new one (after a crash, it says what happened).
+[ -f var/log/celery.log ] && mv -f var/log/celery.log var/log/celery.log.1
 "${ORPHAN_GUARD[@]}" $PY -m celery -A webapp worker --beat --schedule var/celerybeat-schedule \
   --concurrency "${BUNGEO_WORKERS:-3}" \
   --loglevel INFO >var/log/celery.log 2>&1 &

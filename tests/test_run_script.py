@@ -96,9 +96,14 @@ def test_the_server_and_worker_end_with_run_sh_however_it_ends(app_copy):
         first.wait(10)
         assert _all_gone(kids) == []
         # Started again, then `kill` (TERM) to the script alone: it stops both before it ends.
+        with open(folder / "var" / "log" / "celery.log", "a") as log:
+            log.write("what the killed run's worker said\n")
+        first_log = (folder / "var" / "log" / "celery.log").read_text()
         again = _start(folder, env, port)
         procs.append(again)
         _serving(port, again)
+        # The worker's log of the run that was killed is kept (QA retest: it was emptied).
+        assert (folder / "var" / "log" / "celery.log.1").read_text() == first_log
         kids = _children(again.pid)
         os.kill(again.pid, signal.SIGTERM)
         again.wait(30)
