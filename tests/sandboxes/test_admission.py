@@ -125,21 +125,49 @@ def test_estimate_without_history_uses_the_idle_timeout_that_applies_while_learn
     assert admission._estimate(2, []) == 300
 
 
+def _lab_terminal(user) -> WebsocketCommunicator:
+    """The lab 2 terminal's websocket for ``user`` (English), not connected yet."""
+    from labs.consumers import LabTerminalConsumer
+
+    comm = WebsocketCommunicator(LabTerminalConsumer.as_asgi(),
+                                 "/ws/labs/week1/images-and-containers/terminal/",
+                                 headers=[(b"accept-language", b"en")])
+    comm.scope["user"] = user
+    comm.scope["url_route"] = {"kwargs": {"course_id": "week1", "lab_id": "images-and-containers"}}
+    return comm
+
+
+async def _connected(user) -> WebsocketCommunicator:
+    comm = _lab_terminal(user)
+    connected, _ = await comm.connect(timeout=30)
+    assert connected
+    return comm
+
+
+async def _until_state(comm, states: tuple[str, ...], timeout: float = 30) -> list[dict]:
+    """The status messages ``comm`` gets until one has a state in ``states`` (the last one)."""
+    seen: list[dict] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        msg = await asyncio.wait_for(comm.output_queue.get(), timeout)
+        m = json.loads(msg["text"]) if msg.get("text") else {}
+        if m.get("type") == "status":
+            seen.append(m)
+            if m["state"] in states:
+                return seen
+    raise AssertionError(f"no status in {states}: {seen}")
+
+
 @pytest.mark.docker
 @pytest.mark.django_db(transaction=True)
 def test_terminal_waits_in_line_then_starts(backend, student, settings):
-    from labs.consumers import LabTerminalConsumer
 
     settings.BUNGEO_SANDBOX_CAPACITY = 1
     admission.reset()
     other = backend.ensure(owner="occupant")
 
     async def scenario():
-        comm = WebsocketCommunicator(LabTerminalConsumer.as_asgi(),
-                                     "/ws/labs/week1/images-and-containers/terminal/",
-                                     headers=[(b"accept-language", b"en")])
-        comm.scope["user"] = student
-        comm.scope["url_route"] = {"kwargs": {"course_id": "week1", "lab_id": "images-and-containers"}}
+        comm = _lab_terminal(student)
         connected, _ = await comm.connect(timeout=30)
         assert connected
         statuses = []
@@ -265,28 +293,16 @@ def test_a_reload_while_in_line_keeps_the_place(backend, student, settings):
     """The real terminal: a learner in line reloads (the page's websocket closes, a new one
     opens) while another learner who came later waits too; the reloaded page is still number
     1 (QA: it became number 2, behind the later learner)."""
-    from labs.consumers import LabTerminalConsumer
 
     settings.BUNGEO_SANDBOX_CAPACITY = 1
     admission.reset()
     other = backend.ensure(owner="occupant")
 
     async def queued_status():
-        comm = WebsocketCommunicator(LabTerminalConsumer.as_asgi(),
-                                     "/ws/labs/week1/images-and-containers/terminal/",
-                                     headers=[(b"accept-language", b"en")])
-        comm.scope["user"] = student
-        comm.scope["url_route"] = {"kwargs": {"course_id": "week1", "lab_id": "images-and-containers"}}
-        connected, _ = await comm.connect(timeout=30)
-        assert connected
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            msg = await asyncio.wait_for(comm.output_queue.get(), 30)
-            m = json.loads(msg["text"]) if msg.get("text") else {}
-            if m.get("type") == "status" and m["state"] == "queued":
-                await comm.disconnect()
-                return m["text"]
-        raise AssertionError("never queued")
+        comm = await _connected(student)
+        queued = (await _until_state(comm, ("queued",)))[-1]
+        await comm.disconnect()
+        return queued["text"]
 
     try:
         with translation.override("en"):
@@ -308,8 +324,6 @@ def test_staff_never_wait_in_line(backend, django_user_model, settings, client):
     a learner in the same full room waits."""
     from django.urls import reverse
 
-    from labs.consumers import LabTerminalConsumer
-
     settings.BUNGEO_SANDBOX_CAPACITY = 1
     admission.reset()
     teacher = django_user_model.objects.create_user("teacher1", password="pw-teacher-1",
@@ -317,24 +331,10 @@ def test_staff_never_wait_in_line(backend, django_user_model, settings, client):
     other = backend.ensure(owner="occupant")
 
     async def first_state():
-        comm = WebsocketCommunicator(LabTerminalConsumer.as_asgi(),
-                                     "/ws/labs/week1/images-and-containers/terminal/",
-                                     headers=[(b"accept-language", b"en")])
-        comm.scope["user"] = teacher
-        comm.scope["url_route"] = {"kwargs": {"course_id": "week1", "lab_id": "images-and-containers"}}
-        connected, _ = await comm.connect(timeout=30)
-        assert connected
-        states = []
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            msg = await asyncio.wait_for(comm.output_queue.get(), 60)
-            m = json.loads(msg["text"]) if msg.get("text") else {}
-            if m.get("type") == "status":
-                states.append(m["state"])
-                if m["state"] in ("ready", "queued"):
-                    break
+        comm = await _connected(teacher)
+        statuses = await _until_state(comm, ("ready", "queued"), timeout=60)
         await comm.disconnect()
-        return states
+        return [m["state"] for m in statuses]
 
     try:
         states = asyncio.run(first_state())
@@ -374,7 +374,6 @@ def test_a_server_restart_does_not_start_the_grace_of_a_page_in_line(backend, st
     order the pages reconnected (l6, l4, l5 for l4, l5, l6). A close by the server itself
     (1012, uvicorn's shutdown) keeps the place under the usual STALE_S rule; a page that
     closes still starts its grace."""
-    from labs.consumers import LabTerminalConsumer
 
     settings.BUNGEO_SANDBOX_CAPACITY = 1
     admission.reset()
@@ -382,19 +381,8 @@ def test_a_server_restart_does_not_start_the_grace_of_a_page_in_line(backend, st
     owner = learner_owner(student)
 
     async def queue_then_close(code):
-        comm = WebsocketCommunicator(LabTerminalConsumer.as_asgi(),
-                                     "/ws/labs/week1/images-and-containers/terminal/",
-                                     headers=[(b"accept-language", b"en")])
-        comm.scope["user"] = student
-        comm.scope["url_route"] = {"kwargs": {"course_id": "week1", "lab_id": "images-and-containers"}}
-        connected, _ = await comm.connect(timeout=30)
-        assert connected
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            msg = await asyncio.wait_for(comm.output_queue.get(), 30)
-            m = json.loads(msg["text"]) if msg.get("text") else {}
-            if m.get("type") == "status" and m["state"] == "queued":
-                break
+        comm = await _connected(student)
+        await _until_state(comm, ("queued",))
         await comm.disconnect(code=code)
 
     try:
