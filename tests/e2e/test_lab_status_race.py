@@ -75,6 +75,10 @@ def test_a_stale_status_does_not_undo_a_fresh_tick(asgi_server, browser, django_
     page.keyboard.type("docker run -d --name my-web -p 8080:80 nginx")
     page.keyboard.press("Enter")
     page.wait_for_selector("#step-run-nginx.done", timeout=90_000)
+    # Let the server's own later looks after that Enter (0.4, 1.5 and 3.5 s, and a settling
+    # container's second look at 2.5 s) arrive first: one of them, fresh and applied, was once
+    # the first event the listener below saw (CI), instead of the held one.
+    page.wait_for_timeout(4500)
     fresh = int(page.get_attribute("#status-run-nginx", "data-observed"))
     stale = next(s for s in json.loads(held[0])["steps"] if s["id"] == "run-nginx")
     assert int(re.search(r'data-observed="(\d+)"', stale["html"])[1]) < fresh
