@@ -568,16 +568,22 @@ async def test_a_stop_after_output_that_looks_like_tmux_exiting_still_says_stopp
     assert last["state"] == "closed" and last["text"].startswith("Your sandbox was stopped"), last
 
 
-async def test_a_reconnect_after_the_sandbox_stopped_meanwhile_does_not_start_it(backend, student):
+@pytest.mark.parametrize("by_staff", [False, True])
+async def test_a_reconnect_after_the_sandbox_stopped_meanwhile_does_not_start_it(backend, student,
+                                                                                by_staff):
     """QA: the server restarted while a learner's tab was open, the reaper stopped the sandbox
     at the end of its lease meanwhile, and the tab's reconnect started a fresh one with a new
     lease, unasked. A reconnect of an attached terminal (``?resume=1``, terminal.js) now says
     the sandbox stopped and starts nothing; Start again (no resume) starts it, and a resume to a
-    sandbox that still runs attaches as before."""
+    sandbox that still runs attaches as before. Stopped by an instructor (the classroom page),
+    it says so instead."""
+    from webapp.sandboxes.backend import STOP_BY_STAFF
+
     comm, s = await _at_prompt(student)
     await comm.disconnect()  # the connection dropped without a word from the server
     sb = await asyncio.to_thread(backend.find, owner=learner_owner(student))
-    await asyncio.to_thread(backend.stop, sb.id)  # the reaper, while the page was away
+    # the reaper, or an instructor, while the page was away
+    await asyncio.to_thread(backend.stop, sb.id, reason=STOP_BY_STAFF if by_staff else None)
 
     again = _communicator(student, query="resume=1")
     connected, _ = await again.connect(timeout=60)
@@ -585,7 +591,11 @@ async def test_a_reconnect_after_the_sandbox_stopped_meanwhile_does_not_start_it
     s2 = Session(again)
     await _until_closed(again, s2)
     last = [m for m in s2.messages if m.get("type") == "status"][-1]
-    assert last["state"] == "closed" and "stopped while this page was away" in last["text"], last
+    assert last["state"] == "closed", last
+    if by_staff:
+        assert last["text"].startswith("An instructor stopped your sandbox."), last
+    else:
+        assert "stopped while this page was away" in last["text"], last
     sb = await asyncio.to_thread(backend.find, owner=learner_owner(student))
     assert sb is not None and not sb.running
 

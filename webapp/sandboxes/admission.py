@@ -294,6 +294,19 @@ def queue_length(*, now: float | None = None) -> int:
     return sum(1 for _o, beat in _store().waiting() if now - beat <= STALE_S)
 
 
+def line(*, now: float | None = None) -> list[tuple[str, float]]:
+    """The learners waiting now, first in line first: ``(owner, seconds waited)`` for each one
+    heard from in the last STALE_S seconds (the same learners :func:`queue_length` counts).
+    For the staff's view of the classroom; admitting is :func:`try_admit`'s alone."""
+    now = time.time() if now is None else now
+    store = _store()
+    out = []
+    for o, beat in store.waiting():
+        if now - beat <= STALE_S:
+            out.append((o, max(0.0, now - (store.joined(o) or now))))
+    return out
+
+
 def reset() -> None:
     """Forget the queue, reservations and history (tests, an operator's clean slate)."""
     store = _store()

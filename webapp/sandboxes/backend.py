@@ -36,6 +36,10 @@ KIND_GRADING_POOL = "gpool"
 MSG_NO_EXTEND = _("This sandbox cannot be extended.")
 
 
+# Why a sandbox was stopped (SandboxBackend.stop's ``reason``): an instructor stopped it.
+STOP_BY_STAFF = "staff"
+
+
 class SandboxError(Exception):
     """A sandbox could not be started or reached. ``str(exc)`` is safe to show to a learner."""
 
@@ -155,9 +159,18 @@ class SandboxBackend:
         """Every sandbox this backend manages, optionally only of one kind."""
         raise NotImplementedError("subclasses of SandboxBackend must provide a list() method")
 
-    def stop(self, sandbox_id: str) -> None:
-        """Stop the sandbox; its images and workspace are kept. No error when already stopped."""
+    def stop(self, sandbox_id: str, *, reason: str | None = None) -> None:
+        """Stop the sandbox; its images and workspace are kept. No error when already stopped.
+
+        ``reason`` (``STOP_BY_STAFF``: an instructor stopped it from the classroom's sandboxes
+        page) is kept until the sandbox next starts, so that its learner's terminal can say who
+        stopped it (:meth:`stop_reason`)."""
         raise NotImplementedError("subclasses of SandboxBackend must provide a stop() method")
+
+    def stop_reason(self, sandbox_id: str) -> str | None:
+        """The ``reason`` given to the :meth:`stop` that stopped the sandbox last, until it starts
+        again; None when it was stopped without one (the reaper, the time limit) or is running."""
+        return None
 
     def restart(self, sandbox_id: str) -> Sandbox:
         """Stop and start the sandbox ("reset"): every process in it ends (a fork bomb too),

@@ -47,10 +47,12 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import override
 
 from . import admission, blocking
-from .backend import Sandbox, SandboxError, Terminal, get_backend, learner_owner
+from .backend import STOP_BY_STAFF, Sandbox, SandboxError, Terminal, get_backend, learner_owner
 from .i18n import language_from_scope
 
 log = logging.getLogger(__name__)
+MSG_STOPPED_BY_STAFF = _("An instructor stopped your sandbox. Your files and images are kept: "
+                         "press Start again to go on.")
 
 READ_CHUNK = 65536  # bytes asked of the sandbox socket per read
 FRAME_S = 0.016  # seconds between frames while output keeps coming (about 60 per second)
@@ -181,9 +183,12 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         works, and :meth:`on_ready` (the step checks, which talk to that engine) runs."""
         backend = get_backend()
         if self.resuming() and not await self.still_running(backend):
-            await self.status("closed", _(
-                "Your sandbox was stopped while this page was away (time limit or idle). Your "
-                "files and images are kept: press Start again to go on."))
+            if await self.stopped_by_staff(backend):
+                await self.status("closed", MSG_STOPPED_BY_STAFF)
+            else:
+                await self.status("closed", _(
+                    "Your sandbox was stopped while this page was away (time limit or idle). Your "
+                    "files and images are kept: press Start again to go on."))
             await self.close()
             return
         try:
@@ -236,6 +241,19 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         except SandboxError:
             return True
         return sb is not None and sb.running
+
+    async def stopped_by_staff(self, backend, sandbox_id: str | None = None) -> bool:
+        """Whether an instructor stopped this learner's sandbox (``sandbox_id``, else the one
+        :meth:`still_running` found stopped), from the classroom's sandboxes page."""
+        try:
+            if sandbox_id is None:
+                sb = await blocking.to_thread(backend.find, owner=self.owner)
+                if sb is None:
+                    return False
+                sandbox_id = sb.id
+            return await blocking.to_thread(backend.stop_reason, sandbox_id) == STOP_BY_STAFF
+        except SandboxError:
+            return False
 
     async def fail(self, exc: SandboxError) -> None:
         """Log ``exc``, show its message as the terminal's error status and close the socket."""
@@ -548,6 +566,8 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         if ended == "stopped" and self.stopped_for_time:
             await self.status("closed", _("Your sandbox reached its time limit and was stopped. Your "
                                           "files and images are kept: press Start again to go on."))
+        elif ended == "stopped" and await self.stopped_by_staff(get_backend(), self.sandbox.id):
+            await self.status("closed", MSG_STOPPED_BY_STAFF)
         elif ended == "stopped":
             await self.status("closed", _("Your sandbox was stopped (time limit or idle). Your files "
                                           "and images are kept: press Start again to go on."))

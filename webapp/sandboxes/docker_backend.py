@@ -605,6 +605,7 @@ class DockerSandboxBackend(SandboxBackend):
             _slots_root()
             if kind == KIND_LEARNER:  # a claimed one restarting (reset, reboot): home first
                 self._attach_workspace(slot, owner)
+        self._stop_reason_path(c.name).unlink(missing_ok=True)  # it runs again: no longer stopped
         hostdir = self.host_dir(c.name)
         hostdir.mkdir(parents=True, exist_ok=True)
         (hostdir / "ready").unlink(missing_ok=True)
@@ -685,10 +686,12 @@ class DockerSandboxBackend(SandboxBackend):
             time.sleep(0.02)
         log.info("sandbox %s ready", c.name)
 
-    def stop(self, sandbox_id: str) -> None:
+    def stop(self, sandbox_id: str, *, reason: str | None = None) -> None:
         c = self._container(sandbox_id)
         if c is None:
             return
+        if reason:  # before the stop: a terminal that sees it stopped reads the reason
+            self._stop_reason_path(sandbox_id).write_text(reason)
         try:
             c.stop(timeout=5)
         except NotFound:
@@ -715,6 +718,20 @@ class DockerSandboxBackend(SandboxBackend):
             c.reload()
             log.info("sandbox %s reset", sandbox_id)
             return self._as_sandbox(c)
+
+    def _stop_reason_path(self, sandbox_id: str) -> Path:
+        # Not in host_dir: that folder is writable from inside the sandbox.
+        d = Path(settings.BUNGEO_RUN_DIR) / "stops"
+        d.mkdir(parents=True, exist_ok=True)
+        return d / self._slot(sandbox_id)
+
+    def stop_reason(self, sandbox_id: str) -> str | None:
+        """See :meth:`SandboxBackend.stop_reason`: a file under the run folder, written by
+        :meth:`stop` and deleted when the sandbox starts again."""
+        try:
+            return self._stop_reason_path(sandbox_id).read_text().strip() or None
+        except OSError:
+            return None
 
     def _resetting_path(self, sandbox_id: str) -> Path:
         # Not in host_dir: that folder is writable from inside the sandbox.
@@ -750,6 +767,7 @@ class DockerSandboxBackend(SandboxBackend):
         (run / "leases" / f"{slot}.json").unlink(missing_ok=True)
         (run / "detached" / slot).unlink(missing_ok=True)  # they piled up, one per sandbox
         (run / "resets" / slot).unlink(missing_ok=True)
+        (run / "stops" / slot).unlink(missing_ok=True)
         self._claimed_path(slot).unlink(missing_ok=True)
         storage_image, storage_mnt = self._storage_disk(slot)
         _disk_unmount(storage_mnt)
@@ -1377,13 +1395,13 @@ class DockerSandboxBackend(SandboxBackend):
 
     def forget_run_files(self) -> int:
         """Delete this prefix's files in the run folder (BUNGEO_RUN_DIR) that no sandbox needs
-        once all of them are gone: terminal-closed times, reset markers, leases, locks and
+        once all of them are gone: terminal-closed times, reset markers, stop reasons, leases, locks and
         claims, and the grading pool's fill lock. :meth:`remove` deletes a sandbox's own; these
         are what sandboxes removed before it did left (QA: they stayed after a purge). Call it
         only when this prefix has no sandbox left. Returns how many files were deleted."""
         run = Path(settings.BUNGEO_RUN_DIR)
         n = 0
-        for pattern in ("detached/{p}-*", "resets/{p}-*", "leases/{p}-*.json",
+        for pattern in ("detached/{p}-*", "resets/{p}-*", "stops/{p}-*", "leases/{p}-*.json",
                         "sandboxes/{p}-*.lock", "sandboxes/{p}-*.claim"):
             for f in run.glob(pattern.format(p=self.prefix)):
                 if f.is_file():

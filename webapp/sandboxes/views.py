@@ -7,16 +7,18 @@ import threading
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.utils.html import escape
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from .backend import SandboxError, get_backend, learner_owner
 
 log = logging.getLogger(__name__)
+CLASSROOM_REFRESH_S = 10  # seconds between refreshes of the staff's classroom page
 MSG_NOT_RUNNING_START = gettext_lazy("The sandbox is not running. Start it from a lab page (Start again, or "
                           "open a lab).")
 
@@ -639,3 +641,71 @@ def extend(request: HttpRequest) -> HttpResponse:
     return JsonResponse({
         "ok": True, "expires_in": round(lease.remaining()), "extensions_left": lease.extensions_left,
         "message": _("Extended by %(minutes)d minutes.") % {"minutes": minutes}})
+
+
+# ------------------------------------------------------------------------------------------------
+# The classroom's sandboxes (staff)
+# ------------------------------------------------------------------------------------------------
+def _staff_only(request: HttpRequest) -> None:
+    if not request.user.is_staff:
+        raise PermissionDenied("staff only")
+
+
+@require_GET
+@login_required
+def classroom(request: HttpRequest) -> HttpResponse:
+    """Staff: the classroom's sandboxes (webapp.sandboxes.classroom.overview). The whole page,
+    or for htmx (its refresh every CLASSROOM_REFRESH_S seconds) the section alone. 403 for
+    learners."""
+    _staff_only(request)
+    page = "sandboxes/_classroom.html" if request.headers.get("HX-Request") \
+        else "sandboxes/classroom.html"
+    return _render_classroom(request, page)
+
+
+def _render_classroom(request: HttpRequest, template: str) -> HttpResponse:
+    from django.shortcuts import render
+
+    from .classroom import overview
+
+    room, error = None, None
+    try:
+        room = overview(get_backend())
+    except SandboxError as exc:
+        error = str(exc)
+    return render(request, template, {"room": room, "error": error,
+                                      "refresh_s": CLASSROOM_REFRESH_S})
+
+
+@require_POST
+@login_required
+def classroom_stop(request: HttpRequest, user_id: int) -> HttpResponse:
+    """Staff: stop learner ``user_id``'s sandbox, which frees its place for the next learner in
+    line (their files and images are kept; their terminal says an instructor stopped it). Answers
+    the refreshed section for htmx, else a redirect to the page. 403 for learners, 404 for an
+    unknown user."""
+    from django.contrib import messages
+    from django.contrib.auth import get_user_model
+    from django.shortcuts import get_object_or_404, redirect
+
+    from .backend import STOP_BY_STAFF
+
+    _staff_only(request)
+    user = get_object_or_404(get_user_model(), pk=user_id)
+    backend = get_backend()
+    try:
+        sb = backend.find(owner=learner_owner(user))
+        if sb is None or not sb.running:
+            messages.info(request, _("%(name)s's sandbox was not running.")
+                          % {"name": user.get_username()}, extra_tags="inline")
+        else:
+            backend.stop(sb.id, reason=STOP_BY_STAFF)
+            log.info("sandbox %s stopped by staff %s", sb.id, request.user.get_username())
+            messages.success(request, _("%(name)s's sandbox was stopped. Their files and images "
+                                        "are kept.") % {"name": user.get_username()},
+                             extra_tags="inline")
+    except SandboxError as exc:
+        messages.error(request, str(exc), extra_tags="inline")
+    if request.headers.get("HX-Request"):
+        return _render_classroom(request, "sandboxes/_classroom.html")
+    return redirect("sandboxes:classroom")
