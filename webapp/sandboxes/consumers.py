@@ -51,6 +51,8 @@ from .backend import STOP_BY_STAFF, Sandbox, SandboxError, Terminal, get_backend
 from .i18n import language_from_scope
 
 log = logging.getLogger(__name__)
+MSG_START_FAILED = _("Your sandbox could not be started because of an error in bungeo (it is in the "
+                     "server's log). Press Start again; if it happens again, tell your instructor.")
 MSG_STOPPED_BY_STAFF = _("An instructor stopped your sandbox. Your files and images are kept: "
                          "press Start again to go on.")
 
@@ -202,6 +204,9 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         except SandboxError as exc:
             await self.fail(exc)
             return
+        except Exception:  # noqa: BLE001 - a bug or an engine answer nobody expected
+            await self.fail_unexpectedly()
+            return
         self.term.sock.setblocking(False)
         self.pump_task = asyncio.create_task(self.pump())
         self.lease_task = asyncio.create_task(self.lease_loop())
@@ -211,6 +216,9 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             return
         except SandboxError as exc:
             await self.fail(exc)
+            return
+        except Exception:  # noqa: BLE001 - see above
+            await self.fail_unexpectedly()
             return
         # Said once, when it is true: saying it at attach time, then "Docker is starting" a
         # moment later, then again, made the status line flicker after every reset.
@@ -254,6 +262,14 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             return await blocking.to_thread(backend.stop_reason, sandbox_id) == STOP_BY_STAFF
         except SandboxError:
             return False
+
+    async def fail_unexpectedly(self) -> None:
+        """Log the exception being handled with its traceback, tell the page that the start
+        failed (state "error", with Start again) and close. Before, such an error ended the
+        start's task silently: the page said "Starting…" for ever, and asyncio logged "Task
+        exception was never retrieved" (seen when a sandbox was removed during its start)."""
+        log.exception("terminal for %s failed", self.owner)
+        await self.fail(SandboxError(MSG_START_FAILED))
 
     async def fail(self, exc: SandboxError) -> None:
         """Log ``exc``, show its message as the terminal's error status and close the socket."""

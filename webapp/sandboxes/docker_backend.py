@@ -467,6 +467,8 @@ class DockerSandboxBackend(SandboxBackend):
             return self._as_sandbox(c)
 
     def wait_engine(self, sandbox_id: str) -> None:
+        """See :meth:`SandboxBackend.wait_engine`. Raises :class:`SandboxError` also when the
+        sandbox is removed while it waits."""
         c = self._container(sandbox_id)
         if c is None or c.status != "running":
             raise SandboxError(MSG_NOT_RUNNING)
@@ -679,7 +681,10 @@ class DockerSandboxBackend(SandboxBackend):
             if now > deadline:
                 raise SandboxError(MSG_NOT_READY)
             if now >= next_state:
-                c.reload()
+                try:
+                    c.reload()
+                except NotFound:  # removed meanwhile (an operator's purge, a test's cleanup)
+                    raise SandboxError(format_lazy(MSG_STOPPED_STARTING, state="removed")) from None
                 if c.status not in ("running", "created"):
                     raise SandboxError(format_lazy(MSG_STOPPED_STARTING, state=c.status))
                 next_state = now + STATE_POLL_S
