@@ -62,7 +62,10 @@ async def test_a_declared_large_body_is_refused_unread(settings):
     app = _Echo()
     status, body, pulled = await _call(app, [(b"content-length", b"2000000000")], [b"x" * 600] * 5)
     assert status == 413 and not app.called and pulled == 0
-    assert "at most 0.0 MB" in body.decode() and "요청이 너무 큽니다" in body.decode()
+    page = body.decode()
+    assert "At most 0.0 MB" in page and "요청이 너무 큽니다" in page
+    # The site's look and a way back (QA: a bare page, a dead end).
+    assert '<link rel="stylesheet" href="/static/css/site.css' in page and 'href="/labs/"' in page
 
 
 @pytest.mark.asyncio

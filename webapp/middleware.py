@@ -100,9 +100,21 @@ class SameOriginWebsocketMiddleware:
         return await self.app(scope, receive, send)
 
 
-TOO_LARGE_HTML = ("<!doctype html><meta charset=utf-8><title>413</title><p>요청이 너무 큽니다: "
-                  "{mb} MB까지 받습니다.</p><p>The request is too large: at most {mb} MB is "
-                  "accepted.</p>")
+# The page a browser shows for a refused body (the upload form checks the size first, so only a
+# form sent some other way, or a huge request, gets here). It is answered before Django runs,
+# without the learner's language or session: both languages, the site's look, and ways back.
+TOO_LARGE_HTML = (
+    '<!doctype html><html lang="ko"><meta charset="utf-8">'
+    '<meta name="viewport" content="width=device-width, initial-scale=1">'
+    '<title>413 · bungeo</title><link rel="stylesheet" href="{css}">'
+    '<main class="page"><section class="card">'
+    '<h1>요청이 너무 큽니다</h1><p>{mb} MB까지 받습니다. 보낸 것은 저장되지 않았습니다. '
+    '파일을 줄이거나(node_modules 같은 폴더는 빼고) 다시 보내 주세요.</p>'
+    '<h1 lang="en">The request is too large</h1><p lang="en">At most {mb} MB is accepted; '
+    'nothing of it was kept. Make the file smaller (leave out folders such as node_modules) '
+    'and send it again.</p>'
+    '<p><a href="javascript:history.back()">← 돌아가기 · Go back</a> · '
+    '<a href="{home}">실습 · Labs</a></p></section></main></html>')
 
 
 class RequestBodyLimitMiddleware:
@@ -153,7 +165,11 @@ class RequestBodyLimitMiddleware:
 
     @staticmethod
     async def _too_large(send, limit: int) -> None:
-        body = TOO_LARGE_HTML.format(mb=f"{limit / 1e6:.1f}").encode()
+        from django.templatetags.static import static
+        from django.urls import reverse
+
+        body = TOO_LARGE_HTML.format(mb=f"{limit / 1e6:.1f}", css=static("css/site.css"),
+                                     home=reverse("labs:index")).encode()
         await send({"type": "http.response.start", "status": 413,
                     "headers": [(b"content-type", b"text/html; charset=utf-8"),
                                 (b"content-length", str(len(body)).encode()),
