@@ -109,6 +109,10 @@ def test_the_server_and_worker_end_with_run_sh_however_it_ends(app_copy):
         again.wait(30)
         assert [p for p in kids if Path(f"/proc/{p}").exists()] == []
     finally:
+        # The whole group, even of a script that ended: when this test fails, its server or
+        # worker may be what outlived it (start_new_session: the group is the script's pid).
         for p in procs:
-            if p.poll() is None:
+            try:
                 os.killpg(p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
