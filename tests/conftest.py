@@ -4,6 +4,7 @@ other sandboxes."""
 from __future__ import annotations
 
 import os
+import shlex
 import time
 
 import pytest
@@ -117,28 +118,38 @@ def assert_reset_stops_containers_like_a_shutdown(backend, sandbox_id: str) -> N
     inner_sh(backend, sandbox_id, "docker rm -f polite stubborn comeback >/dev/null")
 
 
+def typed_in_a_login_shell(backend, sandbox_id: str, commands: list[str]) -> tuple[str, list[str]]:
+    """Type ``commands`` into a login bash in tmux inside the sandbox (as the terminal starts the
+    learner's shell: PROMPT_COMMAND and its hints run), 1.5 s apart, and wait (up to 30 s) for
+    the last to end. Returns (the pane's text, the output of each command): each command after
+    the first is typed after ``echo CUT-$((6*7))``, and the text is split at its output CUT-42."""
+    typed = "\n".join(
+        "k " + shlex.quote(("echo CUT-$((6*7)); " if i else "") + c) + " Enter"
+        for i, c in enumerate(commands))
+    script = f"""
+      k() {{ tmux -L typed send-keys "$@"; sleep 1.5; }}
+      tmux -L typed new-session -d -x 250 -y 80 bash -l; sleep 0.5
+      {typed}
+      k 'echo END-$((6*7))' Enter
+      # On a busy host 1.5 s per command can be too short (seen in CI): wait for the end marker.
+      for _ in $(seq 60); do
+        tmux -L typed capture-pane -p -S -80 | grep -q '^END-42' && break; sleep 0.5
+      done
+      tmux -L typed capture-pane -p -S -80 | grep -v '^$'
+      tmux -L typed kill-server
+    """
+    out = inner_sh(backend, sandbox_id, script, timeout=60 + 5 * len(commands)).output
+    return out, out.split("END-42")[0].split("CUT-42")
+
+
 def assert_pull_from_outside_the_mirror_is_explained(backend, sandbox_id: str) -> None:
     """In the learner's shell (a login bash in tmux, as the terminal starts it), a pull of an
     image the classroom mirror lacks ends with bungeo's two-line hint (Korean, English) under
     Docker's DNS error; a pull that works, and a later failing command, get none; and
     ``bungeo-images`` lists what the mirror holds. images/sandbox/bashrc, bungeo-images.sh."""
-    script = r"""
-      k() { tmux -L hint send-keys "$@"; sleep 1.5; }
-      tmux -L hint new-session -d -x 250 -y 60 bash -l; sleep 0.5
-      k 'docker pull nginx:no-such-tag' Enter
-      k 'echo CUT-$((6*7)); docker pull -q busybox' Enter
-      sleep 1; k 'ls /no/such/file' Enter
-      k 'echo CUT-$((6*7)); bungeo-images | grep -xc -e nginx:latest -e node:18-alpine' Enter
-      k 'echo END-$((6*7))' Enter
-      # On a busy host 1.5 s per command can be too short (seen in CI): wait for the end marker.
-      for _ in $(seq 60); do
-        tmux -L hint capture-pane -p -S -60 | grep -q '^END-42' && break; sleep 0.5
-      done
-      tmux -L hint capture-pane -p -S -60 | grep -v '^$'
-      tmux -L hint kill-server
-    """
-    out = inner_sh(backend, sandbox_id, script, timeout=120).output
-    first, second, third = out.split("CUT-42")[:3]  # the output, not the typed command
+    out, (first, second, third) = typed_in_a_login_shell(backend, sandbox_id, [
+        "docker pull nginx:no-such-tag", "docker pull -q busybox; sleep 1; ls /no/such/file",
+        "bungeo-images | grep -xc -e nginx:latest -e node:18-alpine"])
     assert "registry-1.docker.io" in first, out
     assert "bungeo: 이 이미지(또는 태그)는 교실 미러에 없고" in first, out
     assert "not in the classroom mirror" in first and "bungeo-images" in first, out

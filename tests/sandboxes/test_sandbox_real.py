@@ -13,6 +13,7 @@ from tests.conftest import (
     assert_pull_from_outside_the_mirror_is_explained,
     assert_reset_stops_containers_like_a_shutdown,
     inner_sh,
+    typed_in_a_login_shell,
 )
 from webapp.sandboxes import engine
 
@@ -87,21 +88,10 @@ def test_a_refused_privileged_container_is_explained(backend, sandbox):
     operation not permitted" (QA: safe but unexplained); the learner's shell adds bungeo's hint
     in Korean and English. A container that runs, and a container that fails for its own
     reason, get none. images/sandbox/bashrc."""
-    script = r"""
-      k() { tmux -L priv send-keys "$@"; sleep 1.5; }
-      tmux -L priv new-session -d -x 250 -y 80 bash -l; sleep 0.5
-      k 'docker run --rm --privileged busybox true' Enter
-      k 'echo CUT-$((6*7)); docker run --rm --cap-add SYS_ADMIN busybox echo capped' Enter
-      k 'echo CUT-$((6*7)); docker run --rm busybox false; echo rc=$?' Enter
-      k 'echo END-$((6*7))' Enter
-      for _ in $(seq 60); do
-        tmux -L priv capture-pane -p -S -80 | grep -q '^END-42' && break; sleep 0.5
-      done
-      tmux -L priv capture-pane -p -S -80 | grep -v '^$'
-      tmux -L priv kill-server
-    """
-    out = inner_sh(backend, sandbox.id, script, timeout=120).output
-    first, second, third = out.split("CUT-42")[:3]
+    out, (first, second, third) = typed_in_a_login_shell(backend, sandbox.id, [
+        "docker run --rm --privileged busybox true",
+        "docker run --rm --cap-add SYS_ADMIN busybox echo capped",
+        "docker run --rm busybox false; echo rc=$?"])
     assert 'error mounting "sysfs"' in first, out
     assert "bungeo: 이 교실의 샌드박스에서는 특권(--privileged) 컨테이너를 실행할 수 없습니다" in first, out
     assert "privileged containers (--privileged) cannot run in this classroom sandbox" in first, out
