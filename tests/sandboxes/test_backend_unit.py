@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from types import SimpleNamespace
 from unittest import mock
 
@@ -124,3 +125,14 @@ def test_only_tmuxs_own_words_mean_no_session(code, output, timed_out, no_sessio
     from webapp.sandboxes.docker_backend import _tmux_has_no_session
 
     assert _tmux_has_no_session(ExecResult(code, output, timed_out=timed_out)) is no_session
+
+
+def test_a_cheap_disk_look_at_a_folder_no_longer_mounted_is_empty(tmp_path):
+    """After a sandbox stops, its disks' mount points are plain folders: their statvfs figures
+    would be the host disk's (a nearly full host would read as the learner's full disk)."""
+    from webapp.sandboxes.docker_backend import _statvfs_use
+
+    assert _statvfs_use("workspace", tmp_path) == ("workspace", 0, 0)
+    assert _statvfs_use("engine", tmp_path / "gone") == ("engine", 0, 0)
+    what, used, size = _statvfs_use("root", Path("/"))  # a mount point: its own figures
+    assert what == "root" and 0 < used <= size

@@ -115,6 +115,21 @@ def test_a_fork_bomb_is_announced_within_seconds_not_at_the_next_lease_update(
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_full_disk_is_announced_within_seconds_not_at_the_next_lease_update(
+        backend, student, settings, monkeypatch):
+    """QA: the disk-full warning came, and went, up to LEASE_EVERY (20 s) late. Between lease
+    updates (here a minute apart) the terminal looks at the disks every PIDS_EVERY seconds
+    (statvfs of their mount points): within seconds both ways."""
+    settings.BUNGEO_SANDBOX_DISK = "128m"
+    t0 = time.monotonic()
+    warn = _warned_then_cleared(backend, student, monkeypatch,
+                                "dd if=/dev/zero of=/root/big bs=1M count=200 2>/dev/null; true",
+                                "rm -f /root/big", lease_every=60, timeout=20)
+    assert "Your home folder is full" in warn["text"], warn["text"]
+    assert time.monotonic() - t0 < 60  # not a lease update's doing
+
+
+@pytest.mark.django_db(transaction=True)
 def test_process_count_is_read_from_the_sandbox_cgroup_and_matches_the_engine(backend, settings,
                                                                               monkeypatch):
     """The cheap reading (the container's pids cgroup on the host) counts what runs inside,

@@ -194,10 +194,11 @@ class SandboxBackend:
         kept, running or not (their workspace matters). Returns the ids removed."""
         raise NotImplementedError("subclasses of SandboxBackend must provide a reconcile() method")
 
-    def disk_usage(self, sandbox_id: str) -> list[tuple[str, int, int]]:
+    def disk_usage(self, sandbox_id: str, *, cheap: bool = False) -> list[tuple[str, int, int]] | None:
         """``[(what, used bytes, size bytes)]`` of the sandbox's quota'd disks; [] without
-        quotas."""
-        return []
+        quotas. With ``cheap``, only what needs no call to the engine (a file system's own
+        figures, for a sandbox looked up before), else None."""
+        return None if cheap else []
 
     def disk_quota_bytes(self) -> int | None:
         """The disk quota of each sandbox and workspace in bytes, or None without quotas."""

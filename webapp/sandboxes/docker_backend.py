@@ -345,6 +345,8 @@ class DockerSandboxBackend(SandboxBackend):
         self._start_locks: dict[str, threading.Lock] = {}
         self._slots: dict[str, str] = {}
         self._pids_dirs: dict[str, Path] = {}  # sandbox id -> its container's pids cgroup
+        # sandbox id -> its quota'd disks' mount points, as the last full disk_usage() found
+        self._disk_mounts: dict[str, list[tuple[str, Path]]] = {}
         self._mode: str | None = None
 
     # -- plumbing ---------------------------------------------------------------------------
@@ -803,6 +805,7 @@ class DockerSandboxBackend(SandboxBackend):
         (Path(settings.BUNGEO_RUN_DIR) / "sandboxes" / f"{slot}.claim").unlink(missing_ok=True)
         self._slots.pop(sandbox_id, None)
         self._pids_dirs.pop(sandbox_id, None)
+        self._disk_mounts.pop(sandbox_id, None)
         remove_cgroup_parent(sandbox_id)
         if slot != sandbox_id:
             remove_cgroup_parent(slot)
@@ -926,24 +929,27 @@ class DockerSandboxBackend(SandboxBackend):
             raise SandboxError(MSG_ENGINE_DOWN) from exc
         return Path(vol.attrs["Mountpoint"])
 
-    def disk_usage(self, sandbox_id: str) -> list[tuple[str, int, int]]:
+    def disk_usage(self, sandbox_id: str, *, cheap: bool = False) -> list[tuple[str, int, int]] | None:
         """``[(what, used bytes, size bytes)]`` of the sandbox's quota'd file systems
-        (``"engine"``, ``"workspace"``); empty when quotas are off or it is not running."""
+        (``"engine"``, ``"workspace"``); empty when quotas are off or it is not running. With
+        ``cheap``: from the mount points the last full look found (``statvfs`` only,
+        microseconds, so the terminal can look every few seconds), or None before one."""
+        if cheap:
+            mounts = self._disk_mounts.get(sandbox_id)
+            return None if mounts is None else [_statvfs_use(what, mnt) for what, mnt in mounts]
         if not disk_quota_bytes():
             return []
         c = self._container(sandbox_id)
         if c is None:
             return []
-        out = []
         _kind, owner = self._identity(c)
         mounts = [("engine", self._storage_disk(self._slot(sandbox_id))[1])]
         if owner:
             mounts.append(("workspace", self._workspace_disk(owner)[1]))
-        for what, mnt in mounts:
-            if str(mnt) in _mountpoints():
-                st = os.statvfs(mnt)
-                out.append((what, (st.f_blocks - st.f_bfree) * st.f_frsize, st.f_blocks * st.f_frsize))
-        return out
+        mounted = _mountpoints()
+        mounts = [(what, mnt) for what, mnt in mounts if str(mnt) in mounted]
+        self._disk_mounts[sandbox_id] = mounts
+        return [_statvfs_use(what, mnt) for what, mnt in mounts]
 
     def disk_quota_bytes(self) -> int | None:
         return disk_quota_bytes()
@@ -1668,6 +1674,19 @@ def repository_of(ref: str) -> str:
 # What tmux says when there is no session to look at (tmux 3.3): no server socket yet, a server
 # that ended, or no session of that name.
 _TMUX_NO_SESSION = ("error connecting to", "no server running", "can't find session")
+
+
+def _statvfs_use(what: str, mnt: Path) -> tuple[str, int, int]:
+    """``(what, used bytes, size bytes)`` of the file system mounted at ``mnt``; (what, 0, 0)
+    once it is no longer mounted there (the sandbox stopped: the folder's own figures would be
+    the host disk's)."""
+    try:
+        if not os.path.ismount(mnt):
+            return (what, 0, 0)
+        st = os.statvfs(mnt)
+    except OSError:
+        return (what, 0, 0)
+    return (what, (st.f_blocks - st.f_bfree) * st.f_frsize, st.f_blocks * st.f_frsize)
 
 
 def _tmux_has_no_session(res: ExecResult) -> bool:
