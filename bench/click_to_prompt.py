@@ -48,6 +48,33 @@ def remove_sandbox(username: str) -> None:
         b.remove(sb.id)
 
 
+def wait_for_warm_up(username: str, *, appear_s: float = 5.0, ready_s: float = 60.0) -> None:
+    """Wait until the sandbox that logging in may start (the server's warm-up after login,
+    BUNGEO_PRESTART_ON_LOGIN) has started, or ``appear_s`` seconds passed without one. Removing
+    it while it started (the first cold trial did) broke that start in the server: its terminal
+    relay never answered and the trial's shell "ended" after 6 s."""
+    django_setup()
+    from django.contrib.auth import get_user_model
+
+    from webapp.sandboxes.backend import SandboxError, get_backend, learner_owner
+
+    owner = learner_owner(get_user_model().objects.get(username=username))
+    b = get_backend()
+    deadline = time.monotonic() + appear_s
+    while time.monotonic() < deadline:
+        sb = b.find(owner=owner)
+        if sb is not None and sb.running:
+            end = time.monotonic() + ready_s
+            while time.monotonic() < end:
+                try:
+                    b.wait_engine(sb.id)
+                    return
+                except SandboxError:
+                    time.sleep(0.5)
+            return
+        time.sleep(0.2)
+
+
 def set_pool(size: int) -> None:
     """Remove every unassigned pool sandbox, then start ``size`` new ones (and wait for them)."""
     django_setup()
@@ -68,6 +95,7 @@ async def main() -> None:
     args = ap.parse_args()
     (user, pw), = await asyncio.to_thread(ensure_users, 1, "benchclick")
     cookie = login(args.base, user, pw)
+    await asyncio.to_thread(wait_for_warm_up, user)
     rows = []
     for mode in args.modes:
         times = []
