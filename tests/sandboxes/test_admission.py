@@ -117,6 +117,44 @@ def test_the_estimate_is_never_later_than_the_running_leases_allow(store, settin
     assert admission.try_admit(soon, "c", now=t0).estimate_s == 300  # not b's 30 s + the round
 
 
+def test_once_the_guess_has_run_out_the_line_says_so_and_gives_the_latest(store, settings):
+    """QA: "about 1 min" for minutes on end while both running learners kept working (no
+    admission yet, so the guess was the idle timeout). Once the learner has waited that long,
+    the ticket is overdue and carries the running leases' bound; an admission starts the count
+    again; a lease that ends sooner than the guess is a sure estimate, never overdue."""
+    from webapp.sandboxes.consumers import queue_text
+
+    settings.BUNGEO_SANDBOX_IDLE_TIMEOUT, settings.BUNGEO_SANDBOX_IDLE_TIMEOUT_WHEN_FULL = 1800, 300
+    settings.BUNGEO_SANDBOX_CAPACITY = 2
+    t0 = 1_000_000.0
+    busy = FakeBackend("a", "b", leases={"a": t0 + 1200, "b": t0 + 3000})
+    fresh = admission.try_admit(busy, "c", now=t0)
+    assert (fresh.estimate_s, fresh.overdue) == (150, False)
+    waited = admission.try_admit(busy, "c", now=t0 + 149)
+    assert (waited.estimate_s, waited.overdue) == (60, False)  # the floor, still the guess
+    spent = admission.try_admit(busy, "c", now=t0 + 150)
+    assert spent.overdue and spent.latest_s == int(1200 - 150 + admission.REAP_S)
+    assert queue_text(fresh, "en") == (
+        "All of this classroom's sandboxes are in use. You are number 1 in line (about 2 min). "
+        "Keep this page open: your sandbox starts as soon as a place is free.")
+    assert queue_text(spent, "en").startswith(
+        "All of this classroom's sandboxes are in use. You are number 1 in line: a place frees "
+        "when another learner leaves, and at the latest in about 18 min.")
+    assert "다른 학습자가 나가면" in queue_text(spent, "ko") and "18분" in queue_text(spent, "ko")
+    no_leases = admission.Ticket(admitted=False, position=2, estimate_s=60, overdue=True)
+    assert "learner leaves. Keep this page open" in queue_text(no_leases, "en")
+    assert "at the latest" not in queue_text(no_leases, "en")
+    # b's sandbox stops and c is admitted; d, now first in line, starts counting from then.
+    admission.try_admit(busy, "d", now=t0 + 100)
+    assert admission.try_admit(FakeBackend("a", leases={"a": t0 + 1200}), "c", now=t0 + 200).admitted
+    assert not admission.try_admit(FakeBackend("a", "c"), "d", now=t0 + 201).overdue
+    # A lease ending sooner than the guess is the estimate itself: not overdue.
+    admission.reset()
+    soon = FakeBackend("a", "b", leases={"a": t0 + 30, "b": t0 + 3000})
+    assert not admission.try_admit(soon, "e", now=t0).overdue
+    assert not admission.try_admit(soon, "e", now=t0 + 200).overdue
+
+
 def test_estimate_without_history_uses_the_idle_timeout_that_applies_while_learners_wait(settings):
     settings.BUNGEO_SANDBOX_IDLE_TIMEOUT, settings.BUNGEO_SANDBOX_IDLE_TIMEOUT_WHEN_FULL = 1800, 300
     settings.BUNGEO_SANDBOX_CAPACITY = 1

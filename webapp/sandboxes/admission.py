@@ -44,6 +44,11 @@ class Ticket:
     admitted: bool
     position: int = 0
     estimate_s: int = 0
+    # The learner has waited as long as the pace of admissions (or, without one, the idle
+    # timeout) said, and nobody left: that guess is spent. ``latest_s`` is then what is known
+    # for sure, the running leases' bound (None when fewer leases than the position are known).
+    overdue: bool = False
+    latest_s: int | None = None
 
 
 class _MemoryStore:
@@ -226,11 +231,17 @@ def try_admit(backend: SandboxBackend, owner: str, *, now: float | None = None) 
         history = store.history()
         since = max(store.joined(owner) or now, history[-1] if history else 0.0)
     estimate = _estimate(position, history, waited=now - since)
+    # QA: "about 1 min" for minutes on end while every learner in the room kept working: once
+    # the guess has run out, the page says a place frees when someone leaves, and by when at
+    # the latest.
+    overdue = now - since >= _estimate(position, history)
     # Over capacity (it was lowered), more places must free up than the position says.
     bound = _lease_bound(backend, running_sbs, position + max(0, -free), now)
     if bound is not None:
         estimate = int(max(60.0, min(estimate, bound)))
-    return Ticket(admitted=False, position=position, estimate_s=estimate)
+        overdue = overdue and bound > estimate
+    return Ticket(admitted=False, position=position, estimate_s=estimate, overdue=overdue,
+                  latest_s=None if bound is None else int(max(60.0, bound)))
 
 
 def room_without_waiting(backend: SandboxBackend, owner: str) -> bool:

@@ -98,6 +98,28 @@ CLOSE_FORBIDDEN = 4403
 MSG_ENGINE_STARTING = _("Docker is starting: input runs soon")
 
 
+def queue_text(ticket: admission.Ticket, lang: str) -> str:
+    """What a learner in line reads (in ``lang``): their place and the estimate; once the
+    estimate has run out (``ticket.overdue``), that a place frees when someone leaves and, when
+    the running leases tell, by when at the latest."""
+    minutes = max(1, round(ticket.estimate_s / 60))
+    with override(lang):
+        if not ticket.overdue:
+            return str(_("All of this classroom's sandboxes are in use. You are number "
+                         "%(position)d in line (about %(minutes)d min). Keep this page open: "
+                         "your sandbox starts as soon as a place is free.")) % {
+                "position": ticket.position, "minutes": minutes}
+        if ticket.latest_s is not None:
+            return str(_("All of this classroom's sandboxes are in use. You are number "
+                         "%(position)d in line: a place frees when another learner leaves, and at "
+                         "the latest in about %(minutes)d min. Keep this page open: your sandbox "
+                         "starts as soon as a place is free.")) % {
+                "position": ticket.position, "minutes": max(1, round(ticket.latest_s / 60))}
+        return str(_("All of this classroom's sandboxes are in use. You are number %(position)d in "
+                     "line: a place frees when another learner leaves. Keep this page open: your "
+                     "sandbox starts as soon as a place is free.")) % {"position": ticket.position}
+
+
 def session_group(session_key: str) -> str:
     """The channel layer group of the terminals opened with the login session ``session_key``.
     A digest, not the key itself: a session key logs its holder in, and group names are stored in
@@ -298,12 +320,7 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             ticket = await blocking.to_thread(admission.try_admit, backend, self.owner)
             if ticket.admitted:
                 return
-            with override(self.lang):
-                text = str(_("All of this classroom's sandboxes are in use. You are number "
-                             "%(position)d in line (about %(minutes)d min). Keep this page open: "
-                             "your sandbox starts as soon as a place is free.")) % {
-                    "position": ticket.position, "minutes": max(1, round(ticket.estimate_s / 60))}
-            await self.status("queued", text)
+            await self.status("queued", queue_text(ticket, self.lang))
             await asyncio.sleep(QUEUE_POLL_S)
 
     async def authorize(self, user) -> bool:
