@@ -89,6 +89,9 @@ class ContainerObs:
     # Why a container left in the created state could not start (its 'docker run' or 'docker
     # start' failed, e.g. on a host port already taken); empty for one never asked to start.
     start_error: str = ""
+    # What a container in the created state asked to publish (its HostConfig.PortBindings;
+    # ``ports`` lists only what a running container has bound). Host port 0: any free one.
+    requested_ports: tuple[PortBinding, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -949,6 +952,25 @@ MSG_CREATED_SETTLING = _(
 # host) would take it for one made by 'docker create'. Docker lists creation times in whole
 # seconds, so this is compared with an age that may be up to 1 s too large.
 CREATED_SETTLE_S = 2.5
+MSG_CREATED_NOT_PUBLISHED = _(
+    "%(name)s was created without publishing container port %(cport)s, which the next step "
+    "needs. Remove it ('docker rm %(name)s') and run '%(example)s'."
+)
+MSG_CREATED_WRONG_PORT = _(
+    "%(name)s was created to publish port %(cport)s on host port %(actual)s, not %(hport)s. "
+    "Remove it ('docker rm %(name)s') and run '%(example)s'."
+)
+# The start step after 'docker create' (container_running with created_first): a wrong port is
+# fixed by creating the container again, not by 'docker run', which that step refuses.
+MSG_STARTED_NOT_PUBLISHED = _(
+    "%(name)s is running, but container port %(cport)s is not published. Remove it ('docker rm "
+    "-f %(name)s'), create it again with '%(example)s', then 'docker start %(name)s'."
+)
+MSG_STARTED_WRONG_PORT = _(
+    "%(name)s is running, but port %(cport)s is published on host port %(actual)s, not "
+    "%(hport)s. Remove it ('docker rm -f %(name)s'), create it again with '%(example)s', then "
+    "'docker start %(name)s'."
+)
 MSG_CREATED_OTHER = _(
     "A container from %(image)s was created as %(other)s. Name it %(name)s: remove it "
     "('docker rm %(other)s') and run '%(example)s'."
@@ -1334,12 +1356,14 @@ def container_running(
     for cport, hport in publish.items():
         bound = sorted({p.host_port for p in c.ports if p.container_port == cport})
         params = {"name": name, "cport": cport, "hport": hport,
-                  "cport_num": cport.split("/", 1)[0]}
+                  "cport_num": cport.split("/", 1)[0], "example": create["example"]}
         if not bound:
-            return CheckResult(False, MSG_NOT_PUBLISHED, params)
+            return CheckResult(False, MSG_STARTED_NOT_PUBLISHED if created_first
+                               else MSG_NOT_PUBLISHED, params)
         if int(hport) not in bound:
             params["actual"] = ", ".join(str(b) for b in bound)
-            return CheckResult(False, MSG_WRONG_PORT, params)
+            return CheckResult(False, MSG_STARTED_WRONG_PORT if created_first
+                               else MSG_WRONG_PORT, params)
     if created_first and _made_by(state, name) == "run":
         return CheckResult(False, MSG_RUN_NOT_STARTED, create)
     just_started = started_settling(state, c)
@@ -2471,7 +2495,8 @@ def container_created(state: EngineState, *, name: str, image: str,
     ``docker create``: the latest ``docker create`` or ``docker run`` that names it (with
     ``--name``) is a create (the engine's events and times cannot tell ``docker run`` from
     ``docker create`` then ``docker start``). ``publish`` (container port -> host port, as the
-    lab's next step needs) goes into the command the messages suggest."""
+    lab's next step needs) must be what the container asked to publish (its
+    ``requested_ports``), and goes into the command the messages suggest."""
     ports = "".join(f" -p {h}:{str(c).split('/', 1)[0]}" for c, h in (publish or {}).items())
     p: dict[str, Any] = {"name": name, "image": image,
                          "example": f"docker create --name {name}{ports} {image}"}
@@ -2495,6 +2520,16 @@ def container_created(state: EngineState, *, name: str, image: str,
         return CheckResult(False, MSG_CREATED_STARTED, {**p, "state": c.state})
     if state.observed_at and c.created and state.observed_at - c.created < CREATED_SETTLE_S:
         return CheckResult(False, MSG_CREATED_SETTLING, p)
+    # QA: a container created with another port, or none, passed, and the start step then had
+    # the learner remove it and make it again.
+    for cport, hport in (publish or {}).items():
+        asked = sorted({b.host_port for b in c.requested_ports if b.container_port == cport})
+        params = {**p, "cport": cport, "hport": hport}
+        if not asked:
+            return CheckResult(False, MSG_CREATED_NOT_PUBLISHED, params)
+        if int(hport) not in asked:
+            return CheckResult(False, MSG_CREATED_WRONG_PORT,
+                               {**params, "actual": ", ".join(str(a) for a in asked)})
     return CheckResult(True, MSG_CREATED_OK, p)
 
 

@@ -116,10 +116,10 @@ def engine_state(engine_url: str, inspect: Iterable[str] = (),
                 logs_left -= 1
                 requests = _http_requests(api, cid)
             exited = _EXITED.match(str(c.get("Status", "")))
-            start_error = ""
+            start_error, requested = "", ()
             if state == "created" and inspect_left > 0:
                 inspect_left -= 1
-                start_error = _start_error(api, cid)
+                start_error, requested = _created_details(api, cid)
             mounts = _mounts(c)
             if name in tmpfs_names:
                 mounts += _tmpfs_mounts(api, cid, mounts)
@@ -138,7 +138,8 @@ def engine_state(engine_url: str, inspect: Iterable[str] = (),
                                            died_at=died_at.get(cid, 0.0),
                                            started_at=started_at.get(cid, 0.0),
                                            signalled_at=signalled_at.get(cid, 0.0),
-                                           start_error=start_error))
+                                           start_error=start_error,
+                                           requested_ports=requested))
         imgs = _images(api, frozenset(inspect))
         nets = tuple(NetworkObs(name=str(n.get("Name", "")), driver=str(n.get("Driver", "")),
                                 labels=_labels(n))
@@ -216,15 +217,20 @@ def _tmpfs_mounts(api: docker.APIClient, container_id: str,
                  if str(path).rstrip("/") not in have)
 
 
-def _start_error(api: docker.APIClient, container_id: str) -> str:
-    """Why a container in the created state did not start, as the engine keeps it (its
-    ``State.Error``, such as "... port is already allocated"); empty when it was never asked to
-    start, or when it cannot be read."""
+def _created_details(api: docker.APIClient, container_id: str) -> tuple[str, tuple[PortBinding, ...]]:
+    """For a container in the created state, one inspect: why it did not start, as the engine
+    keeps it (its ``State.Error``, such as "... port is already allocated"; empty when it was
+    never asked to start), and the ports it asks to publish (``HostConfig.PortBindings``; host
+    port 0 when any free one will do). ("", ()) when it cannot be read."""
     try:
         info = api.inspect_container(container_id)
     except docker.errors.APIError:
-        return ""  # removed meanwhile
-    return str((info.get("State") or {}).get("Error") or "")[:1000]
+        return "", ()  # removed meanwhile
+    bindings = (info.get("HostConfig") or {}).get("PortBindings") or {}
+    asked = tuple(PortBinding(container_port=cport, host_ip=str(b.get("HostIp") or ""),
+                              host_port=_int(b.get("HostPort")))
+                  for cport, binds in sorted(bindings.items()) for b in (binds or []))
+    return str((info.get("State") or {}).get("Error") or "")[:1000], asked
 
 
 def container_files(api: docker.APIClient, paths) -> tuple[ContainerFileObs, ...]:

@@ -1130,8 +1130,11 @@ def test_written_in_full(ref, full):
     assert checks.written_in_full(ref) is full
 
 
-def created(name="step-web", state="created", image="nginx:1.27", image_id="sha256:aaa"):
-    return ContainerObs(name=name, image=image, image_id=image_id, state=state, created=100)
+def created(name="step-web", state="created", image="nginx:1.27", image_id="sha256:aaa",
+            asked=((("80/tcp", 8085)),)):
+    """A container made by 'docker create', asking to publish ``asked`` ((port, host port)...)."""
+    return ContainerObs(name=name, image=image, image_id=image_id, state=state, created=100,
+                        requested_ports=tuple(PortBinding(cp, "", hp) for cp, hp in asked))
 
 
 @pytest.mark.parametrize("containers,msg", [
@@ -1145,6 +1148,24 @@ def test_container_created(containers, msg):
     res = checks.container_created(EngineState(containers=containers, images=(NGINX,)),
                                    name="step-web", image="nginx:1.27")
     assert res.msg is msg and res.passed == (msg is checks.MSG_CREATED_OK)
+
+
+@pytest.mark.parametrize("asked,msg", [
+    ((("80/tcp", 8085),), checks.MSG_CREATED_OK),
+    ((("80/tcp", 8086),), checks.MSG_CREATED_WRONG_PORT),
+    ((), checks.MSG_CREATED_NOT_PUBLISHED),
+    ((("81/tcp", 8085),), checks.MSG_CREATED_NOT_PUBLISHED),
+])
+def test_container_created_asks_for_the_port_the_next_step_needs(asked, msg):
+    """QA: a step-web created with another host port, or none, passed, and the start step then
+    had the learner remove it and make it again."""
+    res = checks.container_created(EngineState(containers=(created(asked=asked),), images=(NGINX,)),
+                                   name="step-web", image="nginx:1.27", publish={"80/tcp": 8085})
+    assert res.msg is msg and res.passed == (msg is checks.MSG_CREATED_OK)
+    if msg is checks.MSG_CREATED_WRONG_PORT:
+        with override("en"):
+            assert "on host port 8086, not 8085" in res.message
+            assert "run 'docker create --name step-web -p 8085:80 nginx:1.27'" in res.message
 
 
 def test_container_created_removed_says_create_it_again():
