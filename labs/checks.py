@@ -613,6 +613,11 @@ MSG_ONNET_SILENT = _(
     "%(name)s has not answered any request yet. Ask it by its name from %(client)s: "
     "'docker exec %(client)s wget -qO- http://%(name)s'."
 )
+MSG_ONNET_BY_ADDRESS = _(
+    "%(name)s answered, but your latest request went to %(address)s, not to its name. On a "
+    "network you create, Docker finds containers by name: ask for it by name from %(client)s, "
+    "'docker exec %(client)s wget -qO- http://%(name)s'."
+)
 MSG_PUBON_OK = _("%(name)s publishes container port %(cport)s on %(host_ip)s:%(hport)s.")
 MSG_PUBON_MISSING = _(
     "%(name)s does not publish container port %(cport)s on host port %(hport)s (published: "
@@ -1727,14 +1732,25 @@ def network_exists(state: EngineState, *, name: str, driver: str = "bridge") -> 
     return CheckResult(True, MSG_NET_OK, {"name": name, "driver": driver})
 
 
+def containers_on_network_reads(state: EngineState, *, answered: list[str] | None = None,
+                                **_: Any) -> frozenset[str]:
+    """What :func:`containers_on_network` needs besides the engine's lists: with ``answered``,
+    the shell history once those containers have answered (by name, or by address?)."""
+    answering = [c for n in answered or [] if (c := _named(state, n)) is not None]
+    return frozenset({"history"}) if answering and all(c.http_requests for c in answering) \
+        else frozenset()
+
+
 def containers_on_network(
     state: EngineState, *, network: str, names: list[str], answered: list[str] | None = None
 ) -> CheckResult:
     """Pass when every container in ``names`` runs attached to ``network`` (a user-defined
     network, or ``none``/``host``); with ``answered``, those must also have served an HTTP
-    request (seen in their log), which on a user-defined network can be asked for by name.
-    A container that started less than STARTED_SETTLE_S seconds before ``state.observed_at`` does
-    not pass yet (:func:`started_settling`): its command may be about to end."""
+    request (seen in their log), which on a user-defined network can be asked for by name, and
+    the learner's latest request to them in the shell history must not have gone to an address
+    (:func:`_asked_by_address`). A container that started less than STARTED_SETTLE_S seconds
+    before ``state.observed_at`` does not pass yet (:func:`started_settling`): its command may be
+    about to end."""
     for name in names:
         p: dict[str, Any] = {"name": name, "network": network}
         c = _named(state, name)
@@ -1760,14 +1776,52 @@ def containers_on_network(
             return just_started
     for name in answered or []:
         c = _named(state, name)
+        client = next((n for n in names if n != name), name)
         if c is not None and not c.http_requests:
-            client = next((n for n in names if n != name), name)
             return CheckResult(False, MSG_ONNET_SILENT, {"name": name, "client": client})
+        address = _asked_by_address(state, name)
+        if address is not None:
+            return CheckResult(False, MSG_ONNET_BY_ADDRESS,
+                               {"name": name, "client": client, "address": address})
     if answered:
         return CheckResult(True, MSG_ONNET_ANSWERED, {"names": ", ".join(answered),
                                                       "network": network})
     return CheckResult(True, MSG_ONNET_OK if len(names) > 1 else MSG_ONNET_OK_ONE,
                        {"names": ", ".join(names), "network": network})
+
+
+# A command that sends an HTTP request to another container (the networking lab's 'call by
+# name'; a ping by address after it sends no request and changes nothing).
+_REQUEST_TOOL = re.compile(r"(?:^|[\s;|&(`'\"])(?:wget|curl)\s")
+_IPV4 = re.compile(r"(?<![\d.])(\d{1,3}(?:\.\d{1,3}){3})(?![\d.])")
+_LOOKED_UP = re.compile(r"\$\(\s*docker\s+(?:container\s+)?inspect|`\s*docker\s+(?:container\s+)?inspect")
+
+
+def _asked_by_address(state: EngineState, name: str) -> str | None:
+    """The address by which the learner's latest request to container ``name`` went, when it
+    went to an address instead of the name: the IPv4 literal in the command, or "its IP
+    address" for one looked up with ``$(docker inspect ...)``. None when the latest request in
+    the shell history names ``name`` as its host, or when the history shows none (a request
+    typed in a shell inside a container leaves no trace there; the log's requests count then).
+    QA: a 'wget' to api's address passed the step that teaches reaching it by name."""
+    by_name = re.compile(rf"(?:^|[\s/@'\"=]){re.escape(name)}(?::\d+)?(?:[/\s'\";|&)]|$)")
+    for entry in reversed(state.shell_history[-50:]):
+        line = _first_line(entry.text)
+        tool = _REQUEST_TOOL.search(" " + line)
+        if tool is None:
+            continue
+        # What the request names: the words after the tool ('docker exec api wget ...' runs in
+        # api, and names it before the tool).
+        target = (" " + line)[tool.end() - 1:]
+        looked_up = _LOOKED_UP.search(target)
+        literal = next((m for m in _IPV4.findall(target) if not m.startswith("127.")), None)
+        if by_name.search(target) and not looked_up and literal is None:
+            return None
+        if looked_up:
+            return str(_("its IP address"))
+        if literal is not None:
+            return literal
+    return None
 
 
 ALL_INTERFACES = ("0.0.0.0", "::", "")
@@ -3099,7 +3153,7 @@ REGISTRY: dict[str, CheckType] = {
                                       frozenset({"container_port", "answered"})),
     "network_exists": CheckType(network_exists, frozenset({"name"}), frozenset({"driver"})),
     "containers_on_network": CheckType(containers_on_network, frozenset({"network", "names"}),
-                                       frozenset({"answered"})),
+                                       frozenset({"answered"}), reads_if=containers_on_network_reads),
     "published_on": CheckType(published_on, frozenset({"name", "host_port", "host_ip"}),
                               frozenset({"port"})),
     "volume_exists": CheckType(volume_exists, frozenset({"name"})),

@@ -2645,3 +2645,26 @@ def test_counted_messages_take_the_english_singular_or_plural(msg, params, en, k
     with override("ko"):
         assert ko in res.message
         assert "%(" not in res.message
+
+
+@pytest.mark.parametrize("lines,address", [
+    (("docker exec client wget -qO- http://api",), None),
+    (("docker exec client wget -qO- http://$(docker inspect -f "
+      "'{{.NetworkSettings.Networks.labnet.IPAddress}}' api)",), "its IP address"),
+    (("docker exec client wget -qO- http://172.18.0.2",), "172.18.0.2"),
+    # The latest request counts: by address, then by name, passes; a ping sends no request.
+    (("docker exec client wget -qO- http://172.18.0.2", "docker exec client wget -qO- http://api"),
+     None),
+    (("docker exec client wget -qO- http://api", "docker exec client ping -c1 172.18.0.2"), None),
+    (("docker exec client curl -s api:80/",), None),
+    # Run in api itself, to its own loopback: not a request to api by address.
+    (("docker exec api wget -qO- http://127.0.0.1",), None),
+    # Typed in a shell inside client: the history shows no request, the log's count stands.
+    (("docker exec -it client sh",), None),
+])
+def test_a_request_to_a_containers_address_is_not_by_name(lines, address):
+    """QA: the networking lab's 'call by name' passed for a wget to api's IP address."""
+    state = EngineState(shell_history=tuple(checks.HistoryEntry(i, line) for i, line in enumerate(lines)))
+    with override("en"):
+        found = checks._asked_by_address(state, "api")
+        assert (None if found is None else str(found)) == address
