@@ -1921,7 +1921,7 @@ def volume_mounted(
         return CheckResult(False, MSG_MOUNT_SOURCE, {**p, "actual": m.source})
     if read_only and m.rw:
         return CheckResult(False, MSG_MOUNT_WRITABLE, p)
-    if command and command not in c.command:
+    if command and not _runs(c.command, command):
         return CheckResult(False, MSG_MOUNT_COMMAND, {**p, "actual": c.command,
                                                       "command": command})
     if c.state == "created":
@@ -1955,6 +1955,32 @@ def volume_mounted(
         if f.size == 0:
             return CheckResult(False, MSG_MOUNT_EMPTY_FILE, fp)
     return CheckResult(True, MSG_MOUNT_OK, {**p, "what": what})
+
+
+_TAR_MODES = {"c": "--create", "x": "--extract", "t": "--list"}
+
+
+def _runs(command: str, wanted: str) -> bool:
+    """Whether a container's ``command`` runs ``wanted``: a part of it, except for a tar mode
+    (``"tar c"``, ``"tar x"``, ``"tar t"``): tar with that mode in any of its spellings, the
+    bundled first word (``tar czf``), a dash cluster (``tar -czf``, ``tar -zcf``), a separate
+    option (``tar -c -z -f``) or the long one (``tar --create``); GNU tar's and BusyBox's tar
+    manuals. QA: ``tar -czf`` was refused for lacking "tar c"."""
+    m = re.fullmatch(r"tar ([ctx])", wanted)
+    if m is None:
+        return wanted in command
+    mode = m.group(1)
+    words = command.split()
+    for i, w in enumerate(words):
+        if w.rsplit("/", 1)[-1] != "tar":
+            continue
+        args = words[i + 1:]
+        if args and not args[0].startswith("-") and mode in args[0]:
+            return True
+        if any(a == _TAR_MODES[mode] or (a.startswith("-") and not a.startswith("--")
+                                          and mode in a[1:]) for a in args):
+            return True
+    return False
 
 
 def _inside(destination: str, holds: str) -> str:

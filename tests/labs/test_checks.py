@@ -2668,3 +2668,22 @@ def test_a_request_to_a_containers_address_is_not_by_name(lines, address):
     with override("en"):
         found = checks._asked_by_address(state, "api")
         assert (None if found is None else str(found)) == address
+
+
+@pytest.mark.parametrize("command,passes", [
+    ("tar czf /backup/notes.tgz -C /data .", True),
+    ("tar -czf /backup/notes.tgz -C /data .", True),
+    ("tar -zcvf /backup/notes.tgz -C /data .", True),
+    ("tar -c -z -f /backup/notes.tgz -C /data .", True),
+    ("tar --create --gzip --file /backup/notes.tgz -C /data .", True),
+    ("/bin/tar cf /backup/notes.tar /data", True),
+    # Not a creation: extract, list, or no tar at all (-C is the folder, not "create").
+    ("tar xzf /backup/notes.tgz -C /data", False),
+    ("tar -tzf /backup/notes.tgz", False),
+    ("tar -xzf /backup/notes.tgz -C /data", False),
+    ("cp -r /data /backup", False),
+])
+def test_a_tar_that_creates_in_any_spelling(command, passes):
+    """QA: the volumes lab's backup refused 'tar -czf' for lacking 'tar c'."""
+    assert checks._runs(command, "tar c") is passes
+    assert checks._runs("sh -c 'cat /data/todo.txt'", "cat /data") is True  # others: a part of it

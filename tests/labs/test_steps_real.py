@@ -406,3 +406,16 @@ def test_the_short_tmpfs_flag_counts_for_the_tmpfs_step(backend, sandbox, flag, 
         assert res.passed is passes, res.message
         if not passes:
             assert "scratchpad has nothing mounted at /scratch" in res.message
+
+
+def test_a_backup_with_tar_in_its_dash_spelling_passes(backend, sandbox):
+    """QA: 'tar -czf' (the spelling most tutorials use) was refused for lacking 'tar c'."""
+    lab = _lab("volumes")
+    index = next(i for i, s in enumerate(lab.steps) if s.id == "backup-volume")
+    _reset(backend, sandbox, images=False)
+    _run(backend, sandbox, [cmd for s in lab.steps[:index] for cmd in s.solution] + [
+        "docker run --name backup -v notes:/data:ro -v ~/backup:/backup busybox "
+        "tar -czf /backup/notes.tgz -C /data ."])
+    res = _judge(backend, sandbox, lab, lab.steps[index])
+    with override("en"):
+        assert res.passed, res.message
