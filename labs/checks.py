@@ -927,6 +927,17 @@ MSG_RAN_NOT_RUNNING = _(
 # The docker commands that fail on a container that is not running ('docker top' answers
 # "container ... is not running").
 RUNNING_ONLY = frozenset({"top", "exec", "pause", "kill", "attach"})
+MSG_RAN_HELP = _(
+    "You ran '%(entry)s', which only shows how to use '%(command)s'. Run '%(example)s' itself."
+)
+MSG_RAN_COUNTED = _(
+    "You ran '%(entry)s', so its output went to wc, which shows only how many lines, words or "
+    "bytes it had. This step has you read it: run '%(example)s' without '| wc'."
+)
+MSG_RAN_FORMATTED = _(
+    "You ran '%(entry)s', which prints only what its --format asks for. This step has you read "
+    "all of it: run '%(example)s' without --format."
+)
 MSG_RAN_DISCARDED = _(
     "You ran '%(entry)s', but its output went to /dev/null, so nothing was shown. This step has "
     "you read it: run '%(example)s' without sending its output to /dev/null."
@@ -3043,6 +3054,9 @@ def ran_command(
     -3``, ``| grep``): only a pager, a copy (:data:`WHOLE_OUTPUT_READERS`) or a long enough
     ``head`` (:data:`WHOLE_OUTPUT_LINES`) may read it.
 
+    Its help (``--help``, ``-h``) is not the command, and output counted by ``wc`` was not shown;
+    with ``whole_output``, ``--format`` shows only part of it.
+
     The latest command of the same program explains a miss: another docker command, the right one
     on something else, one without an ``args`` string (named, and its exit status when it
     failed), or one run before the container existed, one that failed (on a container
@@ -3074,6 +3088,10 @@ def ran_command(
         if words[: len(want)] != want:
             return "other"
         rest = words[len(want):]
+        # Its help, not the command (QA: 'docker version --help' passed). 'docker top' passes
+        # the words after the container to ps, where -h is no help.
+        if "--help" in rest or ("-h" in rest and want[:2] != ["docker", "top"]):
+            return "help"
         if c is not None and not any(w == c.name or (len(w) >= 2 and _HEX.fullmatch(w)
                                                      and c.id.startswith(w)) for w in rest):
             return "target"
@@ -3087,6 +3105,10 @@ def ran_command(
             return "failed"
         if cmd.discarded:
             return "discarded"
+        if cmd.reader is not None and cmd.reader[0].rsplit("/", 1)[-1] == "wc":
+            return "counted"  # a count of it, none of it shown
+        if whole_output and any(w == "-f" or w.startswith("--format") for w in rest):
+            return "formatted"
         if whole_output and cmd.reader is not None and not _shows_all(cmd.reader):
             return "cut"
         return "ok"
@@ -3117,6 +3139,12 @@ def ran_command(
         return CheckResult(False, MSG_RAN_FAILED, p)
     if v == "discarded":
         return CheckResult(False, MSG_RAN_DISCARDED, p)
+    if v == "help":
+        return CheckResult(False, MSG_RAN_HELP, {**p, "command": " ".join(want)})
+    if v == "counted":
+        return CheckResult(False, MSG_RAN_COUNTED, p)
+    if v == "formatted":
+        return CheckResult(False, MSG_RAN_FORMATTED, p)
     if v == "cut" and cmd.reader is not None:
         return CheckResult(False, MSG_RAN_CUT, {**p, "reader": cmd.reader[0]})
     if v == "args" and not target:

@@ -1561,7 +1561,11 @@ def test_ran_command_quotes_long_commands_shortly():
     ("docker info | head -3", checks.MSG_RAN_CUT),
     ("docker info |& grep Storage", checks.MSG_RAN_CUT),
     ("docker info | tail -n 5 && echo done", checks.MSG_RAN_CUT),
-    ("docker info | wc -l", checks.MSG_RAN_CUT),
+    # Counted, one field, or the help: none of it read (QA: these passed).
+    ("docker info | wc -l", checks.MSG_RAN_COUNTED),
+    ("docker info --format '{{.Driver}}'", checks.MSG_RAN_FORMATTED),
+    ("docker info -f '{{.Driver}}'", checks.MSG_RAN_FORMATTED),
+    ("docker info --help", checks.MSG_RAN_HELP),
 ])
 def test_ran_command_with_whole_output_refuses_an_output_cut_short(line, msg):
     """Lab 4 has the learner read the lines under 'Server:' of 'docker info': 'docker info |
@@ -1576,10 +1580,29 @@ def test_ran_command_with_whole_output_refuses_an_output_cut_short(line, msg):
             assert f"run 'docker info' without '| {reader}'" in res.message
         with override("ko"):
             assert f"'| {reader}'" in res.message
-    # Without whole_output, any reader will do; a full run after a cut one still passes.
-    assert checks.ran_command(state, command="docker info").passed
+    # Without whole_output, any reader but a count will do, and a format too (never the help);
+    # a full run after a cut one still passes.
+    assert checks.ran_command(state, command="docker info").passed is (
+        msg not in (checks.MSG_RAN_COUNTED, checks.MSG_RAN_HELP))
     later = EngineState(shell_history=hist((5, line), (6, "docker info")))
     assert checks.ran_command(later, command="docker info", whole_output=True).passed
+
+
+@pytest.mark.parametrize("line,passes", [
+    ("docker top step-web", True),
+    ("docker top step-web -o pid,cmd", True),
+    ("docker top step-web -h", True),  # words after the container go to ps: no help there
+    ("docker top --help step-web", False),
+    ("docker inspect step-web | grep State", True),
+    ("docker inspect step-web | wc -l", False),
+    ("docker inspect -h step-web", False),
+])
+def test_ran_command_takes_the_command_not_its_help_or_a_count(line, passes):
+    web = ContainerObs(name="step-web", image="nginx", image_id="sha256:aaa", state="running",
+                       created=1, id="0d46")
+    state = EngineState(containers=(web,), shell_history=hist((5, line)))
+    command = " ".join(line.split()[:2])
+    assert checks.ran_command(state, command=command, container="step-web").passed is passes
 
 
 def test_shell_pipes_pair_each_command_with_its_reader():
