@@ -2068,17 +2068,33 @@ def image_built_reads(state: EngineState, *, image: str, reuses: str | None = No
 
 
 def image_built_texts(*, context: str | None = None, ignores: list[str] | None = None,
-                      **_: Any) -> tuple[str, ...]:
+                      stages: int | None = None, **_: Any) -> tuple[str, ...]:
     """The .dockerignore of the build folder ``context``, when the check names files it must
-    leave out (``ignores``)."""
-    return (f"{context}/.dockerignore",) if context and ignores else ()
+    leave out (``ignores``), and its Dockerfile, when it counts the build's ``stages``."""
+    texts = (f"{context}/.dockerignore",) if context and ignores else ()
+    return texts + ((f"{context}/Dockerfile",) if context and stages else ())
+
+
+def dockerfile_stages(text: str) -> tuple[int, bool]:
+    """(how many stages, whether a COPY takes files from another stage) of a Dockerfile's
+    ``text``: its FROM instructions, and a ``COPY --from=...`` (Dockerfile reference,
+    "Multi-stage builds"). Parsed with dockerfile-parse (comments, line continuations)."""
+    import io
+
+    from dockerfile_parse import DockerfileParser
+
+    structure = DockerfileParser(fileobj=io.BytesIO(text.encode())).structure
+    froms = sum(1 for i in structure if i["instruction"] == "FROM")
+    copies = any(i["instruction"] == "COPY" and re.search(r"(?:^|\s)--from[=\s]", i["value"])
+                 for i in structure)
+    return froms, copies
 
 
 def image_built(
     state: EngineState, *, image: str, base: str | None = None,
     label: dict[str, str] | None = None, reuses: str | None = None,
     own_layers: int | None = None, shares: int | None = None, max_added: int | None = None,
-    context: str | None = None, ignores: list[str] | None = None,
+    context: str | None = None, ignores: list[str] | None = None, stages: int | None = None,
 ) -> CheckResult:
     """Pass when an image tagged ``image`` exists, built on the layers of ``base`` and carrying
     every ``label``. With ``reuses`` (the tag of an earlier build of the same Dockerfile), it
@@ -2090,7 +2106,11 @@ def image_built(
     the base's size (what ``.dockerignore`` keeps out of the build context stays out of it).
     ``ignores`` names files (such as ``.env``) that the ``.dockerignore`` of the build folder
     ``context`` (relative to /root) must leave out: a secret too small to show in the size
-    (:func:`dockerignore_excludes`; that file is read from the workspace as text)."""
+    (:func:`dockerignore_excludes`; that file is read from the workspace as text). With
+    ``stages``, the Dockerfile in ``context`` must have at least that many stages and copy from
+    one of them (:func:`dockerfile_stages`; QA: a one-stage build of the same page passed the
+    multi-stage step); a Dockerfile that is not there (built with -f from elsewhere) is not
+    held against it."""
     p: dict[str, Any] = {"image": image, "base": base or "", "reuses": reuses or ""}
     img = _tagged(state, image)
     if img is None:
@@ -2131,6 +2151,13 @@ def image_built(
     own = len(img.layers) - len(base_layers)
     if own_layers is not None and img.layers and own != own_layers:
         return CheckResult(False, MSG_BUILD_OWN_LAYERS, {**p, "own": own, "want": own_layers})
+    if stages and context:
+        f = _file(state, f"{context}/Dockerfile")
+        if f.text is not None:
+            found, copies = dockerfile_stages(f.text)
+            if found < stages or not copies:
+                return CheckResult(False, MSG_BUILD_ONE_STAGE, {**p, "file": f"~/{context}/Dockerfile",
+                                                                "stages": found})
     if reuses:
         prev = _tagged(state, reuses)
         if prev is None:
@@ -2156,6 +2183,14 @@ def image_built(
     if base_layers:
         return CheckResult(True, MSG_BUILD_OK_BASE, {**p, "own": own})
     return CheckResult(True, MSG_BUILD_OK, p)
+
+
+MSG_BUILD_ONE_STAGE = ngettext_lazy(
+    "%(image)s was built, but %(file)s has %(stages)d stage (FROM) and no 'COPY --from=...': "
+    "this step builds the page in a first stage and copies only the result into the last one.",
+    "%(image)s was built, but %(file)s has %(stages)d stages (FROM) and no 'COPY --from=...': "
+    "this step builds the page in a first stage and copies only the result into the last one.",
+    "stages")
 
 
 def _megabytes(n: int) -> str:
@@ -3217,7 +3252,7 @@ REGISTRY: dict[str, CheckType] = {
                                 {"mount": MOUNT_TYPES}, container_paths=volume_mounted_paths),
     "image_built": CheckType(image_built, frozenset({"image"}),
                              frozenset({"base", "label", "reuses", "own_layers", "shares",
-                                        "max_added", "context", "ignores"}),
+                                        "max_added", "context", "ignores", "stages"}),
                              reads_if=image_built_reads, workspace_texts=image_built_texts),
     "container_created": CheckType(container_created, frozenset({"name", "image"}),
                                    frozenset({"publish"}), reads_if=container_created_reads),

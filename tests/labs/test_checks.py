@@ -2710,3 +2710,34 @@ def test_a_tar_that_creates_in_any_spelling(command, passes):
     """QA: the volumes lab's backup refused 'tar -czf' for lacking 'tar c'."""
     assert checks._runs(command, "tar c") is passes
     assert checks._runs("sh -c 'cat /data/todo.txt'", "cat /data") is True  # others: a part of it
+
+
+@pytest.mark.parametrize("text,stages", [
+    ("FROM busybox AS kitchen\nRUN mkdir /out\n# stage 2\nFROM nginx\n"
+     "COPY --from=kitchen /out/index.html /usr/share/nginx/html/\n", (2, True)),
+    ("FROM nginx\nCOPY index.html /usr/share/nginx/html/\n", (1, False)),
+    ("FROM busybox\nFROM nginx\nCOPY index.html /usr/share/nginx/html/\n", (2, False)),
+    ("FROM nginx\nCOPY --from=busybox /bin/busybox /bin/\n", (1, True)),
+    ("# FROM a comment\nFROM nginx \\\n  AS web\nCOPY --from 0 /x /y\n", (1, True)),
+])
+def test_dockerfile_stages_counts_froms_and_copies_from_a_stage(text, stages):
+    assert checks.dockerfile_stages(text) == stages
+
+
+def test_a_one_stage_build_does_not_pass_the_multi_stage_step():
+    """QA: 'FROM nginx' + 'COPY index.html' adds one layer, as the multi-stage build does."""
+    nginx = ImageObs("sha256:ng", ("nginx:latest",), layers=("l1", "l2"))
+    menu = ImageObs("sha256:mn", ("menu:1",), layers=("l1", "l2", "l3"))
+    one = checks.FileObs("menu/Dockerfile", "file",
+                         text="FROM nginx\nCOPY index.html /usr/share/nginx/html/\n")
+    two = checks.FileObs("menu/Dockerfile", "file", text=(
+        "FROM busybox AS kitchen\nRUN mkdir /out\nFROM nginx\n"
+        "COPY --from=kitchen /out /usr/share/nginx/html\n"))
+    args = {"image": "menu:1", "base": "nginx", "own_layers": 1, "context": "menu", "stages": 2}
+    res = checks.image_built(EngineState(images=(nginx, menu), files=(one,)), **args)
+    assert not res.passed and res.msg is checks.MSG_BUILD_ONE_STAGE
+    with override("en"):
+        assert "~/menu/Dockerfile has 1 stage (FROM) and no 'COPY --from=...'" in res.message
+    assert checks.image_built(EngineState(images=(nginx, menu), files=(two,)), **args).passed
+    # Built from a Dockerfile elsewhere (-f): not held against it.
+    assert checks.image_built(EngineState(images=(nginx, menu)), **args).passed
