@@ -726,6 +726,10 @@ MSG_BUILD_BASE = _(
     "%(image)s is not built on %(base)s. The first line of its Dockerfile must be "
     "'FROM %(base)s'; fix it and build again."
 )
+MSG_BUILD_BASE_OTHER = _(
+    "%(image)s is built on %(other)s, not %(base)s. The first line of its Dockerfile must be "
+    "'FROM %(base)s'; fix it and build again."
+)
 MSG_BUILD_LABEL = _(
     "%(image)s has no label %(key)s=\"%(value)s\". Add the line 'LABEL %(key)s=\"%(value)s\"' "
     "to your Dockerfile and build again."
@@ -2150,6 +2154,9 @@ def image_built(
                                                               "file": left_in[0]})
     own = len(img.layers) - len(base_layers)
     if own_layers is not None and img.layers and own != own_layers:
+        on = _built_on_other(state, img, base_layers)
+        if on is not None:
+            return CheckResult(False, MSG_BUILD_BASE_OTHER, {**p, "other": on})
         return CheckResult(False, MSG_BUILD_OWN_LAYERS, {**p, "own": own, "want": own_layers})
     if stages and context:
         f = _file(state, f"{context}/Dockerfile")
@@ -2191,6 +2198,23 @@ MSG_BUILD_ONE_STAGE = ngettext_lazy(
     "%(image)s was built, but %(file)s has %(stages)d stages (FROM) and no 'COPY --from=...': "
     "this step builds the page in a first stage and copies only the result into the last one.",
     "stages")
+
+
+def _built_on_other(state: EngineState, img: ImageObs, base_layers: tuple[str, ...]) -> str | None:
+    """The tag of another image (of another repository) that ``img`` is built on and that is
+    itself built on the base (``base_layers``): here the alpine stand-in extends the busybox
+    one, so a Dockerfile 'FROM alpine' seemed to add its layers to busybox (QA: "stack:1 has 4
+    layers of its own on top of busybox"). The one with the most layers; None when none is."""
+    repo = {repo_of(t) for t in img.tags}
+    best: ImageObs | None = None
+    for other in state.images:
+        if other.id == img.id or not other.tags or {repo_of(t) for t in other.tags} & repo:
+            continue
+        n = len(other.layers)
+        if len(base_layers) < n < len(img.layers) and img.layers[:n] == other.layers \
+                and (best is None or n > len(best.layers)):
+            best = other
+    return None if best is None else best.tags[0]
 
 
 def _megabytes(n: int) -> str:

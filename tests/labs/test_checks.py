@@ -2741,3 +2741,22 @@ def test_a_one_stage_build_does_not_pass_the_multi_stage_step():
     assert checks.image_built(EngineState(images=(nginx, menu), files=(two,)), **args).passed
     # Built from a Dockerfile elsewhere (-f): not held against it.
     assert checks.image_built(EngineState(images=(nginx, menu)), **args).passed
+
+
+def test_a_build_on_another_image_that_extends_the_base_says_so():
+    """The alpine stand-in extends busybox's layers: 'FROM alpine' is not 'four layers of its
+    own on top of busybox' (QA) but a build on alpine. A stack:2 built on stack:1 (the same
+    repository: a cached rebuild) is no such case."""
+    busybox = ImageObs("sha256:bb", ("busybox:latest",), layers=("b1",))
+    alpine = ImageObs("sha256:al", ("alpine:latest",), layers=("b1", "a1"))
+    stack = ImageObs("sha256:s1", ("stack:1",), layers=("b1", "a1", "s1", "s2", "s3"))
+    res = checks.image_built(EngineState(images=(busybox, alpine, stack)),
+                             image="stack:1", base="busybox", own_layers=3)
+    assert res.msg is checks.MSG_BUILD_BASE_OTHER and not res.passed
+    with override("en"):
+        assert res.message.startswith("stack:1 is built on alpine:latest, not busybox.")
+    older = ImageObs("sha256:s0", ("stack:0",), layers=("b1", "s1"))
+    own = ImageObs("sha256:s1", ("stack:1",), layers=("b1", "s1", "s2", "s3", "s4"))
+    res = checks.image_built(EngineState(images=(busybox, older, own)),
+                             image="stack:1", base="busybox", own_layers=3)
+    assert res.msg is checks.MSG_BUILD_OWN_LAYERS
