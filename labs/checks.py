@@ -1702,7 +1702,14 @@ def containers_published(
             return CheckResult(False, MSG_WRONG_IMAGE, {**p, "actual": c.image})
         p["state"] = c.state
         if c.state == "created":
-            return created_settling(state, c) or CheckResult(False, MSG_PUB_CREATED, p)
+            settling = created_settling(state, c)
+            if settling is not None:
+                return settling
+            # Only a start that failed is about a port (QA: a 'docker create' of web3, never
+            # started, was blamed on a taken host port).
+            if not c.start_error:
+                return not_started(c)
+            return CheckResult(False, MSG_PUB_CREATED, p)
         if c.state == "paused":
             return CheckResult(False, MSG_LC_PAUSED, p)
         if c.state != "running":

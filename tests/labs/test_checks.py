@@ -360,7 +360,11 @@ def test_containers_published_passes():
     (None, checks.MSG_NO_CONTAINER),
     (web(name="web2", port=8012), checks.MSG_WRONG_PORT),
     (web(name="web2", port=None), checks.MSG_NOT_PUBLISHED),
-    (web(name="web2", port=None, state="created"), checks.MSG_PUB_CREATED),
+    # Created, never asked to start: start it; its start failed on a taken port: run it again.
+    (web(name="web2", port=None, state="created"), checks.MSG_LC_CREATED),
+    (dataclasses.replace(web(name="web2", port=None, state="created"), start_error=(
+        "driver failed programming external connectivity: Bind for 0.0.0.0:8002 failed: port is "
+        "already allocated")), checks.MSG_PUB_CREATED),
     (web(name="web2", port=8002, state="exited"), checks.MSG_NOT_RUNNING),
     (web(name="web2", port=8002, state="paused"), checks.MSG_LC_PAUSED),
     (web(name="web2", port=8002, image="busybox", image_id="sha256:bbb"), checks.MSG_WRONG_IMAGE),
