@@ -25,6 +25,14 @@ set -- --host unix:///var/run/docker.sock --host unix:///run/bungeo-host/docker.
 if [ -n "$MIRROR" ]; then
   set -- "$@" --registry-mirror "http://$MIRROR" --insecure-registry "$MIRROR"
 fi
+# Offline (bungeo gives the sandbox the resolver 127.0.0.1, where nothing answers), the inner
+# engine would give containers on its default bridge Docker's fallback servers (8.8.8.8), which
+# the host's firewall drops: every lookup there stalled 10-20 s (QA: the networking lesson's
+# 'wget http://api' took 21 s to say "bad address"). Its own bridge address answers "nobody
+# here" at once (docker0, 172.17.0.1, as Docker picks it when no route takes that range).
+if [ "$(grep '^nameserver' /etc/resolv.conf 2>/dev/null)" = "nameserver 127.0.0.1" ]; then
+  set -- "$@" --dns 172.17.0.1
+fi
 # Stopping the sandbox (a reset, the time limit, the idle reaper) sends TERM here: the inner
 # engine then shuts down like on a machine that powers off, so the learner's containers show the
 # exit code of their own stop (nginx: 0) instead of 255 (an engine that died), and restart

@@ -99,6 +99,18 @@ def test_a_refused_privileged_container_is_explained(backend, sandbox):
     assert "rc=1" in third and "classroom sandbox" not in third and "특권" not in third, out
 
 
+def test_containers_on_the_default_bridge_get_a_resolver_that_answers_at_once(backend, sandbox):
+    """Offline, the inner engine's fallback resolvers (8.8.8.8) are dropped by the host and every
+    lookup stalled 10-20 s (QA: 'wget http://api' on the default bridge, in the networking
+    lesson). Its containers now ask the inner bridge, which refuses at once: no packet leaves
+    the sandbox. Lookups on a user-defined network go to Docker's embedded resolver, as before."""
+    out = inner_sh(backend, sandbox.id, "docker pull -q busybox >/dev/null; "
+                   "docker run --rm busybox cat /etc/resolv.conf; "
+                   "docker run --rm busybox wget -qO- -T 3 http://api; echo rc=$?", timeout=120).output
+    assert "nameserver 172.17.0.1" in out and "8.8.8.8" not in out, out
+    assert "bad address 'api'" in out and "rc=1" in out, out
+
+
 def test_shell_loads_bash_completion_on_its_first_tab(backend, sandbox):
     assert_completion_loads_on_first_tab(backend, sandbox.id)
 
@@ -231,6 +243,27 @@ def test_after_exit_the_sandbox_is_idle_since_its_terminal_closed_not_since_it_s
         term.close()
         idle = backend.idle_seconds(sb.id)
         assert idle is not None and idle < 2.5, idle  # from the start it is 4 s and more
+        assert backend.idle_seconds(sb.id, now=time.time() + 600) >= 600
+    finally:
+        backend.remove(sb.id, keep_workspace=False)
+
+
+def test_a_quiet_terminal_that_closes_is_idle_since_its_close_not_its_last_key(backend):
+    """QA: a learner who read for minutes without typing, then reloaded the page, was idle for
+    all those minutes the moment the tab closed (tmux's last activity), and the reaper stopped
+    the sandbox then, with learners waiting. Idle counts from the later of the two."""
+    sb = backend.ensure(owner="reader")
+    try:
+        term = backend.open_terminal(sb.id)
+        term.sock.settimeout(20)
+        out = b""
+        while b"# " not in out:
+            out += term.sock.recv(65536)
+        time.sleep(5.0)  # reading the lesson: no key, no output
+        assert backend.idle_seconds(sb.id) is None  # attached: in use
+        term.close()
+        idle = backend.idle_seconds(sb.id)
+        assert idle is not None and idle < 2.5, idle  # from the last output it is 5 s and more
         assert backend.idle_seconds(sb.id, now=time.time() + 600) >= 600
     finally:
         backend.remove(sb.id, keep_workspace=False)

@@ -45,6 +45,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import docker
+import requests
 from django.conf import settings
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
@@ -96,6 +97,9 @@ STATE_POLL_S = 0.25
 RESET_MAX_S = 90.0  # seconds a reset may take (stop grace plus a start); an older marker is stale
 
 MSG_ENGINE_DOWN = _("The sandbox service is not running. Please tell your instructor.")
+# What docker-py raises when the engine does not answer: its own errors, and those of the HTTP
+# library under it (a refused connection or a read timeout are not wrapped by docker-py).
+ENGINE_ERRORS = (docker.errors.DockerException, requests.exceptions.RequestException)
 MSG_NOT_READY = _("Your sandbox did not become ready in time. Please try again in a moment.")
 MSG_NOT_RUNNING = _("The sandbox is not running.")
 # Shown in the learner's language by the terminal (the lazy text is translated there; the
@@ -412,7 +416,7 @@ class DockerSandboxBackend(SandboxBackend):
             c = self.client.containers.get(sandbox_id)
         except NotFound:
             return None
-        except docker.errors.DockerException as exc:
+        except ENGINE_ERRORS as exc:
             raise SandboxError(MSG_ENGINE_DOWN) from exc
         if c.labels.get(LABEL_PREFIX) != self.prefix:
             return None  # not ours: never touch containers bungeo did not create
@@ -442,8 +446,15 @@ class DockerSandboxBackend(SandboxBackend):
         return self.get(self._name(owner, kind))
 
     def list(self, *, kind: str | None = None) -> list[Sandbox]:
+        """See :meth:`SandboxBackend.list`. Raises :class:`SandboxError` (MSG_ENGINE_DOWN) when
+        the sandbox engine does not answer (QA: the classroom page gave a bare 500)."""
         filters = {"label": [f"{LABEL_PREFIX}={self.prefix}"]}
-        out = [self._as_sandbox(c) for c in self.client.containers.list(all=True, filters=filters)]
+        try:
+            # ignore_removed: one removed between the list and its inspect is simply gone.
+            listed = self.client.containers.list(all=True, filters=filters, ignore_removed=True)
+        except ENGINE_ERRORS as exc:
+            raise SandboxError(MSG_ENGINE_DOWN) from exc
+        out = [self._as_sandbox(c) for c in listed]
         return [sb for sb in out if kind is None or sb.kind == kind]
 
     def ensure(self, *, owner: str, kind: str = KIND_LEARNER, wait_engine: bool = True) -> Sandbox:
@@ -1382,7 +1393,14 @@ class DockerSandboxBackend(SandboxBackend):
         attached, activity = parts
         if attached != "0":
             return None
-        return max(0.0, now - float(activity))
+        # From the later of the last keystroke or output and the last terminal's close (QA: a
+        # learner who read for minutes without typing, then reloaded the page, was "idle" for
+        # all that time the moment the tab closed, and the reaper stopped the sandbox then).
+        try:
+            detached = float(self._detached_path(sandbox_id).read_text())
+        except (OSError, ValueError):
+            detached = 0.0
+        return max(0.0, now - max(float(activity), detached))
 
     def purge(self) -> int:
         """Remove every sandbox and volume with this backend's prefix. Returns how many
