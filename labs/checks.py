@@ -1819,10 +1819,11 @@ _IPV4 = re.compile(r"(?<![\d.])(\d{1,3}(?:\.\d{1,3}){3})(?![\d.])")
 _LOOKED_UP = re.compile(r"\$\(\s*docker\s+(?:container\s+)?inspect|`\s*docker\s+(?:container\s+)?inspect")
 
 
-def _asked_by_address(state: EngineState, name: str) -> str | None:
+def _asked_by_address(state: EngineState, name: str) -> Any:
     """The address by which the learner's latest request to container ``name`` went, when it
     went to an address instead of the name: the IPv4 literal in the command, or "its IP
-    address" for one looked up with ``$(docker inspect ...)``. None when the latest request in
+    address" (a lazy text) for one looked up with ``$(docker inspect ...)``. None when the
+    latest request in
     the shell history names ``name`` as its host, or when the history shows none (a request
     typed in a shell inside a container leaves no trace there; the log's requests count then).
     QA: a 'wget' to api's address passed the step that teaches reaching it by name."""
@@ -1840,7 +1841,7 @@ def _asked_by_address(state: EngineState, name: str) -> str | None:
         if by_name.search(target) and not looked_up and literal is None:
             return None
         if looked_up:
-            return str(_("its IP address"))
+            return _("its IP address")  # lazy: said in the language the message is shown in
         if literal is not None:
             return literal
     return None

@@ -32,3 +32,15 @@ def test_favicon_ico_leads_to_the_sites_icon(client):
     resp = client.get("/favicon.ico")
     assert resp.status_code == 301 and resp["Location"].endswith("/img/bungeo.svg"), resp
     assert client.get("/favicon.ico", follow=True).status_code == 200
+
+
+def test_a_learner_on_a_staff_page_gets_the_sites_403_page_in_their_language(client, django_user_model):
+    """QA: Django's bare English "403 Forbidden" for a learner on the classroom page."""
+    django_user_model.objects.create_user("nosy", password="pw-nosy-1")
+    client.login(username="nosy", password="pw-nosy-1")
+    resp = client.get("/sandbox/classroom/", HTTP_ACCEPT_LANGUAGE="ko")
+    page = resp.content.decode()
+    assert resp.status_code == 403
+    assert '<html lang="ko">' in page and "허용되지 않습니다" in page and "실습 목록으로 가기" in page
+    en = client.get("/sandbox/classroom/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "This page is for instructors only" in en

@@ -75,15 +75,102 @@ def test_learners_may_neither_see_the_page_nor_stop_a_sandbox(client, student, o
     assert "/login/" in client.get(reverse("sandboxes:classroom"))["Location"]
     client.force_login(student)
     assert client.get(reverse("sandboxes:classroom")).status_code == 403
-    assert client.post(reverse("sandboxes:classroom_stop", args=[other_student.pk])).status_code == 403
+    assert client.post(reverse("sandboxes:classroom_stop", args=["bungeotest-learner-x"])).status_code == 403
     assert b"Sandboxes</a>" not in client.get(reverse("labs:index"), HTTP_ACCEPT_LANGUAGE="en").content
 
 
+class _Room:
+    """A stand-in backend: one learner sandbox "sb-a" (owner "a", running) and one grading
+    sandbox; ``broken`` makes the idle look fail as a sandbox stopping meanwhile does (409)."""
+
+    def __init__(self, *, down: bool = False, broken: bool = False) -> None:
+        self.down, self.broken, self.stopped = down, broken, []
+
+    def list(self, *, kind=None):
+        from webapp.sandboxes.backend import Sandbox, SandboxError
+
+        if self.down:
+            raise SandboxError("The sandbox service is not running. Please tell your instructor.")
+        return [Sandbox(id="sb-a", owner="a", kind="learner", state="running"),
+                Sandbox(id="sb-g", owner="g", kind="grading", state="running")]
+
+    def get(self, sandbox_id):
+        return next((sb for sb in self.list() if sb.id == sandbox_id), None)
+
+    def lease(self, sandbox_id):
+        return None
+
+    def idle_seconds(self, sandbox_id, *, now=None):
+        if self.broken:
+            import docker.errors
+
+            raise docker.errors.APIError("409 Client Error: Container sb-a is not running")
+        return 42.0
+
+    def stop(self, sandbox_id, *, reason=None):
+        self.stopped.append((sandbox_id, reason))
+
+
 @pytest.mark.django_db
-def test_a_stop_of_an_unknown_learner_is_404(client, instructor):
+def test_a_stop_of_what_is_not_a_learner_sandbox_is_404(client, instructor, monkeypatch):
+    from webapp.sandboxes import views
+
+    room = _Room()
+    monkeypatch.setattr(views, "get_backend", lambda: room)
     client.force_login(instructor)
-    assert client.post(reverse("sandboxes:classroom_stop", args=[999999])).status_code == 404
-    assert client.get(reverse("sandboxes:classroom_stop", args=[instructor.pk])).status_code == 405
+    assert client.post(reverse("sandboxes:classroom_stop", args=["sb-nope"])).status_code == 404
+    assert client.post(reverse("sandboxes:classroom_stop", args=["sb-g"])).status_code == 404
+    assert client.get(reverse("sandboxes:classroom_stop", args=["sb-a"])).status_code == 405
+    assert room.stopped == []
+    # A sandbox whose account is gone (owner "a" matches none) is stopped all the same (QA).
+    resp = client.post(reverse("sandboxes:classroom_stop", args=["sb-a"]), HTTP_HX_REQUEST="true",
+                       HTTP_ACCEPT_LANGUAGE="en")
+    assert room.stopped == [("sb-a", STOP_BY_STAFF)]
+    assert "a&#x27;s sandbox was stopped" in resp.content.decode()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("down,broken", [(True, False), (False, True)])
+def test_the_page_survives_an_engine_down_or_a_look_that_fails(client, instructor, monkeypatch,
+                                                              down, broken):
+    """QA: a bare 500 when the engine was down, and when a sandbox stopped between the list and
+    its idle look (409). The page says the engine could not be asked; one row's look failing
+    leaves only that row's figures empty."""
+    from webapp.sandboxes import views
+
+    monkeypatch.setattr(views, "get_backend", lambda: _Room(down=down, broken=broken))
+    client.force_login(instructor)
+    resp = client.get(reverse("sandboxes:classroom"), HTTP_ACCEPT_LANGUAGE="en")
+    page = resp.content.decode()
+    assert resp.status_code == 200
+    if down:
+        assert "The sandbox engine could not be asked: The sandbox service is not running" in page
+    else:
+        assert 'data-learner="a"' in page and "in use" in page  # no idle figure for that row
+        assert "1 of 1 place in use" not in page and "places in use" in page
+
+
+def test_the_engine_not_answering_is_a_sandbox_error(monkeypatch):
+    """docker-py lets the HTTP library's errors through (a refused connection, a read timeout):
+    they are SandboxError (MSG_ENGINE_DOWN), not a 500 or the learner's "error in bungeo"."""
+    import requests
+
+    from webapp.sandboxes.backend import SandboxError
+    from webapp.sandboxes.docker_backend import DockerSandboxBackend
+
+    class _Refusing:
+        def list(self, **_kw):
+            raise requests.exceptions.ConnectionError("Connection aborted.")
+
+        def get(self, _name):
+            raise requests.exceptions.ReadTimeout("Read timed out.")
+
+    backend = object.__new__(DockerSandboxBackend)
+    backend.prefix = "bungeotest"
+    backend._client = type("C", (), {"containers": _Refusing()})()
+    for call in (lambda: backend.list(), lambda: backend.get("bungeotest-learner-x")):
+        with pytest.raises(SandboxError, match="sandbox service is not running"):
+            call()
 
 
 @pytest.mark.docker
@@ -106,12 +193,16 @@ def test_staff_see_the_classroom_and_stop_a_learners_sandbox(backend, client, in
         client.force_login(instructor)
         page = client.get(reverse("sandboxes:classroom"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
         assert 'data-learner="student1"' in page and "1 of 1 place in use" in page
+        settings.BUNGEO_SANDBOX_CAPACITY = 2  # the plural follows the places (QA: "1 of 2 place")
+        assert "1 of 2 places in use" in client.get(reverse("sandboxes:classroom"),
+                                                    HTTP_ACCEPT_LANGUAGE="en").content.decode()
+        settings.BUNGEO_SANDBOX_CAPACITY = 1
         assert "1 learner waiting" in page and 'id="classroom-waiting"' in page
-        assert reverse("sandboxes:classroom_stop", args=[student.pk]) in page
+        assert reverse("sandboxes:classroom_stop", args=[sb.id]) in page
         assert 'hx-trigger="every 10s"' in page and ">Sandboxes</a>" in page
 
         # The stop, as the page's button sends it (htmx): the section comes back refreshed.
-        resp = client.post(reverse("sandboxes:classroom_stop", args=[student.pk]),
+        resp = client.post(reverse("sandboxes:classroom_stop", args=[sb.id]),
                            HTTP_HX_REQUEST="true", HTTP_ACCEPT_LANGUAGE="en")
         body = resp.content.decode()
         assert resp.status_code == 200 and body.startswith('<section class="card staff" id="classroom"')
@@ -121,7 +212,7 @@ def test_staff_see_the_classroom_and_stop_a_learners_sandbox(backend, client, in
         assert not backend.get(sb.id).running
         assert backend.stop_reason(sb.id) == STOP_BY_STAFF
         # A second stop says so and changes nothing.
-        again = client.post(reverse("sandboxes:classroom_stop", args=[student.pk]),
+        again = client.post(reverse("sandboxes:classroom_stop", args=[sb.id]),
                             HTTP_HX_REQUEST="true", HTTP_ACCEPT_LANGUAGE="en").content.decode()
         assert "student1&#x27;s sandbox was not running." in again
         # Started again, it is no longer "stopped by staff"; a stop without a reason (the reaper,

@@ -41,7 +41,10 @@ def test_a_sandbox_removed_during_the_engine_wait_is_a_sandbox_error(monkeypatch
 
 
 class _Broken:
-    """A backend whose start fails with an error nobody expected (not a SandboxError)."""
+    """A backend whose start fails with ``error``, not a SandboxError."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
 
     def list(self, *, kind=None):
         return []
@@ -50,12 +53,36 @@ class _Broken:
         return None
 
     def ensure(self, *, owner, kind="learner", wait_engine=True):
-        raise docker.errors.NotFound("No such container: bungeotest-learner-x")
+        raise self.error
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_engine_that_stops_answering_during_a_start_is_said_as_such(monkeypatch, student):
+    """QA: with the engine down, the page said "an error in bungeo" instead of the engine-down
+    message (a refused connection is the HTTP library's error, not docker-py's)."""
+    import requests
+
+    monkeypatch.setattr(consumers, "get_backend",
+                        lambda: _Broken(requests.exceptions.ConnectionError("Connection refused")))
+    from webapp.sandboxes import admission
+
+    admission.reset()
+
+    async def scenario():
+        comm = _lab_terminal(student)
+        assert (await comm.connect(timeout=30))[0]
+        seen = await _until_state(comm, ("error", "ready"), timeout=20)
+        await comm.disconnect()
+        return seen[-1]
+
+    last = asyncio.run(scenario())
+    assert last["state"] == "error" and "sandbox service is not running" in last["text"], last
 
 
 @pytest.mark.django_db(transaction=True)
 def test_an_unexpected_error_in_a_start_reaches_the_page(monkeypatch, student, caplog):
-    monkeypatch.setattr(consumers, "get_backend", lambda: _Broken())
+    monkeypatch.setattr(consumers, "get_backend", lambda: _Broken(
+        docker.errors.NotFound("No such container: bungeotest-learner-x")))
     from webapp.sandboxes import admission
 
     admission.reset()

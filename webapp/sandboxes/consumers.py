@@ -290,7 +290,21 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         """Log the exception being handled with its traceback, tell the page that the start
         failed (state "error", with Start again) and close. Before, such an error ended the
         start's task silently: the page said "Starting…" for ever, and asyncio logged "Task
-        exception was never retrieved" (seen when a sandbox was removed during its start)."""
+        exception was never retrieved" (seen when a sandbox was removed during its start). An
+        engine that stopped answering meanwhile is said as such (MSG_ENGINE_DOWN)."""
+        import sys
+
+        import docker.errors
+
+        from .docker_backend import ENGINE_ERRORS, MSG_ENGINE_DOWN
+
+        exc = sys.exc_info()[1]
+        # The engine went away meanwhile (an answer of the engine, such as NotFound, is no sign
+        # of that).
+        if isinstance(exc, ENGINE_ERRORS) and not isinstance(exc, docker.errors.APIError):
+            log.warning("terminal for %s: the sandbox engine did not answer: %s", self.owner, exc)
+            await self.fail(SandboxError(MSG_ENGINE_DOWN))
+            return
         log.exception("terminal for %s failed", self.owner)
         await self.fail(SandboxError(MSG_START_FAILED))
 

@@ -679,31 +679,35 @@ def _render_classroom(request: HttpRequest, template: str) -> HttpResponse:
 
 @require_POST
 @login_required
-def classroom_stop(request: HttpRequest, user_id: int) -> HttpResponse:
-    """Staff: stop learner ``user_id``'s sandbox, which frees its place for the next learner in
-    line (their files and images are kept; their terminal says an instructor stopped it). Answers
-    the refreshed section for htmx, else a redirect to the page. 403 for learners, 404 for an
-    unknown user."""
+def classroom_stop(request: HttpRequest, sandbox_id: str) -> HttpResponse:
+    """Staff: stop learner sandbox ``sandbox_id``, which frees its place for the next learner in
+    line (their files and images are kept; their terminal says an instructor stopped it). By
+    sandbox, not by account: a deleted account's sandbox can be stopped too (QA). Answers the
+    refreshed section for htmx, else a redirect to the page. 403 for learners, 404 for what is
+    not a learner sandbox of this install."""
     from django.contrib import messages
-    from django.contrib.auth import get_user_model
-    from django.shortcuts import get_object_or_404, redirect
+    from django.http import Http404
+    from django.shortcuts import redirect
 
-    from .backend import STOP_BY_STAFF
+    from .backend import KIND_LEARNER, STOP_BY_STAFF
+    from .classroom import users_by_owner
 
     _staff_only(request)
-    user = get_object_or_404(get_user_model(), pk=user_id)
     backend = get_backend()
     try:
-        sb = backend.find(owner=learner_owner(user))
-        if sb is None or not sb.running:
-            messages.info(request, _("%(name)s's sandbox was not running.")
-                          % {"name": user.get_username()}, extra_tags="inline")
+        sb = backend.get(sandbox_id)
+        if sb is None or sb.kind != KIND_LEARNER:
+            raise Http404("no such learner sandbox")
+        user = users_by_owner([sb.owner]).get(sb.owner)
+        name = user.get_username() if user is not None else sb.owner
+        if not sb.running:
+            messages.info(request, _("%(name)s's sandbox was not running.") % {"name": name},
+                          extra_tags="inline")
         else:
             backend.stop(sb.id, reason=STOP_BY_STAFF)
             log.info("sandbox %s stopped by staff %s", sb.id, request.user.get_username())
             messages.success(request, _("%(name)s's sandbox was stopped. Their files and images "
-                                        "are kept.") % {"name": user.get_username()},
-                             extra_tags="inline")
+                                        "are kept.") % {"name": name}, extra_tags="inline")
     except SandboxError as exc:
         messages.error(request, str(exc), extra_tags="inline")
     if request.headers.get("HX-Request"):
