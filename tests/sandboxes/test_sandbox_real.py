@@ -111,6 +111,31 @@ def test_containers_on_the_default_bridge_get_a_resolver_that_answers_at_once(ba
     assert "bad address 'api'" in out and "rc=1" in out, out
 
 
+def test_a_stop_with_the_lab_page_watching_ends_cleanly(backend):
+    """A lab page follows its learner's engine events (labs.consumers). That open stream held
+    the inner engine's shutdown until the sandbox's stop grace ran out: the sandbox was killed
+    (exit 137), each stop took 5 s and each reset 8 s (QA). Once its containers are down, the
+    engine is not waited for (images/sandbox/entry.sh)."""
+    import threading
+
+    sb = backend.ensure(owner="watched")
+    api = docker.APIClient(base_url=backend.engine_url(sb.id), timeout=None)
+    stream = api.events(decode=True)
+    threading.Thread(target=lambda: [None for _ in stream], daemon=True).start()
+    try:
+        inner_sh(backend, sb.id, "docker run -d --name web busybox sleep 3600 >/dev/null")
+        backend.stop(sb.id)
+        state = backend.client.containers.get(sb.id).attrs["State"]
+        assert (state["Status"], state["ExitCode"]) == ("exited", 0), state
+        # Its container was stopped first, as before (busybox's sleep ignores TERM: killed).
+        backend.ensure(owner="watched")
+        out = inner_sh(backend, sb.id, "docker ps -a --format '{{.Names}} {{.Status}}'").output
+        assert "web Exited (137)" in out, out
+    finally:
+        stream.close()
+        backend.remove(sb.id, keep_workspace=False)
+
+
 def test_shell_loads_bash_completion_on_its_first_tab(backend, sandbox):
     assert_completion_loads_on_first_tab(backend, sandbox.id)
 
