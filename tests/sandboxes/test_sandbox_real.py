@@ -246,6 +246,16 @@ def test_the_editors_a_learner_types_are_there(backend):
         backend.remove(sb.id, keep_workspace=False)
 
 
+def _terminal_at_prompt(backend, sandbox_id: str):
+    """(terminal, what it printed) once the learner's shell prompt shows (20 s at most per read)."""
+    term = backend.open_terminal(sandbox_id)
+    term.sock.settimeout(20)
+    out = b""
+    while b"# " not in out:
+        out += term.sock.recv(65536)
+    return term, out
+
+
 def test_after_exit_the_sandbox_is_idle_since_its_terminal_closed_not_since_it_started(backend):
     """`exit` ends the tmux session, so tmux cannot say when the learner was last there: the
     idle time counts from the terminal's close. From the sandbox's start, an `exit` an hour in
@@ -253,11 +263,7 @@ def test_after_exit_the_sandbox_is_idle_since_its_terminal_closed_not_since_it_s
     sb = backend.ensure(owner="exiter")
     try:
         time.sleep(4.0)
-        term = backend.open_terminal(sb.id)
-        term.sock.settimeout(20)
-        out = b""
-        while b"# " not in out:
-            out += term.sock.recv(65536)
+        term, out = _terminal_at_prompt(backend, sb.id)
         term.sock.sendall(b"exit\r")
         while True:
             chunk = term.sock.recv(65536)
@@ -279,11 +285,7 @@ def test_a_quiet_terminal_that_closes_is_idle_since_its_close_not_its_last_key(b
     the sandbox then, with learners waiting. Idle counts from the later of the two."""
     sb = backend.ensure(owner="reader")
     try:
-        term = backend.open_terminal(sb.id)
-        term.sock.settimeout(20)
-        out = b""
-        while b"# " not in out:
-            out += term.sock.recv(65536)
+        term, out = _terminal_at_prompt(backend, sb.id)
         time.sleep(5.0)  # reading the lesson: no key, no output
         assert backend.idle_seconds(sb.id) is None  # attached: in use
         term.close()
@@ -302,11 +304,7 @@ def test_a_sandbox_at_its_process_limit_with_its_terminal_open_is_not_idle(backe
     sb = backend.ensure(owner="bombidle")
     term = None
     try:
-        term = backend.open_terminal(sb.id)
-        term.sock.settimeout(20)
-        out = b""
-        while b"# " not in out:
-            out += term.sock.recv(65536)
+        term, out = _terminal_at_prompt(backend, sb.id)
         backend.exec(sb.id, ["bash", "-c", "bomb() { bomb | bomb & }; bomb"], timeout=5)
         time.sleep(1.0)
         looks = [backend.idle_seconds(sb.id) for _ in range(12)]
