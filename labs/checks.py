@@ -1290,7 +1290,14 @@ def started_settling(state: EngineState, c: ContainerObs) -> CheckResult | None:
     without one (started after the engine's events were read, or before the oldest event it
     keeps), its creation time, which is in whole seconds: one second is added for the rounding.
     An unknown time passes. ``recheck_s`` in the verdict is when the settle time is over
-    (seconds from the look, SETTLE_MARGIN_S included)."""
+    (seconds from the look, SETTLE_MARGIN_S included).
+
+    A container started again after the learner stopped or paused it (:func:`_kept_running`)
+    does not wait: its command is known to keep running, and a learner who goes on at once
+    (``docker start life`` then ``docker kill life`` 0.7 s later, a ``docker compose restart
+    api`` then ``down``) had the start judged only after it had ended, and missed for good."""
+    if _kept_running(c):
+        return None
     started = c.started_at or (c.created + 1 if c.created else 0.0)
     if not state.observed_at or not started:
         return None
@@ -1299,6 +1306,15 @@ def started_settling(state: EngineState, c: ContainerObs) -> CheckResult | None:
         return None
     return CheckResult(False, MSG_STARTED_SETTLING,
                        {"name": c.name, "recheck_s": round(left + SETTLE_MARGIN_S, 3)})
+
+
+def _kept_running(c: ContainerObs) -> bool:
+    """Whether container ``c``'s history shows, before its latest start, that its command kept
+    running: a ``stop`` or ``pause`` event (the engine sends them only for a container that is
+    up: ``docker stop`` of an exited container changes nothing and reports nothing). A container
+    that ended by itself (a ``die`` alone) proves nothing."""
+    starts = [i for i, action in enumerate(c.history) if action == "start"]
+    return len(starts) > 1 and any(a in ("stop", "pause") for a in c.history[:starts[-1]])
 
 
 def created_settling(state: EngineState, c: ContainerObs) -> CheckResult | None:

@@ -2448,8 +2448,10 @@ STARTED_JUST_NOW = [
      EngineState(containers=(web(), web("my-web2", port=8081)), images=(NGINX,)), "my-web2"),
     (functools.partial(checks.container_lifecycle, name="life", command="run", image="nginx"),
      EngineState(containers=(RUNNING,), images=(NGINX,)), "life"),
+    # Started again after it ended by itself (no stop or pause): its command may end at once.
     (functools.partial(checks.container_lifecycle, name="life", command="start"),
-     EngineState(containers=(RESTARTED,), images=(NGINX,)), "life"),
+     EngineState(containers=(life("running", ("start", "die", "start")),), images=(NGINX,)),
+     "life"),
     (functools.partial(checks.containers_published, image="nginx", publish=PUBLISH), three(),
      "web2"),
     (functools.partial(checks.published_on, name="local-only", host_port=8090,
@@ -2514,6 +2516,51 @@ def test_a_container_created_just_now_is_looked_at_again_before_it_counts_as_uns
     refused = judge(seen(0.5, start_error="Bind for 0.0.0.0:8080 failed: port is already "
                                           "allocated"))
     assert not refused.passed and not checks.settling(refused)
+
+
+def test_a_start_after_the_learners_own_stop_or_pause_passes_at_once():
+    """QA clicked the lesson's commands 0.7 s apart: 'docker start life' waited out the settle
+    time, 'docker kill life' came first, and start-life stayed undone for good (so did Compose's
+    start and restart-api before a quick 'down'). A container the learner stopped or paused
+    while it ran keeps running when started again: seen 0.05 s after the start, it passes."""
+    def seen(c):
+        c = dataclasses.replace(c, started_at=T0)
+        return EngineState(containers=(c,), images=(NGINX,), observed_at=T0 + 0.05)
+
+    res = checks.container_lifecycle(seen(RESTARTED), name="life", command="start")
+    assert res.passed and res.msg is checks.MSG_LC_START_OK
+    paused_then_died = life("running", ("start", "pause", "unpause", "die", "start"))
+    assert checks.container_lifecycle(seen(paused_then_died), name="life", command="start").passed
+    # Ended by itself before (no stop, no pause): it waits.
+    res = checks.container_lifecycle(seen(life("running", ("start", "die", "start"))),
+                                     name="life", command="start")
+    assert not res.passed and res.msg is checks.MSG_STARTED_SETTLING
+    # A first run is not proof, even with a 'docker restart' (of an exited container: no stop).
+    for history in (("start",), ("start", "die", "start", "restart")):
+        res = checks.container_lifecycle(seen(life("running", history)), name="life",
+                                         command="run")
+        assert not res.passed and res.msg is checks.MSG_STARTED_SETTLING, history
+
+
+def test_compose_start_and_restart_after_a_stop_pass_at_once():
+    """'docker compose stop' then 'start' (each container: stop, then start), and 'docker
+    compose restart api' (kill, die, stop, start, restart), seen 0.05 s after: they pass. A
+    service whose container ended by itself before its start still waits."""
+    def seen(history, api_history=None):
+        cs = tuple(dataclasses.replace(svc(name, history=api_history if name == "api"
+                                           and api_history else history), started_at=T0)
+                   for name in ("web", "api", "db"))
+        return dataclasses.replace(project(*cs), observed_at=T0 + 0.05)
+
+    again = ("create", "start", "die", "stop", "start")
+    res = running(seen(again), started_again=True)
+    assert res.passed and res.msg is checks.MSG_COMPOSE_STARTED_AGAIN_OK
+    res = running(seen(again + ("die", "stop", "start", "restart")), restarted=["api"])
+    assert res.passed and res.msg is checks.MSG_COMPOSE_RESTARTED_OK
+    res = running(seen(again, api_history=("create", "start", "die", "start")),
+                  started_again=True)
+    assert not res.passed and res.msg is checks.MSG_STARTED_SETTLING
+    assert res.params["name"] == "compose-lab-api-1"
 
 
 def test_a_container_whose_command_ended_at_once_does_not_pass_the_run_step():

@@ -203,6 +203,33 @@ async def test_a_container_whose_command_ends_at_once_never_ticks_the_run_step(b
     await comm.disconnect()
 
 
+async def test_a_start_the_learner_ends_at_once_still_ticks_the_start_step(backend, student):
+    """QA clicked the lesson's commands 0.7 s apart: 'docker start life' was still settling
+    when 'docker kill life' ended it, and start-life stayed undone for good. A container the
+    learner stopped while it ran is known to keep running: the look on its start event ticks the
+    step. The kill step ticks too."""
+    from labs.consumers import AFTER_ENTER_S
+
+    comm = _communicator(student, lab="container-lifecycle")
+    s = await _ready(comm, cols=100)
+    await s.type("docker rm -f life >/dev/null 2>&1; docker pull -q nginx >/dev/null; "
+                 "docker run -d --name life nginx >/dev/null; sleep 2; docker stop life; "
+                 "echo ready-$((6*7))\r")
+    await s.until(lambda s: b"ready-42" in s.output, timeout=120)
+    await s.during(max(AFTER_ENTER_S))
+    assert not await database_sync_to_async(
+        StepCompletion.objects.filter(user=student, step_id="start-life").exists)()
+    s.messages.clear()
+
+    await s.type("docker start life; sleep 0.7; docker kill life; echo done-$((6*7))\r")
+    await s.until(lambda s: b"done-42" in s.output)
+    await s.during(max(AFTER_ENTER_S) + 1)
+    done = await database_sync_to_async(lambda: set(StepCompletion.objects.filter(
+        user=student, step_id__in=["start-life", "kill-life"]).values_list("step_id", flat=True)))()
+    assert done == {"start-life", "kill-life"}, (done, s.statuses("start-life")[-1:])
+    await comm.disconnect()
+
+
 async def test_flood_arrives_in_bounded_frames_and_the_shell_stays_usable(backend, student):
     """A flood through the real sandbox ends with its marker, no frame is larger than FRAME_MAX,
     and the shell answers afterwards."""
